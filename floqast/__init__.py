@@ -1,0 +1,48 @@
+"""The FloQast Open API keys service."""
+
+from pathlib import Path
+
+from flask import Flask, request
+
+from floqast.config import Config, require_secrets
+from floqast.extensions import csrf, db, login_manager, migrate
+
+API_PREFIX = "/api/"
+
+
+def create_app(config: type | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error pages and CLI commands."""
+    root = Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        instance_path=str(root / "instance"),
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+    )
+    app.config.from_object(config or Config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = (
+        app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
+    )
+    require_secrets(app)
+    Path(app.instance_path).mkdir(exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(root / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    @app.before_request
+    def check_csrf():
+        # Browser sessions need CSRF checks; the API authenticates with a header key, not a cookie.
+        if not request.path.startswith(API_PREFIX):
+            csrf.protect()
+
+    from floqast import api, auth, cli, errors, home, settings
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(api.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,74 @@
+"""Who is calling: the key from the header, checked before any view of the blueprint runs."""
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import current_app, g, request
+
+from floqast import keys
+from floqast.api import bp
+from floqast.api.errors import ApiError
+from floqast.config import key_pepper
+from floqast.models import ApiKey, KeyStatus, Service
+
+QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
+HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, "Unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="FloQast Open API"'})
+
+
+def presented_key() -> str:
+    """The key the client sent in a header; a key in the query string is refused."""
+    for name, value in request.args.items(multi=True):
+        if name.lower() in QUERY_KEY_PARAMETERS or value.startswith(keys.PREFIX):
+            raise ApiError(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        key = credentials.strip() if scheme.lower() == "bearer" else ""
+    if not key:
+        raise _unauthorized(f"No API key was sent. {HOW_TO_SEND}")
+    return key
+
+
+def authenticate() -> ApiKey:
+    """The working key behind this request, or an ApiError saying why not."""
+    presented = presented_key()
+    if not keys.is_well_formed(presented):
+        raise _unauthorized("The API key is malformed. Check that it was copied whole.")
+    key = ApiKey.by_plaintext(presented, key_pepper())
+    if key is None:
+        raise _unauthorized("The API key is not valid.")
+    status = key.status(key.team.today())
+    if status is KeyStatus.DEACTIVATED:
+        stopped = key.deleted_at.astimezone(key.team.zone).date()
+        raise _unauthorized(f"This API key was deactivated on {stopped.isoformat()}.")
+    if status is KeyStatus.EXPIRED:
+        raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
+    if not key.team.open_api_enabled:
+        raise ApiError(403, "Forbidden", "Open API is not enabled for this team.")
+    interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
+    key.record_use(request.remote_addr, interval)
+    return key
+
+
+@bp.before_request
+def require_key():
+    g.api_key = authenticate()
+
+
+def requires_service(service: Service):
+    """Refuse the view to keys that do not hold `service`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not g.api_key.has_service(service):
+                raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

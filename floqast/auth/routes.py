@@ -1,0 +1,62 @@
+"""Login and logout views."""
+
+from urllib.parse import urlsplit
+
+import bcrypt
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from floqast.auth import bp
+from floqast.auth.forms import LoginForm
+from floqast.extensions import db, login_manager
+from floqast.models import User
+
+# Checked when the email is unknown, so that a wrong email takes as long as a wrong password.
+_UNKNOWN_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(12))
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to continue."
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so a crafted link cannot send a user elsewhere after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login page."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
+    user = User.by_email(form.email.data)
+    if user is None:
+        bcrypt.checkpw(form.password.data.encode(), _UNKNOWN_USER_HASH)
+    if user is None or not user.check_password(form.password.data):
+        form.form_errors.append("Incorrect email or password.")
+        return render_template("auth/login.html", form=form), 422
+    session.clear()
+    login_user(user)
+    return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    logout_user()
+    session.clear()
+    flash("You have been logged out.")
+    return redirect(url_for("auth.login"))

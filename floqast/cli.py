@@ -1,0 +1,204 @@
+"""Operator commands: teams, users and the demo (`flask --app wsgi ...`)."""
+
+import os
+import re
+import secrets
+import sys
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from floqast.config import key_pepper
+from floqast.extensions import db
+from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 12
+
+team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
+user_cli = AppGroup("user", help="Create users.")
+
+
+def team_named(name: str) -> Team:
+    team = db.session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise click.ClickException(f"No team is named {name!r}. See `flask --app wsgi team list`.")
+    return team
+
+
+def valid_timezone(ctx, param, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"{value!r} is not an IANA time zone such as UTC or America/New_York.") from None
+    return value
+
+
+@team_cli.command("create")
+@click.argument("name")
+@click.option("--open-api", is_flag=True, help="Turn the Open API on for the new team.")
+@click.option("--timezone", default="UTC", show_default=True, callback=valid_timezone, help="IANA time zone.")
+def create_team(name: str, open_api: bool, timezone: str):
+    """Create a team (Open API off unless --open-api)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise click.ClickException("A team name needs 1 to 100 characters.")
+    if db.session.scalar(select(Team).where(func.lower(Team.name) == name.lower())):
+        raise click.ClickException(f"A team named {name!r} already exists.")
+    db.session.add(Team(name=name, timezone=timezone, open_api_enabled=open_api))
+    db.session.commit()
+    click.echo(f"Created team {name!r} ({timezone}), Open API {'on' if open_api else 'off'}.")
+
+
+@team_cli.command("open-api")
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def switch_open_api(name: str, state: str):
+    """Turn a team's Open API on or off."""
+    team = team_named(name)
+    team.open_api_enabled = state == "on"
+    db.session.commit()
+    click.echo(f"Open API is {state} for {team.name!r}.")
+
+
+@team_cli.command("list")
+def list_teams():
+    """List teams with their time zone, Open API switch and number of users."""
+    users = func.count(User.id)
+    rows = db.session.execute(
+        select(Team, users).outerjoin(User, User.team_id == Team.id).group_by(Team.id).order_by(Team.name)
+    ).all()
+    if not rows:
+        click.echo("No teams yet. Create one with `flask --app wsgi team create NAME`.")
+    for team, user_count in rows:
+        switch = "on" if team.open_api_enabled else "off"
+        click.echo(f"{team.name}\t{team.timezone}\tOpen API {switch}\t{user_count} users")
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return password
+
+
+@user_cli.command("create")
+@click.option("--team", "team_name", required=True, help="The team's name.")
+@click.option("--email", required=True)
+@click.option("--name", required=True, help="The person's name, shown as Created by.")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(team_name: str, email: str, name: str, role: str, password_stdin: bool):
+    """Create a user in a team; the password comes from a hidden prompt or standard input."""
+    team = team_named(team_name)
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        raise click.ClickException(f"{email!r} is not an email address.")
+    if not name.strip() or len(name.strip()) > 100:
+        raise click.ClickException("A name needs 1 to 100 characters.")
+    if User.by_email(email):
+        raise click.ClickException(f"A user with the email {email} already exists.")
+    user = User(team=team, email=email, name=name.strip(), role=Role(role))
+    user.set_password(read_password(password_stdin), current_app.config["BCRYPT_ROUNDS"])
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created {user.role.label} {email} in {team.name!r}.")
+
+
+DEMO_TEAMS = {
+    "Acme Corp": ("America/Los_Angeles", [
+        ("admin@acme.test", "Alex Admin", Role.ADMIN),
+        ("sysadmin@acme.test", "Sam Sysadmin", Role.SYSADMIN),
+        ("manager@acme.test", "Morgan Manager", Role.MANAGER),
+        ("user@acme.test", "Uma User", Role.USER),
+    ]),
+    "Globex": ("Europe/London", [
+        ("admin@globex.test", "Gale Globex", Role.ADMIN),
+    ]),
+}
+
+# (name, services, days since created, days until expiry or None, days since last use or None, deleted days ago)
+DEMO_KEYS = [
+    ("Power BI connector", [Service.RECONCILIATIONS, Service.CHECKLISTS], 40, 325, 0, None),
+    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 15, 1, None),
+    ("Close checklist script", [Service.CHECKLISTS], 20, None, None, None),
+    ("Tableau pilot", [Service.RECONCILIATIONS], 130, -40, 45, None),
+    ("Old warehouse export", [Service.RECONCILIATIONS, Service.CHECKLISTS], 400, -35, 50, None),
+    ("Contractor laptop", [Service.CHECKLISTS], 90, 275, 12, 8),
+]
+
+
+def seed_demo_keys(team: Team, admin: User) -> None:
+    """A few keys in every status, backdated so the list looks lived in."""
+    now = utcnow()
+    today = team.today()
+    for name, services, age, lifetime, idle, deleted in DEMO_KEYS:
+        key, _ = ApiKey.issue(
+            creator=admin,
+            name=name,
+            services=services,
+            expires_on=None if lifetime is None else today + timedelta(days=lifetime),
+            pepper=key_pepper(),
+        )
+        key.created_at = now - timedelta(days=age)
+        key.last_used_at = None if idle is None else now - timedelta(days=idle, hours=3)
+        if deleted is not None:
+            key.deleted_at, key.deleted_by = now - timedelta(days=deleted), admin
+        db.session.add(key)
+
+
+def ensure_team(name: str, timezone: str) -> Team:
+    team = db.session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name, timezone=timezone)
+        db.session.add(team)
+    team.open_api_enabled = True
+    return team
+
+
+@click.command("demo")
+def demo():
+    """Create the schema, demo teams, users and keys; safe to run again."""
+    upgrade()
+    password = os.environ.get("FLOQAST_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    quickstart_key = None
+    for team_name, (timezone, people) in DEMO_TEAMS.items():
+        team = ensure_team(team_name, timezone)
+        for email, name, role in people:
+            user = User.by_email(email) or User(team=team, email=email, name=name, role=role)
+            user.set_password(password, current_app.config["BCRYPT_ROUNDS"])
+            db.session.add(user)
+        db.session.flush()
+        admin = User.by_email(people[0][0])
+        if not db.session.scalar(select(func.count(ApiKey.id)).where(ApiKey.team_id == team.id)):
+            seed_demo_keys(team, admin)
+            if team_name == "Acme Corp":
+                quickstart, quickstart_key = ApiKey.issue(
+                    creator=admin, name="Quickstart (curl)", services=list(Service),
+                    expires_on=team.today() + timedelta(days=30), pepper=key_pepper(),
+                )
+                db.session.add(quickstart)
+    db.session.commit()
+
+    click.echo("Demo data is ready. Start the app and open http://127.0.0.1:5000")
+    click.echo("Log in as any of:")
+    for team_name, (_, people) in DEMO_TEAMS.items():
+        for email, _, role in people:
+            click.echo(f"  {email:<22} {role.label:<13} {team_name}")
+    click.echo(f"Password for all of them: {password}")
+    if quickstart_key:
+        click.echo(f"An Acme Corp API key for curl (shown only now): {quickstart_key}")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(team_cli)
+    app.cli.add_command(user_cli)
+    app.cli.add_command(demo)

@@ -1,0 +1,56 @@
+"""API key format, checksum and digest: pure functions, no Flask, no HTTP, no database."""
+
+import hashlib
+import hmac
+import secrets
+import string
+import zlib
+
+PREFIX = "fq_"
+ALPHABET = string.digits + string.ascii_letters
+RANDOM_LENGTH = 32
+CHECKSUM_LENGTH = 6
+HINT_LENGTH = 4
+KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
+_ALPHABET_SET = frozenset(ALPHABET)
+
+
+def _base62(number: int, width: int) -> str:
+    """Encode a non-negative integer in base62, left-padded with zeros to `width`."""
+    digits = []
+    while number:
+        number, remainder = divmod(number, len(ALPHABET))
+        digits.append(ALPHABET[remainder])
+    return "".join(reversed(digits)).rjust(width, ALPHABET[0])
+
+
+def checksum(random_part: str) -> str:
+    """The six base62 characters of CRC32 over the random part."""
+    return _base62(zlib.crc32(random_part.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate() -> str:
+    """A new key: prefix, 32 random base62 characters (about 190 bits), checksum."""
+    random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    return PREFIX + random_part + checksum(random_part)
+
+
+def is_well_formed(key: str) -> bool:
+    """Whether `key` has our prefix, length, alphabet and a matching checksum."""
+    if len(key) != KEY_LENGTH or not key.startswith(PREFIX):
+        return False
+    body = key[len(PREFIX):]
+    if not _ALPHABET_SET.issuperset(body):
+        return False
+    random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
+    return hmac.compare_digest(checksum(random_part), given)
+
+
+def digest(key: str, pepper: bytes) -> str:
+    """HMAC-SHA256 of the key under the server's pepper, as 64 hex characters."""
+    return hmac.new(pepper, key.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def hint(key: str) -> str:
+    """The part of a key that may be shown again: prefix and the first four random characters."""
+    return key[: len(PREFIX) + HINT_LENGTH]

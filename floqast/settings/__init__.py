@@ -1,0 +1,31 @@
+"""Admin Settings: the API Keys tab, gated as a whole to admins of teams with Open API on."""
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_login import current_user
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+@bp.before_request
+def admins_of_open_api_teams_only():
+    """Every view here: log in first, be an Admin or System Admin, and have Open API on."""
+    if not current_user.is_authenticated:
+        login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        if request.headers.get("HX-Request"):
+            return "", 401, {"HX-Redirect": login_url}
+        return redirect(login_url)
+    if not current_user.is_admin:
+        abort(403)
+    if not current_user.team.open_api_enabled:
+        abort(404)
+
+
+@bp.after_request
+def private_and_uncached(response):
+    # Pages here may carry a freshly created key; no cache and no back-forward copy may keep one.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
+    return response
+
+
+from floqast.settings import formatting, routes  # noqa: E402,F401  (they register on bp)

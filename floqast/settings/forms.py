@@ -1,0 +1,91 @@
+"""The Create New Key form and its rules."""
+
+from datetime import date, timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget
+
+from floqast.models import Service
+
+EXPIRATION_CHOICES = [
+    ("365", "365 days"),
+    ("90", "90 days"),
+    ("60", "60 days"),
+    ("30", "30 days"),
+    ("custom", "Custom date"),
+    ("never", "No expiration"),
+]
+CUSTOM_DATE_MAX_YEARS = 5
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def years_later(day: date, years: int) -> date:
+    """The same calendar day `years` on; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class CreateKeyForm(FlaskForm):
+    name = StringField(
+        "New API Key Name",
+        filters=[_strip],
+        validators=[DataRequired("Enter a name for the key."), Length(max=100, message="Use at most 100 characters.")],
+    )
+    expiration = SelectField("Expiration", choices=EXPIRATION_CHOICES, default="90")
+    custom_date = StringField("Expiration date", widget=DateInput())
+    services = CheckboxesField(
+        "Select API Services",
+        choices=[(service.value, service.label) for service in Service],
+        validators=[DataRequired("Select at least one API service.")],
+    )
+
+    def __init__(self, *args, today: date, taken_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.taken_names = {name.casefold() for name in taken_names}
+
+    @property
+    def earliest_custom_date(self) -> date:
+        return self.today + timedelta(days=1)
+
+    @property
+    def latest_custom_date(self) -> date:
+        return years_later(self.today, CUSTOM_DATE_MAX_YEARS)
+
+    def validate_name(self, field):
+        if field.data.casefold() in self.taken_names:
+            raise ValidationError("A key that still works already has this name. Choose another name.")
+
+    def validate_custom_date(self, field):
+        if self.expiration.data != "custom":
+            return
+        if not field.data:
+            raise ValidationError("Choose the date the key expires.")
+        try:
+            chosen = date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError("Enter the date as YYYY-MM-DD.") from None
+        if chosen < self.earliest_custom_date:
+            raise ValidationError("Choose a date after today.")
+        if chosen > self.latest_custom_date:
+            raise ValidationError(f"Choose a date no later than {self.latest_custom_date:%B %-d, %Y}.")
+
+    def expires_on(self) -> date | None:
+        """The last day the key works, in the team's time zone; None for no expiration."""
+        if self.expiration.data == "never":
+            return None
+        if self.expiration.data == "custom":
+            return date.fromisoformat(self.custom_date.data)
+        return self.today + timedelta(days=int(self.expiration.data))

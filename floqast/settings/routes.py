@@ -1,0 +1,140 @@
+"""The API Keys tab: one URL serves the full page or, to htmx, the fragment it asked for."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from floqast.config import key_pepper
+from floqast.extensions import db
+from floqast.models import ApiKey, KeyStatus, Team
+from floqast.settings import bp
+from floqast.settings.forms import CreateKeyForm
+
+FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
+DEFAULT_FILTER = "active"
+
+
+def wants_fragment() -> bool:
+    """An htmx request for part of the page; history restores get the whole page."""
+    return request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
+
+
+def current_filter() -> str:
+    value = request.args.get("status", DEFAULT_FILTER)
+    return value if value in FILTERS else DEFAULT_FILTER
+
+
+def key_list(team: Team, status_filter: str) -> dict:
+    """What the tabs and the table show: the keys under one filter and every tab's count."""
+    today = team.today()
+    counts = {status.value: count for status, count in ApiKey.count_by_status(team, today).items()}
+    counts["all"] = sum(counts.values())
+    query = (
+        select(ApiKey)
+        .where(ApiKey.team_id == team.id)
+        .options(joinedload(ApiKey.created_by), joinedload(ApiKey.team))
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    )
+    if FILTERS[status_filter] is not None:
+        query = query.where(ApiKey.status_clause(FILTERS[status_filter], today))
+    return {
+        "keys": db.session.scalars(query).all(),
+        "counts": counts,
+        "status_filter": status_filter,
+        "today": today,
+        "team": team,
+    }
+
+
+def new_key_form(**kwargs) -> CreateKeyForm:
+    team = current_user.team
+    today = team.today()
+    return CreateKeyForm(today=today, taken_names=ApiKey.working_names(team, today), **kwargs)
+
+
+def render_page(status_filter: str, form: CreateKeyForm, status: int = 200, **extra):
+    context = key_list(current_user.team, status_filter)
+    return render_template("settings/api_keys.html", form=form, **context, **extra), status
+
+
+def team_key_or_404(key_id: int) -> ApiKey:
+    """One of the current team's keys; another team's key is as missing as a key that never was."""
+    return db.first_or_404(select(ApiKey).where(ApiKey.id == key_id, ApiKey.team_id == current_user.team_id))
+
+
+@bp.get("/api-keys")
+def api_keys():
+    """The API Keys tab, or only its tabs and table when htmx switches the filter."""
+    status_filter = current_filter()
+    if wants_fragment():
+        return render_template("settings/_key_table.html", **key_list(current_user.team, status_filter))
+    return render_page(status_filter, new_key_form(formdata=None))
+
+
+@bp.get("/api-keys/new")
+def new_key():
+    """The tab with the Create New Key dialog open, for browsers without JavaScript."""
+    return render_page(current_filter(), new_key_form(formdata=None), dialog_open=True)
+
+
+@bp.post("/api-keys")
+def create_key():
+    """Create a key and show its plaintext this once."""
+    form = new_key_form()
+    if not form.validate():
+        if wants_fragment():
+            return render_template("settings/_create_form.html", form=form), 422
+        return render_page(current_filter(), form, 422, dialog_open=True)
+    key, plaintext = ApiKey.issue(
+        creator=current_user,
+        name=form.name.data,
+        services=form.services.data,
+        expires_on=form.expires_on(),
+        pepper=key_pepper(),
+    )
+    db.session.add(key)
+    db.session.commit()
+    if not wants_fragment():
+        return render_page(DEFAULT_FILTER, new_key_form(formdata=None), 201, new_key=key, plaintext=plaintext)
+    body = render_template(
+        "settings/_key_created.html",
+        new_key=key,
+        plaintext=plaintext,
+        form=new_key_form(formdata=None),
+        **key_list(current_user.team, DEFAULT_FILTER),
+    )
+    return body, 201, {
+        "HX-Retarget": "#reveal-slot",
+        "HX-Reswap": "innerHTML",
+        "HX-Replace-Url": url_for("settings.api_keys", status=DEFAULT_FILTER),
+    }
+
+
+@bp.get("/api-keys/<int:key_id>/delete")
+def confirm_delete(key_id: int):
+    """Ask before deleting, for browsers without JavaScript."""
+    return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter())
+
+
+def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
+    if deactivated_now:
+        return f"“{key.name}” was deactivated. Requests with it are refused from now on."
+    stopped = key.deleted_at.astimezone(key.team.zone)
+    return f"“{key.name}” was already deactivated on {stopped:%b %-d, %Y}."
+
+
+@bp.post("/api-keys/<int:key_id>/delete")
+def delete_key_form(key_id: int):
+    """Deactivate a key from the confirmation page, then go back to the list."""
+    key = team_key_or_404(key_id)
+    flash(deactivation_message(key, key.deactivate(by=current_user)))
+    return redirect(url_for("settings.api_keys", status=current_filter()))
+
+
+@bp.delete("/api-keys/<int:key_id>")
+def delete_key(key_id: int):
+    """Deactivate a key from its trash can and answer with the refreshed list."""
+    key = team_key_or_404(key_id)
+    message = deactivation_message(key, key.deactivate(by=current_user))
+    return render_template("settings/_key_table.html", message=message, **key_list(current_user.team, current_filter()))
