@@ -4,18 +4,19 @@ from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from floqast.models import Service
 
 EXPIRATION_CHOICES = [
-    ("365", "365 days"),
-    ("90", "90 days"),
-    ("60", "60 days"),
-    ("30", "30 days"),
-    ("custom", "Custom date"),
-    ("never", "No expiration"),
+    SelectChoice("365", "365 days"),
+    SelectChoice("90", "90 days"),
+    SelectChoice("60", "60 days"),
+    SelectChoice("30", "30 days"),
+    SelectChoice("custom", "Custom date"),
+    SelectChoice("never", "No expiration"),
 ]
 CUSTOM_DATE_MAX_YEARS = 5
 
@@ -47,7 +48,7 @@ class CreateKeyForm(FlaskForm):
     custom_date = StringField("Expiration date", widget=DateInput())
     services = CheckboxesField(
         "Select API Services",
-        choices=[(service.value, service.label) for service in Service],
+        choices=[SelectChoice(service.value, service.label) for service in Service],
         validators=[DataRequired("Select at least one API service.")],
     )
 
