@@ -62,6 +62,12 @@
     next.focus();
   });
 
+  // After a create the dialog that held focus is gone: give focus to the new key's Copy button.
+  document.addEventListener("htmx:after:settle", () => {
+    const copy = document.querySelector(".reveal [data-copy]");
+    if (copy && (!document.activeElement || document.activeElement === document.body)) copy.focus();
+  });
+
   // A page served with the dialog open (no-JS fallback, or a failed create) gets a real modal.
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("dialog[open]").forEach(openDialog);
