@@ -49,26 +49,36 @@ def authenticate() -> ApiKey:
         raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
     if not key.team.open_api_enabled:
         raise ApiError(403, "Forbidden", "Open API is not enabled for this team.")
-    interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
-    key.record_use(request.remote_addr, interval)
     return key
+
+
+def check_service(key: ApiKey, service: Service | None) -> None:
+    """Refuse a key that does not hold `service` (None: any working key will do)."""
+    if service is not None and not key.has_service(service):
+        raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
 
 
 @bp.before_request
 def require_key():
-    g.api_key = authenticate()
+    """Authenticate, check the route's service, and only then count the pull as Last used."""
+    key = authenticate()
+    view = current_app.view_functions.get(request.endpoint)
+    check_service(key, getattr(view, "required_service", None))
+    interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
+    key.record_use(request.remote_addr, interval)
+    g.api_key = key
 
 
 def requires_service(service: Service):
-    """Refuse the view to keys that do not hold `service`."""
+    """Refuse the view to keys that do not hold `service` (checked before Last used is written)."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if not g.api_key.has_service(service):
-                raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
+            check_service(g.api_key, service)
             return view(*args, **kwargs)
 
+        wrapper.required_service = service
         return wrapper
 
     return decorator
