@@ -19,6 +19,7 @@ from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit: bcrypt 5 refuses longer passwords with a ValueError
 
 team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
 user_cli = AppGroup("user", help="Create users.")
@@ -32,10 +33,13 @@ def team_named(name: str) -> Team:
 
 
 def valid_timezone(ctx, param, value: str) -> str:
+    # A ClickException, not BadParameter: one line naming the problem, not a usage dump.
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"{value!r} is not an IANA time zone such as UTC or America/New_York.") from None
+        raise click.ClickException(
+            f"{value!r} is not an IANA time zone such as UTC or America/New_York."
+        ) from None
     return value
 
 
@@ -87,6 +91,8 @@ def read_password(from_stdin: bool) -> str:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise click.ClickException(f"The password may have at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit).")
     return password
 
 
