@@ -13,18 +13,21 @@ API_PREFIX = "/api/"
 def create_app(config: type | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error pages and CLI commands."""
     root = Path(__file__).resolve().parent.parent
+    config = config or Config
+    # The instance folder (dev secrets, default SQLite file): INSTANCE_PATH, else instance/ in the checkout.
+    instance_path = Path(getattr(config, "INSTANCE_PATH", None) or root / "instance").resolve()
     app = Flask(
         __name__,
-        instance_path=str(root / "instance"),
+        instance_path=str(instance_path),
         template_folder=str(root / "templates"),
         static_folder=str(root / "static"),
     )
-    app.config.from_object(config or Config)
+    app.config.from_object(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
     require_secrets(app)
-    Path(app.instance_path).mkdir(exist_ok=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))

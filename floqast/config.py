@@ -23,6 +23,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER")
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    # Where dev secrets and the default SQLite file live; unset: instance/ in the checkout.
+    INSTANCE_PATH = os.environ.get("FLOQAST_INSTANCE_PATH")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     DEMO = os.environ.get("FLOQAST_DEMO") == "1"
     SESSION_COOKIE_HTTPONLY = True
@@ -47,9 +49,11 @@ def require_secrets(app) -> None:
     missing = [name for name in REQUIRED_SECRETS if not app.config.get(name)]
     if not missing:
         return
-    if not (app.debug or app.config["DEMO"]):
+    if not (app.debug or app.config.get("DEMO")):
+        names = " and ".join(missing)
         raise ConfigError(
-            f"{missing[0]} is not set: export {missing[0]} with a long random value "
+            f"{names} {'is' if len(missing) == 1 else 'are'} not set: export "
+            f"{'it' if len(missing) == 1 else 'each'} with a long random value "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     path = Path(app.instance_path) / "dev-secrets.json"

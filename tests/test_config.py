@@ -1,0 +1,174 @@
+"""Settings: the app refuses to start without its secrets, except in debug and demo runs."""
+
+import importlib.util
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import floqast.config
+from floqast import create_app
+from floqast.config import Config, ConfigError, database_url, key_pepper
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings(instance: Path, **values) -> type:
+    """A production-like config (no debug, no demo, both secrets) with `values` on top."""
+    base = {
+        "SECRET_KEY": "a-secret-key-for-tests",
+        "API_KEY_PEPPER": "a-pepper-for-tests",
+        "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        "INSTANCE_PATH": str(instance),
+        "DEBUG": False,
+        "DEMO": False,
+    }
+    return type("Settings", (Config,), {**base, **values})
+
+
+@pytest.fixture
+def instance(tmp_path) -> Path:
+    return tmp_path / "instance"
+
+
+def test_starts_with_both_secrets_and_writes_no_secrets_file(instance):
+    app = create_app(settings(instance))
+    assert app.instance_path == str(instance)
+    assert app.config["SECRET_KEY"] == "a-secret-key-for-tests"
+    assert not (instance / "dev-secrets.json").exists()
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "API_KEY_PEPPER"])
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_refuses_to_start_without_a_secret(instance, name, value):
+    with pytest.raises(ConfigError) as raised:
+        create_app(settings(instance, **{name: value}))
+    message = str(raised.value)
+    assert name in message
+    other = ({"SECRET_KEY", "API_KEY_PEPPER"} - {name}).pop()
+    assert other not in message
+    assert "export" in message
+    assert not (instance / "dev-secrets.json").exists()
+
+
+def test_refusal_names_every_missing_secret(instance):
+    with pytest.raises(ConfigError, match="SECRET_KEY and API_KEY_PEPPER"):
+        create_app(settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None))
+
+
+def test_wsgi_exits_with_one_line_when_a_secret_is_missing(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"SECRET_KEY", "API_KEY_PEPPER", "FLOQAST_DEMO", "FLASK_DEBUG"}}
+    env.update(API_KEY_PEPPER="set", FLOQAST_INSTANCE_PATH=str(tmp_path / "instance"))
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "instance" / "dev-secrets.json").exists()
+
+
+@pytest.mark.parametrize("mode", [{"DEMO": True}, {"DEBUG": True}], ids=["demo", "debug"])
+def test_demo_and_debug_runs_generate_secrets_and_keep_them(instance, mode):
+    config = settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None, **mode)
+    app = create_app(config)
+    secret, pepper = app.config["SECRET_KEY"], app.config["API_KEY_PEPPER"]
+    assert len(secret) >= 32 and len(pepper) >= 32
+    assert secret != pepper
+
+    path = instance / "dev-secrets.json"
+    assert json.loads(path.read_text()) == {"SECRET_KEY": secret, "API_KEY_PEPPER": pepper}
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # readable by its owner only
+
+    # A restart keeps them: sessions stay signed in and issued keys keep working.
+    again = create_app(config)
+    assert (again.config["SECRET_KEY"], again.config["API_KEY_PEPPER"]) == (secret, pepper)
+
+
+def test_demo_run_keeps_a_secret_that_was_given(instance):
+    app = create_app(settings(instance, API_KEY_PEPPER=None, DEMO=True))
+    assert app.config["SECRET_KEY"] == "a-secret-key-for-tests"
+    stored = json.loads((instance / "dev-secrets.json").read_text())
+    assert stored == {"API_KEY_PEPPER": app.config["API_KEY_PEPPER"]}
+
+
+def test_separate_instance_folders_get_separate_secrets(tmp_path):
+    one = create_app(settings(tmp_path / "one", SECRET_KEY=None, API_KEY_PEPPER=None, DEMO=True))
+    two = create_app(settings(tmp_path / "two", SECRET_KEY=None, API_KEY_PEPPER=None, DEMO=True))
+    assert one.config["API_KEY_PEPPER"] != two.config["API_KEY_PEPPER"]
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(instance):
+    app = create_app(settings(instance, SQLALCHEMY_DATABASE_URI=None))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'floqast.sqlite'}"
+    assert instance.is_dir()
+
+
+def test_key_pepper_is_the_configured_pepper_as_bytes(instance):
+    app = create_app(settings(instance))
+    with app.app_context():
+        assert key_pepper() == b"a-pepper-for-tests"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://user:pw@db.example:5432/floqast", "postgresql+psycopg://user:pw@db.example:5432/floqast"),
+        ("postgresql://user:pw@db.example:5432/floqast", "postgresql+psycopg://user:pw@db.example:5432/floqast"),
+        ("postgresql://postgres@127.0.0.1/x?sslmode=require", "postgresql+psycopg://postgres@127.0.0.1/x?sslmode=require"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///tmp/floqast.sqlite", "sqlite:///tmp/floqast.sqlite"),
+        ("sqlite://", "sqlite://"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_database_url_points_postgres_at_psycopg_3(given, expected):
+    assert database_url(given) == expected
+
+
+def load_config_module(monkeypatch, **environ):
+    """A fresh copy of floqast.config, reading `environ` (the imported module is left alone)."""
+    for name in ("SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "FLOQAST_DEMO", "FLOQAST_INSTANCE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("floqast_config_copy", floqast.config.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_config_reads_the_environment(monkeypatch, tmp_path):
+    module = load_config_module(
+        monkeypatch,
+        SECRET_KEY="from-env",
+        API_KEY_PEPPER="pepper-from-env",
+        DATABASE_URL="postgres://u:p@db/floqast",
+        FLOQAST_DEMO="1",
+        FLOQAST_INSTANCE_PATH=str(tmp_path / "elsewhere"),
+    )
+    config = module.Config
+    assert config.SECRET_KEY == "from-env"
+    assert config.API_KEY_PEPPER == "pepper-from-env"
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u:p@db/floqast"
+    assert config.DEMO is True
+    assert create_app(config).instance_path == str(tmp_path / "elsewhere")
+
+
+def test_config_without_environment_has_no_secrets_and_no_demo(monkeypatch):
+    config = load_config_module(monkeypatch).Config
+    assert config.SECRET_KEY is None
+    assert config.API_KEY_PEPPER is None
+    assert config.DEMO is False
+    assert config.SQLALCHEMY_DATABASE_URI is None
+    assert config.BCRYPT_ROUNDS >= 12
+
+
+@pytest.mark.parametrize("value", ["0", "true", "yes", ""])
+def test_only_floqast_demo_1_turns_demo_on(monkeypatch, value):
+    assert load_config_module(monkeypatch, FLOQAST_DEMO=value).Config.DEMO is False
