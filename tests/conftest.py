@@ -104,3 +104,120 @@ def admin_client(client, admin):
     """A client signed in as the Acme admin."""
     log_in(client, admin)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_g_per_request(app):
+    """Give every test request an empty `flask.g`, as a real server does.
+
+    The `app` fixture holds an app context open for the whole test, and Flask reuses an open app
+    context for test-client requests, so `g` (Flask-Login's cached user, Flask-WTF's CSRF token)
+    would leak from one request to the next: an anonymous client would be served as the admin who
+    made the previous request, and a logout would look effective whatever the session held.
+    """
+    from flask import g, request_started
+
+    def clear_g(sender, **extra):
+        g.__dict__.clear()
+
+    request_started.connect(clear_g, app)
+    yield
+    request_started.disconnect(clear_g, app)
+
+
+class Element:
+    """A parsed HTML element: enough of a DOM for tests to find elements and read their text."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self, tag: str, attrs: dict, parent=None):
+        self.tag, self.attrs, self.parent, self.children = tag, attrs, parent, []
+
+    def get(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    def iter(self):
+        for child in self.children:
+            if isinstance(child, Element):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag: str | None = None, attrs: dict | None = None, **kwargs) -> list["Element"]:
+        """Descendants with this tag and these attribute values (class_ matches one class word)."""
+        wanted = {**(attrs or {}), **{k.rstrip("_").replace("_", "-"): v for k, v in kwargs.items()}}
+
+        def matches(element):
+            if tag and element.tag != tag:
+                return False
+            for name, value in wanted.items():
+                if name == "class":
+                    if value not in (element.get("class") or "").split():
+                        return False
+                elif value is True:
+                    if name not in element.attrs:
+                        return False
+                elif element.get(name) != value:
+                    return False
+            return True
+
+        return [element for element in self.iter() if matches(element)]
+
+    def find(self, tag: str | None = None, attrs: dict | None = None, **kwargs) -> "Element | None":
+        found = self.find_all(tag, attrs, **kwargs)
+        return found[0] if found else None
+
+    def by_id(self, element_id: str) -> "Element | None":
+        return self.find(id=element_id)
+
+    @property
+    def text(self) -> str:
+        """The text inside, with runs of whitespace collapsed to one space."""
+        parts = []
+
+        def walk(node):
+            for child in node.children:
+                parts.append(child) if isinstance(child, str) else walk(child)
+
+        walk(self)
+        return " ".join("".join(parts).split())
+
+    def __repr__(self):
+        return f"<{self.tag} {self.attrs}>"
+
+
+def parse_html(source) -> Element:
+    """The document (or fragment) as a tree of Elements; accepts a str or a test response."""
+    from html.parser import HTMLParser
+
+    if not isinstance(source, str):
+        source = source.get_data(as_text=True)
+    root = Element("#document", {})
+
+    class Builder(HTMLParser):
+        current = root
+
+        def handle_starttag(self, tag, attrs):
+            element = Element(tag, {name: "" if value is None else value for name, value in attrs}, self.current)
+            self.current.children.append(element)
+            if tag not in Element.VOID:
+                self.current = element
+
+        def handle_startendtag(self, tag, attrs):
+            self.current.children.append(
+                Element(tag, {name: "" if value is None else value for name, value in attrs}, self.current)
+            )
+
+        def handle_endtag(self, tag):
+            node = self.current
+            while node is not root and node.tag != tag:
+                node = node.parent
+            if node is not root:
+                self.current = node.parent
+
+        def handle_data(self, data):
+            self.current.children.append(data)
+
+    builder = Builder(convert_charrefs=True)
+    builder.feed(source)
+    builder.close()
+    return root
