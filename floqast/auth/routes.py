@@ -28,6 +28,9 @@ def _safe_next(target: str | None) -> str | None:
     """Only same-site paths, so a crafted link cannot send a user elsewhere after login."""
     if not target:
         return None
+    # Browsers read a backslash as "/" and drop tabs and newlines: "/\evil.example" is "//evil.example".
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
