@@ -10,7 +10,9 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 def admins_of_open_api_teams_only():
     """Every view here: log in first, be an Admin or System Admin, and have Open API on."""
     if not current_user.is_authenticated:
-        login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        # Come back here after login (GETs only); full_path ends in a bare "?" when there is no query.
+        here = request.full_path if request.query_string else request.path
+        login_url = url_for("auth.login", next=here if request.method == "GET" else None)
         if request.headers.get("HX-Request"):
             return "", 401, {"HX-Redirect": login_url}
         return redirect(login_url)
