@@ -287,7 +287,8 @@ def test_key_without_the_service_is_403(get, admin, make_key, path, held, label)
 @pytest.mark.parametrize(
     "query",
     ["api_key={key}", "key={key}", "token={key}", "access_token={key}", "x-api-key={key}", "API_KEY={key}",
-     "q={key}", "filter[month]=1&whatever={key}", "api_key=not-even-a-key"],
+     "q={key}", "filter[month]=1&whatever={key}", "api_key=not-even-a-key", "{key}", "filter[entityIds]={key}",
+     "filter[entityIds]=%20{key}"],
 )
 @pytest.mark.parametrize("path", [ME, RECONCILIATIONS, CHECKLISTS])
 def test_key_in_the_query_string_is_400(get, admin, make_key, query, path):
@@ -469,3 +470,21 @@ def test_a_refused_pull_does_not_update_last_used(get, make_team, make_user, mak
     key = reload(key)
     assert key.last_used_at is None
     assert key.last_used_ip is None
+
+
+@pytest.mark.parametrize("path", [RECONCILIATIONS, CHECKLISTS])
+@pytest.mark.parametrize(
+    "query", ["filter[month]=1&filter[year]=2026", "filter[month]=January&filter[year]=2026&page[size]=10",
+              "filter[modifiedSince]=2026-01-01"],
+)
+def test_ordinary_filters_are_not_mistaken_for_a_key(get, admin, make_key, path, query):
+    _, plaintext = make_key(admin)
+    assert get(f"{path}?{query}", plaintext).status_code == 200
+
+
+@pytest.mark.parametrize("path", [RECONCILIATIONS, CHECKLISTS])
+def test_analytics_refuse_every_bad_key_the_same_way_as_me(get, team, admin, make_key, path):
+    assert_error(get(path), 401)
+    assert_error(get(path, "fq_nope"), 401)
+    assert_error(get(path, keys.generate()), 401)
+    assert_error(get(path, make_key(admin, expires_on=team.today() - timedelta(days=1))[1]), 401)

@@ -110,6 +110,15 @@ def test_team_open_api_on_lets_the_teams_keys_in(runner, client, make_team, make
     assert client.get("/api/v1/me", headers={"x-api-key": plaintext}).status_code == 403
 
 
+@pytest.mark.parametrize("typed", ["initech", " INITECH "])
+def test_team_names_are_found_regardless_of_case_and_spaces(runner, make_team, typed):
+    make_team(name="Initech", open_api=False)
+    result = runner.invoke(args=["team", "open-api", typed, "on"])
+    assert result.exit_code == 0, result.output
+    assert "'Initech'" in result.output
+    assert teams()[0].open_api_enabled is True
+
+
 def test_team_open_api_refuses_an_unknown_team(runner, team):
     result = runner.invoke(args=["team", "open-api", "Umbrella", "on"])
     assert_refused(result, "Umbrella", "team list")

@@ -19,11 +19,21 @@ def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, "Unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="FloQast Open API"'})
 
 
+def _key_in_query_string() -> bool:
+    """Whether the URL carries something that looks like a key: a key parameter, or a value or bare name
+    starting with our prefix (`?fq_...`, `?filter[entityIds]=fq_...`)."""
+    for name, value in request.args.items(multi=True):
+        if name.lower() in QUERY_KEY_PARAMETERS:
+            return True
+        if name.strip().startswith(keys.PREFIX) or value.strip().startswith(keys.PREFIX):
+            return True
+    return False
+
+
 def presented_key() -> str:
     """The key the client sent in a header; a key in the query string is refused."""
-    for name, value in request.args.items(multi=True):
-        if name.lower() in QUERY_KEY_PARAMETERS or value.startswith(keys.PREFIX):
-            raise ApiError(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
+    if _key_in_query_string():
+        raise ApiError(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
