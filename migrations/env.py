@@ -52,9 +52,11 @@ def get_metadata():
 
 
 def render_item(type_, obj, autogen_context):
-    """Write the app's UTCDateTime as the plain DateTime(timezone=True) it stores."""
+    """Write UTCDateTime as the DateTime(timezone=True) it stores, Money as NUMERIC (integer cents on SQLite)."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and type(obj).__name__ == "Money":
+        return "sa.Numeric(precision=18, scale=2).with_variant(sa.BigInteger(), 'sqlite')"
     return False
 
 
