@@ -40,7 +40,7 @@ def create_app(config: type | None = None) -> Flask:
         if not request.path.startswith(API_PREFIX):
             csrf.protect()
 
-    from floqast import api, auth, cli, errors, home, settings
+    from floqast import analytics, api, auth, cli, errors, home, settings
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
@@ -48,4 +48,5 @@ def create_app(config: type | None = None) -> Flask:
     app.register_blueprint(api.bp)
     errors.init_app(app)
     cli.init_app(app)
+    analytics.init_app(app)
     return app

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from floqast.analytics.demo import seed_demo_analytics
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
@@ -198,6 +199,7 @@ def demo():
                 )
                 db.session.add(quickstart)
     db.session.commit()
+    seed_demo_analytics()
 
     click.echo("Demo data is ready. Start the app and open http://127.0.0.1:5000")
     click.echo("Log in as any of:")

@@ -1,17 +1,12 @@
 """The /api/v1 routes."""
 
-from datetime import datetime
+from flask import g
 
-from flask import g, request
-
+from floqast.analytics.export import respond
+from floqast.analytics.records import DATASETS, iso_utc
 from floqast.api import bp
 from floqast.api.auth import requires_service
 from floqast.models import Service
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 @bp.get("/me")
@@ -32,12 +27,12 @@ def me():
 @bp.get("/analytics/reconciliations")
 @requires_service(Service.RECONCILIATIONS)
 def reconciliations():
-    """Reconciliation Analytics records."""
-    return {"data": [], "links": {"self": request.full_path}}
+    """Reconciliation Analytics records: a JSON page, or all of them as CSV."""
+    return respond(DATASETS[Service.RECONCILIATIONS], g.api_key.team)
 
 
 @bp.get("/analytics/checklists")
 @requires_service(Service.CHECKLISTS)
 def checklists():
-    """Checklist Analytics records."""
-    return {"data": [], "links": {"self": request.full_path}}
+    """Checklist Analytics records: a JSON page, or all of them as CSV."""
+    return respond(DATASETS[Service.CHECKLISTS], g.api_key.team)

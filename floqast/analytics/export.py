@@ -1,0 +1,103 @@
+"""Answer a pull: a JSON page or the whole CSV, both streamed from a server-side cursor."""
+
+import csv
+import io
+import json
+from itertools import islice
+from urllib.parse import urlencode
+
+from flask import Response, current_app, request
+
+from floqast.analytics.cursor import Cursors
+from floqast.analytics.params import Filters, Page, parse_query
+from floqast.analytics.records import Dataset
+from floqast.extensions import db
+from floqast.models import Team
+
+ROWS_PER_FETCH = 1000
+RECORDS_PER_CHUNK = 500
+CSV = "text/csv"
+
+
+def stream_rows(engine, statement):
+    """Rows in batches from a server-side cursor (on PostgreSQL), so memory stays flat.
+
+    The body is read after the view returns, so it uses its own connection rather than the request's session.
+    """
+    with engine.connect() as connection:
+        yield from connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
+
+
+def chunked(pieces, size: int = RECORDS_PER_CHUNK):
+    """Join small strings into fewer, larger chunks for the response."""
+    pieces = iter(pieces)
+    while batch := "".join(islice(pieces, size)):
+        yield batch
+
+
+def wants_csv() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", CSV]) == CSV
+
+
+def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_id, cursors: Cursors) -> Response:
+    """One page of records as {"data": [...], "links": {...}}, with next only when more remain."""
+    # One row beyond the page tells whether there is a next page without a second query.
+    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+    engine, self_url, base_url, args = db.engine, request.url, request.base_url, request.args.to_dict()
+
+    def next_url(last_id: int) -> str:
+        query = {**args, "page[cursor]": cursors.encode(filters.key, last_id)}
+        return f"{base_url}?{urlencode(query, safe='[]')}"
+
+    def body():
+        yield '{"data":['
+        last_id, count, more = None, 0, False
+        for row in stream_rows(engine, statement):
+            if count == page.size:
+                more = True
+                break
+            yield ("," if count else "") + json.dumps(dataset.to_record(row))
+            last_id, count = row.id, count + 1
+        links = {"self": self_url, **({"next": next_url(last_id)} if more else {})}
+        yield '],"links":' + json.dumps(links) + "}"
+
+    return Response(chunked(body()), mimetype="application/json")
+
+
+def csv_name(dataset: Dataset, filters: Filters) -> str:
+    period = "all-periods" if filters.month is None else f"{filters.year}-{filters.month:02d}"
+    return f"{dataset.service.value}-{period}.csv"
+
+
+def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
+    """Every matching record as CSV with a header row, whatever the page size."""
+    statement = dataset.query(team.id, filters, team.today(), after_id)
+    engine = db.engine
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def line(values) -> str:
+            writer.writerow(values)
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text
+
+        yield line(dataset.columns)
+        for row in stream_rows(engine, statement):
+            yield line(dataset.flat_record(row).values())
+
+    headers = {"Content-Disposition": f'attachment; filename="{csv_name(dataset, filters)}"'}
+    return Response(chunked(lines()), mimetype=CSV, headers=headers)
+
+
+def respond(dataset: Dataset, team: Team) -> Response:
+    """The records this request asks for: a JSON page or, to Accept: text/csv, all of them as CSV."""
+    filters, page = parse_query(request.args)
+    cursors = Cursors(current_app.config["SECRET_KEY"], dataset.service.value)
+    after_id = None if page.cursor is None else cursors.decode(page.cursor, filters.key)
+    if wants_csv():
+        return csv_export(dataset, team, filters, after_id)
+    return json_page(dataset, team, filters, page, after_id, cursors)

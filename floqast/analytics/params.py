@@ -1,0 +1,137 @@
+"""The query string of an analytics pull, checked: filters and page, or a 400 naming the parameter."""
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+
+from floqast.api.errors import ApiError
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 30000
+MAX_ENTITY_IDS = 1000
+MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
+FILTER_PARAMETERS = ("filter[month]", "filter[year]", "filter[modifiedSince]", "filter[modifiedBefore]", "filter[entityIds]")
+PAGE_PARAMETERS = ("page[size]", "page[cursor]")
+PARAMETERS = FILTER_PARAMETERS + PAGE_PARAMETERS
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def bad_parameter(name: str, detail: str) -> ApiError:
+    return ApiError(400, "Bad Request", f"{name}: {detail}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which records a pull asks for; every field optional."""
+
+    year: int | None = None
+    month: int | None = None
+    modified_since: date | None = None
+    modified_before: date | None = None
+    entity_ids: tuple[int, ...] = field(default_factory=tuple)
+
+    def clauses(self, model) -> list:
+        """SQL conditions on `model` for these filters."""
+        conditions = []
+        if self.month is not None:
+            conditions += [model.period_year == self.year, model.period_month == self.month]
+        if self.modified_since is not None:
+            conditions.append(model.updated_at >= start_of_utc_day(self.modified_since))
+        if self.modified_before is not None:
+            conditions.append(model.updated_at < start_of_utc_day(self.modified_before))
+        if self.entity_ids:
+            conditions.append(model.entity_id.in_(self.entity_ids))
+        return conditions
+
+    @property
+    def key(self) -> list:
+        """A JSON-ready fingerprint, so that a cursor only continues the query that issued it."""
+        dates = [None if day is None else day.isoformat() for day in (self.modified_since, self.modified_before)]
+        return [self.year, self.month, *dates, list(self.entity_ids)]
+
+
+@dataclass(frozen=True)
+class Page:
+    size: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+
+
+def start_of_utc_day(day: date) -> datetime:
+    return datetime.combine(day, time(), timezone.utc)
+
+
+def single(args, name: str) -> str | None:
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise bad_parameter(name, "give it at most once.")
+    return values[0].strip() if values else None
+
+
+def parse_month(value: str) -> int:
+    if value.isdigit() and 1 <= int(value) <= 12:
+        return int(value)
+    if value.lower() in MONTHS:
+        return MONTHS[value.lower()]
+    raise bad_parameter("filter[month]", f"{value!r} is not a month; use January to December or 1 to 12.")
+
+
+def parse_year(value: str) -> int:
+    if not re.fullmatch(r"\d{4}", value):
+        raise bad_parameter("filter[year]", f"{value!r} is not a year; use four digits such as 2025.")
+    return int(value)
+
+
+def parse_date(name: str, value: str) -> date:
+    try:
+        if ISO_DATE.match(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise bad_parameter(name, f"{value!r} is not a date; use YYYY-MM-DD, such as 2025-01-31.")
+
+
+def parse_entity_ids(value: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in value.split(",")]
+    if not all(part.isdigit() and 0 < int(part) < 2**31 for part in parts) or len(parts) > MAX_ENTITY_IDS:
+        raise bad_parameter(
+            "filter[entityIds]", f"{value!r} is not a list of entity ids; use up to {MAX_ENTITY_IDS} "
+            "comma-separated numbers, such as 12,15.",
+        )
+    return tuple(sorted(set(int(part) for part in parts)))
+
+
+def parse_filters(args) -> Filters:
+    """The filters of the query string, checked."""
+    month, year = single(args, "filter[month]"), single(args, "filter[year]")
+    if (month is None) != (year is None):
+        missing, given = ("filter[year]", "filter[month]") if year is None else ("filter[month]", "filter[year]")
+        raise bad_parameter(missing, f"required with {given}; give both, such as filter[month]=March&filter[year]=2025.")
+    since, before = single(args, "filter[modifiedSince]"), single(args, "filter[modifiedBefore]")
+    entity_ids = single(args, "filter[entityIds]")
+    filters = Filters(
+        year=None if year is None else parse_year(year),
+        month=None if month is None else parse_month(month),
+        modified_since=None if since is None else parse_date("filter[modifiedSince]", since),
+        modified_before=None if before is None else parse_date("filter[modifiedBefore]", before),
+        entity_ids=() if entity_ids is None else parse_entity_ids(entity_ids),
+    )
+    if filters.modified_since and filters.modified_before and filters.modified_since >= filters.modified_before:
+        raise bad_parameter("filter[modifiedBefore]", "must be a later date than filter[modifiedSince].")
+    return filters
+
+
+def parse_page(args) -> Page:
+    """The page size and cursor of the query string, checked."""
+    size = single(args, "page[size]")
+    if size is not None and not (size.isdigit() and 1 <= int(size) <= MAX_PAGE_SIZE):
+        raise bad_parameter("page[size]", f"{size!r} is not a page size; use a whole number from 1 to {MAX_PAGE_SIZE}.")
+    return Page(size=DEFAULT_PAGE_SIZE if size is None else int(size), cursor=single(args, "page[cursor]") or None)
+
+
+def parse_query(args) -> tuple[Filters, Page]:
+    """Filters and page from the query string; unknown parameters are refused, not ignored."""
+    for name in args:
+        if name not in PARAMETERS:
+            raise bad_parameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
+    return parse_filters(args), parse_page(args)
