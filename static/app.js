@@ -3,9 +3,24 @@
 (() => {
   "use strict";
 
+  const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), '
+    + 'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
   function openDialog(dialog) {
     if (dialog.open) dialog.close();
     dialog.showModal();
+  }
+
+  function openerOf(dialog) {
+    return document.querySelector(`[data-open-dialog="${dialog.id}"]`);
+  }
+
+  // Links that act as buttons once JavaScript runs (without it they stay plain links to fallback pages).
+  function enhance(root) {
+    root.querySelectorAll("a[data-open-dialog], a[hx-delete]").forEach((link) => {
+      link.setAttribute("role", "button");
+      if (link.dataset.openDialog) link.setAttribute("aria-haspopup", "dialog");
+    });
   }
 
   async function copyFrom(button) {
@@ -46,6 +61,45 @@
     }
   });
 
+  // Space activates a link that acts as a button, as it would a real button.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === " " && event.target.matches('a[role="button"]')) {
+      event.preventDefault();
+      event.target.click();
+    }
+  });
+
+  // Tab and Shift+Tab stay inside an open modal dialog, wrapping at either end.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const dialog = [...document.querySelectorAll("dialog[open]")].find((d) => d.matches(":modal"));
+    if (!dialog) return;
+    const stops = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length > 0);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = dialog.contains(document.activeElement);
+    if (!inside || (event.shiftKey && document.activeElement === first)) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // A closed dialog gives focus back to the button that opens it, and a page served with the dialog
+  // open (/settings/api-keys/new) goes back to the plain list URL. "close" does not bubble: capture it.
+  document.addEventListener("close", (event) => {
+    const dialog = event.target;
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    const opener = openerOf(dialog);
+    const lost = !document.activeElement || document.activeElement === document.body || dialog.contains(document.activeElement);
+    if (opener && lost) opener.focus();
+    const cancel = dialog.querySelector("a[data-close-dialog][href]");
+    if (cancel && location.pathname.endsWith("/new")) history.replaceState(history.state, "", cancel.href);
+  }, true);
+
   // Arrow keys move between tabs, as the ARIA tab pattern expects.
   document.addEventListener("keydown", (event) => {
     const tab = event.target.closest('[role="tab"]');
@@ -64,12 +118,14 @@
 
   // After a create the dialog that held focus is gone: give focus to the new key's Copy button.
   document.addEventListener("htmx:after:settle", () => {
+    enhance(document);
     const copy = document.querySelector(".reveal [data-copy]");
     if (copy && (!document.activeElement || document.activeElement === document.body)) copy.focus();
   });
 
   // A page served with the dialog open (no-JS fallback, or a failed create) gets a real modal.
   document.addEventListener("DOMContentLoaded", () => {
+    enhance(document);
     document.querySelectorAll("dialog[open]").forEach(openDialog);
   });
 

@@ -1,0 +1,295 @@
+"""End-to-end fixtures: the app on a loopback port with its own SQLite file, Debian's Chromium, axe-core.
+
+The tests skip, saying why, when Chromium, the playwright package or axe-core is missing. CI installs them:
+Chromium from Debian (`apt-get install chromium`), playwright from requirements-dev.txt and axe-core with
+`npm install --no-save --prefix .cache/npm axe-core@4` (or point AXE_CORE_PATH at an axe.min.js).
+"""
+
+import itertools
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from floqast import create_app
+from floqast.config import TestConfig
+from floqast.extensions import db
+from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE_CORE = Path(os.environ.get("AXE_CORE_PATH") or ROOT / ".cache/npm/node_modules/axe-core/axe.min.js")
+PASSWORD = "e2e password for everyone"
+_team_numbers = itertools.count(1)
+
+
+# ---- the app ----
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The app on a fresh SQLite file of its own, whatever DATABASE_URL the rest of the suite uses."""
+    database = tmp_path_factory.mktemp("e2e") / "e2e.sqlite"
+
+    class E2EConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+        SECRET_KEY = "e2e-secret-key-not-for-production"
+        API_KEY_PEPPER = "e2e-pepper-not-for-production"
+
+    app = create_app(E2EConfig)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture(scope="session")
+def base_url(app):
+    """The app served by werkzeug in a thread on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@dataclass
+class Seeded:
+    """One team of its own per test, so that counts and names never depend on another test."""
+
+    app: object
+    team_id: int
+    team_name: str
+    admin_email: str
+    admin_name: str
+    manager_email: str
+    keys: dict = field(default_factory=dict)
+
+    def today(self) -> date:
+        with self.app.app_context():
+            return db.session.get(Team, self.team_id).today()
+
+    def key(self, name: str) -> ApiKey:
+        """The team's newest key with this name, detached with its team loaded."""
+        with self.app.app_context():
+            key = db.session.scalars(
+                db.select(ApiKey).where(ApiKey.team_id == self.team_id, ApiKey.name == name)
+                .order_by(ApiKey.id.desc())
+            ).first()
+            if key is not None:
+                key.team  # noqa: B018  (load it before the session closes)
+                db.session.expunge(key)
+            return key
+
+    def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
+                last_used: timedelta | None = None, deleted_days_ago: int | None = None) -> str:
+        """Give the team a key made by its admin; returns the plaintext."""
+        with self.app.app_context():
+            team = db.session.get(Team, self.team_id)
+            admin = User.by_email(self.admin_email)
+            now = utcnow()
+            key, plaintext = ApiKey.issue(
+                creator=admin, name=name, services=services, pepper=self.app.config["API_KEY_PEPPER"].encode(),
+                expires_on=None if expires_in is None else team.today() + timedelta(days=expires_in),
+            )
+            key.created_at = now - timedelta(days=created_days_ago)
+            key.last_used_at = None if last_used is None else now - last_used
+            if deleted_days_ago is not None:
+                key.deleted_at, key.deleted_by = now - timedelta(days=deleted_days_ago), admin
+            db.session.add(key)
+            db.session.commit()
+        self.keys[name] = plaintext
+        return plaintext
+
+
+@pytest.fixture
+def seeded(app, request) -> Seeded:
+    """A fresh team with Open API on, an Admin and a Manager."""
+    number = next(_team_numbers)
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    with app.app_context():
+        team = Team(name=f"E2E Team {number}", open_api_enabled=True, timezone="America/New_York")
+        admin = User(team=team, role=Role.ADMIN, email=f"admin-{number}-{slug}@e2e.test", name="Ada Admin")
+        manager = User(team=team, role=Role.MANAGER, email=f"manager-{number}@e2e.test", name="Max Manager")
+        for user in (admin, manager):
+            user.set_password(PASSWORD, app.config["BCRYPT_ROUNDS"])
+        db.session.add_all([team, admin, manager])
+        db.session.commit()
+        return Seeded(app, team.id, team.name, admin.email, admin.name, manager.email)
+
+
+# ---- the browser ----
+
+@pytest.fixture(scope="session")
+def playwright_api():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"end-to-end tests need Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="end-to-end tests need the playwright package (pip install -r requirements-dev.txt)"
+    )
+    with sync_api.sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_api):
+    browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+def _new_context(browser, base_url, **options):
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    context = browser.new_context(base_url=base_url, locale="en-US", **options)
+    context.set_default_timeout(10_000)
+    return context
+
+
+def screenshot_name(node) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", node.name).strip("_")
+
+
+@pytest.fixture
+def make_page(browser, base_url, request):
+    """Open pages in new browser contexts; each page's last state is saved as the test's screenshot."""
+    pages = []
+
+    def make(**context_options):
+        context = _new_context(browser, base_url, **context_options)
+        page = context.new_page()
+        page.e2e_javascript = context_options.get("java_script_enabled", True)
+        pages.append(page)
+        return page
+
+    request.node.e2e_pages = pages
+    for stale in SCREENSHOTS.glob(f"{screenshot_name(request.node)}-failed*.png"):
+        stale.unlink()
+    yield make
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for index, page in enumerate(pages):
+        suffix = "" if index == 0 else f"-{index + 1}"
+        if not page.is_closed():
+            page.screenshot(path=SCREENSHOTS / f"{screenshot_name(request.node)}{suffix}.png", full_page=True)
+        page.context.close()
+
+
+@pytest.fixture
+def page(make_page, base_url):
+    """A page in a fresh context that may use the clipboard."""
+    page = make_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    return page
+
+
+@pytest.fixture
+def shot(request):
+    """Save a screenshot of a step: test-artifacts/screenshots/<test-name>-<step>.png."""
+
+    def save(page, step: str, full_page=True):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{screenshot_name(request.node)}-{step}.png", full_page=full_page)
+
+    return save
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test saves what its pages showed at the moment it failed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for index, page in enumerate(getattr(item, "e2e_pages", [])):
+        if page.is_closed():
+            continue
+        path = SCREENSHOTS / f"{screenshot_name(item)}-failed{'' if index == 0 else f'-{index + 1}'}.png"
+        try:
+            page.screenshot(path=path, full_page=True)
+        except Exception as error:  # the browser may be what failed; the report matters more
+            report.sections.append(("e2e screenshot", f"could not save {path}: {error}"))
+        else:
+            report.sections.append(("e2e screenshot", str(path)))
+
+
+# ---- axe-core ----
+
+@pytest.fixture(scope="session")
+def axe_source():
+    if not AXE_CORE.is_file():
+        pytest.skip(
+            f"accessibility checks need axe-core at {AXE_CORE}: "
+            "npm install --no-save --prefix .cache/npm axe-core@4 (or set AXE_CORE_PATH)"
+        )
+    return AXE_CORE
+
+
+@pytest.fixture
+def axe(axe_source, browser, base_url):
+    """Run axe-core on a page (or part of it) and fail on serious or critical violations.
+
+    A page without JavaScript cannot run axe: its markup, scripts removed, is checked in a page that can.
+    """
+    helpers = []
+
+    def check(page, context: str | None = None) -> list:
+        if not getattr(page, "e2e_javascript", True):
+            html = re.sub(r"<script\b.*?</script>", "", page.content(), flags=re.S | re.I)
+            if not helpers:
+                helpers.append(_new_context(browser, base_url).new_page())
+            page = helpers[0]
+            page.goto("/login")
+            page.set_content(html)
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(path=str(axe_source))
+        results = page.evaluate(
+            "async (context) => axe.run(context ? document.querySelector(context) : document,"
+            " {resultTypes: ['violations']})",
+            context,
+        )
+        violations = results["violations"]
+        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+        assert not bad, "axe found serious or critical violations:\n" + "\n".join(
+            f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in bad
+        )
+        return violations
+
+    yield check
+    for helper in helpers:
+        helper.context.close()
+
+
+# ---- steps people take ----
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture(name="log_in")
+def log_in_fixture():
+    return log_in
+
+
+@pytest.fixture
+def admin_page(page, seeded):
+    """A page signed in as the seeded team's Admin, on the API Keys tab."""
+    log_in(page, seeded.admin_email)
+    page.wait_for_url("**/settings/api-keys")
+    return page

@@ -1,0 +1,171 @@
+"""The filter tabs with their counts and the back button; deleting through the trash can."""
+
+import re
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import pytest
+
+from floqast.settings.formatting import day
+
+expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
+
+TABS = {"active": "Active", "expired": "Expired", "deactivated": "Deactivated", "all": "All"}
+
+
+def names_listed(page):
+    return page.locator("#key-list tbody [role=rowheader], #key-list tbody th[scope=row]").all_inner_texts()
+
+
+def tab(page, value):
+    return page.get_by_role("tab", name=re.compile(rf"^{TABS[value]}\b"))
+
+
+def assert_selected(page, value, names):
+    expect(tab(page, value)).to_have_attribute("aria-selected", "true")
+    for other in TABS.keys() - {value}:
+        expect(tab(page, other)).to_have_attribute("aria-selected", "false")
+    expect(page.get_by_role("tabpanel")).to_have_attribute("aria-labelledby", f"tab-{value}")
+    if names:
+        expect(page.locator("#key-list tbody tr")).to_have_count(len(names))
+        assert sorted(names_listed(page)) == sorted(names)
+    else:
+        expect(page.locator("#key-list tbody tr")).to_have_count(0)
+
+
+@pytest.fixture
+def lived_in(seeded):
+    """Two active keys, one expired, two deactivated."""
+    seeded.add_key("Power BI connector", created_days_ago=40, last_used=timedelta(hours=3))
+    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2))
+    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=30))
+    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8)
+    seeded.add_key("Old export", expires_in=None, created_days_ago=300, deleted_days_ago=100)
+    return seeded
+
+
+LISTED = {
+    "active": ["Power BI connector", "Snowflake nightly"],
+    "expired": ["Tableau pilot"],
+    "deactivated": ["Contractor laptop", "Old export"],
+    "all": ["Power BI connector", "Snowflake nightly", "Tableau pilot", "Contractor laptop", "Old export"],
+}
+
+
+def test_each_tab_with_its_count_and_the_back_button(admin_page, lived_in, axe, shot):
+    page = admin_page
+    page.reload()
+    for value, label in TABS.items():
+        expect(tab(page, value)).to_have_text(re.compile(rf"{label}\s*{len(LISTED[value])}"))
+    assert_selected(page, "active", LISTED["active"])
+    axe(page)
+
+    for value in ("expired", "deactivated", "all"):
+        tab(page, value).click()
+        page.wait_for_url(re.compile(rf"/settings/api-keys\?status={value}$"))
+        assert_selected(page, value, LISTED[value])
+        expect(tab(page, value)).to_be_focused()
+    shot(page, "all")
+    axe(page)
+
+    # Back and forward walk through the tabs, each URL selecting its tab.
+    for value in ("deactivated", "expired"):
+        page.go_back()
+        page.wait_for_url(re.compile(rf"/settings/api-keys\?status={value}$"))
+        assert_selected(page, value, LISTED[value])
+    page.go_back()
+    page.wait_for_url(re.compile(r"/settings/api-keys$"))
+    assert_selected(page, "active", LISTED["active"])
+    page.go_forward()
+    page.wait_for_url(re.compile(r"/settings/api-keys\?status=expired$"))
+    assert_selected(page, "expired", LISTED["expired"])
+
+    # Each filter is a page of its own too.
+    page.goto("/settings/api-keys?status=deactivated")
+    assert_selected(page, "deactivated", LISTED["deactivated"])
+
+
+def test_arrow_keys_move_between_tabs(admin_page, lived_in):
+    page = admin_page
+    page.reload()
+    tab(page, "active").focus()
+    page.keyboard.press("ArrowRight")
+    expect(tab(page, "expired")).to_be_focused()
+    page.keyboard.press("End")
+    expect(tab(page, "all")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(tab(page, "active")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(tab(page, "all")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"status=all$"))
+    assert_selected(page, "all", LISTED["all"])
+
+
+def test_rows_show_status_and_the_date_each_key_stopped(admin_page, lived_in):
+    page = admin_page
+    page.goto("/settings/api-keys?status=all")
+    today = lived_in.today()
+
+    def status_cell(name):
+        row = page.locator("#key-list tbody tr").filter(has=page.get_by_role("rowheader", name=name, exact=True))
+        return row.locator("td").nth(6)
+
+    expect(status_cell("Power BI connector")).to_have_text("Active")
+    expect(status_cell("Tableau pilot")).to_have_text(re.compile(rf"Expired\s+on {re.escape(day(today - timedelta(days=10)))}"))
+    expect(status_cell("Old export")).to_have_text(re.compile(r"Deactivated\s+on \w{3} \d{1,2}, \d{4}"))
+    # Only keys that still work have a trash can.
+    expect(page.get_by_role("button", name=re.compile("^Delete key"))).to_have_count(2)
+
+
+def test_each_tab_has_an_empty_state(admin_page, axe):
+    page = admin_page
+    expected = {
+        "active": "No active keys.",
+        "expired": "No expired keys.",
+        "deactivated": "No deactivated keys.",
+        "all": "Your team has no API keys yet.",
+    }
+    for value, text in expected.items():
+        tab(page, value).click()
+        page.wait_for_url(re.compile(rf"status={value}$"))
+        expect(page.get_by_role("tabpanel")).to_contain_text(text)
+        expect(page.locator("#key-list table")).to_have_count(0)
+    axe(page)
+
+
+def test_delete_asks_first_then_deactivates(admin_page, lived_in, base_url, shot):
+    page = admin_page
+    page.reload()
+    key = lived_in.keys["Power BI connector"]
+    trash = page.get_by_role("button", name="Delete key Power BI connector")
+
+    # Dismissing the confirmation keeps the key.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    trash.click()
+    expect(trash).to_be_visible()
+    assert questions and "Power BI connector" in questions[0]
+    expect(tab(page, "active")).to_have_text(re.compile(r"Active\s*2"))
+    assert lived_in.key("Power BI connector").deleted_at is None
+
+    # Accepting it deactivates the key at once.
+    page.once("dialog", lambda dialog: dialog.accept())
+    trash.click()
+    expect(page.get_by_role("status").filter(has_text="was deactivated")).to_contain_text("“Power BI connector” was deactivated")
+    assert_selected(page, "active", ["Snowflake nightly"])
+    expect(tab(page, "active")).to_have_text(re.compile(r"Active\s*1"))
+    expect(tab(page, "deactivated")).to_have_text(re.compile(r"Deactivated\s*3"))
+    assert lived_in.key("Power BI connector").deleted_at is not None
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"{base_url}/api/v1/me", headers={"x-api-key": key}), timeout=10)
+    assert refused.value.code == 401
+
+    # Under Deactivated, with the date it stopped working and no trash can.
+    tab(page, "deactivated").click()
+    page.wait_for_url(re.compile(r"status=deactivated$"))
+    row = page.locator("#key-list tbody tr").filter(has=page.get_by_role("rowheader", name="Power BI connector"))
+    expect(row.locator("td").nth(6)).to_have_text(re.compile(rf"Deactivated\s+on {re.escape(day(lived_in.today()))}"))
+    expect(row.get_by_role("button")).to_have_count(0)
+    shot(page, "deactivated")
