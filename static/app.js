@@ -16,10 +16,14 @@
   }
 
   // Links that act as buttons once JavaScript runs (without it they stay plain links to fallback pages).
+  // Tabs: only the selected one is a Tab stop, arrow keys reach the others (without JavaScript, all are).
   function enhance(root) {
     root.querySelectorAll("a[data-open-dialog], a[hx-delete]").forEach((link) => {
       link.setAttribute("role", "button");
       if (link.dataset.openDialog) link.setAttribute("aria-haspopup", "dialog");
+    });
+    root.querySelectorAll('[role="tab"]').forEach((tab) => {
+      if (tab.getAttribute("aria-selected") !== "true") tab.tabIndex = -1;
     });
   }
 

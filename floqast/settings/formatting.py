@@ -1,8 +1,11 @@
-"""Template filters that show dates and times in the team's time zone."""
+"""Template filters that show dates and times in the team's time zone, and how long ago a time was."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from floqast.models import utcnow
 from floqast.settings import bp
+
+EXPIRING_SOON_DAYS = 7
 
 
 @bp.app_template_filter()
@@ -20,3 +23,37 @@ def moment(value: datetime, team) -> str:
     """A time like "Nov 27, 2026, 7:05 AM" in the team's zone."""
     local = value.astimezone(team.zone)
     return f"{day(local.date())}, {local:%-I:%M %p}"
+
+
+@bp.app_template_filter()
+def exact_time(value: datetime, team) -> str:
+    """The full local time for a tooltip, like "Nov 27, 2026, 7:05 AM PST"."""
+    return f"{moment(value, team)} {value.astimezone(team.zone):%Z}"
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number} {unit}{'' if number == 1 else 's'} ago"
+
+
+@bp.app_template_filter()
+def ago(value: datetime, now: datetime | None = None) -> str:
+    """How long ago, as people say it: "Just now", "5 minutes ago", "3 hours ago", "2 days ago"."""
+    elapsed = (now or utcnow()) - value
+    if elapsed < timedelta(minutes=1):
+        return "Just now"  # also a clock a little ahead of ours
+    if elapsed < timedelta(hours=1):
+        return _count(elapsed // timedelta(minutes=1), "minute")
+    if elapsed < timedelta(days=1):
+        return _count(elapsed // timedelta(hours=1), "hour")
+    days = elapsed.days
+    if days < 30:
+        return _count(days, "day")
+    if days < 365:
+        return _count(days // 30, "month")
+    return _count(days // 365, "year")
+
+
+@bp.app_template_test()
+def expiring_soon(expires_on: date | None, today: date) -> bool:
+    """Whether a key still works but stops within the next EXPIRING_SOON_DAYS days."""
+    return expires_on is not None and today <= expires_on <= today + timedelta(days=EXPIRING_SOON_DAYS)

@@ -238,12 +238,13 @@ def axe_source():
 
 
 @pytest.fixture
-def axe(axe_source, browser, base_url):
+def axe(axe_source, browser, base_url, request):
     """Run axe-core on a page (or part of it) and fail on serious or critical violations.
 
     A page without JavaScript cannot run axe: its markup, scripts removed, is checked in a page that can.
     """
     helpers = []
+    (ROOT / "test-artifacts" / "axe" / f"{screenshot_name(request.node)}.txt").unlink(missing_ok=True)
 
     def check(page, context: str | None = None) -> list:
         if not getattr(page, "e2e_javascript", True):
@@ -261,6 +262,13 @@ def axe(axe_source, browser, base_url):
             context,
         )
         violations = results["violations"]
+        # Every finding, minor ones included, for people to read: test-artifacts/axe/<test-name>.txt.
+        report = ROOT / "test-artifacts" / "axe" / f"{screenshot_name(request.node)}.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        with report.open("a") as out:
+            out.write(f"{page.url} {context or ''}: {len(violations)} violation(s)\n")
+            for v in violations:
+                out.write(f"  {v['impact']}: {v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}\n")
         bad = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert not bad, "axe found serious or critical violations:\n" + "\n".join(
             f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in bad

@@ -79,6 +79,7 @@ def test_reveal_copy_use_and_never_again(admin_page, seeded, base_url, axe, shot
     expect(panel.get_by_role("heading")).to_have_text("Your new API key “Power BI”")
     copy = panel.get_by_role("button", name="Copy")
     expect(copy).to_be_focused()
+    expect(copy).to_have_accessible_description(re.compile("^This is the only time this key will be displayed"))
     shot(page, "reveal", full_page=False)
     axe(page)
 

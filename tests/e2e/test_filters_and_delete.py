@@ -89,6 +89,9 @@ def test_each_tab_with_its_count_and_the_back_button(admin_page, lived_in, axe, 
 def test_arrow_keys_move_between_tabs(admin_page, lived_in):
     page = admin_page
     page.reload()
+    # One Tab stop for the tab list; arrow keys move between tabs.
+    for value in ("expired", "deactivated", "all"):
+        expect(tab(page, value)).to_have_attribute("tabindex", "-1")
     tab(page, "active").focus()
     page.keyboard.press("ArrowRight")
     expect(tab(page, "expired")).to_be_focused()

@@ -65,7 +65,8 @@ def test_lifecycle_without_javascript(no_js_page, seeded, base_url, axe, shot):
     page.wait_for_url(re.compile(r"/settings/api-keys$"))
     assert key not in page.content()
 
-    # The tabs are links.
+    # The tabs are links, each reachable with Tab (no script to move between them with arrow keys).
+    expect(page.locator("[role=tab][tabindex='-1']")).to_have_count(0)
     page.get_by_role("tab", name=re.compile(r"^All")).click()
     page.wait_for_url(re.compile(r"status=all$"))
     expect(page.get_by_role("tab", name=re.compile(r"^All"))).to_have_attribute("aria-selected", "true")
