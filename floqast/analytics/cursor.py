@@ -2,7 +2,7 @@
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from floqast.api.errors import ApiError
+from floqast.analytics.params import BadParameter
 
 SALT = "floqast.analytics.cursor"
 
@@ -23,9 +23,9 @@ class Cursors:
         try:
             service, issued_filters, after_id = self.serializer.loads(token)
         except (BadSignature, ValueError, TypeError):
-            raise ApiError(400, "Bad Request", "page[cursor]: not a cursor this API issued; "
-                           "use the links.next URL of the previous page as it is.") from None
+            raise BadParameter("page[cursor]", "not a cursor this API issued; "
+                               "use the links.next URL of the previous page as it is.") from None
         if service != self.service or issued_filters != filters_key or not isinstance(after_id, int):
-            raise ApiError(400, "Bad Request", "page[cursor]: issued for a different query; keep the filters "
-                           "of the first page, or use the links.next URL as it is.")
+            raise BadParameter("page[cursor]", "issued for a different query; keep the filters "
+                               "of the first page, or use the links.next URL as it is.")
         return after_id

@@ -5,8 +5,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
-from floqast.api.errors import ApiError
-
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 30000
 MAX_ENTITY_IDS = 1000
@@ -17,8 +15,12 @@ PARAMETERS = FILTER_PARAMETERS + PAGE_PARAMETERS
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def bad_parameter(name: str, detail: str) -> ApiError:
-    return ApiError(400, "Bad Request", f"{name}: {detail}")
+class BadParameter(ValueError):
+    """A query parameter that is unknown or not valid; the API answers 400 naming it."""
+
+    def __init__(self, name: str, detail: str):
+        super().__init__(f"{name}: {detail}")
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def start_of_utc_day(day: date) -> datetime:
 def single(args, name: str) -> str | None:
     values = args.getlist(name)
     if len(values) > 1:
-        raise bad_parameter(name, "give it at most once.")
+        raise BadParameter(name, "give it at most once.")
     return values[0].strip() if values else None
 
 
@@ -73,12 +75,12 @@ def parse_month(value: str) -> int:
         return int(value)
     if value.lower() in MONTHS:
         return MONTHS[value.lower()]
-    raise bad_parameter("filter[month]", f"{value!r} is not a month; use January to December or 1 to 12.")
+    raise BadParameter("filter[month]", f"{value!r} is not a month; use January to December or 1 to 12.")
 
 
 def parse_year(value: str) -> int:
     if not re.fullmatch(r"\d{4}", value):
-        raise bad_parameter("filter[year]", f"{value!r} is not a year; use four digits such as 2025.")
+        raise BadParameter("filter[year]", f"{value!r} is not a year; use four digits such as 2025.")
     return int(value)
 
 
@@ -88,13 +90,13 @@ def parse_date(name: str, value: str) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    raise bad_parameter(name, f"{value!r} is not a date; use YYYY-MM-DD, such as 2025-01-31.")
+    raise BadParameter(name, f"{value!r} is not a date; use YYYY-MM-DD, such as 2025-01-31.")
 
 
 def parse_entity_ids(value: str) -> tuple[int, ...]:
     parts = [part.strip() for part in value.split(",")]
     if not all(part.isdigit() and 0 < int(part) < 2**31 for part in parts) or len(parts) > MAX_ENTITY_IDS:
-        raise bad_parameter(
+        raise BadParameter(
             "filter[entityIds]", f"{value!r} is not a list of entity ids; use up to {MAX_ENTITY_IDS} "
             "comma-separated numbers, such as 12,15.",
         )
@@ -106,7 +108,7 @@ def parse_filters(args) -> Filters:
     month, year = single(args, "filter[month]"), single(args, "filter[year]")
     if (month is None) != (year is None):
         missing, given = ("filter[year]", "filter[month]") if year is None else ("filter[month]", "filter[year]")
-        raise bad_parameter(missing, f"required with {given}; give both, such as filter[month]=March&filter[year]=2025.")
+        raise BadParameter(missing, f"required with {given}; give both, such as filter[month]=March&filter[year]=2025.")
     since, before = single(args, "filter[modifiedSince]"), single(args, "filter[modifiedBefore]")
     entity_ids = single(args, "filter[entityIds]")
     filters = Filters(
@@ -117,7 +119,7 @@ def parse_filters(args) -> Filters:
         entity_ids=() if entity_ids is None else parse_entity_ids(entity_ids),
     )
     if filters.modified_since and filters.modified_before and filters.modified_since >= filters.modified_before:
-        raise bad_parameter("filter[modifiedBefore]", "must be a later date than filter[modifiedSince].")
+        raise BadParameter("filter[modifiedBefore]", "must be a later date than filter[modifiedSince].")
     return filters
 
 
@@ -125,7 +127,7 @@ def parse_page(args) -> Page:
     """The page size and cursor of the query string, checked."""
     size = single(args, "page[size]")
     if size is not None and not (size.isdigit() and 1 <= int(size) <= MAX_PAGE_SIZE):
-        raise bad_parameter("page[size]", f"{size!r} is not a page size; use a whole number from 1 to {MAX_PAGE_SIZE}.")
+        raise BadParameter("page[size]", f"{size!r} is not a page size; use a whole number from 1 to {MAX_PAGE_SIZE}.")
     return Page(size=DEFAULT_PAGE_SIZE if size is None else int(size), cursor=single(args, "page[cursor]") or None)
 
 
@@ -133,5 +135,5 @@ def parse_query(args) -> tuple[Filters, Page]:
     """Filters and page from the query string; unknown parameters are refused, not ignored."""
     for name in args:
         if name not in PARAMETERS:
-            raise bad_parameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
+            raise BadParameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
     return parse_filters(args), parse_page(args)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from floqast.api import auth, errors, routes  # noqa: E402,F401  (they register on bp)
+from floqast.api import auth, errors, openapi, routes  # noqa: E402,F401  (they register on bp)

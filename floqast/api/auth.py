@@ -68,9 +68,15 @@ def check_service(key: ApiKey, service: Service | None) -> None:
         raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
 
 
+# Endpoints anyone may read without a key (the API's own description); every other one needs a key.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+
+
 @bp.before_request
 def require_key():
     """Authenticate, check the route's service, and only then count the pull as Last used."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     key = authenticate()
     view = current_app.view_functions.get(request.endpoint)
     check_service(key, getattr(view, "required_service", None))

@@ -3,9 +3,11 @@
 from flask import g
 
 from floqast.analytics.export import respond
+from floqast.analytics.params import BadParameter
 from floqast.analytics.records import DATASETS, iso_utc
 from floqast.api import bp
 from floqast.api.auth import requires_service
+from floqast.api.errors import error_response
 from floqast.models import Service
 
 
@@ -36,3 +38,8 @@ def reconciliations():
 def checklists():
     """Checklist Analytics records: a JSON page, or all of them as CSV."""
     return respond(DATASETS[Service.CHECKLISTS], g.api_key.team)
+
+
+@bp.errorhandler(BadParameter)
+def bad_parameter(error: BadParameter):
+    return error_response(400, "Bad Request", str(error))

@@ -1,0 +1,158 @@
+"""GET /api/v1/openapi.json: the OpenAPI 3.1 description of every /api/v1 route."""
+
+from flask import request
+
+from floqast.analytics.params import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from floqast.analytics.records import DATASETS
+from floqast.api import bp
+from floqast.models import Service
+
+KIND_SCHEMAS = {
+    "integer": {"type": "integer"},
+    "string": {"type": "string"},
+    "money": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "Exact decimal amount."},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+}
+ERRORS = {
+    "400": "A parameter is not allowed or not valid; the detail names it.",
+    "401": "The key is missing, malformed, unknown, expired or deactivated.",
+    "403": "The key lacks this service, or Open API is off for the team.",
+    "429": "Too many requests; retry after the Retry-After header's seconds.",
+}
+
+
+def field_schema(field) -> dict:
+    schema = {**KIND_SCHEMAS[field.kind], "description": field.description}
+    return {**schema, "type": [schema["type"], "null"]} if field.nullable else schema
+
+
+def object_schema(properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def record_schema(fields) -> dict:
+    """A record's JSON schema from its flat field list: dotted names nest; sign-offs form an array."""
+    properties, signature = {}, {"group": {"type": "string", "enum": ["preparer", "reviewer"]}}
+    for field in fields:
+        parts = field.name.split(".")
+        if parts[0] == "signatures":
+            signature[parts[2]] = field_schema(field)
+            properties.setdefault("signatures", None)
+            continue
+        target = properties
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = field_schema(field)
+    nested = {
+        name: (object_schema(value) if isinstance(value, dict) and "type" not in value else value)
+        for name, value in properties.items()
+    }
+    nested["signatures"] = {"type": "array", "items": object_schema(signature), "minItems": 2, "maxItems": 2}
+    return object_schema(nested)
+
+
+def parameter(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+ANALYTICS_PARAMETERS = [
+    parameter("filter[month]", "January to December, or 1 to 12; requires filter[year].", {"type": "string"}),
+    parameter("filter[year]", "Four-digit year; requires filter[month].", {"type": "string", "pattern": r"^\d{4}$"}),
+    parameter("filter[modifiedSince]", "Records updated on or after this UTC day.", {"type": "string", "format": "date"}),
+    parameter("filter[modifiedBefore]", "Records updated before this UTC day.", {"type": "string", "format": "date"}),
+    parameter("filter[entityIds]", "Comma-separated entity ids.", {"type": "string", "pattern": r"^\d+(,\d+)*$"}),
+    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}.",
+              {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
+    parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
+]
+
+
+def error_responses(statuses) -> dict:
+    return {
+        status: {"description": ERRORS[status],
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
+        for status in statuses
+    }
+
+
+def analytics_path(service: Service, schema_name: str) -> dict:
+    page = {
+        "type": "object",
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
+            "links": {
+                "type": "object",
+                "properties": {"self": {"type": "string"}, "next": {"type": "string"}},
+                "required": ["self"],
+                "additionalProperties": False,
+            },
+        },
+        "required": ["data", "links"],
+        "additionalProperties": False,
+    }
+    columns = ", ".join(DATASETS[service].columns)
+    return {"get": {
+        "summary": f"{service.label} records",
+        "description": "A JSON page; with Accept: text/csv, every matching record as CSV with a header row.",
+        "parameters": ANALYTICS_PARAMETERS,
+        "responses": {
+            "200": {"description": "The records.", "content": {
+                "application/json": {"schema": page},
+                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}"}},
+            }},
+            **error_responses(["400", "401", "403", "429"]),
+        },
+    }}
+
+
+def document(server_url: str) -> dict:
+    """The OpenAPI 3.1 document."""
+    error = object_schema({"status": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}})
+    me = object_schema({
+        "apiKeyId": {"type": "string"}, "name": {"type": "string"}, "teamId": {"type": "string"},
+        "services": {"type": "array", "items": {"type": "string", "enum": [service.value for service in Service]}},
+        "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+    })
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "FloQast Open API", "version": "1",
+                 "description": "Reconciliation Analytics and Checklist Analytics for a team, read with an API key."},
+        "servers": [{"url": server_url}],
+        "security": [{"apiKey": []}, {"bearer": []}],
+        "paths": {
+            "/me": {"get": {
+                "summary": "The key making the request",
+                "responses": {
+                    "200": {"description": "The key.", "content": {"application/json": {"schema": object_schema({"data": me})}}},
+                    **error_responses(["400", "401", "403", "429"]),
+                },
+            }},
+            "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation"),
+            "/analytics/checklists": analytics_path(Service.CHECKLISTS, "ChecklistItem"),
+            "/openapi.json": {"get": {
+                "summary": "This document (no key needed)",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+        },
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Reconciliation": record_schema(DATASETS[Service.RECONCILIATIONS].fields),
+                "ChecklistItem": record_schema(DATASETS[Service.CHECKLISTS].fields),
+                "Errors": object_schema({"errors": {"type": "array", "items": error, "minItems": 1}}),
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document, readable without a key."""
+    return document(request.url_root.rstrip("/") + bp.url_prefix)
