@@ -1,0 +1,97 @@
+"""The OpenAPI document matches the real routes and responses; the admin docs page."""
+
+import jsonschema
+import pytest
+
+from conftest import log_in
+from floqast.analytics.generate import Profile, generate
+from floqast.analytics.params import PARAMETERS
+from floqast.models import Role
+
+OPENAPI = "/api/v1/openapi.json"
+BOOKS = Profile(entities=(("North", "USD"),), accounts=6, months=2, through=(2025, 3), seed=3, people=("Ann", "Ben"))
+
+
+@pytest.fixture
+def document(client):
+    response = client.get(OPENAPI)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+@pytest.fixture
+def key(team, admin, make_key):
+    generate(team, BOOKS)
+    return make_key(admin)[1]
+
+
+def validate(document, path, status, body):
+    """Check a real body against the documented schema of that response, resolving its $refs."""
+    schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
+    wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+               "components": document["components"]}
+    jsonschema.Draft202012Validator(wrapped).validate(body)
+
+
+def test_the_document_is_public_and_openapi_3_1(client, document):
+    assert document["openapi"] == "3.1.0"
+    assert document["servers"] == [{"url": "http://localhost/api/v1"}]
+
+
+def test_every_api_route_is_documented(app, document):
+    routes = {rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")}
+    assert routes == set(document["paths"])
+
+
+@pytest.mark.parametrize("path", ["/analytics/reconciliations", "/analytics/checklists"])
+def test_every_parameter_is_documented(document, path):
+    assert [p["name"] for p in document["paths"][path]["get"]["parameters"]] == list(PARAMETERS)
+
+
+@pytest.mark.parametrize("path", ["/analytics/reconciliations", "/analytics/checklists"])
+def test_real_pages_match_the_schema(client, document, key, path):
+    for params in ({"page[size]": "3"}, {"filter[month]": "3", "filter[year]": "2025"}):
+        response = client.get(f"/api/v1{path}", query_string=params, headers={"x-api-key": key})
+        assert response.status_code == 200
+        validate(document, path, "200", response.get_json())
+
+
+def test_me_matches_the_schema(client, document, key):
+    validate(document, "/me", "200", client.get("/api/v1/me", headers={"x-api-key": key}).get_json())
+
+
+@pytest.mark.parametrize(("headers", "query", "status"), [
+    ({}, {}, "401"),
+    ({"x-api-key": "fq_nonsense"}, {}, "401"),
+    (None, {"filter[month]": "Smarch", "filter[year]": "2025"}, "400"),
+    (None, {"page[size]": "0"}, "400"),
+])
+def test_real_errors_match_the_schema(client, document, key, headers, query, status):
+    response = client.get("/api/v1/analytics/reconciliations", query_string=query,
+                          headers={"x-api-key": key} if headers is None else headers)
+    assert str(response.status_code) == status
+    validate(document, "/analytics/reconciliations", status, response.get_json())
+
+
+def test_a_wrong_schema_would_be_caught(document, key):
+    with pytest.raises(jsonschema.ValidationError):
+        validate(document, "/analytics/reconciliations", "200", {"data": [{"id": 1}], "links": {"self": "x"}})
+
+
+def test_admins_get_the_api_documentation_page(client, admin, key):
+    log_in(client, admin)
+    html = client.get("/settings/api-docs").get_data(as_text=True)
+    assert 'curl -H "x-api-key: $FLOQAST_API_KEY"' in html
+    assert "http://localhost/api/v1/analytics/reconciliations?filter[month]=January" in html
+    assert "http://localhost/api/v1/analytics/checklists?filter[month]=January" in html
+    assert html.count('-H "Accept: text/csv"') == 2
+    for field in ("glBalance", "signatures.reviewer.signedDate", "readyForReview", "difference"):
+        assert f"<code>{field}</code>" in html
+    keys_page = client.get("/settings/api-keys").get_data(as_text=True)
+    assert 'href="/settings/api-docs">API documentation</a>' in keys_page
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.USER])
+def test_others_are_forbidden_the_api_documentation_page(client, team, make_user, role):
+    log_in(client, make_user(team, role))
+    assert client.get("/settings/api-docs").status_code == 403
