@@ -85,7 +85,7 @@ def test_validation_error_is_shown_in_the_dialog_next_to_its_field(admin_page, s
     seeded.add_key("Power BI")
     page = admin_page
     page.reload()
-    fields, field_id, message = ERRORS[case]
+    fields, field_id, message = dict(ERRORS[case][0]), ERRORS[case][1], ERRORS[case][2]
     today = seeded.today()
     if fields.get("custom_date") == "today":
         fields["custom_date"] = today.isoformat()
@@ -111,6 +111,11 @@ def test_validation_error_is_shown_in_the_dialog_next_to_its_field(admin_page, s
     expect(page.get_by_role("tab", name="Active 1")).to_be_visible()
     shot(page, "error", full_page=False)
     axe(page)
+
+    # Escape still closes it, and focus goes back to Create New Key.
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="Create New Key")).to_be_focused()
 
 
 def test_no_expiration_warning_and_custom_date_follow_the_choice(admin_page):
