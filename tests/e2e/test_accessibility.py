@@ -1,0 +1,121 @@
+"""axe-core finds no serious or critical violation on any state of the pages a person goes through.
+
+These tests skip, saying why, when axe-core is not installed; the lifecycle tests run without it.
+"""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
+
+
+@pytest.fixture
+def lived_in(seeded):
+    """A key in every status, one of them expiring soon and some used."""
+    seeded.add_key("Power BI connector", created_days_ago=40, last_used=timedelta(hours=3))
+    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2))
+    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=30))
+    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8)
+    return seeded
+
+
+def open_dialog(page):
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog", name="Create New Key")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def test_login_page(page, seeded, log_in, axe):
+    page.goto("/login")
+    expect(page.get_by_label("Email")).to_be_focused()
+    axe(page)
+    log_in(page, seeded.admin_email, "not the password")
+    expect(page.get_by_role("alert")).to_have_text("Incorrect email or password.")
+    axe(page)
+
+
+def test_api_keys_page_every_tab(admin_page, lived_in, axe):
+    page = admin_page
+    for status in ("active", "expired", "deactivated", "all"):
+        page.goto(f"/settings/api-keys?status={status}")
+        expect(page.locator("#key-list tbody tr").first).to_be_visible()
+        axe(page)
+
+
+def test_empty_state(admin_page, axe):
+    expect(admin_page.get_by_role("tabpanel")).to_contain_text("No active keys.")
+    axe(admin_page)
+
+
+def test_open_dialog_and_its_errors(admin_page, lived_in, axe, shot):
+    page = admin_page
+    page.reload()
+    dialog = open_dialog(page)
+    axe(page)
+    dialog.get_by_label("Expiration", exact=True).select_option(label="No expiration")
+    axe(page)
+    dialog.get_by_label("Expiration", exact=True).select_option(label="Custom date")
+    dialog.get_by_role("button", name="Create API Key").click()
+    expect(dialog.locator("#name-error")).to_be_visible()
+    expect(dialog.locator("#custom_date-error")).to_be_visible()
+    expect(dialog.locator("#services-error")).to_be_visible()
+    shot(page, "errors", full_page=False)
+    axe(page)
+
+
+def test_reveal_panel(admin_page, axe):
+    page = admin_page
+    dialog = open_dialog(page)
+    dialog.get_by_label("New API Key Name").fill("Looker")
+    dialog.get_by_label("Checklist Analytics").check()
+    dialog.get_by_role("button", name="Create API Key").click()
+    panel = page.get_by_role("status").filter(has_text="This is the only time")
+    expect(panel).to_be_visible()
+    axe(page)
+    panel.get_by_role("button", name="Copy").click()
+    axe(page)
+
+
+def test_delete_notice(admin_page, lived_in, axe):
+    page = admin_page
+    page.reload()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete key Power BI connector").click()
+    expect(page.get_by_role("status").filter(has_text="was deactivated")).to_be_visible()
+    axe(page)
+
+
+def test_pages_without_javascript(make_page, lived_in, log_in, axe):
+    page = make_page(java_script_enabled=False)
+    log_in(page, lived_in.admin_email)
+    page.goto("/settings/api-keys/new")
+    expect(page.get_by_role("dialog", name="Create New Key")).to_be_visible()
+    axe(page)
+    page.get_by_role("button", name="Create API Key").click()
+    expect(page.locator("#name-error")).to_be_visible()
+    axe(page)
+    page.goto("/settings/api-keys?status=all")
+    page.get_by_role("link", name="Delete key Power BI connector").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Delete the API key")
+    axe(page)
+
+
+def test_phone_width(make_page, lived_in, log_in, axe):
+    page = make_page(viewport={"width": 375, "height": 812})
+    log_in(page, lived_in.admin_email)
+    page.wait_for_url(re.compile(r"/settings/api-keys$"))
+    page.goto("/settings/api-keys?status=all")
+    axe(page)
+    open_dialog(page)
+    axe(page)
+
+
+def test_a_manager_home_page(page, seeded, log_in, axe):
+    log_in(page, seeded.manager_email)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
+    axe(page)
+    page.goto("/settings/api-keys")
+    axe(page)
