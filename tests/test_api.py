@@ -41,9 +41,9 @@ def close_database_connections():
 
 
 @pytest.fixture(autouse=True)
-def _close_previous_tests_connections(close_database_connections):
+def _close_previous_tests_connections(app, close_database_connections):
     for engine in list(close_database_connections):
-        if engine.pool.checkedout() == 0:
+        if engine is not db.engine and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
             engine.dispose()
             close_database_connections.discard(engine)
 
