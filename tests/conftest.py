@@ -107,7 +107,7 @@ def admin_client(client, admin):
 
 
 @pytest.fixture(autouse=True)
-def fresh_g_per_request(app):
+def fresh_g_per_request(app, request):
     """Give every test request an empty `flask.g`, as a real server does.
 
     The `app` fixture holds an app context open for the whole test, and Flask reuses an open app
@@ -120,9 +120,29 @@ def fresh_g_per_request(app):
     def clear_g(sender, **extra):
         g.__dict__.clear()
 
+    request.node.stash[_test_app] = app
     request_started.connect(clear_g, app)
     yield
     request_started.disconnect(clear_g, app)
+
+
+_test_app = pytest.StashKey()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    """Once a test's fixtures are torn down, close its PostgreSQL connections.
+
+    Each test builds its own app and engine; left to the garbage collector, their idle connections
+    pile up and, with other suites on the same server, reach max_connections.
+    """
+    result = yield
+    app = item.stash.get(_test_app, None)
+    if app is not None:
+        with app.app_context():
+            if db.engine.dialect.name == "postgresql":
+                db.engine.dispose()
+    return result
 
 
 class Element:
