@@ -1,0 +1,302 @@
+"""Creating a key: each expiration choice, each validation error, the one-time reveal, escaping."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import csrf_token, parse_html
+from floqast.extensions import db
+from floqast.models import ApiKey, Service
+from floqast.settings.forms import years_later
+
+HTMX = {"HX-Request": "true"}
+KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
+# Far from UTC on both sides, so that "today" in the team's zone differs from UTC's at any hour.
+ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago"]
+
+
+@pytest.fixture(params=ZONES)
+def zoned_team(request, team):
+    team.timezone = request.param
+    db.session.commit()
+    return team
+
+
+def create(client, htmx=True, **fields):
+    """Submit the Create New Key form, as htmx (token in the form, as the page's form holds it) or plainly."""
+    data = {"name": "Power BI", "expiration": "90", "services": ["reconciliations", "checklists"], **fields}
+    data["csrf_token"] = csrf_token(client, "/settings/api-keys")
+    return client.post("/settings/api-keys", data=data, headers=HTMX if htmx else {})
+
+
+def key_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(ApiKey))
+
+
+def only_key() -> ApiKey:
+    return db.session.scalars(select(ApiKey)).one()
+
+
+# ---- expiration choices ----
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+@pytest.mark.parametrize("days", [365, 90, 60, 30])
+def test_expiration_in_days_counts_from_today_in_the_team_zone(admin_client, zoned_team, htmx, days):
+    response = create(admin_client, htmx, expiration=str(days))
+
+    assert response.status_code == 201
+    assert only_key().expires_on == zoned_team.today() + timedelta(days=days)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+@pytest.mark.parametrize("offset", ["tomorrow", "in 5 years"])
+def test_custom_date_from_tomorrow_to_five_years_ahead(admin_client, zoned_team, htmx, offset):
+    today = zoned_team.today()
+    chosen = today + timedelta(days=1) if offset == "tomorrow" else years_later(today, 5)
+
+    response = create(admin_client, htmx, expiration="custom", custom_date=chosen.isoformat())
+
+    assert response.status_code == 201
+    assert only_key().expires_on == chosen
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+def test_no_expiration(admin_client, htmx):
+    response = create(admin_client, htmx, expiration="never")
+
+    assert response.status_code == 201
+    assert only_key().expires_on is None
+    row = parse_html(response).by_id(f"key-{only_key().id}")
+    assert "Never" in [cell.text for cell in row.find_all("td")]
+
+
+def test_custom_date_is_ignored_unless_custom_is_chosen(admin_client, team):
+    response = create(admin_client, expiration="30", custom_date="not a date")
+
+    assert response.status_code == 201
+    assert only_key().expires_on == team.today() + timedelta(days=30)
+
+
+def test_the_form_warns_against_no_expiration_and_defaults_to_90_days(admin_client):
+    page = parse_html(admin_client.get("/settings/api-keys"))
+
+    select_ = page.find("select", id="expiration")
+    assert [option.text for option in select_.find_all("option")] == [
+        "365 days", "90 days", "60 days", "30 days", "Custom date", "No expiration",
+    ]
+    assert select_.find("option", selected=True).get("value") == "90"
+    assert "An expiration date is strongly recommended for security." in page.by_id("create-key-dialog").text
+
+
+# ---- the reveal ----
+
+
+def test_htmx_create_reveals_the_key_once_with_the_new_row_and_a_fresh_closed_dialog(admin_client, admin):
+    response = create(admin_client, name="  Snowflake load  ", services=["checklists"])
+
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["HX-Retarget"] == "#reveal-slot"
+    body = response.get_data(as_text=True)
+    assert "<html" not in body
+    plaintext = KEY_PATTERN.search(body).group()
+    assert body.count(plaintext) == 1
+    page = parse_html(body)
+    reveal = page.find("section", class_="reveal")
+    assert reveal.find("input", id="new-key-value").get("value") == plaintext
+    assert "This is the only time this key will be displayed." in reveal.text
+    assert reveal.find("button", attrs={"data-copy": "#new-key-value"}).text == "Copy"
+    assert "Snowflake load" in reveal.text
+
+    key = only_key()
+    assert key.name == "Snowflake load"
+    assert key.services == [Service.CHECKLISTS.value]
+    assert key.created_by_id == admin.id
+    row = page.by_id("key-list").find("tr", id=f"key-{key.id}")
+    assert row.find("th").text == "Snowflake load"
+    assert "Checklist Analytics" in row.text and "Reconciliation Analytics" not in row.text
+    assert page.find("a", id="tab-active").find("span", class_="count").text == "1"
+
+    dialog = page.find("dialog", id="create-key-dialog")
+    assert "open" not in dialog.attrs
+    assert dialog.find("input", id="name").get("value") in (None, "")
+    assert dialog.find_all("p", class_="field-error") == []
+
+
+def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed(admin_client):
+    response = create(admin_client, htmx=False, name="Tableau")
+
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Retarget" not in response.headers
+    body = response.get_data(as_text=True)
+    assert "<html" in body
+    plaintext = KEY_PATTERN.search(body).group()
+    assert body.count(plaintext) == 1
+    page = parse_html(body)
+    assert page.by_id("reveal-slot").find("input", id="new-key-value").get("value") == plaintext
+    assert page.by_id("key-list").find("tr", id=f"key-{only_key().id}") is not None
+    assert "open" not in page.find("dialog", id="create-key-dialog").attrs
+
+
+def test_htmx_create_returns_to_the_active_tab(admin_client):
+    response = create(admin_client)
+
+    assert response.headers["HX-Replace-Url"] == "/settings/api-keys?status=active"
+    assert parse_html(response).find("a", attrs={"aria-selected": "true"}).get("id") == "tab-active"
+
+
+def test_the_new_key_is_stored_as_digest_and_hint_only(app, admin_client):
+    from floqast import keys
+
+    plaintext = KEY_PATTERN.search(create(admin_client).get_data(as_text=True)).group()
+
+    key = only_key()
+    assert keys.is_well_formed(plaintext)
+    assert key.digest == keys.digest(plaintext, app.config["API_KEY_PEPPER"].encode())
+    assert key.hint == plaintext[:7]
+
+
+# ---- validation ----
+
+
+def future(days=0, years=0):
+    """A custom date relative to the team's today, worked out when the test runs."""
+    return lambda today: (years_later(today, years) + timedelta(days=days)).isoformat()
+
+
+INVALID = [
+    # id, fields sent, field with the error, message
+    ("empty name", {"name": ""}, "name", "Enter a name for the key."),
+    ("whitespace name", {"name": "   \t "}, "name", "Enter a name for the key."),
+    ("name too long", {"name": "n" * 101}, "name", "Use at most 100 characters."),
+    ("duplicate name", {"name": "power bi"}, "name", "A key that still works already has this name."),
+    ("duplicate padded", {"name": "  POWER BI "}, "name", "A key that still works already has this name."),
+    ("no service", {"services": []}, "services", "Select at least one API service."),
+    ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
+    ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
+    ("custom malformed", {"expiration": "custom", "custom_date": "31/12/2030"}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom today", {"expiration": "custom", "custom_date": future()}, "custom_date", "Choose a date after today."),
+    ("custom past", {"expiration": "custom", "custom_date": future(days=-1)}, "custom_date", "Choose a date after today."),
+    ("custom > 5 years", {"expiration": "custom", "custom_date": future(years=5, days=1)}, "custom_date",
+     "Choose a date no later than"),
+    ("unknown expiration", {"expiration": "7"}, "expiration", "Not a valid choice."),
+]
+
+
+@pytest.fixture
+def existing_key(admin, make_key):
+    return make_key(admin, name="Power BI")[0]
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
+    admin_client, zoned_team, existing_key, htmx, fields, field, message
+):
+    fields = {name: value(zoned_team.today()) if callable(value) else value for name, value in fields.items()}
+    sent = {"name": "Looker", "expiration": "90", "services": ["checklists"], **fields}
+
+    response = create(admin_client, htmx, **sent)
+
+    assert response.status_code == 422
+    assert key_count() == 1
+    body = response.get_data(as_text=True)
+    page = parse_html(body)
+    error = page.by_id(f"{field}-error")
+    assert message in error.text
+    assert len(page.find_all("p", class_="field-error")) == 1
+    if field == "services":
+        assert error.parent.get("aria-describedby") == "services-error"
+    else:
+        control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
+        assert control.get("aria-invalid") == "true"
+        assert error.parent is control.parent
+
+    form = page.find("form", id="create-key-form")
+    assert form.find("input", id="name").get("value") == sent["name"].strip()
+    if sent["expiration"] in ("90", "custom"):
+        assert form.find("select", id="expiration").find("option", selected=True).get("value") == sent["expiration"]
+    if sent.get("custom_date"):
+        assert form.find("input", id="custom_date").get("value") == sent["custom_date"]
+    checked = [box.get("value") for box in form.find_all("input", type="checkbox", checked=True)]
+    assert checked == [s for s in sent["services"] if s in ("reconciliations", "checklists")]
+
+    if htmx:
+        assert "<html" not in body
+        assert page.children[0] is form or body.lstrip().startswith("<form")
+        assert page.by_id("key-list") is None
+    else:
+        assert "<html" in body
+        assert "open" in page.find("dialog", id="create-key-dialog").attrs
+        assert page.by_id("key-list").find("tr", id=f"key-{existing_key.id}") is not None
+    assert KEY_PATTERN.search(body) is None
+
+
+@pytest.mark.parametrize("status", ["deactivated", "expired"])
+def test_the_name_of_a_key_that_no_longer_works_may_be_reused(admin_client, admin, make_key, team, status):
+    from floqast.models import utcnow
+
+    if status == "deactivated":
+        make_key(admin, name="Power BI", deleted_at=utcnow(), deleted_by_id=admin.id)
+    else:
+        make_key(admin, name="Power BI", expires_on=team.today() - timedelta(days=1))
+
+    response = create(admin_client, name="power BI")
+
+    assert response.status_code == 201
+    assert key_count() == 2
+
+
+def test_the_name_of_a_key_expiring_today_is_still_taken(admin_client, admin, make_key, team):
+    make_key(admin, name="Power BI", expires_on=team.today())
+
+    response = create(admin_client, name="Power BI")
+
+    assert response.status_code == 422
+    assert key_count() == 1
+
+
+def test_another_teams_key_names_are_free(admin_client, make_team, make_user, make_key):
+    make_key(make_user(make_team("Globex")), name="Power BI")
+
+    assert create(admin_client, name="Power BI").status_code == 201
+
+
+def test_a_100_character_name_is_accepted(admin_client):
+    assert create(admin_client, name="n" * 100).status_code == 201
+    assert only_key().name == "n" * 100
+
+
+# ---- escaping ----
+
+NASTY = '<img src=x onerror="alert(1)"> & "Q"'
+
+
+def test_html_in_a_name_is_escaped_everywhere(admin_client, admin, make_key):
+    created = create(admin_client, name=NASTY)
+    key = only_key()
+    assert key.name == NASTY
+    pages = {
+        "create": created,
+        "list": admin_client.get("/settings/api-keys"),
+        "fragment": admin_client.get("/settings/api-keys?status=all", headers=HTMX),
+        "confirm": admin_client.get(f"/settings/api-keys/{key.id}/delete"),
+        "duplicate error": create(admin_client, name=NASTY),
+        "delete": admin_client.delete(
+            f"/settings/api-keys/{key.id}", headers={**HTMX, "X-CSRFToken": csrf_token(admin_client, "/settings/api-keys")}
+        ),
+    }
+    for what, response in pages.items():
+        body = response.get_data(as_text=True)
+        assert "<img" not in body, what
+        assert "&lt;img src=x onerror=" in body, what
+
+    page = parse_html(pages["create"])
+    assert NASTY in page.find("section", class_="reveal").find("h2").text
+    assert page.find("tr", id=f"key-{key.id}").find("th").text == NASTY
+    trash = parse_html(pages["list"]).find("a", attrs={"aria-label": f"Delete key {NASTY}"})
+    assert trash is not None
