@@ -18,7 +18,7 @@
   // Links that act as buttons once JavaScript runs (without it they stay plain links to fallback pages).
   // Tabs: only the selected one is a Tab stop, arrow keys reach the others (without JavaScript, all are).
   function enhance(root) {
-    root.querySelectorAll("a[data-open-dialog], a[hx-delete]").forEach((link) => {
+    root.querySelectorAll("a[data-open-dialog], a[data-close-dialog], a[data-dismiss-reveal], a[hx-delete]").forEach((link) => {
       link.setAttribute("role", "button");
       if (link.dataset.openDialog) link.setAttribute("aria-haspopup", "dialog");
     });
@@ -62,6 +62,8 @@
     if (dismiss) {
       event.preventDefault();
       dismiss.closest(".reveal").remove();
+      // Focus was in the panel: hand it to what follows it, the selected filter tab.
+      document.querySelector('[role="tab"][aria-selected="true"]')?.focus();
     }
   });
 

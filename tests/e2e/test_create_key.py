@@ -109,8 +109,9 @@ def test_reveal_copy_use_and_never_again(admin_page, seeded, base_url, shot):
     assert str(body["data"]["teamId"]) == str(seeded.team_id)
 
     # Dismissing the panel removes the key from the page.
-    page.get_by_role("link", name="I have copied it").click()
+    page.get_by_role("button", name="I have copied it").click()
     expect(panel).to_have_count(0)
+    expect(page.get_by_role("tab", name="Active 1")).to_be_focused()
     assert key not in page.content()
 
 

@@ -47,7 +47,7 @@ def test_cancel_closes_and_keeps_the_page(admin_page):
     page = admin_page
     opener, dialog = open_dialog(page)
     dialog.get_by_label("New API Key Name").fill("Never created")
-    dialog.get_by_role("link", name="Cancel").click()
+    dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
     assert page.url.endswith("/settings/api-keys")
