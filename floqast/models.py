@@ -2,11 +2,12 @@
 
 import enum
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import bcrypt
 from flask_login import UserMixin
-from sqlalchemy import JSON, Enum, ForeignKey, String, func, select, update
+from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -169,12 +170,33 @@ class ApiKey(db.Model):
     @classmethod
     def by_plaintext(cls, plaintext: str, pepper: bytes) -> "ApiKey | None":
         """The key a well-formed plaintext belongs to, with its team, in one indexed query."""
-        return db.session.scalar(
-            select(cls)
-            .join(cls.team)
-            .options(contains_eager(cls.team))
-            .where(cls.digest == keys.digest(plaintext, pepper))
+        return db.session.scalar(cls._by_digest(), {"digest": keys.digest(plaintext, pepper)})
+
+    @classmethod
+    def check(cls, plaintext: str, pepper: bytes) -> "CheckedKey | None":
+        """What a pull needs to know about its key, read in one indexed query without the ORM session.
+
+        A pull that only reads its key then begins no session transaction and builds no ORM objects, which
+        cost more than the lookup itself. Writes (Last used) still go through the session.
+        """
+        with db.engine.connect() as connection:
+            row = connection.execute(cls._check_statement(), {"digest": keys.digest(plaintext, pepper)}).first()
+        return None if row is None else CheckedKey(row)
+
+    @classmethod
+    @cache
+    def _check_statement(cls):
+        return (
+            select(*cls.__table__.columns, *(column.label(f"team__{column.key}") for column in Team.__table__.columns))
+            .join(Team, Team.id == cls.team_id)
+            .where(cls.digest == bindparam("digest"))
         )
+
+    @classmethod
+    @cache
+    def _by_digest(cls):
+        # Built once: constructing the select, its join and its loader option cost more than running it.
+        return select(cls).join(cls.team).options(contains_eager(cls.team)).where(cls.digest == bindparam("digest"))
 
     @property
     def service_list(self) -> list[Service]:
@@ -245,3 +267,28 @@ class ApiKey(db.Model):
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
+
+
+class CheckedTeam:
+    """A key's team as a pull sees it: read-only values with the Team's own date rules."""
+
+    __slots__ = ("id", "name", "timezone", "open_api_enabled", "created_at")
+    zone, today, end_of_day = Team.zone, Team.today, Team.end_of_day
+
+
+class CheckedKey:
+    """A key as a pull sees it, built from one row of ApiKey.check: the ApiKey's values and its own rules
+    (status, services, expiry, Last used), without an ORM object or a session."""
+
+    __slots__ = ("id", "team_id", "name", "hint", "digest", "services", "created_by_id", "created_at",
+                 "expires_on", "last_used_at", "last_used_ip", "deleted_at", "deleted_by_id", "team")
+    status, has_service, service_list = ApiKey.status, ApiKey.has_service, ApiKey.service_list
+    expires_at, record_use = ApiKey.expires_at, ApiKey.record_use
+
+    def __init__(self, row):
+        values = row._mapping
+        for name in self.__slots__[:-1]:
+            setattr(self, name, values[name])
+        self.team = team = CheckedTeam()
+        for name in CheckedTeam.__slots__:
+            setattr(team, name, values[f"team__{name}"])

@@ -45,10 +45,14 @@ def presented_key() -> str:
 
 def authenticate() -> ApiKey:
     """The working key behind this request, or an ApiError saying why not."""
-    presented = presented_key()
+    return verify(presented_key())
+
+
+def verify(presented: str) -> ApiKey:
+    """The working key for a presented plaintext: checksum, digest, one indexed lookup, then its status."""
     if not keys.is_well_formed(presented):
         raise _unauthorized("The API key is malformed. Check that it was copied whole.")
-    key = ApiKey.by_plaintext(presented, key_pepper())
+    key = ApiKey.check(presented, key_pepper())
     if key is None:
         raise _unauthorized("The API key is not valid.")
     status = key.status(key.team.today())
