@@ -71,26 +71,27 @@ def csv_name(dataset: Dataset, filters: Filters) -> str:
 
 def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
     """Every matching record as CSV with a header row, whatever the page size."""
-    statement = dataset.query(team.id, filters, team.today(), after_id)
+    statement = dataset.query(team.id, filters, team.today(), after_id, for_csv=True)
     engine = db.engine
 
-    def lines():
+    def chunks():
+        # One csv.writer call and one response chunk per batch of rows, not per row.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-
-        def line(values) -> str:
-            writer.writerow(values)
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text
-
-        yield line(dataset.columns)
-        for row in stream_rows(engine, statement):
-            yield line(dataset.flat_record(row).values())
+        writer.writerow(dataset.columns)
+        with engine.connect() as connection:
+            result = connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
+            records = dataset.csv_rows(result, list(result.keys()), as_text=True)
+            while batch := list(islice(records, ROWS_PER_FETCH)):
+                writer.writerows(batch)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
 
     headers = {"Content-Disposition": f'attachment; filename="{csv_name(dataset, filters)}"'}
-    return Response(chunked(lines()), mimetype=CSV, headers=headers)
+    return Response(chunks(), mimetype=CSV, headers=headers)
 
 
 def respond(dataset: Dataset, team: Team) -> Response:
