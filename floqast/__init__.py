@@ -26,6 +26,9 @@ def create_app(config: type | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A local file does not drop connections the way a server does: no ping before every checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     require_secrets(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -40,12 +43,13 @@ def create_app(config: type | None = None) -> Flask:
         if not request.path.startswith(API_PREFIX):
             csrf.protect()
 
-    from floqast import analytics, api, auth, cli, errors, home, settings
+    from floqast import analytics, api, auth, cli, errors, health, home, settings
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)
     analytics.init_app(app)

@@ -1,0 +1,1 @@
+"""Benchmarks of the FloQast Open API keys service: `python -m bench [--quick]` (see README.md)."""
