@@ -180,6 +180,9 @@ class ApiKey(db.Model):
         cost more than the lookup itself. Writes (Last used) still go through the session.
         """
         with db.engine.connect() as connection:
+            if connection.dialect.name != "sqlite":  # (SQLite's driver begins nothing for a SELECT anyway)
+                # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             row = connection.execute(cls._check_statement(), {"digest": keys.digest(plaintext, pepper)}).first()
         return None if row is None else CheckedKey(row)
 
