@@ -6,6 +6,7 @@ from flask import Flask, request
 
 from floqast.config import Config, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
+from floqast.http_request import Request
 
 API_PREFIX = "/api/"
 
@@ -22,6 +23,7 @@ def create_app(config: type | None = None) -> Flask:
         template_folder=str(root / "templates"),
         static_folder=str(root / "static"),
     )
+    app.request_class = Request
     app.config.from_object(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"

@@ -103,6 +103,15 @@ class Team(db.Model):
         return datetime.combine(day + timedelta(days=1), time(), self.zone).astimezone(timezone.utc)
 
 
+def bcrypt_secret(password: str) -> bytes:
+    """What bcrypt hashes of a password: its first 72 UTF-8 bytes, all that bcrypt ever reads.
+
+    bcrypt before 5.0 dropped the rest silently; 5.0 raises ValueError instead, which made a long password
+    typed at the login form a 500. Cutting here keeps hashes made either way checking the same.
+    """
+    return password.encode()[:72]
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -121,10 +130,10 @@ class User(UserMixin, db.Model):
         return self.role in (Role.ADMIN, Role.SYSADMIN)
 
     def set_password(self, password: str, rounds: int) -> None:
-        self.password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+        self.password_hash = bcrypt.hashpw(bcrypt_secret(password), bcrypt.gensalt(rounds)).decode()
 
     def check_password(self, password: str) -> bool:
-        return bcrypt.checkpw(password.encode(), self.password_hash.encode())
+        return bcrypt.checkpw(bcrypt_secret(password), self.password_hash.encode())
 
     @classmethod
     def by_email(cls, email: str) -> "User | None":

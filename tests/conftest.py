@@ -1,9 +1,11 @@
 """Fixtures: an app on a fresh schema (SQLite in memory, or PostgreSQL via DATABASE_URL), and factories."""
 
+import os
 import re
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from floqast import create_app
 from floqast.config import TestConfig
@@ -11,6 +13,14 @@ from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, User
 
 PASSWORD = "correct horse battery staple"
+
+# Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red
+# build is reproducible and a green one is not luck. HYPOTHESIS_PROFILE picks a profile by hand.
+# Each example reuses the test's app and database, which is what these tests want.
+_HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=100, **_HYPOTHESIS)
+settings.register_profile("ci", max_examples=100, derandomize=True, print_blob=True, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture

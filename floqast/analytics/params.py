@@ -7,12 +7,32 @@ from datetime import date, datetime, time, timezone
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 30000
-MAX_ENTITY_IDS = 1000
+MAX_ENTITY_IDS = 100
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 FILTER_PARAMETERS = ("filter[month]", "filter[year]", "filter[modifiedSince]", "filter[modifiedBefore]", "filter[entityIds]")
 PAGE_PARAMETERS = ("page[size]", "page[cursor]")
 PARAMETERS = FILTER_PARAMETERS + PAGE_PARAMETERS
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads as another number,
+# and int() refuses strings of more than 4300 digits, so the length is bounded before converting.
+NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def is_number(value: str) -> bool:
+    return NUMBER.fullmatch(value) is not None
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{char.upper()}{char.lower()}]" for char in word)
+
+
+# What filter[month], filter[year] and filter[entityIds] accept, as the patterns the OpenAPI document
+# publishes (JSON Schema regexes: no flags, so month names spell out their cases). Values are read with
+# surrounding whitespace stripped, hence the \s*.
+MONTH_PATTERN = r"^\s*(0{0,8}[1-9]|0{0,8}1[0-2]|" + "|".join(_any_case(name) for name in MONTHS) + r")\s*$"
+YEAR_PATTERN = r"^\s*[0-9]{4}\s*$"
+ENTITY_ID = r"[1-9][0-9]{0,8}"
+ENTITY_IDS_PATTERN = rf"^\s*{ENTITY_ID}\s*(,\s*{ENTITY_ID}\s*){{0,{MAX_ENTITY_IDS - 1}}}$"
 
 
 class BadParameter(ValueError):
@@ -71,22 +91,20 @@ def single(args, name: str) -> str | None:
 
 
 def parse_month(value: str) -> int:
-    if value.isdigit() and 1 <= int(value) <= 12:
-        return int(value)
-    if value.lower() in MONTHS:
-        return MONTHS[value.lower()]
+    if re.match(MONTH_PATTERN, value):
+        return int(value) if is_number(value) else MONTHS[value.lower()]
     raise BadParameter("filter[month]", f"{value!r} is not a month; use January to December or 1 to 12.")
 
 
 def parse_year(value: str) -> int:
-    if not re.fullmatch(r"\d{4}", value):
+    if not re.match(YEAR_PATTERN, value):
         raise BadParameter("filter[year]", f"{value!r} is not a year; use four digits such as 2025.")
     return int(value)
 
 
 def parse_date(name: str, value: str) -> date:
     try:
-        if ISO_DATE.match(value):
+        if ISO_DATE.fullmatch(value):
             return date.fromisoformat(value)
     except ValueError:
         pass
@@ -94,13 +112,12 @@ def parse_date(name: str, value: str) -> date:
 
 
 def parse_entity_ids(value: str) -> tuple[int, ...]:
-    parts = [part.strip() for part in value.split(",")]
-    if not all(part.isdigit() and 0 < int(part) < 2**31 for part in parts) or len(parts) > MAX_ENTITY_IDS:
+    if not re.match(ENTITY_IDS_PATTERN, value):
         raise BadParameter(
             "filter[entityIds]", f"{value!r} is not a list of entity ids; use up to {MAX_ENTITY_IDS} "
             "comma-separated numbers, such as 12,15.",
         )
-    return tuple(sorted(set(int(part) for part in parts)))
+    return tuple(sorted(set(int(part) for part in value.split(","))))
 
 
 def parse_filters(args) -> Filters:
@@ -126,7 +143,7 @@ def parse_filters(args) -> Filters:
 def parse_page(args) -> Page:
     """The page size and cursor of the query string, checked."""
     size = single(args, "page[size]")
-    if size is not None and not (size.isdigit() and 1 <= int(size) <= MAX_PAGE_SIZE):
+    if size is not None and not (is_number(size) and 1 <= int(size) <= MAX_PAGE_SIZE):
         raise BadParameter("page[size]", f"{size!r} is not a page size; use a whole number from 1 to {MAX_PAGE_SIZE}.")
     return Page(size=DEFAULT_PAGE_SIZE if size is None else int(size), cursor=single(args, "page[cursor]") or None)
 

@@ -2,7 +2,9 @@
 
 from flask import request
 
-from floqast.analytics.params import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from floqast.analytics.params import (
+    DEFAULT_PAGE_SIZE, ENTITY_IDS_PATTERN, MAX_ENTITY_IDS, MAX_PAGE_SIZE, MONTH_PATTERN, YEAR_PATTERN,
+)
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
 from floqast.models import Service
@@ -59,11 +61,14 @@ def parameter(name: str, description: str, schema: dict) -> dict:
 
 
 ANALYTICS_PARAMETERS = [
-    parameter("filter[month]", "January to December, or 1 to 12; requires filter[year].", {"type": "string"}),
-    parameter("filter[year]", "Four-digit year; requires filter[month].", {"type": "string", "pattern": r"^\d{4}$"}),
+    parameter("filter[month]", "January to December (any case), or 1 to 12; requires filter[year].",
+              {"type": "string", "pattern": MONTH_PATTERN}),
+    parameter("filter[year]", "Four-digit year; requires filter[month].", {"type": "string", "pattern": YEAR_PATTERN}),
     parameter("filter[modifiedSince]", "Records updated on or after this UTC day.", {"type": "string", "format": "date"}),
-    parameter("filter[modifiedBefore]", "Records updated before this UTC day.", {"type": "string", "format": "date"}),
-    parameter("filter[entityIds]", "Comma-separated entity ids.", {"type": "string", "pattern": r"^\d+(,\d+)*$"}),
+    parameter("filter[modifiedBefore]", "Records updated before this UTC day; later than filter[modifiedSince].",
+              {"type": "string", "format": "date"}),
+    parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids.",
+              {"type": "string", "pattern": ENTITY_IDS_PATTERN}),
     parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}.",
               {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
     parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),

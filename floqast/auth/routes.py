@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.models import User
+from floqast.models import User, bcrypt_secret
 
 # Checked when the email is unknown, so that a wrong email takes as long as a wrong password.
 _UNKNOWN_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(12))
@@ -47,7 +47,7 @@ def login():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
     user = User.by_email(form.email.data)
     if user is None:
-        bcrypt.checkpw(form.password.data.encode(), _UNKNOWN_USER_HASH)
+        bcrypt.checkpw(bcrypt_secret(form.password.data), _UNKNOWN_USER_HASH)
     if user is None or not user.check_password(form.password.data):
         form.form_errors.append("Incorrect email or password.")
         return render_template("auth/login.html", form=form), 422

@@ -1,5 +1,6 @@
 """The Create New Key form and its rules."""
 
+import unicodedata
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
@@ -66,6 +67,9 @@ class CreateKeyForm(FlaskForm):
         return years_later(self.today, CUSTOM_DATE_MAX_YEARS)
 
     def validate_name(self, field):
+        # Control characters never belong in a name, and PostgreSQL refuses NUL in text (a 500 before this).
+        if any(unicodedata.category(char) == "Cc" for char in field.data):
+            raise ValidationError("Use letters, digits, spaces and punctuation; no control characters.")
         if field.data.casefold() in self.taken_names:
             raise ValidationError("A key that still works already has this name. Choose another name.")
 

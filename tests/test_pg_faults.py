@@ -1,0 +1,184 @@
+"""The database goes away mid-run and comes back: the API answers 503 JSON with Retry-After, the pages a clear
+error page, and both recover without a restart.
+
+The shared PostgreSQL server is never stopped: the app under test reaches it through a TCP forwarder on
+loopback that this test runs, and "the database is down" is that forwarder dropping every connection and
+refusing new ones; "restarted" is it accepting again on the same port.
+"""
+
+import os
+import socket
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from conftest import log_in
+from floqast import create_app
+from floqast.config import TestConfig, database_url
+from floqast.extensions import db
+from floqast.models import Service
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+pytestmark = pytest.mark.skipif(
+    not DATABASE_URL.startswith(("postgres://", "postgresql://")),
+    reason="database faults are tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",
+)
+
+
+class Forwarder:
+    """A TCP port forwarder on 127.0.0.1 to the database, which can drop everything and come back."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        self.upstream = upstream
+        self.port = None
+        self.listener = None
+        self.connections: set[socket.socket] = set()
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port or 0))
+        listener.listen(16)
+        listener.settimeout(0.2)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        while self.listener is listener:
+            try:
+                client, _ = listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for sock in (client, server):
+                sock.settimeout(None)
+            with self.lock:
+                self.connections |= {client, server}
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source, target) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def stop(self) -> None:
+        """The database is gone: refuse new connections and cut every open one."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+@pytest.fixture
+def forwarder():
+    parts = urlsplit(DATABASE_URL)
+    proxy = Forwarder((parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied_app(app, forwarder):
+    """A second app on the same database (its tables made by `app`), reached through the forwarder."""
+    parts = urlsplit(DATABASE_URL)
+    netloc = (f"{parts.username}@" if parts.username else "") + f"127.0.0.1:{forwarder.port}"
+    if parts.password:
+        netloc = f"{parts.username}:{parts.password}@127.0.0.1:{forwarder.port}"
+
+    class ProxiedConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url(urlunsplit(parts._replace(netloc=netloc)))
+        SQLALCHEMY_ENGINE_OPTIONS = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS, "connect_args": {"connect_timeout": 3}}
+
+    proxied = create_app(ProxiedConfig)
+    yield proxied
+    with proxied.app_context():
+        db.engine.dispose()
+
+
+def assert_unavailable_json(response) -> None:
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    assert int(response.headers["Retry-After"]) > 0
+    [error] = response.get_json()["errors"]
+    assert error["status"] == "503"
+    assert error["title"] == "Service Unavailable"
+    assert "reach the database" in error["detail"]
+
+
+def assert_unavailable_page(response) -> None:
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503, body
+    assert response.mimetype == "text/html"
+    assert int(response.headers["Retry-After"]) > 0
+    assert "We can&#39;t reach the database right now" in body or "We can't reach the database right now" in body
+    assert "Traceback" not in body
+
+
+def test_database_down_then_back(app, admin, make_key, proxied_app, forwarder):
+    _, plaintext = make_key(admin, services=list(Service))
+    api = proxied_app.test_client()
+    browser = proxied_app.test_client()
+    log_in(browser, admin)
+    pulls = {"x-api-key": plaintext}
+
+    assert api.get("/api/v1/me", headers=pulls).status_code == 200
+    assert browser.get("/settings/api-keys").status_code == 200
+
+    forwarder.stop()  # down mid-run: pooled connections are cut, new ones refused
+    for path in ("/api/v1/me", "/api/v1/analytics/reconciliations", "/api/v1/analytics/checklists"):
+        assert_unavailable_json(api.get(path, headers=pulls))
+    assert_unavailable_page(browser.get("/settings/api-keys"))
+    htmx = browser.get("/settings/api-keys?status=all", headers={"HX-Request": "true"})
+    assert htmx.status_code == 503
+    assert htmx.headers["HX-Retarget"] == "#flash"
+
+    forwarder.start()  # back, on the same port: the same app recovers without a restart
+    assert api.get("/api/v1/me", headers=pulls).status_code == 200
+    assert api.get("/api/v1/analytics/checklists", headers=pulls).status_code == 200
+    assert browser.get("/settings/api-keys").status_code == 200
+
+    forwarder.stop()  # and again: a restart, not only a first failure
+    assert_unavailable_json(api.get("/api/v1/me", headers=pulls))
+    forwarder.start()
+    assert api.get("/api/v1/me", headers=pulls).status_code == 200
+
+
+def test_nothing_listening_then_the_real_database(app, admin, make_key, proxied_app, forwarder):
+    """An app that starts while the database is unreachable serves 503s, then works once it is there."""
+    _, plaintext = make_key(admin)
+    forwarder.stop()
+    api = proxied_app.test_client()
+    assert_unavailable_json(api.get("/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"}))
+    browser = proxied_app.test_client()
+    log_in(browser, admin)
+    assert_unavailable_page(browser.get("/settings/api-keys"))
+    forwarder.start()
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"}).status_code == 200
+    assert browser.get("/settings/api-keys").status_code == 200
