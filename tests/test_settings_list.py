@@ -8,6 +8,7 @@ import pytest
 from conftest import csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.settings.formatting import ago
 
 HTMX = {"HX-Request": "true"}
 STATUSES = ["active", "expired", "deactivated", "all"]
@@ -145,7 +146,10 @@ def test_row_columns_in_the_team_zone(admin_client, la_team, admin, make_key):
     assert services == "Reconciliation Analytics Checklist Analytics"  # two words apart, not glued
     assert creator == "Alex Admin"
     assert created == "Jan 14, 2026"  # 03:30 UTC is still the 14th in Los Angeles
-    assert last_used == "Mar 2, 2026, 10:05 AM"
+    used = page.find("tr", id=f"key-{key.id}").find("time")
+    assert used.get("title") == "Mar 2, 2026, 10:05 AM PST"  # the exact time in the team zone, on hover
+    assert used.get("datetime") == "2026-03-02T18:05:00+00:00"
+    assert last_used == ago(key.last_used_at)  # shown relative, like "8 months ago"
     assert expires == "Jul 4, 2031"
     assert status == "Active"
 
@@ -206,7 +210,7 @@ def test_expiry_follows_the_team_zone(admin_client, team, admin, make_key, zone)
 
     page = parse_html(admin_client.get("/settings/api-keys?status=all"))
 
-    assert cells(page, last_day)[7] == "Active"
+    assert cells(page, last_day)[7].split() == ["Active", "Expiring", "soon"]
     assert cells(page, lapsed)[7].startswith("Expired")
     assert tab_counts(page)["active"] == "1" and tab_counts(page)["expired"] == "1"
 

@@ -1,0 +1,91 @@
+"""The finished look: relative Last used with the exact time kept, Expiring soon, and a phone-sized layout."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
+
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.fixture
+def lived_in(seeded):
+    seeded.add_key("Power BI connector with a rather long descriptive name", created_days_ago=40,
+                   last_used=timedelta(hours=3, minutes=5))
+    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2, hours=1))
+    seeded.add_key("Close checklist script", expires_in=None, created_days_ago=20)
+    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=45))
+    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8, expires_in=2)
+    return seeded
+
+
+def row(page, name):
+    return page.locator("#key-list tbody tr").filter(has=page.get_by_role("rowheader", name=name, exact=True))
+
+
+def no_horizontal_overflow(page):
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the page is {width}px wide"
+
+
+def test_last_used_is_relative_with_the_exact_time_on_hover(admin_page, lived_in):
+    page = admin_page
+    page.goto("/settings/api-keys?status=all")
+    used = row(page, "Power BI connector with a rather long descriptive name").locator("td").nth(4).locator("time")
+    expect(used).to_have_text("3 hours ago")
+    expect(used).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d"))
+    expect(used).to_have_attribute("title", re.compile(r"^\w{3} \d{1,2}, \d{4}, \d{1,2}:\d\d [AP]M E[SD]T$"))
+    expect(row(page, "Snowflake nightly").locator("td").nth(4)).to_have_text("2 days ago")
+    expect(row(page, "Tableau pilot").locator("td").nth(4)).to_have_text("1 month ago")
+    expect(row(page, "Close checklist script").locator("td").nth(4)).to_have_text("Never")
+
+
+def test_expiring_soon_only_on_active_keys(admin_page, lived_in, shot):
+    page = admin_page
+    page.goto("/settings/api-keys?status=all")
+    expect(row(page, "Snowflake nightly").locator("td").nth(6)).to_have_text(re.compile(r"Active\s+Expiring soon"))
+    for name in ("Power BI connector with a rather long descriptive name", "Close checklist script",
+                 "Tableau pilot", "Contractor laptop"):
+        expect(row(page, name)).not_to_contain_text("Expiring soon")
+    shot(page, "all", full_page=False)
+
+
+def test_phone_width_has_cards_and_no_sideways_scrolling(make_page, lived_in, log_in, shot):
+    page = make_page(viewport=PHONE)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, lived_in.admin_email)
+    page.wait_for_url(re.compile(r"/settings/api-keys$"))
+    no_horizontal_overflow(page)
+
+    page.goto("/settings/api-keys?status=all")
+    no_horizontal_overflow(page)
+    # Each key is a card: no column headers on screen, each value labelled.
+    expect(page.locator("#key-list thead")).to_have_css("position", "absolute")
+    card = row(page, "Snowflake nightly")
+    expect(card).to_have_css("display", "block")
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    label = card.locator("td").nth(4).evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert label == '"Last used"'
+    shot(page, "cards")
+
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog", name="Create New Key")
+    expect(dialog).to_be_visible()
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    no_horizontal_overflow(page)
+    dialog.get_by_label("New API Key Name").fill("Phone key")
+    dialog.get_by_label("Checklist Analytics").check()
+    shot(page, "dialog", full_page=False)
+    dialog.get_by_role("button", name="Create API Key").click()
+
+    panel = page.get_by_role("status").filter(has_text="This is the only time")
+    expect(panel).to_be_visible()
+    no_horizontal_overflow(page)
+    copy = panel.get_by_role("button", name="Copy")
+    box = copy.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"]
+    shot(page, "reveal", full_page=False)
