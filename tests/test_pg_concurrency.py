@@ -1,0 +1,228 @@
+"""Concurrency on PostgreSQL: two admins deleting one key at once, many parallel pulls with one key, and
+revocation seen at once by every worker of a multi-worker gunicorn on loopback."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from conftest import csrf_token, log_in
+from floqast.extensions import db
+from floqast.models import ApiKey, Role, Service
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(
+    not DATABASE_URL.startswith(("postgres://", "postgresql://")),
+    reason="concurrency is tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",
+)
+ME = "/api/v1/me"
+
+
+def run_together(count: int, work, timeout: float = 60):
+    """Run work(i) in `count` threads released at the same instant; their results, or their exceptions."""
+    barrier = threading.Barrier(count, timeout=timeout)
+    results: list = [None] * count
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as error:  # noqa: BLE001  (handed back to the test, which asserts on it)
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
+    return results
+
+
+def test_two_admins_deleting_one_key_at_once(app, team, admin, make_user, make_key):
+    other = make_user(team, Role.SYSADMIN, email="sam@acme.test", name="Sam Sysadmin")
+    key, _ = make_key(admin, name="Warehouse load")
+    clients = []
+    for user in (admin, other):
+        client = app.test_client()
+        log_in(client, user)
+        clients.append((client, csrf_token(client, "/settings/api-keys")))
+
+    def delete(index):
+        # Each request runs in this thread's own app context, with its own session and connection.
+        client, token = clients[index]
+        headers = {"HX-Request": "true", "X-CSRFToken": token}
+        response = client.delete(f"/settings/api-keys/{key.id}?status=all", headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+    results = run_together(2, delete)
+    assert all(not isinstance(result, Exception) for result in results), results
+    assert [status for status, _ in results] == [200, 200]
+    bodies = [body for _, body in results]
+    assert sum("was deactivated. Requests with it are refused" in body for body in bodies) == 1
+    assert sum("was already deactivated on" in body for body in bodies) == 1
+    db.session.expire_all()
+    stored = db.session.get(ApiKey, key.id)
+    assert stored.deleted_at is not None
+    assert stored.deleted_by_id in (admin.id, other.id)
+
+
+def test_many_parallel_pulls_with_one_key(app, admin, make_key):
+    key, plaintext = make_key(admin, services=list(Service))
+    writes = {"statements": 0, "rows": 0}
+    lock = threading.Lock()
+
+    def count_updates(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS") and "last_used_at" in statement:
+            with lock:
+                writes["statements"] += 1
+                writes["rows"] += max(cursor.rowcount, 0)
+
+    event.listen(db.engine, "after_cursor_execute", count_updates)
+    threads, pulls = 8, 50
+    paths = [ME, "/api/v1/analytics/reconciliations?page[size]=5", "/api/v1/analytics/checklists?page[size]=5"]
+
+    def pull_many(index):
+        client = app.test_client()
+        statuses = []
+        for number in range(pulls):
+            response = client.get(paths[number % len(paths)], headers={"x-api-key": plaintext})
+            response.get_data()
+            statuses.append(response.status_code)
+        return statuses
+
+    started = time.monotonic()
+    try:
+        results = run_together(threads, pull_many)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", count_updates)
+    assert all(not isinstance(result, Exception) for result in results), results
+    statuses = [status for result in results for status in result]
+    assert len(statuses) == threads * pulls
+    assert not [status for status in statuses if status >= 500]
+    assert set(statuses) <= {200, 429}
+    assert time.monotonic() - started < 60
+    # Last used: one row written in the interval, whatever the number of racing pulls (each pull that read
+    # the key before the first write may try its conditional UPDATE; only one of them matches).
+    assert writes["rows"] == 1, writes
+    assert writes["statements"] <= threads, writes
+    db.session.expire_all()
+    assert db.session.get(ApiKey, key.id).last_used_at is not None
+
+
+# ------------------------------------------------------------------ gunicorn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, headers: dict) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.read()
+        return error.code
+
+
+def worker_pids(log: str, marker: str) -> dict[str, set[int]]:
+    """From gunicorn's access log ("<pid> <status> <query>"): the statuses each worker answered for `marker`."""
+    served: dict[str, set[int]] = {}
+    for line in log.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == marker:
+            served.setdefault(parts[0], set()).add(int(parts[1]))
+    return served
+
+
+@pytest.fixture
+def gunicorn(app):
+    """gunicorn with 3 workers on a free loopback port, on this test's database; stopped afterwards."""
+    port, workers = free_port(), 3
+    log_path = Path(app.instance_path) / f"gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "API_KEY_PEPPER": app.config["API_KEY_PEPPER"],
+        "DATABASE_URL": DATABASE_URL,
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+        "--access-logfile", str(log_path), "--access-logformat", "%(p)s %(s)s %(q)s", "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            try:
+                if http_get(f"{base}/api/v1/openapi.json", {}) == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start within 90 s"
+            time.sleep(0.1)
+        yield base, workers, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log_path.unlink(missing_ok=True)
+
+
+def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, gunicorn):
+    base, workers, log_path = gunicorn
+    key, plaintext = make_key(admin, services=list(Service))
+    headers = {"x-api-key": plaintext}
+
+    def pull_in_parallel(marker: str, count: int) -> list[int]:
+        # Parallel connections keep every worker busy, so each one answers some of them (checked below).
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            return list(pool.map(lambda _: http_get(f"{base}{ME}?{marker}", headers), range(count)))
+
+    def served_by_every_worker(marker: str) -> dict[str, set[int]]:
+        for _ in range(100):  # the access log is written as responses go out
+            served = worker_pids(log_path.read_text() if log_path.exists() else "", marker)
+            if len(served) >= workers:
+                return served
+            time.sleep(0.05)
+        return served
+
+    before, rounds = [], 0
+    while len(served_by_every_worker("phase=before")) < workers and rounds < 10:
+        before += pull_in_parallel("phase=before", 60)
+        rounds += 1
+    assert set(before) == {200}
+    assert len(served_by_every_worker("phase=before")) == workers, "pulls never reached every worker"
+
+    assert key.deactivate(by=admin)  # through the model, committed, as the settings route does
+
+    after, rounds = [], 0
+    while rounds == 0 or (len(served_by_every_worker("phase=after")) < workers and rounds < 10):
+        after += pull_in_parallel("phase=after", 60)
+        rounds += 1
+    served = served_by_every_worker("phase=after")
+    assert len(served) == workers, "pulls after the delete never reached every worker"
+    assert set(after) == {401}, sorted(set(after))
+    assert all(statuses == {401} for statuses in served.values()), served
+    stored = db.session.scalar(select(ApiKey).where(ApiKey.id == key.id))
+    assert stored.deleted_at is not None
