@@ -46,6 +46,12 @@ def test_expiring_soon_only_on_active_keys(admin_page, lived_in, shot):
     page = admin_page
     page.goto("/settings/api-keys?status=all")
     expect(row(page, "Snowflake nightly").locator("td").nth(6)).to_have_text(re.compile(r"Active\s+Expiring soon"))
+    # At 1280px the whole table, trash cans included, fits without scrolling sideways.
+    scroller = page.locator("#key-list .table-scroll")
+    assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the key table scrolls sideways at 1280px"
+    trash = row(page, "Snowflake nightly").get_by_role("button", name="Delete key Snowflake nightly").bounding_box()
+    box = scroller.bounding_box()
+    assert trash["x"] + trash["width"] <= box["x"] + box["width"], "the trash can is cut off"
     for name in ("Power BI connector with a rather long descriptive name", "Close checklist script",
                  "Tableau pilot", "Contractor laptop"):
         expect(row(page, name)).not_to_contain_text("Expiring soon")
