@@ -1,5 +1,6 @@
 """The FloQast Open API keys service."""
 
+import os
 from pathlib import Path
 
 from flask import Flask, request
@@ -34,10 +35,17 @@ def create_app(config: type | None = None) -> Flask:
     require_secrets(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
+        app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
+
+    from floqast import limits, security
+
+    security.init_app(app)  # first, so that its headers go on last, on every response
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    limits.init_app(app)
 
     @app.before_request
     def check_csrf():

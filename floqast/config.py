@@ -19,6 +19,14 @@ def database_url(url: str | None) -> str | None:
     return url
 
 
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no setting from the environment: 1/true/yes/on or 0/false/no/off; unset gives `default`."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER")
@@ -29,11 +37,21 @@ class Config:
     DEMO = os.environ.get("FLOQAST_DEMO") == "1"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure (HTTPS only) unless SESSION_COOKIE_SECURE=0; debug and demo runs on plain http turn it off.
+    SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=not DEMO)
     # CSRF is checked by our own before_request so that the key-authenticated API is left out.
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
     BCRYPT_ROUNDS = 12
     LAST_USED_INTERVAL_SECONDS = 60
+    # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
+    RATELIMIT_NAMESPACE = "floqast"
+    # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
+    # X-Forwarded-* header. Set it behind a proxy, or every client has the proxy's IP.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
 
 
 class TestConfig(Config):
@@ -42,6 +60,11 @@ class TestConfig(Config):
     API_KEY_PEPPER = "test-pepper"
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or "sqlite://"
     BCRYPT_ROUNDS = 4
+    SESSION_COOKIE_SECURE = False
+    RATELIMIT_STORAGE_URI = "inprocess://"
+    # High enough for suites that log in and pull a lot; tests of the limits set low ones on their app.
+    LOGIN_RATE_LIMIT = "10000 per minute"
+    API_RATE_LIMIT = "100000 per minute"
 
 
 def require_secrets(app) -> None:

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound to the app in create_app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,3 +25,11 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Limits are declared where they apply (floqast/limits.py); none applies by default. Headers on, and a
+# worker whose Redis is unreachable counts in its own memory instead of failing every request.
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=True,
+    strategy="fixed-window",
+    in_memory_fallback_enabled=True,
+)

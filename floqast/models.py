@@ -122,6 +122,8 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(_str_enum(Role))
     password_hash: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised at logout: a session cookie from before it (a copy kept anywhere) no longer signs anyone in.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     team: Mapped[Team] = relationship()
 

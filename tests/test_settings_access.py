@@ -21,6 +21,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<int:key_id>/delete", "POST"): (302, {}),
     ("/settings/api-keys/<int:key_id>", "DELETE"): (200, None),
     ("/settings/api-docs", "GET"): (200, None),
+    ("/settings/api-keys/activity", "GET"): (200, None),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 

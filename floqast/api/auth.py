@@ -5,10 +5,11 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from floqast import keys
+from floqast import audit, keys
 from floqast.api import bp
 from floqast.api.errors import ApiError
 from floqast.config import key_pepper
+from floqast.limits import count_api_pull
 from floqast.models import ApiKey, KeyStatus, Service
 
 QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
@@ -81,12 +82,29 @@ def require_key():
     """Authenticate, check the route's service, and only then count the pull as Last used."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    key = authenticate()
-    view = current_app.view_functions.get(request.endpoint)
-    check_service(key, getattr(view, "required_service", None))
+    try:
+        key = authenticate()
+        view = current_app.view_functions.get(request.endpoint)
+        check_service(key, getattr(view, "required_service", None))
+    except ApiError as refusal:
+        record_refusal(refusal)
+        raise
+    g.api_key = key
+    count_api_pull()
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
     key.record_use(request.remote_addr, interval)
-    g.api_key = key
+
+
+def record_refusal(refusal: ApiError) -> None:
+    """Put a refused authentication in the audit trail: the key's hint when it parsed, its team when it
+    is a real key (one more indexed lookup, on refusals only), the client IP and the reason."""
+    try:
+        presented = presented_key()
+    except ApiError:
+        presented = ""
+    parsed = keys.is_well_formed(presented)
+    key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
+    audit.record_api_refusal(refusal.detail, keys.hint(presented) if parsed else None, key)
 
 
 def requires_service(service: Service):

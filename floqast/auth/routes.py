@@ -4,11 +4,15 @@ from urllib.parse import urlsplit
 
 import bcrypt
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import update
 
+from floqast import audit
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
+from floqast.limits import login_per_account, login_per_ip
 from floqast.models import User, bcrypt_secret
 
 # Checked when the email is unknown, so that a wrong email takes as long as a wrong password.
@@ -18,6 +22,17 @@ _UNKNOWN_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(12))
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id))
+
+
+SESSION_VERSION = "_session_version"
+
+
+@bp.before_app_request
+def end_sessions_from_before_logout():
+    """A session cookie from before its user last logged out signs no one in (cookies are client-side)."""
+    if current_user.is_authenticated and session.get(SESSION_VERSION, 0) != current_user.session_version:
+        logout_user()
+        session.clear()
 
 
 login_manager.login_view = "auth.login"
@@ -38,6 +53,8 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_per_ip
+@login_per_account
 def login():
     """The login page."""
     if current_user.is_authenticated:
@@ -49,16 +66,32 @@ def login():
     if user is None:
         bcrypt.checkpw(bcrypt_secret(form.password.data), _UNKNOWN_USER_HASH)
     if user is None or not user.check_password(form.password.data):
+        audit.record_login(form.email.data, user, succeeded=False)
         form.form_errors.append("Incorrect email or password.")
         return render_template("auth/login.html", form=form), 422
-    session.clear()
+    audit.record_login(form.email.data, user, succeeded=True)
+    session.clear()  # a new session (and CSRF token) at login: nothing carried over from before it
     login_user(user)
+    session[SESSION_VERSION] = user.session_version
     return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(error: RateLimitExceeded):
+    """The login form again, saying why it refuses for now (429, with Retry-After)."""
+    form = LoginForm()
+    form.form_errors.append(error.description)
+    return render_template("auth/login.html", form=form), 429
 
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
+    """End the session, and every copy of its cookie: they carry a session version that no longer matches."""
+    if current_user.is_authenticated:
+        db.session.execute(
+            update(User).where(User.id == current_user.id).values(session_version=User.session_version + 1)
+        )
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You have been logged out.")

@@ -5,6 +5,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from floqast import audit
+from floqast.audit import AuditEvent, AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Team
@@ -13,6 +15,8 @@ from floqast.settings.forms import CreateKeyForm
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
+# Sent with htmx answers that add to the audit trail, so that the Activity list on the page reloads itself.
+ACTIVITY_CHANGED = "keys-changed"
 
 
 def wants_fragment() -> bool:
@@ -94,6 +98,8 @@ def create_key():
         pepper=key_pepper(),
     )
     db.session.add(key)
+    db.session.flush()
+    audit.key_event(AuditKind.KEY_CREATED, key, current_user)
     db.session.commit()
     if not wants_fragment():
         return render_page(DEFAULT_FILTER, new_key_form(formdata=None), 201, new_key=key, plaintext=plaintext)
@@ -108,6 +114,7 @@ def create_key():
         "HX-Retarget": "#reveal-slot",
         "HX-Reswap": "innerHTML",
         "HX-Replace-Url": url_for("settings.api_keys", status=DEFAULT_FILTER),
+        "HX-Trigger": ACTIVITY_CHANGED,
     }
 
 
@@ -115,6 +122,15 @@ def create_key():
 def confirm_delete(key_id: int):
     """Ask before deleting, for browsers without JavaScript."""
     return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter())
+
+
+def deactivate(key: ApiKey) -> bool:
+    """Deactivate the key for the current admin, and put it in the audit trail when this call did it."""
+    deactivated_now = key.deactivate(by=current_user)
+    if deactivated_now:
+        audit.key_event(AuditKind.KEY_DELETED, key, current_user)
+        db.session.commit()
+    return deactivated_now
 
 
 def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
@@ -128,7 +144,7 @@ def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
 def delete_key_form(key_id: int):
     """Deactivate a key from the confirmation page, then go back to the list."""
     key = team_key_or_404(key_id)
-    flash(deactivation_message(key, key.deactivate(by=current_user)))
+    flash(deactivation_message(key, deactivate(key)))
     return redirect(url_for("settings.api_keys", status=current_filter()))
 
 
@@ -136,5 +152,22 @@ def delete_key_form(key_id: int):
 def delete_key(key_id: int):
     """Deactivate a key from its trash can and answer with the refreshed list."""
     key = team_key_or_404(key_id)
-    message = deactivation_message(key, key.deactivate(by=current_user))
-    return render_template("settings/_key_table.html", message=message, **key_list(current_user.team, current_filter()))
+    message = deactivation_message(key, deactivate(key))
+    body = render_template("settings/_key_table.html", message=message, **key_list(current_user.team, current_filter()))
+    return body, {"HX-Trigger": ACTIVITY_CHANGED}
+
+
+@bp.get("/api-keys/activity")
+def activity():
+    """The team's audit trail, newest first, a page at a time: the fragment to htmx, else a page."""
+    before = request.args.get("before", type=int)
+    events = AuditEvent.for_team(current_user.team_id, before, audit.PAGE_SIZE + 1)
+    context = {
+        "events": events[:audit.PAGE_SIZE],
+        "older": events[audit.PAGE_SIZE - 1].id if len(events) > audit.PAGE_SIZE else None,
+        "paged": before is not None,
+        "team": current_user.team,
+    }
+    if wants_fragment():
+        return render_template("settings/_activity.html", **context)
+    return render_template("settings/activity.html", **context)

@@ -1,0 +1,123 @@
+"""The audit trail: keys created and deleted, logins and failed logins, refused API authentications.
+
+One row per event, written in the same transaction as the change it records (keys) or as one INSERT on
+its own (logins, refusals). Never a plaintext key or a password: keys by their hint, logins by the email
+typed. Events with no team (an unknown email, a key that does not parse or is unknown) have team_id NULL:
+the operator sees them in the database; no team admin does.
+"""
+
+import enum
+from datetime import datetime
+
+from flask import request
+from sqlalchemy import ForeignKey, Index, String, insert, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from floqast.extensions import db
+from floqast.models import ApiKey, User, UTCDateTime, _str_enum, utcnow
+
+PAGE_SIZE = 25
+
+
+class AuditKind(enum.StrEnum):
+    KEY_CREATED = "key_created"
+    KEY_DELETED = "key_deleted"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    API_REFUSED = "api_refused"
+
+    @property
+    def label(self) -> str:
+        return {
+            "key_created": "Key created",
+            "key_deleted": "Key deleted",
+            "login": "Logged in",
+            "login_failed": "Failed login",
+            "api_refused": "API request refused",
+        }[self.value]
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_team_id_created_at", "team_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[AuditKind] = mapped_column(_str_enum(AuditKind))
+    # Who: the signed-in user, or for a login the email that was typed (known or not).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Which key: its id when known, and always its hint (never more of the key) and name when known.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    key_hint: Mapped[str | None] = mapped_column(String(16))
+    key_name: Mapped[str | None] = mapped_column(String(100))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User | None] = relationship()
+
+    @classmethod
+    def for_team(cls, team_id: int, before_id: int | None = None, limit: int = PAGE_SIZE) -> list["AuditEvent"]:
+        """The team's events, newest first, `limit` of them, older than event `before_id` when given."""
+        query = (
+            select(cls).where(cls.team_id == team_id).options(selectinload(cls.user))
+            .order_by(cls.created_at.desc(), cls.id.desc()).limit(limit)
+        )
+        if before_id is not None:
+            anchor = db.session.get(cls, before_id)
+            if anchor is None or anchor.team_id != team_id:
+                return []
+            query = query.where(
+                (cls.created_at < anchor.created_at) | ((cls.created_at == anchor.created_at) & (cls.id < anchor.id))
+            )
+        return list(db.session.scalars(query))
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    """At most `length` characters, NUL shown as U+FFFD (PostgreSQL text cannot hold NUL)."""
+    return None if text is None else text.replace("\x00", "\ufffd")[:length]
+
+
+def key_event(kind: AuditKind, key: ApiKey, user: User) -> AuditEvent:
+    """A key created or deleted by `user`, added to the session (the caller commits with its change)."""
+    event = AuditEvent(
+        team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
+        key_hint=key.hint, key_name=key.name, ip=client_ip(),
+    )
+    db.session.add(event)
+    return event
+
+
+def record_login(email: str, user: User | None, succeeded: bool) -> None:
+    """A login or a failed one: the email typed (never the password), the user's team when it is known."""
+    _insert(
+        team_id=None if user is None else user.team_id,
+        kind=AuditKind.LOGIN if succeeded else AuditKind.LOGIN_FAILED,
+        user_id=None if user is None else user.id,
+        email=_clip(email.strip().lower(), 254),
+        ip=client_ip(),
+    )
+
+
+def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> None:
+    """A refused API authentication: the key's hint when it parsed, its team when it is a real key."""
+    _insert(
+        team_id=None if key is None else key.team_id,
+        kind=AuditKind.API_REFUSED,
+        api_key_id=None if key is None else key.id,
+        key_hint=hint,
+        key_name=None if key is None else key.name,
+        ip=client_ip(),
+        detail=_clip(detail, 200),
+    )
+
+
+def _insert(**values) -> None:
+    """One INSERT, committed at once, with nothing else from the session."""
+    db.session.execute(insert(AuditEvent).values(created_at=utcnow(), **values))
+    db.session.commit()

@@ -1,0 +1,162 @@
+"""Rate limits (Flask-Limiter) and caps on how much one request may carry.
+
+Limits: login attempts per client IP and per account, and API pulls per key (counted on the key's id,
+never its plaintext). Counts live in memory by default, or in Redis with RATELIMIT_STORAGE_URI so that
+every worker shares one count. Both send X-RateLimit-Limit, X-RateLimit-Remaining,
+X-RateLimit-Reset (epoch seconds) and, on a 429, Retry-After (seconds): Flask-Limiter's own headers.
+"""
+
+import hashlib
+import math
+import time
+from functools import lru_cache
+
+from flask import abort, current_app, g, request
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from werkzeug.exceptions import TooManyRequests
+
+from floqast.extensions import limiter
+
+# Caps on the request itself, checked before any view runs.
+MAX_URL_LENGTH = 4096
+MAX_HEADER_BYTES = 8192
+MAX_KEY_HEADER_LENGTH = 256
+MAX_PARAMETER_LENGTH = 256
+# Parameters whose values are longer by design: up to MAX_ENTITY_IDS ids, and cursors that carry them.
+LONG_PARAMETERS = {"filter[entityIds]": 1200, "page[cursor]": 2048}
+KEY_HEADERS = ("x-api-key", "Authorization")
+
+
+class InProcessStorage(MemoryStorage):
+    """limits' memory storage without its expiry thread: `memory://` starts a threading.Timer on nearly
+    every hit (measured at about 1.6 ms a pull on a busy machine). Expired counts are already ignored when
+    read; here they are also dropped in the request, at most once every CLEANUP_SECONDS."""
+
+    STORAGE_SCHEME = ["inprocess"]
+    CLEANUP_SECONDS = 10.0
+
+    def __init__(self, uri: str | None = None, **options):
+        super().__init__(uri, **options)
+        self.timer.cancel()
+        self._next_cleanup = time.monotonic() + self.CLEANUP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the parent's timer thread
+        if time.monotonic() >= self._next_cleanup:
+            self._next_cleanup = time.monotonic() + self.CLEANUP_SECONDS
+            self._MemoryStorage__expire_events()
+
+
+def namespace() -> str:
+    """Prefix of every count, so that apps (or test runs) sharing one Redis keep their own counts."""
+    return current_app.config["RATELIMIT_NAMESPACE"]
+
+
+def client_ip() -> str:
+    return f"{namespace()}:ip:{get_remote_address()}"
+
+
+def login_account() -> str:
+    """The account a login attempt is for, as a digest of its normalised email (no email in Redis)."""
+    email = (request.form.get("email") or "").strip().lower()
+    return f"{namespace()}:account:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
+
+
+def api_key_id() -> str:
+    """The authenticated key's id: the count is per key, whatever IP the pulls come from."""
+    return f"{namespace()}:key:{g.api_key.id}"
+
+
+def login_rate() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def api_rate() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+def api_limit_message() -> str:
+    return (f"Too many requests with this API key (at most {api_rate()}). "
+            "Wait for the number of seconds in the Retry-After header, then retry.")
+
+
+LOGIN_LIMIT_MESSAGE = "Too many login attempts. Wait a minute, then try again."
+
+# Decorators for the login view: each POST counts once per IP and once per account.
+login_per_ip = limiter.limit(login_rate, key_func=client_ip, methods=["POST"], error_message=LOGIN_LIMIT_MESSAGE)
+login_per_account = limiter.limit(
+    login_rate, key_func=login_account, methods=["POST"], error_message=LOGIN_LIMIT_MESSAGE
+)
+
+
+def count_api_pull() -> None:
+    """Count one pull against the authenticated key (one count across every API route); past the limit,
+    a RateLimitExceeded (429). The same headers as Flask-Limiter's go on the response.
+
+    On the API's hot path, so it talks to Flask-Limiter's storage strategy directly: one increment and one
+    read of the window, not the route-limit machinery (which cost about as much as the pull itself).
+    If the storage (Redis) cannot be reached, the pull is let through and the failure logged.
+    """
+    item = parsed_limit(api_rate())
+    identity = (namespace(), "api-pulls", f"key:{g.api_key.id}")
+    try:
+        allowed = limiter.limiter.hit(item, *identity)
+        reset_at, remaining = limiter.limiter.get_window_stats(item, *identity)
+    except Exception:  # noqa: BLE001  (a storage outage must not refuse every pull)
+        current_app.logger.warning("rate-limit storage unreachable; API pull not counted", exc_info=True)
+        return
+    g.rate_limit_headers = {
+        "X-RateLimit-Limit": str(item.amount),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(int(reset_at)),
+    }
+    if not allowed:
+        g.rate_limit_headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+        raise ApiRateLimited(api_limit_message())
+
+
+class ApiRateLimited(TooManyRequests):
+    """A key past its API_RATE_LIMIT: answered as the API's JSON error, with the rate-limit headers."""
+
+
+@lru_cache(maxsize=32)
+def parsed_limit(text: str) -> RateLimitItem:
+    return parse(text)
+
+
+@limiter.request_filter
+def api_requests() -> bool:
+    """API pulls are counted by count_api_pull, after authentication: Flask-Limiter has nothing to check."""
+    return request.path.startswith("/api/")
+
+
+def add_rate_limit_headers(response):
+    for name, value in g.get("rate_limit_headers", {}).items():
+        response.headers[name] = value
+    return response
+
+
+def check_request_size() -> None:
+    """Refuse URLs, headers and parameters longer than any real client sends: 414, 431 or 400 naming it."""
+    if len(request.full_path) > MAX_URL_LENGTH:
+        abort(414, description=f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    size = sum(len(name) + len(value) for name, value in request.headers.items())
+    if size > MAX_HEADER_BYTES:
+        abort(431, description=f"The request headers are larger than {MAX_HEADER_BYTES} bytes in all.")
+    for name in KEY_HEADERS:
+        if len(request.headers.get(name, "")) > MAX_KEY_HEADER_LENGTH:
+            abort(400, description=f"{name}: the header is longer than {MAX_KEY_HEADER_LENGTH} characters; "
+                                   "an API key is 41.")
+    for name, value in request.args.items(multi=True):
+        if len(name) > MAX_PARAMETER_LENGTH:
+            abort(400, description=f"A query parameter name is longer than {MAX_PARAMETER_LENGTH} characters.")
+        cap = LONG_PARAMETERS.get(name, MAX_PARAMETER_LENGTH)
+        if len(value) > cap:
+            abort(400, description=f"{name}: the value is longer than {cap} characters.")
+
+
+def init_app(app) -> None:
+    limiter.init_app(app)
+    app.before_request(check_request_size)
+    app.after_request(add_rate_limit_headers)

@@ -1,0 +1,295 @@
+"""Rate limits (login per IP and per account, API pulls per key) and caps on what one request may carry."""
+
+import socket
+import uuid
+
+import pytest
+
+from conftest import PASSWORD, csrf_token, parse_html
+from floqast import create_app
+from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
+from floqast.config import TestConfig
+from floqast.extensions import db, limiter
+from floqast.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.models import ApiKey, Role, Service, Team, User
+
+ME = "/api/v1/me"
+RECONCILIATIONS = "/api/v1/analytics/reconciliations"
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def assert_api_error(response, status: int, mentions: str | None = None) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    [error] = response.get_json()["errors"]
+    assert error["status"] == str(status) and error["title"]
+    if mentions is not None:
+        assert mentions in error["detail"]
+    return error["detail"]
+
+
+# ---------------------------------------------------------------- login
+
+
+def attempt(client, email, password="wrong password", ip="198.51.100.1"):
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def assert_login_limited(response):
+    assert response.status_code == 429
+    assert response.mimetype == "text/html"
+    page = parse_html(response)
+    assert [p.text for p in page.find_all("p", class_="form-error")] == [LOGIN_LIMIT_MESSAGE]
+    assert page.find("form") is not None  # the form again, not a bare error page
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+def test_login_attempts_are_limited_per_ip(app, client, admin):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    for number in range(3):
+        assert attempt(client, f"someone{number}@acme.test").status_code == 422
+
+    assert_login_limited(attempt(client, "someone-else@acme.test"))
+    # Even the right password waits: the limit is not only for failures.
+    assert_login_limited(attempt(client, admin.email, PASSWORD))
+    # Another address is not held back by this one.
+    assert attempt(client, admin.email, PASSWORD, ip="198.51.100.2").status_code == 302
+
+
+def test_login_attempts_are_limited_per_account_from_any_ip(app, client, admin):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    for number in range(3):
+        assert attempt(client, admin.email, ip=f"198.51.100.{10 + number}").status_code == 422
+
+    # The same account, however its email is typed, from yet another address.
+    assert_login_limited(attempt(client, "  ADMIN@acme.test ", PASSWORD, ip="198.51.100.99"))
+    assert attempt(client, "other@acme.test", ip="198.51.100.99").status_code == 422
+
+
+def test_login_page_itself_is_not_limited(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "1 per minute"
+    for _ in range(5):
+        assert client.get("/login").status_code == 200
+
+
+# ---------------------------------------------------------------- API pulls
+
+
+@pytest.fixture
+def pull(client):
+    def call(plaintext, path=ME, ip="203.0.113.7", **kwargs):
+        return client.get(path, headers={"x-api-key": plaintext}, environ_base={"REMOTE_ADDR": ip}, **kwargs)
+
+    return call
+
+
+def test_api_pulls_are_limited_per_key_with_headers_and_a_json_429(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+    _, plaintext = make_key(admin)
+
+    for remaining in (2, 1, 0):
+        response = pull(plaintext)
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
+        assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+        assert int(response.headers["X-RateLimit-Reset"]) > 0
+        assert "Retry-After" not in response.headers
+
+    refused = pull(plaintext)
+    detail = assert_api_error(refused, 429, "Too many requests with this API key")
+    assert "Retry-After" in detail
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert plaintext not in refused.get_data(as_text=True)
+
+
+def test_one_count_per_key_across_routes_and_ips(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "2 per minute"
+    _, plaintext = make_key(admin)
+    _, other = make_key(admin, name="Tableau")
+
+    assert pull(plaintext, ME, ip="203.0.113.1").status_code == 200
+    assert pull(plaintext, RECONCILIATIONS, ip="203.0.113.2").status_code == 200
+    assert_api_error(pull(plaintext, ME, ip="203.0.113.3"), 429)
+    # Another key of the same team, from the same address, has its own count.
+    assert pull(other, ME, ip="203.0.113.1").status_code == 200
+
+
+def test_a_limited_pull_does_not_count_as_use(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    app.config["LAST_USED_INTERVAL_SECONDS"] = 0
+    key, plaintext = make_key(admin)
+    assert pull(plaintext, ip="203.0.113.1").status_code == 200
+    assert pull(plaintext, ip="203.0.113.2").status_code == 429
+    db.session.expire_all()
+    assert db.session.get(ApiKey, key.id).last_used_ip == "203.0.113.1"
+
+
+def test_the_count_is_keyed_on_the_key_id_never_the_plaintext(app, admin, make_key, pull):
+    key, plaintext = make_key(admin)
+    assert pull(plaintext).status_code == 200
+
+    counters = list(limiter.storage.storage)  # the in-memory storage's keys
+    assert any(f"/api-pulls/key:{key.id}/" in counter for counter in counters), counters
+    assert not any(plaintext in counter or key.digest in counter for counter in counters)
+
+
+def test_counts_in_memory_start_no_thread_per_pull(app, admin, make_key, pull):
+    from floqast.limits import InProcessStorage
+
+    _, plaintext = make_key(admin)
+    assert isinstance(limiter.storage, InProcessStorage)
+    for _ in range(5):
+        assert pull(plaintext).status_code == 200
+        assert not limiter.storage.timer.is_alive()
+
+
+def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeypatch):
+    _, plaintext = make_key(admin)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(limiter.limiter, "hit", down)
+    response = pull(plaintext)
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_refused_keys_are_not_counted_against_a_working_key(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    _, plaintext = make_key(admin)
+    for _ in range(3):
+        assert pull("fq_not-a-key").status_code == 401
+    assert pull(plaintext).status_code == 200
+
+
+# ---------------------------------------------------------------- caps on the request
+
+
+@pytest.mark.parametrize("header", ["x-api-key", "Authorization"])
+def test_an_overlong_key_header_is_400_naming_it(client, team, header):
+    response = client.get(ME, headers={header: "fq_" + "a" * 300})
+    detail = assert_api_error(response, 400, header)
+    assert "a" * 300 not in detail
+
+
+@pytest.mark.parametrize("name", ["filter[month]", "filter[year]", "page[cursor]", "filter[modifiedSince]"])
+def test_an_overlong_query_value_is_400_naming_it(client, admin, make_key, name):
+    _, plaintext = make_key(admin)
+    value = "9" * 2100
+    response = client.get(RECONCILIATIONS, query_string={name: value}, headers={"x-api-key": plaintext})
+    detail = assert_api_error(response, 400, name)
+    assert value not in detail
+
+
+def test_an_overlong_parameter_name_is_400(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    response = client.get(RECONCILIATIONS, query_string={"x" * 300: "1"}, headers={"x-api-key": plaintext})
+    assert_api_error(response, 400, "name is longer")
+
+
+def test_an_overlong_value_on_a_page_is_an_html_400(client):
+    response = client.get("/login", query_string={"next": "/" + "a" * 300})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "next" in parse_html(response).text
+
+
+def test_entity_ids_are_capped(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    ids = ",".join(str(number) for number in range(1, MAX_ENTITY_IDS + 1))
+    assert client.get(RECONCILIATIONS, query_string={"filter[entityIds]": ids},
+                      headers={"x-api-key": plaintext}).status_code == 200
+
+    too_many = ids + f",{MAX_ENTITY_IDS + 1}"
+    response = client.get(RECONCILIATIONS, query_string={"filter[entityIds]": too_many},
+                          headers={"x-api-key": plaintext})
+    assert_api_error(response, 400, "filter[entityIds]")
+    assert MAX_ENTITY_IDS == 100
+
+
+def test_page_size_is_capped(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    headers = {"x-api-key": plaintext}
+    assert client.get(RECONCILIATIONS, query_string={"page[size]": MAX_PAGE_SIZE}, headers=headers).status_code == 200
+    response = client.get(RECONCILIATIONS, query_string={"page[size]": MAX_PAGE_SIZE + 1}, headers=headers)
+    assert_api_error(response, 400, "page[size]")
+    assert MAX_PAGE_SIZE == 30000
+
+
+def test_too_many_header_bytes_is_431(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    headers = {"x-api-key": plaintext, **{f"X-Padding-{number}": "p" * 200 for number in range(MAX_HEADER_BYTES // 200)}}
+    assert_api_error(client.get(ME, headers=headers), 431)
+    page = client.get("/login", headers=headers)
+    assert page.status_code == 431 and page.mimetype == "text/html"
+
+
+def test_an_overlong_url_is_414(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    query = "&".join(f"p{number}=1" for number in range(MAX_URL_LENGTH // 4))
+    assert_api_error(client.get(f"{ME}?{query}", headers={"x-api-key": plaintext}), 414)
+
+
+# ---------------------------------------------------------------- Redis: one count for every worker
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def make_redis_app(namespace: str):
+    class RedisConfig(TestConfig):
+        RATELIMIT_STORAGE_URI = REDIS_URL
+        RATELIMIT_NAMESPACE = namespace
+        API_RATE_LIMIT = "3 per minute"
+
+    return create_app(RedisConfig)
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
+def test_redis_holds_one_count_that_a_new_worker_sees(app):
+    import redis
+
+    namespace = f"floqast-test-{uuid.uuid4().hex}"  # this run's own counts, whoever else uses the server
+    server = redis.Redis.from_url(REDIS_URL)
+    first_worker = make_redis_app(namespace)
+    try:
+        with first_worker.app_context():
+            db.create_all()
+            team = Team(name="Acme", open_api_enabled=True)
+            admin = User(team=team, role=Role.ADMIN, email="admin@acme.test", name="Alex", password_hash="x")
+            key, plaintext = ApiKey.issue(creator=admin, name="Power BI", services=list(Service), expires_on=None,
+                                          pepper=first_worker.config["API_KEY_PEPPER"].encode())
+            db.session.add(key)
+            db.session.commit()
+            key_id = key.id
+        headers = {"x-api-key": plaintext}
+
+        client = first_worker.test_client()
+        assert [client.get(ME, headers=headers).status_code for _ in range(3)] == [200, 200, 200]
+        stored = [name.decode() for name in server.scan_iter(f"*{namespace}*")]
+        assert stored and all(f"{namespace}/api-pulls/key:{key_id}/" in name for name in stored)
+        assert not any(plaintext in name for name in stored)
+
+        # A worker starting now gets a new limiter storage with its own connection: the count it reads is
+        # the one in Redis (an in-memory count would have started again from zero here).
+        make_redis_app(namespace)
+        response = client.get(ME, headers=headers)
+        assert response.status_code == 429
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+    finally:
+        for name in server.scan_iter(f"*{namespace}*"):
+            server.delete(name)
+        with first_worker.app_context():
+            db.session.remove()
+            if db.engine.dialect.name == "sqlite":
+                db.drop_all()
+            db.engine.dispose()  # on PostgreSQL the app fixture drops the tables it shares
