@@ -222,3 +222,21 @@ def test_behind_a_trusted_proxy_the_client_ip_and_https_come_from_its_headers():
         if db.engine.dialect.name == "sqlite":
             db.drop_all()
         db.engine.dispose()
+
+
+def test_every_state_changing_route_answers_a_missing_token_with_the_message(app, admin_client, acme_key):
+    """Walks app.url_map, like test_settings_access: a route added later gets the same answer."""
+    routes = [
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if not rule.rule.startswith("/api/")
+        for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+    ]
+    assert len(routes) >= 5
+    for rule, method in routes:
+        url = re.sub(r"<[^>]+>", str(acme_key.id), rule)
+        for headers in ({}, HTMX):
+            response = admin_client.open(url, method=method, data={}, headers=headers)
+            assert response.status_code == 400, (method, rule)
+            assert EXPIRED_MESSAGE in response.get_data(as_text=True), (method, rule)
+            assert ("HX-Retarget" in response.headers) == bool(headers), (method, rule)
