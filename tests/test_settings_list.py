@@ -8,6 +8,7 @@ import pytest
 from conftest import csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.settings.routes import KEYS_PER_PAGE
 from floqast.settings.formatting import ago
 
 HTMX = {"HX-Request": "true"}
@@ -332,3 +333,66 @@ def test_a_deleted_key_keeps_its_row_creator_and_history(admin_client, admin, ke
     assert db.session.get(ApiKey, key.id) is not None
     assert key.created_by_id == admin.id
     assert cells(parse_html(admin_client.get("/settings/api-keys?status=all")), key)[3] == "Alex Admin"
+
+
+ACTIVE_KEYS = 2 * KEYS_PER_PAGE + 20  # three pages: full, full, 20
+
+
+@pytest.fixture
+def many_keys(app, admin, team):
+    """ACTIVE_KEYS active keys and 3 expired ones, made in one commit ("Key 000" is the oldest)."""
+    expired_on = team.today() - timedelta(days=1)
+    pepper = app.config["API_KEY_PEPPER"].encode()
+    for number in range(ACTIVE_KEYS + 3):
+        key, _ = ApiKey.issue(creator=admin, name=f"Key {number:03d}", services=list(Service),
+                              expires_on=expired_on if number >= ACTIVE_KEYS else None, pepper=pepper)
+        db.session.add(key)
+    db.session.commit()
+
+
+def pager_links(page) -> dict[str, str]:
+    pager = page.find("nav", class_="pager")
+    return {} if pager is None else {link.get("rel"): link.get("href") for link in pager.find_all("a")}
+
+
+def names(numbers) -> set[str]:
+    return {f"Key {number:03d}" for number in numbers}
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_long_lists_come_a_page_at_a_time_with_every_tab_count_right(admin_client, many_keys, htmx):
+    headers = HTMX if htmx else {}
+    first = parse_html(admin_client.get("/settings/api-keys", headers=headers))
+    second = parse_html(admin_client.get("/settings/api-keys?status=active&page=2", headers=headers))
+    last = parse_html(admin_client.get("/settings/api-keys?status=active&page=3", headers=headers))
+
+    assert [len(row_names(page)) for page in (first, second, last)] == [KEYS_PER_PAGE, KEYS_PER_PAGE, 20]
+    assert row_names(first) == names(range(ACTIVE_KEYS - KEYS_PER_PAGE, ACTIVE_KEYS))  # newest first
+    assert row_names(first) | row_names(second) | row_names(last) == names(range(ACTIVE_KEYS))
+    for page in (first, second, last):
+        assert tab_counts(page) == {"active": str(ACTIVE_KEYS), "expired": "3", "deactivated": "0",
+                                    "all": str(ACTIVE_KEYS + 3)}
+        assert page.by_id("tab-active").get("aria-selected") == "true"
+    assert pager_links(first) == {"next": "/settings/api-keys?status=active&page=2"}
+    assert pager_links(second) == {"prev": "/settings/api-keys?status=active",
+                                   "next": "/settings/api-keys?status=active&page=3"}
+    assert pager_links(last) == {"prev": "/settings/api-keys?status=active&page=2"}
+    assert "Page 2 of 3" in second.find("nav", class_="pager").text
+    for link in second.find("nav", class_="pager").find_all("a"):
+        assert link.get("hx-get") == link.get("href") and link.get("hx-target") == "#key-list"
+
+
+def test_pages_keep_the_tab_and_short_tabs_have_no_pager(admin_client, many_keys):
+    every = parse_html(admin_client.get("/settings/api-keys?status=all&page=3"))
+    expired = parse_html(admin_client.get("/settings/api-keys?status=expired"))
+
+    assert row_names(every) == names(range(ACTIVE_KEYS + 3 - 2 * KEYS_PER_PAGE))  # the oldest come last
+    assert pager_links(every) == {"prev": "/settings/api-keys?status=all&page=2"}
+    assert row_names(expired) == names(range(ACTIVE_KEYS, ACTIVE_KEYS + 3)) and pager_links(expired) == {}
+
+
+@pytest.mark.parametrize(("asked", "shown"), [("99", "3"), ("0", "1"), ("-2", "1"), ("two", "1")])
+def test_a_page_out_of_range_or_not_a_number_shows_the_nearest_page(admin_client, many_keys, asked, shown):
+    page = parse_html(admin_client.get(f"/settings/api-keys?status=active&page={asked}"))
+
+    assert f"Page {shown} of 3" in page.find("nav", class_="pager").text

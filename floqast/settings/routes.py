@@ -15,6 +15,7 @@ from floqast.settings.forms import CreateKeyForm
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
+KEYS_PER_PAGE = 25
 # Sent with htmx answers that add to the audit trail, so that the Activity list on the page reloads itself.
 ACTIVITY_CHANGED = "keys-changed"
 
@@ -29,11 +30,22 @@ def current_filter() -> str:
     return value if value in FILTERS else DEFAULT_FILTER
 
 
-def key_list(team: Team, status_filter: str) -> dict:
-    """What the tabs and the table show: the keys under one filter and every tab's count."""
+def current_page() -> int:
+    """The ?page= of the key list, 1 when missing or not a number."""
+    return max(request.args.get("page", 1, type=int), 1)
+
+
+def key_list(team: Team, status_filter: str, page: int = 1) -> dict:
+    """What the tabs and the table show: one page of the keys under one filter, and every tab's count.
+
+    A fixed number of queries whatever the number of keys: the counts, then one page of keys with their
+    creators (a page past the last one shows the last one).
+    """
     today = team.today()
     counts = {status.value: count for status, count in ApiKey.count_by_status(team, today).items()}
     counts["all"] = sum(counts.values())
+    pages = max(1, -(-counts[status_filter] // KEYS_PER_PAGE))
+    page = min(page, pages)
     query = (
         select(ApiKey)
         .where(ApiKey.team_id == team.id)
@@ -42,9 +54,12 @@ def key_list(team: Team, status_filter: str) -> dict:
     )
     if FILTERS[status_filter] is not None:
         query = query.where(ApiKey.status_clause(FILTERS[status_filter], today))
+    query = query.limit(KEYS_PER_PAGE).offset((page - 1) * KEYS_PER_PAGE)
     return {
         "keys": db.session.scalars(query).all(),
         "counts": counts,
+        "key_page": page,
+        "key_pages": pages,
         "status_filter": status_filter,
         "today": today,
         "team": team,
@@ -54,11 +69,13 @@ def key_list(team: Team, status_filter: str) -> dict:
 def new_key_form(**kwargs) -> CreateKeyForm:
     team = current_user.team
     today = team.today()
-    return CreateKeyForm(today=today, taken_names=ApiKey.working_names(team, today), **kwargs)
+    # The names of the working keys are for checking a submitted form; an empty dialog needs none of them.
+    taken_names = () if "formdata" in kwargs and kwargs["formdata"] is None else ApiKey.working_names(team, today)
+    return CreateKeyForm(today=today, taken_names=taken_names, **kwargs)
 
 
 def render_page(status_filter: str, form: CreateKeyForm, status: int = 200, **extra):
-    context = key_list(current_user.team, status_filter)
+    context = key_list(current_user.team, status_filter, current_page())
     return render_template("settings/api_keys.html", form=form, **context, **extra), status
 
 
@@ -72,7 +89,7 @@ def api_keys():
     """The API Keys tab, or only its tabs and table when htmx switches the filter."""
     status_filter = current_filter()
     if wants_fragment():
-        return render_template("settings/_key_table.html", **key_list(current_user.team, status_filter))
+        return render_template("settings/_key_table.html", **key_list(current_user.team, status_filter, current_page()))
     return render_page(status_filter, new_key_form(formdata=None))
 
 
