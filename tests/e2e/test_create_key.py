@@ -152,8 +152,9 @@ def test_back_right_after_create_does_not_show_the_key(admin_page, seeded):
     key = create(page, "Quick one").get_by_label("New API key").input_value()
     page.goto("/")  # home sends admins back to the tab: a fresh page
     page.go_back()
-    page.wait_for_load_state()
+    page.wait_for_load_state("networkidle")  # htmx may reload the page it finds on popstate
     assert key not in page.content()
-    page.go_forward()
-    page.wait_for_load_state()
+    page.go_forward()  # to "/", which redirects to the tab: wait for the second navigation
+    page.wait_for_url(re.compile(r"/settings/api-keys$"))
+    page.wait_for_load_state("networkidle")
     assert key not in page.content()
