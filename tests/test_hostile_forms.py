@@ -115,3 +115,19 @@ def test_script_names_are_text_in_the_list_and_the_reveal(admin_client, team):
     assert sorted(names) == sorted(f"{index} {script}" for index, script in enumerate(SCRIPTS))
     for script in SCRIPTS[:3]:
         assert script not in body
+
+
+def test_script_names_are_text_in_the_audit_trail(admin_client, team):
+    token = csrf_token(admin_client, "/settings/api-keys")
+    for index, script in enumerate(SCRIPTS):
+        data = {"name": f"{index} {script}", "expiration": "90", "services": ["checklists"], "csrf_token": token}
+        assert admin_client.post("/settings/api-keys", data=data).status_code == 201
+    for response in (admin_client.get("/settings/api-keys/activity"),
+                     admin_client.get("/settings/api-keys/activity", headers=HTMX)):
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        for script in SCRIPTS[:3]:
+            assert script not in body
+        text = parse_html(body).find("section", id="activity").text
+        for index, script in enumerate(SCRIPTS):
+            assert " ".join(f"{index} {script}".split()) in text
