@@ -163,3 +163,13 @@ def test_the_demo_books_fill_both_teams_once(make_team):
     assert db.session.scalar(select(func.count()).select_from(Reconciliation)) == sum(counts.values())
     folders = set(db.session.scalars(select(Folder.name)))
     assert {"Cash", "Accounts Receivable", "Prepaids", "Fixed Assets", "Accrued Liabilities", "Equity"} <= folders
+
+
+def test_generate_keeps_account_numbers_unique_past_200_accounts_a_folder(runner, team):
+    result = runner.invoke(args=["analytics", "generate", "--team", team.name, "--entities", "1",
+                                 "--accounts", "1300", "--months", "1", "--through", "2025-06"])
+
+    assert result.exit_code == 0, result.output
+    numbers = db.session.scalars(select(Reconciliation.account_number)).all()
+    assert len(numbers) == len(set(numbers)) == 1300
+    assert {"1000", "1199", "1000-1", "3000-1"} <= set(numbers)
