@@ -23,6 +23,7 @@ ERRORS = {
     "401": "The key is missing, malformed, unknown, expired or deactivated.",
     "403": "The key lacks this service, or Open API is off for the team.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",
+    "503": "The database cannot be reached right now; retry after the Retry-After header's seconds.",
 }
 
 
@@ -108,7 +109,7 @@ def analytics_path(service: Service, schema_name: str) -> dict:
                 "application/json": {"schema": page},
                 "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}"}},
             }},
-            **error_responses(["400", "401", "403", "429"]),
+            **error_responses(["400", "401", "403", "429", "503"]),
         },
     }}
 
@@ -132,7 +133,7 @@ def document(server_url: str) -> dict:
                 "summary": "The key making the request",
                 "responses": {
                     "200": {"description": "The key.", "content": {"application/json": {"schema": object_schema({"data": me})}}},
-                    **error_responses(["400", "401", "403", "429"]),
+                    **error_responses(["400", "401", "403", "429", "503"]),
                 },
             }},
             "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation"),
