@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, settings
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from floqast import create_app
 from floqast.config import TestConfig
@@ -118,7 +120,7 @@ def admin_client(client, admin):
 
 
 @pytest.fixture(autouse=True)
-def fresh_g_per_request(app, request):
+def fresh_g_per_request(app):
     """Give every test request an empty `flask.g`, as a real server does.
 
     The `app` fixture holds an app context open for the whole test, and Flask reuses an open app
@@ -131,29 +133,39 @@ def fresh_g_per_request(app, request):
     def clear_g(sender, **extra):
         g.__dict__.clear()
 
-    request.node.stash[_test_app] = app
     request_started.connect(clear_g, app)
     yield
     request_started.disconnect(clear_g, app)
 
 
-_test_app = pytest.StashKey()
 
+@pytest.fixture(scope="module", autouse=True)
+def close_database_connections():
+    """Close the connections each test's app opened, once that app has been torn down.
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item):
-    """Once a test's fixtures are torn down, close its PostgreSQL connections.
-
-    Each test builds its own app and engine; left to the garbage collector, their idle connections
-    pile up and, with other suites on the same server, reach max_connections.
+    Each test builds its own app and engine; left to the garbage collector, their pooled
+    connections pile up on a shared PostgreSQL server until it refuses new clients. The app
+    fixture tears down after any test-level fixture here, so engines are closed at the next
+    test's start (and at the end of the module).
     """
-    result = yield
-    app = item.stash.get(_test_app, None)
-    if app is not None:
-        with app.app_context():
-            if db.engine.dialect.name == "postgresql":
-                db.engine.dispose()
-    return result
+    engines = set()
+
+    def remember(connection):
+        engines.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", remember)
+    yield engines
+    event.remove(Engine, "engine_connect", remember)
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_previous_tests_connections(app, close_database_connections):
+    for engine in list(close_database_connections):
+        if engine is not db.engine and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
+            engine.dispose()
+            close_database_connections.discard(engine)
 
 
 class Element:

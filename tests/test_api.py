@@ -6,7 +6,6 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, update
-from sqlalchemy.engine import Engine
 
 import floqast.models
 from floqast import keys
@@ -17,35 +16,6 @@ ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 CHECKLISTS = "/api/v1/analytics/checklists"
 CLIENT_IP = "203.0.113.7"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def close_database_connections():
-    """Close the connections each test's app opened, once that app has been torn down.
-
-    Each test builds its own app and engine; left to the garbage collector, their pooled
-    connections pile up on a shared PostgreSQL server until it refuses new clients. The app
-    fixture tears down after any test-level fixture here, so engines are closed at the next
-    test's start (and at the end of the module).
-    """
-    engines = set()
-
-    def remember(connection):
-        engines.add(connection.engine)
-
-    event.listen(Engine, "engine_connect", remember)
-    yield engines
-    event.remove(Engine, "engine_connect", remember)
-    for engine in engines:
-        engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _close_previous_tests_connections(app, close_database_connections):
-    for engine in list(close_database_connections):
-        if engine is not db.engine and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
-            engine.dispose()
-            close_database_connections.discard(engine)
 
 
 # ---------------------------------------------------------------- helpers

@@ -4,43 +4,13 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import event, func, inspect, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, inspect, select, text
 
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Role, Team, User
 
 PASSWORD = "a long enough password"
 KEY_IN_OUTPUT = re.compile(r"\bfq_[0-9A-Za-z]{38}\b")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def close_database_connections():
-    """Close the connections each test's app opened, once that app has been torn down.
-
-    Each test builds its own app and engine; left to the garbage collector, their pooled
-    connections pile up on a shared PostgreSQL server until it refuses new clients. The app
-    fixture tears down after any test-level fixture here, so engines are closed at the next
-    test's start (and at the end of the module).
-    """
-    engines = set()
-
-    def remember(connection):
-        engines.add(connection.engine)
-
-    event.listen(Engine, "engine_connect", remember)
-    yield engines
-    event.remove(Engine, "engine_connect", remember)
-    for engine in engines:
-        engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _close_previous_tests_connections(app, close_database_connections):
-    for engine in list(close_database_connections):
-        if engine is not db.engine and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
-            engine.dispose()
-            close_database_connections.discard(engine)
 
 
 def teams() -> list[Team]:
