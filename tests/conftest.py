@@ -1,12 +1,13 @@
 """Fixtures: an app on a fresh schema (SQLite in memory, or PostgreSQL via DATABASE_URL), and factories."""
 
+import logging
 import os
 import re
 from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 
 from floqast import create_app
@@ -87,6 +88,28 @@ def make_key(app):
         return key, plaintext
 
     return make
+
+
+@pytest.fixture
+def empty_db(app):
+    """The test database with no tables, not even alembic_version, so migrations can run from nothing."""
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+
+    def drop_everything():
+        db.session.remove()
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    drop_everything()
+    assert inspect(db.engine).get_table_names() == []
+    yield
+    drop_everything()
+    db.create_all()  # leave the schema the app fixture expects to tear down
+    # Alembic's env.py configures logging from alembic.ini; put the test run's logging back.
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
 
 
 @pytest.fixture

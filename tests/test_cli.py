@@ -1,10 +1,9 @@
 """Operator commands: teams, users and the demo, as run from a terminal."""
 
-import logging
 import re
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Role, Team, User
@@ -248,28 +247,6 @@ def test_user_create_refuses_an_empty_or_overlong_name(runner, team, name):
 
 
 # ---------------------------------------------------------------- demo
-
-
-@pytest.fixture
-def empty_db(app):
-    """The test database with no tables at all, so that `demo` can run the migrations itself."""
-    root = logging.getLogger()
-    saved = root.level, list(root.handlers)
-
-    def drop_everything():
-        db.session.remove()
-        db.drop_all()
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-    drop_everything()
-    assert inspect(db.engine).get_table_names() == []
-    yield
-    drop_everything()
-    db.create_all()  # leave the schema the app fixture expects to tear down
-    # Alembic's env.py configures logging from alembic.ini; put the test run's logging back.
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 DEMO_LOGINS = {

@@ -3,40 +3,16 @@
 A model change without a migration (or a migration that drifts from the models) fails here.
 """
 
-import logging
 from datetime import date
 
 import flask_migrate
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
-
-
-@pytest.fixture
-def empty_db(app):
-    """The test database with no tables, not even alembic_version; left as the app fixture expects."""
-    root = logging.getLogger()
-    saved = root.level, list(root.handlers)
-
-    def drop_everything():
-        db.session.remove()
-        db.drop_all()
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-    drop_everything()
-    assert inspect(db.engine).get_table_names() == []
-    yield
-    drop_everything()
-    db.create_all()
-    # Alembic's env.py configures logging from alembic.ini; put the test run's logging back.
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 def head_revision(app) -> str:
