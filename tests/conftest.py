@@ -185,8 +185,10 @@ def close_database_connections():
 
 @pytest.fixture(autouse=True)
 def _close_previous_tests_connections(app, close_database_connections):
+    with app.app_context():  # the browser tests' app keeps no context open
+        current = db.engine
     for engine in list(close_database_connections):
-        if engine is not db.engine and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
+        if engine is not current and getattr(engine.pool, "checkedout", lambda: 0)() == 0:
             engine.dispose()
             close_database_connections.discard(engine)
 
