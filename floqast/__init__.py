@@ -7,9 +7,7 @@ from flask import Flask, request
 
 from floqast.config import Config, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
-from floqast.http_request import Request
-
-API_PREFIX = "/api/"
+from floqast.http_request import BrowserSessionInterface, Request
 
 
 def create_app(config: type | None = None) -> Flask:
@@ -25,6 +23,7 @@ def create_app(config: type | None = None) -> Flask:
         static_folder=str(root / "static"),
     )
     app.request_class = Request
+    app.session_interface = BrowserSessionInterface()
     app.config.from_object(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
@@ -50,7 +49,7 @@ def create_app(config: type | None = None) -> Flask:
     @app.before_request
     def check_csrf():
         # Browser sessions need CSRF checks; the API authenticates with a header key, not a cookie.
-        if not request.path.startswith(API_PREFIX):
+        if not request.is_api:
             csrf.protect()
 
     from floqast import analytics, api, auth, cli, errors, health, home, settings

@@ -6,7 +6,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from floqast import API_PREFIX
 from floqast.api.errors import error_response
 from floqast.extensions import db
 
@@ -16,7 +15,7 @@ DATABASE_UNAVAILABLE = "We can't reach the database right now. Nothing you did c
 
 def handle_http_error(error: HTTPException):
     """Answer an HTTP error in the form the client reads."""
-    if request.path.startswith(API_PREFIX):
+    if request.is_api:
         return error_response(error.code, error.name, error.description, error.get_headers())
     return render_template("errors/error.html", error=error), error.code
 
@@ -33,7 +32,7 @@ def handle_database_unavailable(error: Exception):
     except Exception:  # the connection is gone; there is nothing left to roll back
         current_app.logger.debug("session removal after a database error failed", exc_info=True)
     headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
-    if request.path.startswith(API_PREFIX):
+    if request.is_api:
         return error_response(503, "Service Unavailable", DATABASE_UNAVAILABLE, headers)
     if request.headers.get("HX-Request") == "true":
         # htmx swaps error responses into the element that asked: put the message where messages go instead.

@@ -1,9 +1,12 @@
-"""The app's request class: a query string that is not valid UTF-8 is read, not a 500."""
+"""The app's request class: whether a request is for the key-authenticated API, and query strings that are
+not valid UTF-8 read rather than a 500."""
 
 import re
 
 from flask import Request as FlaskRequest
+from flask.sessions import SecureCookieSessionInterface
 
+API_PREFIX = "/api/"
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
@@ -17,3 +20,17 @@ class Request(FlaskRequest):
             self.query_string.decode()
         except UnicodeDecodeError:
             self.query_string = _NON_ASCII.sub(lambda match: b"%%%02X" % match[0][0], self.query_string)
+
+    @property
+    def is_api(self) -> bool:
+        """A request for /api/: authenticated by its key header, never by a cookie."""
+        return self.path.startswith(API_PREFIX)
+
+
+class BrowserSessionInterface(SecureCookieSessionInterface):
+    """Session cookies are for the pages: an API request neither reads one nor is sent one."""
+
+    def open_session(self, app, request):
+        if request.is_api:
+            return self.null_session_class()
+        return super().open_session(app, request)

@@ -128,7 +128,7 @@ def parsed_limit(text: str) -> RateLimitItem:
 @limiter.request_filter
 def api_requests() -> bool:
     """API pulls are counted by count_api_pull, after authentication: Flask-Limiter has nothing to check."""
-    return request.path.startswith("/api/")
+    return request.is_api
 
 
 def add_rate_limit_headers(response):

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event, update
 
 import floqast.models
+from conftest import log_in
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, utcnow
@@ -382,6 +383,21 @@ def test_no_api_response_sets_a_cookie_or_is_html(client, key_zoo):
         assert "Set-Cookie" not in response.headers
         assert response.mimetype == "application/json"
     assert client.get_cookie("session") is None
+
+
+def test_the_api_neither_reads_nor_touches_a_browser_session(client, admin, make_key):
+    _, plaintext = make_key(admin)
+    log_in(client, admin)
+
+    without_key = client.get(ME)
+    with_key = client.get(ME, headers={"x-api-key": plaintext})
+
+    assert without_key.status_code == 401, "a signed-in browser's cookie is not an API credential"
+    assert with_key.status_code == 200
+    for response in (without_key, with_key):
+        assert "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/settings/api-keys").status_code == 200, "the browser is still signed in"
 
 
 def test_the_plaintext_key_is_never_in_an_error_response(client, key_zoo):

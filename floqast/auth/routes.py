@@ -30,6 +30,8 @@ SESSION_VERSION = "_session_version"
 @bp.before_app_request
 def end_sessions_from_before_logout():
     """A session cookie from before its user last logged out signs no one in (cookies are client-side)."""
+    if request.is_api:  # no session there to end (BrowserSessionInterface)
+        return
     if current_user.is_authenticated and session.get(SESSION_VERSION, 0) != current_user.session_version:
         logout_user()
         session.clear()
