@@ -94,24 +94,26 @@ def count_api_pull() -> None:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
     a RateLimitExceeded (429). The same headers as Flask-Limiter's go on the response.
 
-    On the API's hot path, so it talks to Flask-Limiter's storage strategy directly: one increment and one
-    read of the window, not the route-limit machinery (which cost about as much as the pull itself).
-    If the storage (Redis) cannot be reached, the pull is let through and the failure logged.
+    On the API's hot path, so it talks to Flask-Limiter's storage directly, as its fixed-window strategy
+    would: one increment and one read of the window's end, not the route-limit machinery (which cost
+    about as much as the pull itself). If the storage (Redis) cannot be reached, the pull is let through
+    and the failure logged.
     """
     item = parsed_limit(api_rate())
-    identity = (namespace(), "api-pulls", f"key:{g.api_key.id}")
+    count_key = item.key_for(namespace(), "api-pulls", f"key:{g.api_key.id}")
     try:
-        allowed = limiter.limiter.hit(item, *identity)
-        reset_at, remaining = limiter.limiter.get_window_stats(item, *identity)
+        storage = limiter.limiter.storage  # Redis, or this worker's memory while Redis is unreachable
+        count = storage.incr(count_key, item.get_expiry())
+        reset_at = storage.get_expiry(count_key)
     except Exception:  # noqa: BLE001  (a storage outage must not refuse every pull)
         current_app.logger.warning("rate-limit storage unreachable; API pull not counted", exc_info=True)
         return
     g.rate_limit_headers = {
         "X-RateLimit-Limit": str(item.amount),
-        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Remaining": str(max(0, item.amount - count)),
         "X-RateLimit-Reset": str(int(reset_at)),
     }
-    if not allowed:
+    if count > item.amount:
         g.rate_limit_headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
         raise ApiRateLimited(api_limit_message())
 

@@ -152,7 +152,7 @@ def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeyp
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(limiter.limiter, "hit", down)
+    monkeypatch.setattr(limiter.limiter.storage, "incr", down)
     response = pull(plaintext)
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
