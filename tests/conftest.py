@@ -3,6 +3,8 @@
 import logging
 import os
 import re
+import sqlite3
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -26,10 +28,62 @@ settings.register_profile("ci", max_examples=100, derandomize=True, print_blob=T
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
+# The open statements_sent() blocks, each the list of statements it has seen.
+_RECORDERS: list[list[str]] = []
+# Not statements of the app's: the driver's transaction control and the pool's pre-ping (SQLAlchemy pings
+# PostgreSQL with an empty statement, other databases with SELECT 1).
+_NOT_THE_APPS = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SELECT 1\s*$|;\s*$)", re.IGNORECASE)
+
+
+def _record(sql) -> None:
+    sql = sql if isinstance(sql, str) else str(sql)
+    if _RECORDERS and not _NOT_THE_APPS.match(sql):
+        for sent in _RECORDERS:
+            sent.append(" ".join(sql.split()))
+
+
+def _recording(cursor_class):
+    """A psycopg cursor class that records what it executes."""
+
+    class Recording(cursor_class):
+        def execute(self, query, *args, **kwargs):
+            _record(query)
+            return super().execute(query, *args, **kwargs)
+
+        def executemany(self, query, *args, **kwargs):
+            _record(query)
+            return super().executemany(query, *args, **kwargs)
+
+    return Recording
+
+
+def _record_at_the_driver(dbapi_connection, connection_record) -> None:
+    """Record every statement a new connection runs, at the driver: the key check runs on the driver's own
+    cursor (models.KeyLookup), past SQLAlchemy's execution events."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.set_trace_callback(_record)
+    else:
+        dbapi_connection.cursor_factory = _recording(dbapi_connection.cursor_factory)
+        dbapi_connection.server_cursor_factory = _recording(dbapi_connection.server_cursor_factory)
+
+
+@contextmanager
+def statements_sent():
+    """The SQL statements the app's database receives while the block runs, in order (without transaction
+    control and pool pings), whichever layer sent them."""
+    sent: list[str] = []
+    _RECORDERS.append(sent)
+    try:
+        yield sent
+    finally:
+        _RECORDERS.remove(sent)
+
+
 @pytest.fixture
 def app():
     app = create_app(TestConfig)
     with app.app_context():
+        event.listen(db.engine, "connect", _record_at_the_driver)
         db.drop_all()
         db.create_all()
         yield app

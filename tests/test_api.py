@@ -1,14 +1,14 @@
 """The key-authenticated /api/v1: who gets in, what they are told when not, and Last used."""
 
-import contextlib
 import logging
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
 import floqast.models
-from conftest import log_in
+from conftest import log_in, statements_sent
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, utcnow
@@ -45,21 +45,6 @@ def get(client, style):
         return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": CLIENT_IP}, **kwargs)
 
     return call
-
-
-@contextlib.contextmanager
-def count_queries():
-    """Every SQL statement the app sends while the block runs."""
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def only_the_audit_insert(statements) -> bool:
@@ -184,7 +169,7 @@ def test_key_with_a_bad_checksum_is_refused_before_any_query(get, admin, make_ke
     _, plaintext = make_key(admin)
     last = plaintext[-1]
     tampered = plaintext[:-1] + ("0" if last != "0" else "1")
-    with count_queries() as statements:
+    with statements_sent() as statements:
         response = get(ME, tampered)
     error = assert_error(response, 401)
     assert "malformed" in error["detail"]
@@ -194,7 +179,7 @@ def test_key_with_a_bad_checksum_is_refused_before_any_query(get, admin, make_ke
 def test_mistyped_key_is_refused_before_any_query(get, admin, make_key):
     _, plaintext = make_key(admin)
     typo = plaintext[:10] + ("A" if plaintext[10] != "A" else "B") + plaintext[11:]
-    with count_queries() as statements:
+    with statements_sent() as statements:
         assert_error(get(ME, typo), 401)
     assert only_the_audit_insert(statements)
 
@@ -409,11 +394,30 @@ def test_the_plaintext_key_is_never_in_an_error_response(client, key_zoo):
                 assert plaintext[3:35] not in text
 
 
+def test_a_database_error_in_the_key_check_arrives_as_sqlalchemys_and_leaves_the_pool_working(app, get, admin,
+                                                                                             make_key):
+    # The key check runs on the driver's own cursor; its errors must still be SQLAlchemy's, which the error
+    # handlers know (a lost database is answered 503, not 500).
+    _, plaintext = make_key(admin)
+    db.session.execute(text("ALTER TABLE api_keys RENAME TO api_keys_away"))
+    db.session.commit()
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            ApiKey.check(plaintext, app.config["API_KEY_PEPPER"].encode())
+        assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
+        assert "api_keys" in str(raised.value)
+    finally:
+        db.session.rollback()
+        db.session.execute(text("ALTER TABLE api_keys_away RENAME TO api_keys"))
+        db.session.commit()
+    assert get(ME, plaintext).status_code == 200
+
+
 def test_the_plaintext_key_is_never_logged(client, key_zoo, caplog):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
     db.engine.echo = False  # logging by level, not by echo's own handler
-    with count_queries() as statements:
+    with statements_sent() as statements:
         zoo_requests(client, key_zoo)
     assert statements, "the requests reached the database"
     assert any(record.name.startswith("sqlalchemy.engine") for record in caplog.records), "SQL was logged"
@@ -442,7 +446,7 @@ def test_a_second_pull_within_the_interval_writes_nothing(app, get, admin, make_
     first = reload(key).last_used_at
     db.session.expire_all()
 
-    with count_queries() as statements:
+    with statements_sent() as statements:
         assert get(ME, plaintext).status_code == 200
     assert len(statements) == 1
     assert statements[0].lstrip().upper().startswith("SELECT")
@@ -456,7 +460,7 @@ def test_a_pull_after_the_interval_updates_last_used(app, client, admin, make_ke
     db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=stale, last_used_ip="198.51.100.1"))
     db.session.commit()
 
-    with count_queries() as statements:
+    with statements_sent() as statements:
         response = client.get(ME, headers={"x-api-key": plaintext}, environ_base={"REMOTE_ADDR": "192.0.2.44"})
     assert response.status_code == 200
     assert sum(statement.lstrip().upper().startswith("UPDATE") for statement in statements) == 1

@@ -6,12 +6,11 @@ the key list costs the same number of statements for 3 keys as for 30.
 """
 
 import os
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
-from conftest import log_in
+from conftest import log_in, statements_sent
 from floqast import keys
 from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
@@ -21,22 +20,6 @@ from floqast.models import ApiKey, Role, utcnow
 
 ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
-
-
-@contextmanager
-def statements():
-    """The SQL statements the app's engine sends while the block runs, in order."""
-    sent = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        sent.append(" ".join(statement.split()))
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def add_filler_keys(team, creator, count: int) -> None:
@@ -63,7 +46,7 @@ def test_a_key_check_is_one_select_on_the_digest_whatever_the_number_of_keys(app
     add_filler_keys(team, admin, keys_in_database - 1)
     db.session.remove()
 
-    with statements() as sent:
+    with statements_sent() as sent:
         assert verify(plaintext).name == "Power BI"
 
     assert len(sent) == 1
@@ -74,9 +57,9 @@ def test_a_pull_costs_the_same_statements_with_3_keys_as_with_500(client, team, 
     _, plaintext = make_key(admin)
 
     def pull_twice() -> tuple[list[str], list[str]]:
-        with statements() as first:
+        with statements_sent() as first:
             assert client.get(ME, headers={"x-api-key": plaintext}).status_code == 200
-        with statements() as second:
+        with statements_sent() as second:
             assert client.get(ME, headers={"x-api-key": plaintext}).status_code == 200
         return first, second
 
@@ -115,7 +98,7 @@ def test_an_export_does_not_issue_a_query_per_row(client, admin, make_key, books
     for accounts, entity in ((10, "North"), (150, "South")):
         books(accounts, entity)
         db.session.expire_all()
-        with statements() as sent:
+        with statements_sent() as sent:
             response = client.get(RECONCILIATIONS, headers=headers)
             rows = response.get_data(as_text=True).count("\n") - 1
         counts[rows] = len(sent)
@@ -137,7 +120,7 @@ def test_a_page_of_the_key_list_costs_the_same_statements_for_3_keys_as_for_30(c
 
     def count_for_a_page() -> int:
         db.session.expire_all()  # the same starting point both times: nothing already loaded
-        with statements() as sent:
+        with statements_sent() as sent:
             assert client.get("/settings/api-keys?status=all", headers=headers).status_code == 200
         return len(sent)
 
