@@ -71,8 +71,9 @@ class CloseRecord:
 
     @classmethod
     def indexes(cls, table: str) -> tuple:
-        """The indexes behind the period filter, the modified filters and the id order of the cursor."""
+        """The indexes behind the cursor's id order within a team, the period filter and the modified filters."""
         return (
+            Index(f"ix_{table}_team_id_id", "team_id", "id"),
             Index(f"ix_{table}_team_period", "team_id", "period_year", "period_month", "id"),
             Index(f"ix_{table}_team_updated", "team_id", "updated_at", "id"),
         )
