@@ -223,7 +223,7 @@ def free_port() -> int:
 class Server:
     """gunicorn on a free loopback port, started and stopped by the benchmark."""
 
-    def __init__(self, env: dict, workers: int = 2, worker_class: str = "gthread", threads: int = 4):
+    def __init__(self, env: dict, worker_class: str, workers: int = 2, threads: int = 4):
         self.port = free_port()
         self.env = env
         self.command = [
@@ -639,6 +639,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, help="reconciliations to generate (default 1,000,000; quick 20,000)")
     parser.add_argument("--keys", type=int, help="keys for the key check (default 1,000,000; quick 10,000)")
     parser.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+                        help="gunicorn workers: sync, as the README runs it in production (default), or gthread "
+                             "(4 threads each)")
     parser.add_argument("--output", type=Path, help="JSON results file (default bench/results/<time>.json)")
     args = parser.parse_args(argv)
     chosen = sizes(args.quick, args.rows, args.keys)
@@ -663,7 +666,7 @@ def main(argv=None) -> int:
     env.pop("FLOQAST_DEMO", None)
     try:
         log(f"bench: {'quick' if args.quick else 'full'} run on {databases.kind}, {chosen.rows:,} rows, "
-            f"{chosen.keys:,} keys, load by {tool}; scratch in {temp}")
+            f"{chosen.keys:,} keys, gunicorn {args.worker_class} workers, load by {tool}; scratch in {temp}")
         databases.create("main")
         app = make_app(databases.url("main"), temp)
         from floqast.extensions import db
@@ -712,7 +715,7 @@ def main(argv=None) -> int:
         with app.app_context():
             db.engine.dispose()
 
-        server = Server(env)
+        server = Server(env, args.worker_class)
         server.start()
         log(f"gunicorn on {server.url}, workers {server.workers()}")
         log("1. auth overhead ...")
@@ -732,6 +735,7 @@ def main(argv=None) -> int:
             "mode": "quick" if args.quick else "full",
             "database": databases.kind,
             "load_tool": tool,
+            "worker_class": args.worker_class,
             "rows": rows,
             "keys": chosen.keys,
             "cpus": os.cpu_count(),
