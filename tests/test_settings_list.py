@@ -41,8 +41,12 @@ SHOWN = {
 COUNTS = {"active": "2", "expired": "1", "deactivated": "2", "all": "5"}
 
 
+def key_rows(page) -> list:
+    return page.by_id("key-list").find("tbody").find_all("tr")
+
+
 def row_names(page) -> set[str]:
-    return {row.find("th").text for row in page.by_id("key-list").find("tbody").find_all("tr")}
+    return {row.find("th").text for row in key_rows(page)}
 
 
 def tab_counts(page) -> dict[str, str]:
@@ -396,3 +400,45 @@ def test_a_page_out_of_range_or_not_a_number_shows_the_nearest_page(admin_client
     page = parse_html(admin_client.get(f"/settings/api-keys?status=active&page={asked}"))
 
     assert f"Page {shown} of 3" in page.find("nav", class_="pager").text
+
+
+def test_deleting_from_a_later_page_answers_with_that_page(admin_client, many_keys):
+    second = parse_html(admin_client.get("/settings/api-keys?status=active&page=2", headers=HTMX))
+    row = key_rows(second)[0]
+    key = db.session.get(ApiKey, int(row.get("id").removeprefix("key-")))
+    trash = row.find("a", class_="danger")
+    assert trash.get("hx-delete") == f"/settings/api-keys/{key.id}?status=active&page=2"
+
+    token = csrf_token(admin_client, "/settings/api-keys")
+    page = parse_html(admin_client.delete(trash.get("hx-delete"), headers={**HTMX, "X-CSRFToken": token}))
+
+    assert "Page 2 of 3" in page.find("nav", class_="pager").text
+    assert key.name not in row_names(page)
+    assert row_names(page) - row_names(second) == names([ACTIVE_KEYS - 2 * KEYS_PER_PAGE - 1])  # from page 3
+
+
+def test_deleting_the_last_key_of_the_last_page_shows_the_page_before(admin_client, many_keys):
+    token = csrf_token(admin_client, "/settings/api-keys")
+    last = parse_html(admin_client.get("/settings/api-keys?status=active&page=3", headers=HTMX))
+    for row in key_rows(last):
+        response = admin_client.delete(row.find("a", class_="danger").get("hx-delete"),
+                                       headers={**HTMX, "X-CSRFToken": token})
+    page = parse_html(response)
+
+    assert "Page 2 of 2" in page.find("nav", class_="pager").text
+    assert len(row_names(page)) == KEYS_PER_PAGE
+
+
+def test_no_js_delete_from_a_later_page_goes_back_to_that_page(admin_client, many_keys):
+    second = parse_html(admin_client.get("/settings/api-keys?status=active&page=2"))
+    row = key_rows(second)[0]
+    confirm = parse_html(admin_client.get(row.find("a", class_="danger").get("href")))
+    form = confirm.find("form", action=f"/settings/api-keys/{row.get('id').removeprefix('key-')}/delete"
+                                       "?status=active&page=2")
+    assert form.find("a").get("href") == "/settings/api-keys?status=active&page=2"  # Cancel
+
+    token = form.find("input", attrs={"name": "csrf_token"}).get("value")
+    response = admin_client.post(form.get("action"), data={"csrf_token": token})
+
+    location = urlsplit(response.headers["Location"])
+    assert (location.path, location.query) == ("/settings/api-keys", "status=active&page=2")

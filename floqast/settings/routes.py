@@ -35,6 +35,11 @@ def current_page() -> int:
     return max(request.args.get("page", 1, type=int), 1)
 
 
+def page_argument(page: int) -> int | None:
+    """The ?page= that links back to the list keep: none for the first page."""
+    return page if page > 1 else None
+
+
 def key_list(team: Team, status_filter: str, page: int = 1) -> dict:
     """What the tabs and the table show: one page of the keys under one filter, and every tab's count.
 
@@ -59,6 +64,7 @@ def key_list(team: Team, status_filter: str, page: int = 1) -> dict:
         "keys": db.session.scalars(query).all(),
         "counts": counts,
         "key_page": page,
+        "page_param": page_argument(page),
         "key_pages": pages,
         "status_filter": status_filter,
         "today": today,
@@ -138,7 +144,8 @@ def create_key():
 @bp.get("/api-keys/<int:key_id>/delete")
 def confirm_delete(key_id: int):
     """Ask before deleting, for browsers without JavaScript."""
-    return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter())
+    return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter(),
+                           page_param=page_argument(current_page()))
 
 
 def deactivate(key: ApiKey) -> bool:
@@ -159,18 +166,19 @@ def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
 
 @bp.post("/api-keys/<int:key_id>/delete")
 def delete_key_form(key_id: int):
-    """Deactivate a key from the confirmation page, then go back to the list."""
+    """Deactivate a key from the confirmation page, then go back to the page of the list it was on."""
     key = team_key_or_404(key_id)
     flash(deactivation_message(key, deactivate(key)))
-    return redirect(url_for("settings.api_keys", status=current_filter()))
+    return redirect(url_for("settings.api_keys", status=current_filter(), page=page_argument(current_page())))
 
 
 @bp.delete("/api-keys/<int:key_id>")
 def delete_key(key_id: int):
-    """Deactivate a key from its trash can and answer with the refreshed list."""
+    """Deactivate a key from its trash can and answer with the refreshed page of the list it was on."""
     key = team_key_or_404(key_id)
     message = deactivation_message(key, deactivate(key))
-    body = render_template("settings/_key_table.html", message=message, **key_list(current_user.team, current_filter()))
+    context = key_list(current_user.team, current_filter(), current_page())
+    body = render_template("settings/_key_table.html", message=message, **context)
     return body, {"HX-Trigger": ACTIVITY_CHANGED}
 
 
