@@ -44,8 +44,9 @@ def parse_args():
     parser.add_argument("--churn-interval", type=float, default=0.2,
                         help="seconds between key creations/deletions in the churn thread (default 0.2)")
     parser.add_argument("--api-rate-limit", default="100000 per minute",
-                        help="API_RATE_LIMIT for the server (default high, so latency measures the work; "
-                             "'600 per minute' is production's)")
+                        help="API_RATE_LIMIT and API_REFUSAL_LIMIT for the server (default high, so latency "
+                             "measures the work and deleted keys get their 401; '600 per minute' is production's "
+                             "per-key limit, '60 per minute' its per-IP limit on refusals)")
     return parser.parse_args()
 
 
@@ -130,7 +131,7 @@ class Soak:
 
     def start_gunicorn(self) -> subprocess.Popen:
         env = {**os.environ, "SECRET_KEY": self.secret_key, "API_KEY_PEPPER": self.pepper, "DATABASE_URL": self.url,
-               "API_RATE_LIMIT": self.args.api_rate_limit}
+               "API_RATE_LIMIT": self.args.api_rate_limit, "API_REFUSAL_LIMIT": self.args.api_rate_limit}
         command = [sys.executable, "-m", "gunicorn", "--workers", str(self.args.workers),
                    "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "wsgi:app"]
         process = subprocess.Popen(command, cwd=ROOT, env=env)

@@ -47,6 +47,7 @@ class Config:
     # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_REFUSAL_LIMIT = os.environ.get("API_REFUSAL_LIMIT", "60 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
     RATELIMIT_NAMESPACE = "floqast"
     # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
@@ -65,6 +66,7 @@ class TestConfig(Config):
     # High enough for suites that log in and pull a lot; tests of the limits set low ones on their app.
     LOGIN_RATE_LIMIT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
+    API_REFUSAL_LIMIT = "100000 per minute"
 
 
 def require_secrets(app) -> None:

@@ -1,9 +1,10 @@
 """Rate limits (Flask-Limiter) and caps on how much one request may carry.
 
-Limits: login attempts per client IP and per account, and API pulls per key (counted on the key's id,
-never its plaintext). Counts live in memory by default, or in Redis with RATELIMIT_STORAGE_URI so that
-every worker shares one count. Both send X-RateLimit-Limit, X-RateLimit-Remaining,
-X-RateLimit-Reset (epoch seconds) and, on a 429, Retry-After (seconds): Flask-Limiter's own headers.
+Limits: login attempts per client IP and per account, API pulls per key (counted on the key's id, never
+its plaintext), and refused API authentications per client IP. Counts live in memory by default, or in
+Redis with RATELIMIT_STORAGE_URI so that every worker shares one count. Logins and pulls send
+X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds), Flask-Limiter's own
+headers; every 429 has Retry-After (seconds).
 """
 
 import hashlib
@@ -63,11 +64,6 @@ def login_account() -> str:
     return f"{namespace()}:account:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
 
 
-def api_key_id() -> str:
-    """The authenticated key's id: the count is per key, whatever IP the pulls come from."""
-    return f"{namespace()}:key:{g.api_key.id}"
-
-
 def login_rate() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
@@ -92,30 +88,58 @@ login_per_account = limiter.limit(
 
 def count_api_pull() -> None:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
-    a RateLimitExceeded (429). The same headers as Flask-Limiter's go on the response.
+    a RateLimitExceeded (429). The same headers as Flask-Limiter's go on the response."""
+    counted = count(api_rate(), "api-pulls", f"key:{g.api_key.id}")
+    if counted is None:
+        return
+    item, hits, reset_at = counted
+    g.rate_limit_headers = {
+        "X-RateLimit-Limit": str(item.amount),
+        "X-RateLimit-Remaining": str(max(0, item.amount - hits)),
+        "X-RateLimit-Reset": str(int(reset_at)),
+    }
+    if hits > item.amount:
+        g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
+        raise ApiRateLimited(api_limit_message())
+
+
+def count_api_refusal() -> None:
+    """Count a refused API authentication against the client's IP; past API_REFUSAL_LIMIT, a 429 instead
+    of the refusal, so that a script retrying a dead key, or a flood of made-up ones, is slowed down and
+    does not write one audit row each."""
+    rate = current_app.config["API_REFUSAL_LIMIT"]
+    counted = count(rate, "api-refusals", f"ip:{get_remote_address()}")
+    if counted is None:
+        return
+    item, hits, reset_at = counted
+    if hits > item.amount:
+        g.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
+        raise ApiRateLimited(f"Too many refused requests from this address (at most {rate}). Check the API key, "
+                             "then wait for the number of seconds in the Retry-After header before retrying.")
+
+
+def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:
+    """One more hit on a fixed-window count: the limit, the hits so far in this window and the window's end.
 
     On the API's hot path, so it talks to Flask-Limiter's storage directly, as its fixed-window strategy
     would: one increment and one read of the window's end, not the route-limit machinery (which cost
-    about as much as the pull itself). If the storage (Redis) cannot be reached, the pull is let through
-    and the failure logged.
+    about as much as the pull itself). If the storage (Redis) cannot be reached, None: the request is let
+    through and the failure logged.
     """
-    item = parsed_limit(api_rate())
-    count_key = item.key_for(namespace(), "api-pulls", f"key:{g.api_key.id}")
+    item = parsed_limit(rate)
+    count_key = item.key_for(namespace(), *identity)
     try:
         storage = limiter.limiter.storage  # Redis, or this worker's memory while Redis is unreachable
-        count = storage.incr(count_key, item.get_expiry())
-        reset_at = storage.get_expiry(count_key)
+        hits = storage.incr(count_key, item.get_expiry())
+        return item, hits, storage.get_expiry(count_key)
     except Exception:  # noqa: BLE001  (a storage outage must not refuse every pull)
-        current_app.logger.warning("rate-limit storage unreachable; API pull not counted", exc_info=True)
-        return
-    g.rate_limit_headers = {
-        "X-RateLimit-Limit": str(item.amount),
-        "X-RateLimit-Remaining": str(max(0, item.amount - count)),
-        "X-RateLimit-Reset": str(int(reset_at)),
-    }
-    if count > item.amount:
-        g.rate_limit_headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
-        raise ApiRateLimited(api_limit_message())
+        current_app.logger.warning("rate-limit storage unreachable; API request not counted", exc_info=True)
+        return None
+
+
+def retry_after(reset_at: float) -> str:
+    """Seconds until the window ends, at least 1, for the Retry-After header."""
+    return str(max(1, math.ceil(reset_at - time.time())))
 
 
 class ApiRateLimited(TooManyRequests):

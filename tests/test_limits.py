@@ -1,17 +1,20 @@
-"""Rate limits (login per IP and per account, API pulls per key) and caps on what one request may carry."""
+"""Rate limits (login per IP and per account, API pulls per key, refused API keys per IP) and caps on what one
+request may carry."""
 
 import socket
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
 from conftest import PASSWORD, csrf_token, parse_html
-from floqast import create_app
+from floqast import create_app, keys
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
+from floqast.audit import AuditEvent
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
 from floqast.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
-from floqast.models import ApiKey, Role, Service, Team, User
+from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
@@ -164,6 +167,34 @@ def test_refused_keys_are_not_counted_against_a_working_key(app, admin, make_key
     for _ in range(3):
         assert pull("fq_not-a-key").status_code == 401
     assert pull(plaintext).status_code == 200
+
+
+def audit_rows() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def test_refused_keys_are_limited_per_ip_and_stop_writing_audit_rows(app, admin, make_key, pull):
+    app.config["API_REFUSAL_LIMIT"] = "3 per minute"
+    _, plaintext = make_key(admin)
+    _, dead = make_key(admin, name="Old script", deleted_at=utcnow(), deleted_by_id=admin.id)
+    for presented in ("fq_not-a-key", keys.generate(), dead):
+        assert_api_error(pull(presented), 401)
+    written = audit_rows()
+    assert written == 3
+
+    refused = pull(dead)
+    detail = assert_api_error(refused, 429, "Too many refused requests from this address")
+    assert "Check the API key" in detail
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert dead not in refused.get_data(as_text=True)
+    for _ in range(5):
+        assert_api_error(pull(keys.generate()), 429)
+    assert audit_rows() == written, "a flood of bad keys is not a flood of writes"
+
+    # Working keys are never held back by refusals, from that address or any other, and other addresses
+    # keep their own count.
+    assert pull(plaintext).status_code == 200
+    assert_api_error(pull(dead, ip="203.0.113.99"), 401)
 
 
 # ---------------------------------------------------------------- caps on the request

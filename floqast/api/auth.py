@@ -9,7 +9,7 @@ from floqast import audit, keys
 from floqast.api import bp
 from floqast.api.errors import ApiError
 from floqast.config import key_pepper
-from floqast.limits import count_api_pull
+from floqast.limits import count_api_pull, count_api_refusal
 from floqast.models import ApiKey, KeyStatus, Service
 
 QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
@@ -87,6 +87,7 @@ def require_key():
         view = current_app.view_functions.get(request.endpoint)
         check_service(key, getattr(view, "required_service", None))
     except ApiError as refusal:
+        count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
         record_refusal(refusal)
         raise
     g.api_key = key
