@@ -1,4 +1,4 @@
-"""The audit trail: keys created and deleted, logins and failed logins, refused API authentications.
+"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications.
 
 One row per event, written in the same transaction as the change it records (keys) or as one INSERT on
 its own (logins, refusals). Never a plaintext key or a password: keys by their hint, logins by the email
@@ -24,6 +24,7 @@ class AuditKind(enum.StrEnum):
     KEY_DELETED = "key_deleted"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
     API_REFUSED = "api_refused"
 
     @property
@@ -33,6 +34,7 @@ class AuditKind(enum.StrEnum):
             "key_deleted": "Key deleted",
             "login": "Logged in",
             "login_failed": "Failed login",
+            "logout": "Logged out",
             "api_refused": "API request refused",
         }[self.value]
 
@@ -102,6 +104,11 @@ def record_login(email: str, user: User | None, succeeded: bool) -> None:
         email=_clip(email.strip().lower(), 254),
         ip=client_ip(),
     )
+
+
+def record_logout(user: User) -> None:
+    """A user logging out (which ends every session of theirs), committed with whatever the session holds."""
+    _insert(team_id=user.team_id, kind=AuditKind.LOGOUT, user_id=user.id, email=user.email, ip=client_ip())
 
 
 def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> None:

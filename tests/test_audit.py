@@ -86,6 +86,19 @@ def test_logins_and_failed_logins_are_recorded_without_the_password(client, admi
         assert "wrong password" not in row_text(event) and PASSWORD not in row_text(event)
 
 
+def test_a_logout_is_recorded_and_shown_in_activity(client, admin, team):
+    log_in(client, admin)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/settings/api-keys")},
+                environ_base={"REMOTE_ADDR": IP})
+
+    [event] = events(kind=AuditKind.LOGOUT)
+    assert (event.team_id, event.user_id, event.email, event.ip) == (team.id, admin.id, admin.email, IP)
+    assert log_in_with(client, admin.email, PASSWORD).status_code == 302  # (the logout ended the old session)
+    activity = parse_html(client.get("/settings/api-keys/activity"))
+    logged_out = [row for row in activity.find("tbody").find_all("tr") if "Logged out" in row.text]
+    assert len(logged_out) == 1 and admin.name in logged_out[0].text and IP in logged_out[0].text
+
+
 def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client, make_team, make_user, make_key,
                                                                            admin, team):
     def pull(key, path=ME):
@@ -149,6 +162,7 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
+    client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]
     assert len(trail) >= 12

@@ -93,7 +93,7 @@ def logout():
         db.session.execute(
             update(User).where(User.id == current_user.id).values(session_version=User.session_version + 1)
         )
-        db.session.commit()
+        audit.record_logout(current_user)  # commits the new session version with it
     logout_user()
     session.clear()
     flash("You have been logged out.")
