@@ -1,5 +1,7 @@
-"""Index (team_id, id) on reconciliations and checklist_items: a team's records in id order (the cursor's
-walk and the CSV export) without sorting all of the team's rows first
+"""Index (team_id, id) on reconciliations and checklist_items, for a team's records in id order
+
+The cursor's walk and the CSV export read a team's records in id order; without this index the first page
+sorted all of the team's rows.
 
 Revision ID: d4e8a1b93c2f
 Revises: cb73c6fbedae
