@@ -3,7 +3,7 @@
 import jsonschema
 import pytest
 
-from conftest import log_in
+from conftest import log_in, parse_html
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Role
@@ -81,7 +81,8 @@ def test_a_wrong_schema_would_be_caught(document, key):
 def test_admins_get_the_api_documentation_page(client, admin, key):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
-    assert 'curl -H "x-api-key: $FLOQAST_API_KEY"' in html
+    assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 4
+    assert "Requests are limited to 100000 per minute per key" in parse_html(html).text
     assert "http://localhost/api/v1/analytics/reconciliations?filter[month]=January" in html
     assert "http://localhost/api/v1/analytics/checklists?filter[month]=January" in html
     assert html.count('-H "Accept: text/csv"') == 2

@@ -1,6 +1,6 @@
 """The API documentation page: ready curl commands and the fields of each record."""
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
@@ -13,4 +13,5 @@ def api_docs():
         "settings/api_docs.html",
         api_root=request.host_url.rstrip("/") + "/api/v1",
         datasets=DATASETS.values(),
+        api_rate_limit=current_app.config["API_RATE_LIMIT"],
     )

@@ -1,0 +1,50 @@
+"""The API documentation page's curl commands, copied from the browser and run in a shell as printed."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from floqast.analytics.generate import Profile, generate
+from floqast.extensions import db
+from floqast.models import Team
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="these tests run curl, which is not installed")
+
+
+@pytest.fixture
+def january_books(seeded):
+    """Close data for January 2025, the month the page's examples ask for."""
+    with seeded.app.app_context():
+        team = db.session.get(Team, seeded.team_id)
+        generate(team, Profile(entities=(("Docs Ltd", "USD"),), accounts=4, months=1, through=(2025, 1), seed=5,
+                               people=("Avery", "Blake")))
+
+
+def run_in_shell(command: str, key: str, folder) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command], cwd=folder, env={"PATH": "/usr/bin:/bin", "FLOQAST_API_KEY": key},
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, january_books, tmp_path):
+    key = seeded.add_key("Docs reader")
+    admin_page.get_by_role("link", name="API documentation").first.click()
+    admin_page.wait_for_url("**/settings/api-docs")
+
+    commands = admin_page.locator("pre code").all_inner_texts()
+    assert len(commands) == 4  # JSON and CSV for each service
+
+    for command in commands:
+        result = run_in_shell(command, key, tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        if "text/csv" not in command:
+            records = json.loads(result.stdout)["data"]
+            assert records and {record["period"]["month"] for record in records} == {1}
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert files == ["checklists-2025-01.csv", "reconciliations-2025-01.csv"]
+    for path in tmp_path.iterdir():
+        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        assert rows and {row["period.year"] for row in rows} == {"2025"}
