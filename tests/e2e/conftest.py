@@ -131,6 +131,17 @@ def seeded(app, request) -> Seeded:
         return Seeded(app, team.id, team.name, admin.email, admin.name, manager.email)
 
 
+@pytest.fixture
+def lived_in(seeded):
+    """A key in every status: two active (one expiring soon), one expired, two deactivated; some used."""
+    seeded.add_key("Power BI connector", created_days_ago=40, last_used=timedelta(hours=3))
+    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2))
+    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=30))
+    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8)
+    seeded.add_key("Old export", expires_in=None, created_days_ago=300, deleted_days_ago=100)
+    return seeded
+
+
 # ---- the browser ----
 
 @pytest.fixture(scope="session")
@@ -290,6 +301,17 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+
+
+def fill_create_form(dialog, name="Looker", expiration="90 days", services=("Reconciliation Analytics",),
+                     custom_date=None) -> None:
+    """Fill in the Create New Key dialog like a person (without submitting it)."""
+    dialog.get_by_label("New API Key Name").fill(name)
+    dialog.get_by_label("Expiration", exact=True).select_option(label=expiration)
+    if custom_date is not None:
+        dialog.get_by_label("Expiration date").fill(custom_date)
+    for service in services:
+        dialog.get_by_label(service).check()
 
 
 @pytest.fixture(name="log_in")

@@ -4,21 +4,10 @@ These tests skip, saying why, when axe-core is not installed; the lifecycle test
 """
 
 import re
-from datetime import timedelta
 
 import pytest
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
-
-
-@pytest.fixture
-def lived_in(seeded):
-    """A key in every status, one of them expiring soon and some used."""
-    seeded.add_key("Power BI connector", created_days_ago=40, last_used=timedelta(hours=3))
-    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2))
-    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=30))
-    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8)
-    return seeded
 
 
 def open_dialog(page):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from e2e.conftest import fill_create_form
 from floqast.settings.formatting import day
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
@@ -16,12 +17,7 @@ def create(page, name, expiration="90 days", services=("Reconciliation Analytics
     """Fill in Create New Key like a person and submit it; returns the reveal panel."""
     page.get_by_role("button", name="Create New Key").click()
     dialog = page.get_by_role("dialog", name="Create New Key")
-    dialog.get_by_label("New API Key Name").fill(name)
-    dialog.get_by_label("Expiration", exact=True).select_option(label=expiration)
-    if custom_date is not None:
-        dialog.get_by_label("Expiration date").fill(custom_date)
-    for service in services:
-        dialog.get_by_label(service).check()
+    fill_create_form(dialog, name, expiration, services, custom_date)
     dialog.get_by_role("button", name="Create API Key").click()
     panel = page.get_by_role("status").filter(has_text="This is the only time this key will be displayed")
     expect(panel).to_be_visible()

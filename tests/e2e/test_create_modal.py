@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from e2e.conftest import fill_create_form
 from floqast.settings.forms import years_later
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
@@ -60,15 +61,6 @@ def test_cancel_closes_and_keeps_the_page(admin_page):
     expect(dialog).to_be_hidden()
 
 
-def fill(dialog, name="Looker", expiration="90 days", services=("Reconciliation Analytics",), custom_date=None):
-    dialog.get_by_label("New API Key Name").fill(name)
-    dialog.get_by_label("Expiration", exact=True).select_option(label=expiration)
-    if custom_date is not None:
-        dialog.get_by_label("Expiration date").fill(custom_date)
-    for service in services:
-        dialog.get_by_label(service).check()
-
-
 ERRORS = {
     "empty name": (dict(name="   "), "name", "Enter a name for the key."),
     "name in use": (dict(name="power bi"), "name", "A key that still works already has this name."),
@@ -91,7 +83,7 @@ def test_validation_error_is_shown_in_the_dialog_next_to_its_field(admin_page, s
     elif fields.get("custom_date") == "too late":
         fields["custom_date"] = (years_later(today, 5) + timedelta(days=1)).isoformat()
     _, dialog = open_dialog(page)
-    fill(dialog, **fields)
+    fill_create_form(dialog, **fields)
     dialog.get_by_role("button", name="Create API Key").click()
 
     error = dialog.locator(f"#{field_id}-error")

@@ -34,17 +34,6 @@ def assert_selected(page, value, names):
         expect(page.locator("#key-list tbody tr")).to_have_count(0)
 
 
-@pytest.fixture
-def lived_in(seeded):
-    """Two active keys, one expired, two deactivated."""
-    seeded.add_key("Power BI connector", created_days_ago=40, last_used=timedelta(hours=3))
-    seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2))
-    seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=30))
-    seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8)
-    seeded.add_key("Old export", expires_in=None, created_days_ago=300, deleted_days_ago=100)
-    return seeded
-
-
 LISTED = {
     "active": ["Power BI connector", "Snowflake nightly"],
     "expired": ["Tableau pilot"],
