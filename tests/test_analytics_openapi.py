@@ -1,10 +1,12 @@
 """The OpenAPI document matches the real routes and responses; the admin docs page."""
 
+import calendar
+
 import jsonschema
 import pytest
 
 from conftest import log_in, parse_html
-from floqast.analytics.generate import Profile, generate
+from floqast.analytics.generate import Profile, generate, last_closed_month
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Role
 
@@ -78,13 +80,15 @@ def test_a_wrong_schema_would_be_caught(document, key):
         validate(document, "/analytics/reconciliations", "200", {"data": [{"id": 1}], "links": {"self": "x"}})
 
 
-def test_admins_get_the_api_documentation_page(client, admin, key):
+def test_admins_get_the_api_documentation_page(client, admin, key, team):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
     assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 4
     assert "Requests are limited to 100000 per minute per key" in parse_html(html).text
-    assert "http://localhost/api/v1/analytics/reconciliations?filter[month]=January" in html
-    assert "http://localhost/api/v1/analytics/checklists?filter[month]=January" in html
+    year, month = last_closed_month(team.today())  # the examples ask for the month the team closed last
+    period = f"filter[month]={calendar.month_name[month]}&amp;filter[year]={year}"
+    assert f"http://localhost/api/v1/analytics/reconciliations?{period}" in html
+    assert f"http://localhost/api/v1/analytics/checklists?{period}" in html
     assert html.count('-H "Accept: text/csv"') == 2
     for field in ("glBalance", "signatures.reviewer.signedDate", "readyForReview", "difference"):
         assert f"<code>{field}</code>" in html

@@ -1,7 +1,11 @@
 """The API documentation page: ready curl commands and the fields of each record."""
 
-from flask import current_app, render_template, request
+from datetime import date
 
+from flask import current_app, render_template, request
+from flask_login import current_user
+
+from floqast.analytics.generate import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
 
@@ -9,9 +13,12 @@ from floqast.settings import bp
 @bp.get("/api-docs")
 def api_docs():
     """How to pull both services with curl, as JSON and as CSV, and what each record holds."""
+    # The examples ask for the month the team closed last, so that a pasted command shows real records.
+    example_month = date(*last_closed_month(current_user.team.today()), 1)
     return render_template(
         "settings/api_docs.html",
         api_root=request.host_url.rstrip("/") + "/api/v1",
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
+        example_month=example_month,
     )

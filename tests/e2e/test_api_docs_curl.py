@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from floqast.analytics.generate import Profile, generate
+from floqast.analytics.generate import Profile, generate, last_closed_month
 from floqast.extensions import db
 from floqast.models import Team
 
@@ -16,12 +16,14 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="these test
 
 
 @pytest.fixture
-def january_books(seeded):
-    """Close data for January 2025, the month the page's examples ask for."""
+def last_month_books(seeded) -> tuple[int, int]:
+    """Close data for the month the team closed last, which the page's examples ask for; (year, month)."""
     with seeded.app.app_context():
         team = db.session.get(Team, seeded.team_id)
-        generate(team, Profile(entities=(("Docs Ltd", "USD"),), accounts=4, months=1, through=(2025, 1), seed=5,
+        closed = last_closed_month(team.today())
+        generate(team, Profile(entities=(("Docs Ltd", "USD"),), accounts=4, months=1, through=closed, seed=5,
                                people=("Avery", "Blake")))
+    return closed
 
 
 def run_in_shell(command: str, key: str, folder) -> subprocess.CompletedProcess:
@@ -29,7 +31,8 @@ def run_in_shell(command: str, key: str, folder) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
-def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, january_books, tmp_path):
+def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_month_books, tmp_path):
+    year, month = last_month_books
     key = seeded.add_key("Docs reader")
     admin_page.get_by_role("link", name="API documentation").first.click()
     admin_page.wait_for_url("**/settings/api-docs")
@@ -42,9 +45,10 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, januar
         assert result.returncode == 0, (command, result.stderr)
         if "text/csv" not in command:
             records = json.loads(result.stdout)["data"]
-            assert records and {record["period"]["month"] for record in records} == {1}
+            assert records and {(record["period"]["year"], record["period"]["month"]) for record in records} == {
+                (year, month)}
     files = sorted(path.name for path in tmp_path.iterdir())
-    assert files == ["checklists-2025-01.csv", "reconciliations-2025-01.csv"]
+    assert files == [f"checklists-{year}-{month:02d}.csv", f"reconciliations-{year}-{month:02d}.csv"]
     for path in tmp_path.iterdir():
         rows = list(csv.DictReader(io.StringIO(path.read_text())))
-        assert rows and {row["period.year"] for row in rows} == {"2025"}
+        assert rows and {(row["period.year"], row["period.month"]) for row in rows} == {(str(year), str(month))}
