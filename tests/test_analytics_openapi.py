@@ -75,6 +75,22 @@ def test_real_errors_match_the_schema(client, document, key, headers, query, sta
     validate(document, "/analytics/reconciliations", status, response.get_json())
 
 
+# Far past any size limit: the app refuses these before authentication, on every route, the document's own too.
+OVERSIZED = {
+    "414": ({}, {f"p{number}": "1" for number in range(5000)}),
+    "431": ({f"X-Padding-{number}": "p" * 200 for number in range(100)}, {}),
+}
+
+
+@pytest.mark.parametrize("status", list(OVERSIZED))
+@pytest.mark.parametrize("path", ["/me", "/analytics/reconciliations", "/analytics/checklists", "/openapi.json"])
+def test_refusals_for_size_are_documented_on_every_operation(client, document, key, path, status):
+    headers, query = OVERSIZED[status]
+    response = client.get(f"/api/v1{path}", query_string=query, headers={"x-api-key": key, **headers})
+    assert str(response.status_code) == status
+    validate(document, path, status, response.get_json())
+
+
 def test_a_wrong_schema_would_be_caught(document, key):
     with pytest.raises(jsonschema.ValidationError):
         validate(document, "/analytics/reconciliations", "200", {"data": [{"id": 1}], "links": {"self": "x"}})

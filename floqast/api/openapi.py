@@ -22,9 +22,14 @@ ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it.",
     "401": "The key is missing, malformed, unknown, expired or deactivated.",
     "403": "The key lacks this service, or Open API is off for the team.",
+    "414": "The URL is longer than the API reads; the detail gives the limit.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",
+    "431": "The request headers are larger than the API reads in all; the detail gives the limit.",
     "503": "The database cannot be reached right now; retry after the Retry-After header's seconds.",
 }
+# Every request's size is checked before anything else (check_request_size), the document's too.
+SIZE_ERRORS = ["400", "414", "431"]
+KEY_ERRORS = [*SIZE_ERRORS, "401", "403", "429", "503"]
 
 
 def field_schema(field) -> dict:
@@ -80,7 +85,7 @@ def error_responses(statuses) -> dict:
     return {
         status: {"description": ERRORS[status],
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
-        for status in statuses
+        for status in sorted(statuses)
     }
 
 
@@ -109,7 +114,7 @@ def analytics_path(service: Service, schema_name: str) -> dict:
                 "application/json": {"schema": page},
                 "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}"}},
             }},
-            **error_responses(["400", "401", "403", "429", "503"]),
+            **error_responses(KEY_ERRORS),
         },
     }}
 
@@ -133,7 +138,7 @@ def document(server_url: str) -> dict:
                 "summary": "The key making the request",
                 "responses": {
                     "200": {"description": "The key.", "content": {"application/json": {"schema": object_schema({"data": me})}}},
-                    **error_responses(["400", "401", "403", "429", "503"]),
+                    **error_responses(KEY_ERRORS),
                 },
             }},
             "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation"),
@@ -141,7 +146,10 @@ def document(server_url: str) -> dict:
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],
-                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    **error_responses(SIZE_ERRORS),
+                },
             }},
         },
         "components": {
