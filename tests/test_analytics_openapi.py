@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from conftest import log_in, parse_html
+from floqast.analytics import params
 from floqast.analytics.generate import Profile, generate, last_closed_month
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Role
@@ -110,6 +111,18 @@ def test_admins_get_the_api_documentation_page(client, admin, key, team):
         assert f"<code>{field}</code>" in html
     keys_page = client.get("/settings/api-keys").get_data(as_text=True)
     assert 'href="/settings/api-docs">API documentation</a>' in keys_page
+
+
+def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, admin, key, monkeypatch):
+    monkeypatch.setattr(params, "DEFAULT_PAGE_SIZE", 250)
+    monkeypatch.setattr(params, "MAX_PAGE_SIZE", 5000)
+    log_in(client, admin)
+    text = parse_html(client.get("/settings/api-docs").get_data(as_text=True)).text
+    assert "page[size]: 1 to 5000 records per JSON page (default 250)" in text
+    for size, status in (("5000", 200), ("5001", 400)):  # and the API takes what the page says
+        response = client.get("/api/v1/analytics/reconciliations", query_string={"page[size]": size},
+                              headers={"x-api-key": key})
+        assert response.status_code == status
 
 
 @pytest.mark.parametrize("role", [Role.MANAGER, Role.USER])

@@ -5,6 +5,7 @@ from datetime import date
 from flask import current_app, render_template, request
 from flask_login import current_user
 
+from floqast.analytics import params
 from floqast.analytics.generate import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
@@ -21,4 +22,6 @@ def api_docs():
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
         example_month=example_month,
+        default_page_size=params.DEFAULT_PAGE_SIZE,
+        max_page_size=params.MAX_PAGE_SIZE,
     )
