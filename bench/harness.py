@@ -17,7 +17,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 PEPPER = "bench-pepper-" + "y" * 32
-ENTITIES = 10  # the 100,000-row export is one entity's rows out of ten
+ENTITIES = 10  # the memory ratio's smaller export is one entity's rows: a tenth of them
 TEAM = "Bench Corp"
 
 
