@@ -25,7 +25,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Limits are declared where they apply (floqast/limits.py); none applies by default. Headers on, and a
+# Limits are declared where they apply (floqast/ratelimits.py); none applies by default. Headers on, and a
 # worker whose Redis is unreachable counts in its own memory instead of failing every request.
 limiter = Limiter(
     key_func=get_remote_address,

@@ -12,7 +12,7 @@ from floqast import audit
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.limits import login_per_account, login_per_ip
+from floqast.ratelimits import login_per_account, login_per_ip
 from floqast.models import User, bcrypt_secret
 
 # Checked when the email is unknown, so that a wrong email takes as long as a wrong password.

@@ -13,7 +13,7 @@ from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 ME = "/api/v1/me"
@@ -140,7 +140,7 @@ def test_the_count_is_keyed_on_the_key_id_never_the_plaintext(app, admin, make_k
 
 
 def test_counts_in_memory_start_no_thread_per_pull(app, admin, make_key, pull):
-    from floqast.limits import InProcessStorage
+    from floqast.ratelimits import InProcessStorage
 
     _, plaintext = make_key(admin)
     assert isinstance(limiter.storage, InProcessStorage)
