@@ -2,18 +2,21 @@
 request may carry."""
 
 import socket
+import threading
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
 from conftest import PASSWORD, csrf_token, parse_html
-from floqast import create_app, keys
+from floqast import create_app, keys, ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 ME = "/api/v1/me"
@@ -134,19 +137,33 @@ def test_the_count_is_keyed_on_the_key_id_never_the_plaintext(app, admin, make_k
     key, plaintext = make_key(admin)
     assert pull(plaintext).status_code == 200
 
-    counters = list(limiter.storage.storage)  # the in-memory storage's keys
+    counters = list(limiter.storage.counts)  # the in-memory storage's keys
     assert any(f"/api-pulls/key:{key.id}/" in counter for counter in counters), counters
     assert not any(plaintext in counter or key.digest in counter for counter in counters)
 
 
 def test_counts_in_memory_start_no_thread_per_pull(app, admin, make_key, pull):
-    from floqast.ratelimits import InProcessStorage
-
     _, plaintext = make_key(admin)
     assert isinstance(limiter.storage, InProcessStorage)
+    before = threading.active_count()
     for _ in range(5):
         assert pull(plaintext).status_code == 200
-        assert not limiter.storage.timer.is_alive()
+        assert threading.active_count() == before
+
+
+def test_expired_counts_start_again_and_are_dropped(app, admin, make_key, pull, monkeypatch):
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    _, plaintext = make_key(admin)
+    assert pull(plaintext).status_code == 200
+    assert pull(plaintext).status_code == 429
+
+    later = time.time() + 61
+    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: later))
+    assert pull(plaintext).status_code == 200  # a new window
+    _, other = make_key(admin, name="Tableau")
+    later += 120
+    assert pull(other).status_code == 200
+    assert len(limiter.storage.counts) == 1, "the first key's expired count was dropped"
 
 
 def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeypatch):
@@ -155,7 +172,7 @@ def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeyp
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(limiter.limiter.storage, "incr", down)
+    monkeypatch.setattr(limiter.storage, "incr", down)
     response = pull(plaintext)
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
