@@ -36,7 +36,7 @@ def anonymous_token(client, team):
 
 
 @given(email=field_text, password=field_text, next_url=st.none() | field_text)
-@settings(max_examples=40)  # each unknown email costs a full bcrypt check (cost 12), on purpose
+@settings(max_examples=40)  # each unknown email costs a full bcrypt check (at the app's BCRYPT_ROUNDS), on purpose
 def test_login_with_random_credentials_answers_the_page(client, admin, anonymous_token, email, password, next_url):
     query = {} if next_url is None else {"next": next_url}
     response = client.post("/login", query_string=query,

@@ -1,9 +1,10 @@
 """Login and logout views."""
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
@@ -15,8 +16,11 @@ from floqast.extensions import db, login_manager
 from floqast.ratelimits import login_per_account, login_per_ip
 from floqast.models import User, bcrypt_secret
 
-# Checked when the email is unknown, so that a wrong email takes as long as a wrong password.
-_UNKNOWN_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(12))
+
+@lru_cache(maxsize=4)
+def unknown_user_hash(rounds: int) -> bytes:
+    """Checked when the email is unknown, so that a wrong email takes as long as a wrong password."""
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds))
 
 
 @login_manager.user_loader
@@ -66,7 +70,7 @@ def login():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
     user = User.by_email(form.email.data)
     if user is None:
-        bcrypt.checkpw(bcrypt_secret(form.password.data), _UNKNOWN_USER_HASH)
+        bcrypt.checkpw(bcrypt_secret(form.password.data), unknown_user_hash(current_app.config["BCRYPT_ROUNDS"]))
     if user is None or not user.check_password(form.password.data):
         audit.record_login(form.email.data, user, succeeded=False)
         form.form_errors.append("Incorrect email or password.")
