@@ -44,6 +44,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     BCRYPT_ROUNDS = 12
     LAST_USED_INTERVAL_SECONDS = 60
+    # Every form is a few hundred bytes: a larger body is refused (413) before it is read.
+    MAX_CONTENT_LENGTH = 64 * 1024
     # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")

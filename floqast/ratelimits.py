@@ -29,6 +29,8 @@ MAX_PARAMETER_LENGTH = 256
 # Parameters whose values are longer by design: up to MAX_ENTITY_IDS ids, and cursors that carry them.
 LONG_PARAMETERS = {"filter[entityIds]": 1200, "page[cursor]": 2048}
 KEY_HEADERS = ("x-api-key", "Authorization")
+# The bodies a page's form may send: htmx sends FormData (multipart), a plain form urlencoded.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class InProcessStorage(Storage):
@@ -206,7 +208,10 @@ def add_rate_limit_headers(response):
 
 
 def check_request_size() -> None:
-    """Refuse URLs, headers and parameters longer than any real client sends: 414, 431 or 400 naming it."""
+    """Refuse bodies, URLs, headers and parameters larger than any real client sends: 413, 414, 431 or 400
+    naming it. A body is refused on its Content-Length, before any of it is read."""
+    if (request.content_length or 0) > request.max_content_length:
+        abort(413, description=f"The request body is larger than {request.max_content_length // 1024} KiB.")
     if len(request.full_path) > MAX_URL_LENGTH:
         abort(414, description=f"The URL is longer than {MAX_URL_LENGTH} characters.")
     size = sum(len(name) + len(value) for name, value in request.headers.items())
@@ -224,7 +229,24 @@ def check_request_size() -> None:
             abort(400, description=f"{name}: the value is longer than {cap} characters.")
 
 
+def check_form_body() -> None:
+    """A page's POST, PUT, PATCH or DELETE carries a form, or nothing (htmx's DELETE): 415 otherwise.
+
+    Flask-WTF would read a JSON body, or a file part, as the form's fields, values that are not text.
+    The key-authenticated API has its own rules.
+    """
+    if request.is_api or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+    if request.mimetype in FORM_TYPES:
+        if request.files:
+            abort(415, description="Files are not accepted here: send the form's fields only.")
+    elif has_body or request.mimetype:
+        abort(415, description="Send the form as application/x-www-form-urlencoded or multipart/form-data.")
+
+
 def init_app(app) -> None:
     limiter.init_app(app)
     app.before_request(check_request_size)
+    app.before_request(check_form_body)
     app.after_request(add_rate_limit_headers)

@@ -1,6 +1,7 @@
 """Rate limits (login per IP and per account, API pulls per key, refused API keys per IP) and caps on what one
 request may carry."""
 
+import io
 import socket
 import threading
 import time
@@ -280,6 +281,49 @@ def test_an_overlong_url_is_414(client, admin, make_key):
     _, plaintext = make_key(admin)
     query = "&".join(f"p{number}=1" for number in range(MAX_URL_LENGTH // 4))
     assert_api_error(client.get(f"{ME}?{query}", headers={"x-api-key": plaintext}), 414)
+
+
+class UnreadBody(io.RawIOBase):
+    """A request body of `size` bytes that fails the test if anything reads it."""
+
+    def __init__(self, size: int):
+        self.size, self.position = size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.position = offset if whence == io.SEEK_SET else self.size + offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def readinto(self, buffer):
+        raise AssertionError("the body was read")
+
+
+def test_a_body_over_64_kib_is_413_before_it_is_read(client, team):
+    page = client.post("/login", content_type="application/x-www-form-urlencoded",
+                       input_stream=UnreadBody(300 * 1024 * 1024))
+    assert page.status_code == 413
+    assert page.mimetype == "text/html"
+    assert "64 KiB" in parse_html(page).text
+
+    api = client.post(ME, content_type="application/json", input_stream=UnreadBody(300 * 1024 * 1024))
+    assert_api_error(api, 413, "64 KiB")
+
+
+def test_a_form_just_under_the_cap_is_read(client, admin):
+    token = csrf_token(client, "/login")
+    padding = "p" * (64 * 1024 - 400)
+    response = client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token,
+                                           "padding": padding})
+    assert response.status_code == 302
+    assert client.post("/login", data={"email": admin.email, "padding": padding + "p" * 500}).status_code == 413
 
 
 # ---------------------------------------------------------------- Redis: one count for every worker
