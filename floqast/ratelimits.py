@@ -1,10 +1,11 @@
-"""Rate limits (Flask-Limiter) and caps on how much one request may carry.
+"""Rate limits and caps on what one request may carry.
 
-Limits: login attempts per client IP and per account, API pulls per key (counted on the key's id, never
-its plaintext), and refused API authentications per client IP. Counts live in memory by default, or in
-Redis with RATELIMIT_STORAGE_URI so that every worker shares one count. Logins and pulls send
-X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds), Flask-Limiter's own
-headers; every 429 has Retry-After (seconds).
+Limits: failed logins per client IP, per account from one IP and per account from anywhere (a backstop); API
+pulls per key (counted on the key's id, never its plaintext); refused API authentications per client IP. Counts
+live in Flask-Limiter's storage: this worker's memory by default, or Redis with RATELIMIT_STORAGE_URI so that
+every worker shares one count. Login answers and pulls send X-RateLimit-Limit, X-RateLimit-Remaining and
+X-RateLimit-Reset (epoch seconds) for the tightest limit that applies; every 429 has Retry-After (seconds, at
+least 1). If the storage cannot be reached, requests are let through uncounted and the failure logged.
 """
 
 import hashlib
@@ -15,7 +16,7 @@ from functools import lru_cache
 
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
 from limits.storage import Storage
 from werkzeug.exceptions import TooManyRequests
 
@@ -99,18 +100,66 @@ def namespace() -> str:
     return current_app.config["RATELIMIT_NAMESPACE"]
 
 
-def client_ip() -> str:
-    return f"{namespace()}:ip:{get_remote_address()}"
+# ---------------------------------------------------------------- logins
+
+LOGIN_LIMIT_MESSAGE = "Too many failed login attempts. Wait a minute, then try again."
 
 
-def login_account() -> str:
-    """The account a login attempt is for, as a digest of its normalised email (no email in Redis)."""
-    email = (request.form.get("email") or "").strip().lower()
-    return f"{namespace()}:account:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
+def login_limits(email: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    """The failed-login limits a login for `email` from this client falls under, each with its count's identity.
+
+    Per IP: one address guessing across many accounts. Per account and IP: one address guessing one password,
+    without locking the account's owner out from anywhere else. Per account: many addresses guessing one
+    account's password (a high backstop, since it refuses the owner too).
+    """
+    config = current_app.config
+    ip = f"ip:{get_remote_address()}"
+    # The email as User.by_email matches it, as a digest: no email in Redis.
+    account = "account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return [
+        (parsed_limit(config["LOGIN_FAILURES_PER_IP"]), (namespace(), "login-failures", ip)),
+        (parsed_limit(config["LOGIN_FAILURES_PER_ACCOUNT_AND_IP"]), (namespace(), "login-failures", account, ip)),
+        (parsed_limit(config["LOGIN_FAILURES_PER_ACCOUNT"]), (namespace(), "login-failures", account)),
+    ]
 
 
-def login_rate() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def login_allowed(email: str) -> bool:
+    """Whether this client may try a password for `email`: none of its failed-login limits is used up."""
+    tightest = describe_login_limits(email)
+    if tightest is None or tightest.remaining > 0:
+        return True
+    g.rate_limit_headers["Retry-After"] = retry_after(tightest.reset_time)
+    return False
+
+
+def count_login_failure(email: str) -> None:
+    """Count a wrong email or password against each failed-login limit (a correct one counts nowhere)."""
+    try:
+        for item, identity in login_limits(email):
+            limiter.limiter.hit(item, *identity)
+    except Exception:  # noqa: BLE001  (a storage outage must not turn a wrong password into a 500)
+        current_app.logger.warning("rate-limit storage unreachable; failed login not counted", exc_info=True)
+        return
+    describe_login_limits(email)
+
+
+def describe_login_limits(email: str) -> WindowStats | None:
+    """Put the headers of the tightest failed-login limit on the response, and return its window.
+
+    The tightest: the fewest attempts left, then the latest reset (which a refused client waits for). None
+    if the storage cannot be reached.
+    """
+    try:
+        windows = [(item, limiter.limiter.get_window_stats(item, *identity)) for item, identity in login_limits(email)]
+    except Exception:  # noqa: BLE001  (as in count)
+        current_app.logger.warning("rate-limit storage unreachable; login not limited", exc_info=True)
+        return None
+    item, window = min(windows, key=lambda counted: (counted[1].remaining, -counted[1].reset_time))
+    g.rate_limit_headers = rate_limit_headers(item, window.remaining, window.reset_time)
+    return window
+
+
+# ---------------------------------------------------------------- API pulls and refusals
 
 
 def api_rate() -> str:
@@ -122,27 +171,14 @@ def api_limit_message() -> str:
             "Wait for the number of seconds in the Retry-After header, then retry.")
 
 
-LOGIN_LIMIT_MESSAGE = "Too many login attempts. Wait a minute, then try again."
-
-# Decorators for the login view: each POST counts once per IP and once per account.
-login_per_ip = limiter.limit(login_rate, key_func=client_ip, methods=["POST"], error_message=LOGIN_LIMIT_MESSAGE)
-login_per_account = limiter.limit(
-    login_rate, key_func=login_account, methods=["POST"], error_message=LOGIN_LIMIT_MESSAGE
-)
-
-
 def count_api_pull() -> None:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
-    a RateLimitExceeded (429). The same headers as Flask-Limiter's go on the response."""
+    a 429. The rate-limit headers go on the response."""
     counted = count(api_rate(), "api-pulls", f"key:{g.api_key.id}")
     if counted is None:
         return
     item, hits, reset_at = counted
-    g.rate_limit_headers = {
-        "X-RateLimit-Limit": str(item.amount),
-        "X-RateLimit-Remaining": str(max(0, item.amount - hits)),
-        "X-RateLimit-Reset": str(int(reset_at)),
-    }
+    g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
     if hits > item.amount:
         g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
         raise ApiRateLimited(api_limit_message())
@@ -181,6 +217,18 @@ def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:
         return None
 
 
+# ---------------------------------------------------------------- headers
+
+
+def rate_limit_headers(item: RateLimitItem, remaining: int, reset_at: float) -> dict[str, str]:
+    """X-RateLimit-Limit, -Remaining and -Reset for one limit."""
+    return {
+        "X-RateLimit-Limit": str(item.amount),
+        "X-RateLimit-Remaining": str(max(0, remaining)),
+        "X-RateLimit-Reset": str(int(reset_at)),
+    }
+
+
 def retry_after(reset_at: float) -> str:
     """Seconds until the window ends, at least 1, for the Retry-After header."""
     return str(max(1, math.ceil(reset_at - time.time())))
@@ -196,15 +244,18 @@ def parsed_limit(text: str) -> RateLimitItem:
 
 
 @limiter.request_filter
-def api_requests() -> bool:
-    """API pulls are counted by count_api_pull, after authentication: Flask-Limiter has nothing to check."""
-    return request.is_api
+def counted_here() -> bool:
+    """Every count is taken in this module, where it applies: Flask-Limiter's own check has nothing to do."""
+    return True
 
 
 def add_rate_limit_headers(response):
     for name, value in g.get("rate_limit_headers", {}).items():
         response.headers[name] = value
     return response
+
+
+# ---------------------------------------------------------------- caps on the request
 
 
 def check_request_size() -> None:
