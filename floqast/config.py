@@ -44,8 +44,14 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     BCRYPT_ROUNDS = 12
     LAST_USED_INTERVAL_SECONDS = 60
+    # Every form is a few hundred bytes: a larger body is refused (413) before it is read.
+    MAX_CONTENT_LENGTH = 64 * 1024
     # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
+    # Failed logins only: per client IP, per account from one IP, and per account from every IP together (a
+    # backstop against guessing from many addresses, high because it refuses the account's owner too).
+    LOGIN_FAILURES_PER_IP = os.environ.get("LOGIN_FAILURES_PER_IP", "30 per minute")
+    LOGIN_FAILURES_PER_ACCOUNT_AND_IP = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "5 per minute")
+    LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "50 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     API_REFUSAL_LIMIT = os.environ.get("API_REFUSAL_LIMIT", "60 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
@@ -64,7 +70,7 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "inprocess://"
     # High enough for suites that log in and pull a lot; tests of the limits set low ones on their app.
-    LOGIN_RATE_LIMIT = "10000 per minute"
+    LOGIN_FAILURES_PER_IP = LOGIN_FAILURES_PER_ACCOUNT_AND_IP = LOGIN_FAILURES_PER_ACCOUNT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     API_REFUSAL_LIMIT = "100000 per minute"
 

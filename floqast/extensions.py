@@ -25,11 +25,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Limits are declared where they apply (floqast/limits.py); none applies by default. Headers on, and a
-# worker whose Redis is unreachable counts in its own memory instead of failing every request.
-limiter = Limiter(
-    key_func=get_remote_address,
-    headers_enabled=True,
-    strategy="fixed-window",
-    in_memory_fallback_enabled=True,
-)
+# Counts are taken where they apply (floqast/ratelimits.py), on the storage this opens at RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")

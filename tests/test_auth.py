@@ -1,5 +1,8 @@
 """Logging in and out: where each role lands, wrong credentials, the next parameter, the session."""
 
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -176,3 +179,28 @@ def test_login_page_sends_a_signed_in_user_home(client, admin):
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/"
+
+
+def test_an_unknown_email_is_checked_against_a_hash_of_the_apps_bcrypt_cost(app, client, admin, monkeypatch):
+    from floqast.auth import routes
+
+    checked = []
+    real_checkpw = routes.bcrypt.checkpw
+    monkeypatch.setattr(routes.bcrypt, "checkpw", lambda password, hashed: checked.append(hashed)
+                        or real_checkpw(password, hashed))
+
+    assert log_in_with(client, "nobody@acme.test", PASSWORD).status_code == 422
+
+    [hashed] = checked
+    assert hashed.startswith(b"$2b$%02d$" % app.config["BCRYPT_ROUNDS"])
+
+
+def test_importing_the_app_hashes_no_password():
+    """CLI commands and worker starts import the login views: no bcrypt hash may run then (0.6 s at cost 12)."""
+    script = ("import bcrypt\n"
+              "def refuse(*args): raise SystemExit('bcrypt.hashpw ran at import')\n"
+              "bcrypt.hashpw = refuse\n"
+              "import floqast.auth.routes\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import parse
 
 import floqast.config
 from floqast import create_app
@@ -172,3 +173,27 @@ def test_config_without_environment_has_no_secrets_and_no_demo(monkeypatch):
 @pytest.mark.parametrize("value", ["0", "true", "yes", ""])
 def test_only_floqast_demo_1_turns_demo_on(monkeypatch, value):
     assert load_config_module(monkeypatch, FLOQAST_DEMO=value).Config.DEMO is False
+
+
+def test_login_limits_are_read_from_the_environment(monkeypatch):
+    config = load_config_module(monkeypatch, LOGIN_FAILURES_PER_IP="100 per minute",
+                                LOGIN_FAILURES_PER_ACCOUNT_AND_IP="3 per minute",
+                                LOGIN_FAILURES_PER_ACCOUNT="200 per hour").Config
+    assert config.LOGIN_FAILURES_PER_IP == "100 per minute"
+    assert config.LOGIN_FAILURES_PER_ACCOUNT_AND_IP == "3 per minute"
+    assert config.LOGIN_FAILURES_PER_ACCOUNT == "200 per hour"
+
+
+def test_default_login_limits_leave_an_office_and_an_account_owner_room(monkeypatch):
+    """Per IP and per account (the backstop) are well above one address's failures for one account: an office
+    behind one IP, or an owner whose account someone else keeps guessing, is not the one shut out."""
+    for name in ("LOGIN_FAILURES_PER_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config_module(monkeypatch).Config
+    per_ip, per_account_and_ip, per_account = (
+        parse(getattr(config, name)) for name in
+        ("LOGIN_FAILURES_PER_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT"))
+    assert per_account_and_ip.amount == 5 and per_account_and_ip.get_expiry() == 60
+    assert per_ip.get_expiry() == per_account.get_expiry() == 60
+    assert per_ip.amount >= 5 * per_account_and_ip.amount
+    assert per_account.amount >= 5 * per_account_and_ip.amount

@@ -2,8 +2,9 @@
 
 Random names, services, expirations and custom dates, unicode, NUL bytes and oversized values: the answer is
 always the page (200/422, or 201 for a created key) or a redirect, never a 500; and markup in a key name is
-shown as text."""
+shown as text. Bodies that are not forms (JSON, files) are refused with 415 before a form reads them."""
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import PASSWORD, csrf_token, parse_html
+from floqast.extensions import db
 from floqast.models import Service
 
 HTMX = {"HX-Request": "true"}
@@ -36,7 +38,7 @@ def anonymous_token(client, team):
 
 
 @given(email=field_text, password=field_text, next_url=st.none() | field_text)
-@settings(max_examples=40)  # each unknown email costs a full bcrypt check (cost 12), on purpose
+@settings(max_examples=40)  # each unknown email costs a full bcrypt check (at the app's BCRYPT_ROUNDS), on purpose
 def test_login_with_random_credentials_answers_the_page(client, admin, anonymous_token, email, password, next_url):
     query = {} if next_url is None else {"next": next_url}
     response = client.post("/login", query_string=query,
@@ -131,3 +133,54 @@ def test_script_names_are_text_in_the_audit_trail(admin_client, team):
         text = parse_html(body).find("section", id="activity").text
         for index, script in enumerate(SCRIPTS):
             assert " ".join(f"{index} {script}".split()) in text
+
+
+def assert_unsupported_page(response):
+    assert response.status_code == 415, response.get_data(as_text=True)[:2000]
+    assert is_page(response)
+
+
+@pytest.mark.parametrize("body", [{"email": 123, "password": PASSWORD}, {"email": {"a": 1}}, [1], "x"],
+                         ids=["number", "object", "list", "string"])
+def test_a_json_login_is_415_not_a_500(client, admin, anonymous_token, body):
+    response = client.post("/login", json=body, headers={"X-CSRFToken": anonymous_token})
+    assert_unsupported_page(response)
+
+
+def test_a_login_with_the_email_as_a_file_is_415(client, admin, anonymous_token):
+    data = {"email": (io.BytesIO(admin.email.encode()), "email.txt"), "password": PASSWORD,
+            "csrf_token": anonymous_token}
+    response = client.post("/login", data=data, content_type="multipart/form-data")
+    assert_unsupported_page(response)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+
+
+def test_a_multipart_login_without_files_works_as_htmx_sends_it(client, admin, anonymous_token):
+    data = {"email": admin.email, "password": PASSWORD, "csrf_token": anonymous_token}
+    assert client.post("/login", data=data, content_type="multipart/form-data").status_code == 302
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/xml"])
+def test_create_key_with_a_body_that_is_not_a_form_is_415(admin_client, content_type):
+    token = csrf_token(admin_client, "/settings/api-keys")
+    response = admin_client.post("/settings/api-keys", data='{"name": 123, "expiration": "90"}',
+                                 content_type=content_type, headers={"X-CSRFToken": token, **HTMX})
+    assert_unsupported_page(response)
+    assert "<tr id=\"key-" not in admin_client.get("/settings/api-keys").get_data(as_text=True)
+
+
+def test_delete_without_a_body_works_and_with_one_is_415(admin_client, admin, make_key):
+    key, _ = make_key(admin)
+    token = csrf_token(admin_client, "/settings/api-keys")
+    headers = {"X-CSRFToken": token, **HTMX}
+
+    refused = admin_client.delete(f"/settings/api-keys/{key.id}", json={"confirm": True}, headers=headers)
+    assert refused.status_code == 415
+    assert admin_client.delete(f"/settings/api-keys/{key.id}", headers=HTMX).status_code == 400  # no CSRF token
+    db.session.refresh(key)
+    assert key.deleted_at is None
+
+    assert admin_client.delete(f"/settings/api-keys/{key.id}", headers=headers).status_code == 200
+    db.session.refresh(key)
+    assert key.deleted_at is not None

@@ -1,10 +1,10 @@
 """Login and logout views."""
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_limiter.errors import RateLimitExceeded
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 
@@ -12,11 +12,14 @@ from floqast import audit
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.limits import login_per_account, login_per_ip
 from floqast.models import User, bcrypt_secret
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
 
-# Checked when the email is unknown, so that a wrong email takes as long as a wrong password.
-_UNKNOWN_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(12))
+
+@lru_cache(maxsize=4)
+def unknown_user_hash(rounds: int) -> bytes:
+    """Checked when the email is unknown, so that a wrong email takes as long as a wrong password."""
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds))
 
 
 @login_manager.user_loader
@@ -55,8 +58,6 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_per_ip
-@login_per_account
 def login():
     """The login page."""
     if current_user.is_authenticated:
@@ -64,10 +65,14 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
+    if not login_allowed(form.email.data):
+        form.form_errors.append(LOGIN_LIMIT_MESSAGE)
+        return render_template("auth/login.html", form=form), 429
     user = User.by_email(form.email.data)
     if user is None:
-        bcrypt.checkpw(bcrypt_secret(form.password.data), _UNKNOWN_USER_HASH)
+        bcrypt.checkpw(bcrypt_secret(form.password.data), unknown_user_hash(current_app.config["BCRYPT_ROUNDS"]))
     if user is None or not user.check_password(form.password.data):
+        count_login_failure(form.email.data)
         audit.record_login(form.email.data, user, succeeded=False)
         form.form_errors.append("Incorrect email or password.")
         return render_template("auth/login.html", form=form), 422
@@ -76,14 +81,6 @@ def login():
     login_user(user)
     session[SESSION_VERSION] = user.session_version
     return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
-
-
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(error: RateLimitExceeded):
-    """The login form again, saying why it refuses for now (429, with Retry-After)."""
-    form = LoginForm()
-    form.form_errors.append(error.description)
-    return render_template("auth/login.html", form=form), 429
 
 
 @bp.post("/logout")

@@ -1,19 +1,23 @@
-"""Rate limits (login per IP and per account, API pulls per key, refused API keys per IP) and caps on what one
-request may carry."""
+"""Rate limits (failed logins per IP, per account and IP, and per account; API pulls per key; refused API keys per
+IP) and caps on what one request may carry."""
 
+import io
 import socket
+import threading
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
 from conftest import PASSWORD, csrf_token, parse_html
-from floqast import create_app, keys
+from floqast import create_app, keys, ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 ME = "/api/v1/me"
@@ -46,33 +50,113 @@ def assert_login_limited(response):
     page = parse_html(response)
     assert [p.text for p in page.find_all("p", class_="form-error")] == [LOGIN_LIMIT_MESSAGE]
     assert page.find("form") is not None  # the form again, not a bare error page
+    assert response.headers["X-RateLimit-Remaining"] == "0"
     assert 0 < int(response.headers["Retry-After"]) <= 60
 
 
-def test_login_attempts_are_limited_per_ip(app, client, admin):
-    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+def set_login_limits(app, per_ip=100, per_account_and_ip=100, per_account=100):
+    app.config["LOGIN_FAILURES_PER_IP"] = f"{per_ip} per minute"
+    app.config["LOGIN_FAILURES_PER_ACCOUNT_AND_IP"] = f"{per_account_and_ip} per minute"
+    app.config["LOGIN_FAILURES_PER_ACCOUNT"] = f"{per_account} per minute"
+
+
+def test_successful_logins_are_not_counted_so_an_office_behind_one_ip_logs_in(app, admin):
+    set_login_limits(app, per_ip=3, per_account_and_ip=3, per_account=3)
+    for _ in range(10):
+        assert attempt(app.test_client(), admin.email, PASSWORD).status_code == 302
+
+
+def test_failed_logins_are_limited_per_ip_across_accounts(app, client, admin):
+    set_login_limits(app, per_ip=3)
     for number in range(3):
         assert attempt(client, f"someone{number}@acme.test").status_code == 422
 
     assert_login_limited(attempt(client, "someone-else@acme.test"))
-    # Even the right password waits: the limit is not only for failures.
+    # An address that has been guessing waits, even with the right password.
     assert_login_limited(attempt(client, admin.email, PASSWORD))
     # Another address is not held back by this one.
     assert attempt(client, admin.email, PASSWORD, ip="198.51.100.2").status_code == 302
 
 
-def test_login_attempts_are_limited_per_account_from_any_ip(app, client, admin):
-    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
-    for number in range(3):
+def test_failures_from_one_address_do_not_lock_the_account_owner_out(app, client, admin):
+    set_login_limits(app, per_account_and_ip=3)
+    for _ in range(3):
+        assert attempt(client, admin.email, ip="203.0.113.66").status_code == 422
+    # However its email is typed, the account is closed to that address, which may try other accounts.
+    assert_login_limited(attempt(client, "  ADMIN@acme.test ", ip="203.0.113.66"))
+    assert_login_limited(attempt(client, admin.email, PASSWORD, ip="203.0.113.66"))
+    assert attempt(client, "other@acme.test", ip="203.0.113.66").status_code == 422
+
+    # The owner, at another address, logs in.
+    assert attempt(client, admin.email, PASSWORD, ip="198.51.100.7").status_code == 302
+
+
+def test_the_per_account_backstop_stops_guessing_from_many_addresses(app, client, admin):
+    set_login_limits(app, per_account_and_ip=2, per_account=4)
+    for number in range(4):
         assert attempt(client, admin.email, ip=f"198.51.100.{10 + number}").status_code == 422
 
-    # The same account, however its email is typed, from yet another address.
     assert_login_limited(attempt(client, "  ADMIN@acme.test ", PASSWORD, ip="198.51.100.99"))
     assert attempt(client, "other@acme.test", ip="198.51.100.99").status_code == 422
 
 
+def test_a_refused_login_is_not_counted_again(app, client, admin):
+    set_login_limits(app, per_ip=2, per_account_and_ip=2)
+    for _ in range(2):
+        assert attempt(client, admin.email).status_code == 422
+    for _ in range(3):
+        assert_login_limited(attempt(client, "other@acme.test"))
+    # The per-account count stopped at two: another address, one failure from its own limit, is not refused.
+    assert attempt(client, admin.email, ip="198.51.100.8").status_code == 422
+    assert attempt(client, admin.email, PASSWORD, ip="198.51.100.9").status_code == 302
+
+
+def test_login_headers_describe_the_tightest_limit(app, client, admin):
+    set_login_limits(app, per_ip=3, per_account_and_ip=5, per_account=10)
+    failed = attempt(client, "someone@acme.test")
+    assert (failed.headers["X-RateLimit-Limit"], failed.headers["X-RateLimit-Remaining"]) == ("3", "2")
+    assert "Retry-After" not in failed.headers
+    assert attempt(client, "someone-else@acme.test").status_code == 422
+
+    # A success is not counted, and reports the per-IP limit that is nearest its end, not the account's.
+    response = attempt(client, admin.email, PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["X-RateLimit-Limit"] == "3"
+    assert response.headers["X-RateLimit-Remaining"] == "1"
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+
+    last = attempt(app.test_client(), "someone@acme.test")
+    assert (last.status_code, last.headers["X-RateLimit-Remaining"]) == (422, "0")
+    assert_login_limited(attempt(app.test_client(), admin.email, PASSWORD))
+
+
+def test_a_429_at_the_end_of_its_window_says_retry_after_1_not_0(app, client, admin, monkeypatch):
+    set_login_limits(app, per_account_and_ip=1)
+    started = time.time()
+    assert attempt(client, admin.email).status_code == 422
+    # The last hundredth of a second of the window the failure opened (clock of the counts and headers).
+    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: started + 59.99))
+
+    refused = attempt(client, admin.email, PASSWORD)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+
+
+def test_a_json_login_is_refused_and_does_not_slip_past_a_locked_account(app, client, admin):
+    set_login_limits(app, per_account_and_ip=2)
+    for _ in range(2):
+        assert attempt(client, admin.email).status_code == 422
+    token = csrf_token(client, "/login")
+
+    response = client.post("/login", json={"email": admin.email, "password": PASSWORD},
+                           headers={"X-CSRFToken": token}, environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert response.status_code == 415
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+
+
 def test_login_page_itself_is_not_limited(app, client):
-    app.config["LOGIN_RATE_LIMIT"] = "1 per minute"
+    set_login_limits(app, per_ip=1, per_account_and_ip=1, per_account=1)
     for _ in range(5):
         assert client.get("/login").status_code == 200
 
@@ -134,19 +218,33 @@ def test_the_count_is_keyed_on_the_key_id_never_the_plaintext(app, admin, make_k
     key, plaintext = make_key(admin)
     assert pull(plaintext).status_code == 200
 
-    counters = list(limiter.storage.storage)  # the in-memory storage's keys
+    counters = list(limiter.storage.counts)  # the in-memory storage's keys
     assert any(f"/api-pulls/key:{key.id}/" in counter for counter in counters), counters
     assert not any(plaintext in counter or key.digest in counter for counter in counters)
 
 
 def test_counts_in_memory_start_no_thread_per_pull(app, admin, make_key, pull):
-    from floqast.limits import InProcessStorage
-
     _, plaintext = make_key(admin)
     assert isinstance(limiter.storage, InProcessStorage)
+    before = threading.active_count()
     for _ in range(5):
         assert pull(plaintext).status_code == 200
-        assert not limiter.storage.timer.is_alive()
+        assert threading.active_count() == before
+
+
+def test_expired_counts_start_again_and_are_dropped(app, admin, make_key, pull, monkeypatch):
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    _, plaintext = make_key(admin)
+    assert pull(plaintext).status_code == 200
+    assert pull(plaintext).status_code == 429
+
+    later = time.time() + 61
+    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: later))
+    assert pull(plaintext).status_code == 200  # a new window
+    _, other = make_key(admin, name="Tableau")
+    later += 120
+    assert pull(other).status_code == 200
+    assert len(limiter.storage.counts) == 1, "the first key's expired count was dropped"
 
 
 def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeypatch):
@@ -155,7 +253,7 @@ def test_a_storage_outage_lets_pulls_through(app, admin, make_key, pull, monkeyp
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(limiter.limiter.storage, "incr", down)
+    monkeypatch.setattr(limiter.storage, "incr", down)
     response = pull(plaintext)
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
@@ -263,6 +361,49 @@ def test_an_overlong_url_is_414(client, admin, make_key):
     _, plaintext = make_key(admin)
     query = "&".join(f"p{number}=1" for number in range(MAX_URL_LENGTH // 4))
     assert_api_error(client.get(f"{ME}?{query}", headers={"x-api-key": plaintext}), 414)
+
+
+class UnreadBody(io.RawIOBase):
+    """A request body of `size` bytes that fails the test if anything reads it."""
+
+    def __init__(self, size: int):
+        self.size, self.position = size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.position = offset if whence == io.SEEK_SET else self.size + offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def readinto(self, buffer):
+        raise AssertionError("the body was read")
+
+
+def test_a_body_over_64_kib_is_413_before_it_is_read(client, team):
+    page = client.post("/login", content_type="application/x-www-form-urlencoded",
+                       input_stream=UnreadBody(300 * 1024 * 1024))
+    assert page.status_code == 413
+    assert page.mimetype == "text/html"
+    assert "64 KiB" in parse_html(page).text
+
+    api = client.post(ME, content_type="application/json", input_stream=UnreadBody(300 * 1024 * 1024))
+    assert_api_error(api, 413, "64 KiB")
+
+
+def test_a_form_just_under_the_cap_is_read(client, admin):
+    token = csrf_token(client, "/login")
+    padding = "p" * (64 * 1024 - 400)
+    response = client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token,
+                                           "padding": padding})
+    assert response.status_code == 302
+    assert client.post("/login", data={"email": admin.email, "padding": padding + "p" * 500}).status_code == 413
 
 
 # ---------------------------------------------------------------- Redis: one count for every worker
