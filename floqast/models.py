@@ -1,6 +1,7 @@
 """Teams, users and API keys, with the behaviour that belongs to each."""
 
 import enum
+import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
@@ -141,6 +142,16 @@ class User(UserMixin, db.Model):
     @classmethod
     def by_email(cls, email: str) -> "User | None":
         return db.session.scalar(select(cls).where(cls.email == email.strip().lower()))
+
+
+def normal_name(name: str) -> str:
+    """A key name as it is stored: NFKC-normalised (full-width and other look-alike forms made plain), trimmed."""
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def name_key(name: str) -> str:
+    """What key names are compared by: "Ｄｕｐ Ｎａｍｅ", "dup name" and "Dup Name" are one name."""
+    return unicodedata.normalize("NFKC", normal_name(name).casefold())
 
 
 class ApiKey(db.Model):

@@ -1,6 +1,7 @@
 """Creating a key: each expiration choice, each validation error, the one-time reveal, escaping."""
 
 import re
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -175,6 +176,10 @@ INVALID = [
     ("name too long", {"name": "n" * 101}, "name", "Use at most 100 characters."),
     ("duplicate name", {"name": "power bi"}, "name", "A key that still works already has this name."),
     ("duplicate padded", {"name": "  POWER BI "}, "name", "A key that still works already has this name."),
+    ("duplicate full-width", {"name": "Ｐｏｗｅｒ ＢＩ"}, "name", "A key that still works already has this name."),
+    ("zero-width space only", {"name": "\u200b"}, "name", "no control characters or invisible formatting"),
+    ("right-to-left override", {"name": "abc\u202edcba"}, "name", "no control characters or invisible formatting"),
+    ("soft hyphen", {"name": "Power\u00adBI"}, "name", "no control characters or invisible formatting"),
     ("no service", {"services": []}, "services", "Select at least one API service."),
     ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
     ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
@@ -217,7 +222,7 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
         assert error.parent is control.parent
 
     form = page.find("form", id="create-key-form")
-    assert form.find("input", id="name").get("value") == sent["name"].strip()
+    assert form.find("input", id="name").get("value") == unicodedata.normalize("NFKC", sent["name"]).strip()
     if sent["expiration"] in ("90", "custom"):
         assert form.find("select", id="expiration").find("option", selected=True).get("value") == sent["expiration"]
     if sent.get("custom_date"):
@@ -255,6 +260,20 @@ def test_the_name_of_a_key_expiring_today_is_still_taken(admin_client, admin, ma
     make_key(admin, name="Power BI", expires_on=team.today())
 
     response = create(admin_client, name="Power BI")
+
+    assert response.status_code == 422
+    assert key_count() == 1
+
+
+def test_a_name_is_stored_nfkc_normalised(admin_client):
+    assert create(admin_client, name=" Ｄｕｐ Ｎａｍｅ\u3000").status_code == 201
+    assert only_key().name == "Dup Name"
+
+
+def test_a_stored_name_in_another_form_is_still_taken(admin_client, admin, make_key):
+    make_key(admin, name="Ｐｏｗｅｒ ＢＩ")  # as a key created before names were normalised may be stored
+
+    response = create(admin_client, name="power bi")
 
     assert response.status_code == 422
     assert key_count() == 1
