@@ -265,6 +265,19 @@ class ApiKey(db.Model):
         return dict(zip(KeyStatus, row))
 
     @classmethod
+    def hold_names(cls, team: Team) -> None:
+        """Make every other create for the team wait until this transaction ends, so that checking a new name
+        against working_names() and inserting its key are one step.
+
+        A write to the team's row, which PostgreSQL locks (a no-key lock: inserts that refer to the team go on)
+        and SQLite serialises with its database write lock; SELECT ... FOR UPDATE would lock nothing on SQLite.
+        A unique index cannot say it: a name is taken only while its key works, and expiry comes with the date.
+        """
+        db.session.execute(
+            update(Team).where(Team.id == team.id).values(id=Team.id).execution_options(synchronize_session=False)
+        )
+
+    @classmethod
     def working_names(cls, team: Team, today: date) -> list[str]:
         """Names of the team's keys that still work, which a new key may not reuse."""
         query = select(cls.name).where(cls.team_id == team.id, cls.status_clause(KeyStatus.ACTIVE, today))
