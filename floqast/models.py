@@ -183,7 +183,7 @@ class ApiKey(db.Model):
             team=creator.team,
             created_by=creator,
             name=name,
-            services=[Service(service).value for service in services],
+            services=list(dict.fromkeys(Service(service).value for service in services)),  # each once, in order
             expires_on=expires_on,
             digest=keys.digest(plaintext, pepper),
             hint=keys.hint(plaintext),

@@ -127,6 +127,16 @@ def test_htmx_create_reveals_the_key_once_with_the_new_row_and_a_fresh_closed_di
     assert dialog.find_all("p", class_="field-error") == []
 
 
+def test_a_service_sent_twice_is_stored_and_shown_once(admin_client):
+    response = create(admin_client, services=["reconciliations", "reconciliations"])
+
+    assert response.status_code == 201
+    key = only_key()
+    assert key.services == [Service.RECONCILIATIONS.value]
+    row = parse_html(response).by_id(f"key-{key.id}")
+    assert row.text.count("Reconciliation Analytics") == 1
+
+
 def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed(admin_client):
     response = create(admin_client, htmx=False, name="Tableau")
 
