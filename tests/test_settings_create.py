@@ -179,6 +179,16 @@ def future(days=0, years=0):
     return lambda today: (years_later(today, years) + timedelta(days=days)).isoformat()
 
 
+def ten_days_on(written):
+    """A custom date ten days after the team's today, written by `written`."""
+    return lambda today: written(today + timedelta(days=10))
+
+
+# Other ISO 8601 forms of a date, which Python 3.11's date.fromisoformat reads too.
+BASIC_FORMAT = ten_days_on(lambda day: day.strftime("%Y%m%d"))
+WEEK_DATE = ten_days_on(lambda day: "{}W{:02d}{}".format(*day.isocalendar()))
+EXTENDED_WEEK_DATE = ten_days_on(lambda day: "{}-W{:02d}-{}".format(*day.isocalendar()))
+
 INVALID = [
     # id, fields sent, field with the error, message
     ("empty name", {"name": ""}, "name", "Enter a name for the key."),
@@ -194,6 +204,10 @@ INVALID = [
     ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
     ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
     ("custom malformed", {"expiration": "custom", "custom_date": "31/12/2030"}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom basic format", {"expiration": "custom", "custom_date": BASIC_FORMAT}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom week date", {"expiration": "custom", "custom_date": WEEK_DATE}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom extended week date", {"expiration": "custom", "custom_date": EXTENDED_WEEK_DATE}, "custom_date",
+     "Enter the date as YYYY-MM-DD."),
     ("custom today", {"expiration": "custom", "custom_date": future()}, "custom_date", "Choose a date after today."),
     ("custom past", {"expiration": "custom", "custom_date": future(days=-1)}, "custom_date", "Choose a date after today."),
     ("custom > 5 years", {"expiration": "custom", "custom_date": future(years=5, days=1)}, "custom_date",

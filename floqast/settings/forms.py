@@ -1,5 +1,6 @@
 """The Create New Key form and its rules."""
 
+import re
 import unicodedata
 from datetime import date, timedelta
 
@@ -23,6 +24,8 @@ CUSTOM_DATE_MAX_YEARS = 5
 # Control characters (PostgreSQL refuses NUL in text: a 500 before this) and format characters (zero-width
 # spaces, right-to-left overrides), which make a name look empty or like another.
 REFUSED_IN_NAMES = {"Cc", "Cf"}
+# Only this form of ISO 8601: date.fromisoformat also reads 20270105 and 2027W011.
+CUSTOM_DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _normal_name(value):
@@ -83,6 +86,8 @@ class CreateKeyForm(FlaskForm):
         if not field.data:
             raise ValidationError("Choose the date the key expires.")
         try:
+            if not CUSTOM_DATE_FORMAT.fullmatch(field.data):
+                raise ValueError
             chosen = date.fromisoformat(field.data)
         except ValueError:
             raise ValidationError("Enter the date as YYYY-MM-DD.") from None
