@@ -92,6 +92,21 @@ def test_the_form_warns_against_no_expiration_and_defaults_to_90_days(admin_clie
     assert "An expiration date is strongly recommended for security." in page.by_id("create-key-dialog").text
 
 
+def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_date(admin_client, team):
+    team.timezone = "America/Los_Angeles"
+    db.session.commit()
+
+    form = parse_html(admin_client.get("/settings/api-keys")).find("form", id="create-key-form")
+    document = admin_client.get("/api/v1/openapi.json").get_json()
+
+    assert form.find("select", id="expiration").get("aria-describedby") == "expiration-help"
+    assert ("A key works through the end of its expiration date in your team's time zone (America/Los_Angeles)"
+            in " ".join(form.find(id="expiration-help").text.split()))
+    me = document["paths"]["/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    expires_at = me["properties"]["data"]["properties"]["expiresAt"]
+    assert "works through the end of its expiration date in its team's time zone" in expires_at["description"]
+
+
 # ---- the reveal ----
 
 
