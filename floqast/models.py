@@ -1,6 +1,7 @@
 """Teams, users and API keys, with the behaviour that belongs to each."""
 
 import enum
+import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
@@ -143,6 +144,16 @@ class User(UserMixin, db.Model):
         return db.session.scalar(select(cls).where(cls.email == email.strip().lower()))
 
 
+def normal_name(name: str) -> str:
+    """A key name as it is stored: NFKC-normalised (full-width and other look-alike forms made plain), trimmed."""
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def name_key(name: str) -> str:
+    """What key names are compared by: "Ｄｕｐ Ｎａｍｅ", "dup name" and "Dup Name" are one name."""
+    return unicodedata.normalize("NFKC", normal_name(name).casefold())
+
+
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
@@ -172,7 +183,7 @@ class ApiKey(db.Model):
             team=creator.team,
             created_by=creator,
             name=name,
-            services=[Service(service).value for service in services],
+            services=list(dict.fromkeys(Service(service).value for service in services)),  # each once, in order
             expires_on=expires_on,
             digest=keys.digest(plaintext, pepper),
             hint=keys.hint(plaintext),
@@ -252,6 +263,19 @@ class ApiKey(db.Model):
         columns = [func.count().filter(cls.status_clause(status, today)) for status in KeyStatus]
         row = db.session.execute(select(*columns).where(cls.team_id == team.id)).one()
         return dict(zip(KeyStatus, row))
+
+    @classmethod
+    def hold_names(cls, team: Team) -> None:
+        """Make every other create for the team wait until this transaction ends, so that checking a new name
+        against working_names() and inserting its key are one step.
+
+        A write to the team's row, which PostgreSQL locks (a no-key lock: inserts that refer to the team go on)
+        and SQLite serialises with its database write lock; SELECT ... FOR UPDATE would lock nothing on SQLite.
+        A unique index cannot say it: a name is taken only while its key works, and expiry comes with the date.
+        """
+        db.session.execute(
+            update(Team).where(Team.id == team.id).values(id=Team.id).execution_options(synchronize_session=False)
+        )
 
     @classmethod
     def working_names(cls, team: Team, today: date) -> list[str]:

@@ -1,5 +1,6 @@
-"""Concurrency on PostgreSQL: two admins deleting one key at once, many parallel pulls with one key, and
-revocation seen at once by every worker of a multi-worker gunicorn on loopback."""
+"""Concurrency on PostgreSQL: two admins deleting one key at once, creates racing for one name (on a SQLite
+file too), many parallel pulls with one key, and revocation seen at once by every worker of a multi-worker
+gunicorn on loopback."""
 
 import os
 import socket
@@ -16,12 +17,14 @@ import pytest
 from sqlalchemy import event, select
 
 from conftest import csrf_token, log_in
+from floqast import create_app
+from floqast.config import TestConfig
 from floqast.extensions import db
-from floqast.models import ApiKey, Role, Service
+from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(
+on_postgresql = pytest.mark.skipif(
     not DATABASE_URL.startswith(("postgres://", "postgresql://")),
     reason="concurrency is tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",
 )
@@ -49,6 +52,7 @@ def run_together(count: int, work, timeout: float = 60):
     return results
 
 
+@on_postgresql
 def test_two_admins_deleting_one_key_at_once(app, team, admin, make_user, make_key):
     other = make_user(team, Role.SYSADMIN, email="sam@acme.test", name="Sam Sysadmin")
     key, _ = make_key(admin, name="Warehouse load")
@@ -77,6 +81,61 @@ def test_two_admins_deleting_one_key_at_once(app, team, admin, make_user, make_k
     assert stored.deleted_by_id in (admin.id, other.id)
 
 
+def create_at_once(app, team, make_user) -> list:
+    """Six admins submit Create New Key with one name at the same instant; each (status, body)."""
+    users = [make_user(team, Role.ADMIN, email=f"admin{number}@acme.test") for number in range(6)]
+    clients = []
+    for user in users:
+        client = app.test_client()
+        log_in(client, user)
+        clients.append(client)
+    # Each client's token in a thread of its own, as a server would: no app context (and its g, which caches the
+    # token) is shared with the test's.
+    tokens = run_together(len(clients), lambda index: csrf_token(clients[index], "/settings/api-keys"))
+
+    def create(index):
+        client, token = clients[index], tokens[index]
+        # The same name as each admin types it, in different cases and widths.
+        name = ["Dup Name", "dup name", "DUP NAME", "Ｄｕｐ Ｎａｍｅ", " Dup Name ", "dup NAME"][index]
+        data = {"name": name, "expiration": "90", "services": ["reconciliations"], "csrf_token": token}
+        response = client.post("/settings/api-keys", data=data, headers={"HX-Request": "true"})
+        return response.status_code, response.get_data(as_text=True)
+
+    results = run_together(len(clients), create)
+    assert all(not isinstance(result, Exception) for result in results), results
+    return results
+
+
+def assert_one_key_and_five_form_errors(results, team) -> None:
+    assert sorted(status for status, _ in results) == [201, 422, 422, 422, 422, 422]
+    refused = [body for status, body in results if status == 422]
+    assert all("A key that still works already has this name." in body for body in refused)
+    db.session.expire_all()
+    working = select(ApiKey.name).where(ApiKey.team_id == team.id, ApiKey.status_clause(KeyStatus.ACTIVE, team.today()))
+    assert [name_key(name) for name in db.session.scalars(working)] == ["dup name"]
+
+
+@on_postgresql
+def test_creates_racing_for_one_name_make_one_key_and_five_form_errors(app, team, make_user):
+    assert_one_key_and_five_form_errors(create_at_once(app, team, make_user), team)
+
+
+def test_creates_racing_for_one_name_on_a_sqlite_file(tmp_path, make_team, make_user):
+    """The same race on SQLite, where SELECT ... FOR UPDATE locks nothing: the dev server runs threads too."""
+
+    class FileConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'race.sqlite'}"
+
+    app = create_app(FileConfig)
+    with app.app_context():
+        db.create_all()
+        team = make_team()
+        assert_one_key_and_five_form_errors(create_at_once(app, team, make_user), team)
+        db.session.remove()
+        db.engine.dispose()
+
+
+@on_postgresql
 def test_many_parallel_pulls_with_one_key(app, admin, make_key):
     key, plaintext = make_key(admin, services=list(Service))
     writes = {"statements": 0, "rows": 0}
@@ -189,6 +248,7 @@ def gunicorn(app):
         log_path.unlink(missing_ok=True)
 
 
+@on_postgresql
 def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, gunicorn):
     base, workers, log_path = gunicorn
     key, plaintext = make_key(admin, services=list(Service))

@@ -1,6 +1,7 @@
 """Creating a key: each expiration choice, each validation error, the one-time reveal, escaping."""
 
 import re
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -91,6 +92,21 @@ def test_the_form_warns_against_no_expiration_and_defaults_to_90_days(admin_clie
     assert "An expiration date is strongly recommended for security." in page.by_id("create-key-dialog").text
 
 
+def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_date(admin_client, team):
+    team.timezone = "America/Los_Angeles"
+    db.session.commit()
+
+    form = parse_html(admin_client.get("/settings/api-keys")).find("form", id="create-key-form")
+    document = admin_client.get("/api/v1/openapi.json").get_json()
+
+    assert form.find("select", id="expiration").get("aria-describedby") == "expiration-help"
+    assert ("A key works through the end of its expiration date in your team's time zone (America/Los_Angeles)"
+            in " ".join(form.find(id="expiration-help").text.split()))
+    me = document["paths"]["/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    expires_at = me["properties"]["data"]["properties"]["expiresAt"]
+    assert "works through the end of its expiration date in its team's time zone" in expires_at["description"]
+
+
 # ---- the reveal ----
 
 
@@ -124,6 +140,16 @@ def test_htmx_create_reveals_the_key_once_with_the_new_row_and_a_fresh_closed_di
     assert "open" not in dialog.attrs
     assert dialog.find("input", id="name").get("value") in (None, "")
     assert dialog.find_all("p", class_="field-error") == []
+
+
+def test_a_service_sent_twice_is_stored_and_shown_once(admin_client):
+    response = create(admin_client, services=["reconciliations", "reconciliations"])
+
+    assert response.status_code == 201
+    key = only_key()
+    assert key.services == [Service.RECONCILIATIONS.value]
+    row = parse_html(response).by_id(f"key-{key.id}")
+    assert row.text.count("Reconciliation Analytics") == 1
 
 
 def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed(admin_client):
@@ -168,6 +194,16 @@ def future(days=0, years=0):
     return lambda today: (years_later(today, years) + timedelta(days=days)).isoformat()
 
 
+def ten_days_on(written):
+    """A custom date ten days after the team's today, written by `written`."""
+    return lambda today: written(today + timedelta(days=10))
+
+
+# Other ISO 8601 forms of a date, which Python 3.11's date.fromisoformat reads too.
+BASIC_FORMAT = ten_days_on(lambda day: day.strftime("%Y%m%d"))
+WEEK_DATE = ten_days_on(lambda day: "{}W{:02d}{}".format(*day.isocalendar()))
+EXTENDED_WEEK_DATE = ten_days_on(lambda day: "{}-W{:02d}-{}".format(*day.isocalendar()))
+
 INVALID = [
     # id, fields sent, field with the error, message
     ("empty name", {"name": ""}, "name", "Enter a name for the key."),
@@ -175,10 +211,18 @@ INVALID = [
     ("name too long", {"name": "n" * 101}, "name", "Use at most 100 characters."),
     ("duplicate name", {"name": "power bi"}, "name", "A key that still works already has this name."),
     ("duplicate padded", {"name": "  POWER BI "}, "name", "A key that still works already has this name."),
+    ("duplicate full-width", {"name": "Ｐｏｗｅｒ ＢＩ"}, "name", "A key that still works already has this name."),
+    ("zero-width space only", {"name": "\u200b"}, "name", "no control characters or invisible formatting"),
+    ("right-to-left override", {"name": "abc\u202edcba"}, "name", "no control characters or invisible formatting"),
+    ("soft hyphen", {"name": "Power\u00adBI"}, "name", "no control characters or invisible formatting"),
     ("no service", {"services": []}, "services", "Select at least one API service."),
     ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
     ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
     ("custom malformed", {"expiration": "custom", "custom_date": "31/12/2030"}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom basic format", {"expiration": "custom", "custom_date": BASIC_FORMAT}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom week date", {"expiration": "custom", "custom_date": WEEK_DATE}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom extended week date", {"expiration": "custom", "custom_date": EXTENDED_WEEK_DATE}, "custom_date",
+     "Enter the date as YYYY-MM-DD."),
     ("custom today", {"expiration": "custom", "custom_date": future()}, "custom_date", "Choose a date after today."),
     ("custom past", {"expiration": "custom", "custom_date": future(days=-1)}, "custom_date", "Choose a date after today."),
     ("custom > 5 years", {"expiration": "custom", "custom_date": future(years=5, days=1)}, "custom_date",
@@ -217,7 +261,7 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
         assert error.parent is control.parent
 
     form = page.find("form", id="create-key-form")
-    assert form.find("input", id="name").get("value") == sent["name"].strip()
+    assert form.find("input", id="name").get("value") == unicodedata.normalize("NFKC", sent["name"]).strip()
     if sent["expiration"] in ("90", "custom"):
         assert form.find("select", id="expiration").find("option", selected=True).get("value") == sent["expiration"]
     if sent.get("custom_date"):
@@ -255,6 +299,20 @@ def test_the_name_of_a_key_expiring_today_is_still_taken(admin_client, admin, ma
     make_key(admin, name="Power BI", expires_on=team.today())
 
     response = create(admin_client, name="Power BI")
+
+    assert response.status_code == 422
+    assert key_count() == 1
+
+
+def test_a_name_is_stored_nfkc_normalised(admin_client):
+    assert create(admin_client, name=" Ｄｕｐ Ｎａｍｅ\u3000").status_code == 201
+    assert only_key().name == "Dup Name"
+
+
+def test_a_stored_name_in_another_form_is_still_taken(admin_client, admin, make_key):
+    make_key(admin, name="Ｐｏｗｅｒ ＢＩ")  # as a key created before names were normalised may be stored
+
+    response = create(admin_client, name="power bi")
 
     assert response.status_code == 422
     assert key_count() == 1

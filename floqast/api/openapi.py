@@ -125,7 +125,11 @@ def document(server_url: str) -> dict:
     me = object_schema({
         "apiKeyId": {"type": "string"}, "name": {"type": "string"}, "teamId": {"type": "string"},
         "services": {"type": "array", "items": {"type": "string", "enum": [service.value for service in Service]}},
-        "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+        "expiresAt": {"type": ["string", "null"], "format": "date-time", "description": (
+            "When the key stops working: it works through the end of its expiration date in its team's time zone "
+            "(a key expiring 2027-01-05 in America/Los_Angeles works until 2027-01-06T08:00:00Z). "
+            "Null: the key never expires."
+        )},
     })
     return {
         "openapi": "3.1.0",

@@ -1,5 +1,6 @@
 """The Create New Key form and its rules."""
 
+import re
 import unicodedata
 from datetime import date, timedelta
 
@@ -9,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from floqast.models import Service
+from floqast.models import Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
     SelectChoice("365", "365 days"),
@@ -20,10 +21,15 @@ EXPIRATION_CHOICES = [
     SelectChoice("never", "No expiration"),
 ]
 CUSTOM_DATE_MAX_YEARS = 5
+# Control characters (PostgreSQL refuses NUL in text: a 500 before this) and format characters (zero-width
+# spaces, right-to-left overrides), which make a name look empty or like another.
+REFUSED_IN_NAMES = {"Cc", "Cf"}
+# Only this form of ISO 8601: date.fromisoformat also reads 20270105 and 2027W011.
+CUSTOM_DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+def _normal_name(value):
+    return normal_name(value) if isinstance(value, str) else value
 
 
 def years_later(day: date, years: int) -> date:
@@ -42,7 +48,7 @@ class CheckboxesField(SelectMultipleField):
 class CreateKeyForm(FlaskForm):
     name = StringField(
         "New API Key Name",
-        filters=[_strip],
+        filters=[_normal_name],
         validators=[DataRequired("Enter a name for the key."), Length(max=100, message="Use at most 100 characters.")],
     )
     expiration = SelectField("Expiration", choices=EXPIRATION_CHOICES, default="90")
@@ -56,7 +62,7 @@ class CreateKeyForm(FlaskForm):
     def __init__(self, *args, today: date, taken_names=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
-        self.taken_names = {name.casefold() for name in taken_names}
+        self.taken_names = {name_key(name) for name in taken_names}
 
     @property
     def earliest_custom_date(self) -> date:
@@ -67,10 +73,11 @@ class CreateKeyForm(FlaskForm):
         return years_later(self.today, CUSTOM_DATE_MAX_YEARS)
 
     def validate_name(self, field):
-        # Control characters never belong in a name, and PostgreSQL refuses NUL in text (a 500 before this).
-        if any(unicodedata.category(char) == "Cc" for char in field.data):
-            raise ValidationError("Use letters, digits, spaces and punctuation; no control characters.")
-        if field.data.casefold() in self.taken_names:
+        if any(unicodedata.category(char) in REFUSED_IN_NAMES for char in field.data):
+            raise ValidationError(
+                "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
+            )
+        if name_key(field.data) in self.taken_names:
             raise ValidationError("A key that still works already has this name. Choose another name.")
 
     def validate_custom_date(self, field):
@@ -79,6 +86,8 @@ class CreateKeyForm(FlaskForm):
         if not field.data:
             raise ValidationError("Choose the date the key expires.")
         try:
+            if not CUSTOM_DATE_FORMAT.fullmatch(field.data):
+                raise ValueError
             chosen = date.fromisoformat(field.data)
         except ValueError:
             raise ValidationError("Enter the date as YYYY-MM-DD.") from None

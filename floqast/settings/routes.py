@@ -108,6 +108,7 @@ def new_key():
 @bp.post("/api-keys")
 def create_key():
     """Create a key and show its plaintext this once."""
+    ApiKey.hold_names(current_user.team)  # before reading them: two creates at once cannot both find a name free
     form = new_key_form()
     if not form.validate():
         if wants_fragment():
