@@ -1,8 +1,8 @@
 """End-to-end fixtures: the app on a loopback port with its own SQLite file, Debian's Chromium, axe-core.
 
-The tests skip, saying why, when Chromium, the playwright package or axe-core is missing. CI installs them:
-Chromium from Debian (`apt-get install chromium`), playwright from requirements-dev.txt and axe-core with
-`npm install --no-save --prefix .cache/npm axe-core@4` (or point AXE_CORE_PATH at an axe.min.js).
+The tests skip, saying why, when Chromium or the playwright package is missing. Chromium comes from Debian
+(`apt-get install chromium`); playwright and axe-core (the axe.min.js that axe-playwright-python ships) come
+from requirements-dev.txt.
 """
 
 import itertools
@@ -11,6 +11,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-AXE_CORE = Path(os.environ.get("AXE_CORE_PATH") or ROOT / ".cache/npm/node_modules/axe-core/axe.min.js")
 PASSWORD = "e2e password for everyone"
 _team_numbers = itertools.count(1)
 
@@ -239,13 +239,9 @@ def pytest_runtest_makereport(item, call):
 # ---- axe-core ----
 
 @pytest.fixture(scope="session")
-def axe_source():
-    if not AXE_CORE.is_file():
-        pytest.skip(
-            f"accessibility checks need axe-core at {AXE_CORE}: "
-            "npm install --no-save --prefix .cache/npm axe-core@4 (or set AXE_CORE_PATH)"
-        )
-    return AXE_CORE
+def axe_source(browser) -> str:
+    """axe-core as the axe-playwright-python package (requirements-dev.txt) ships it."""
+    return (files("axe_playwright_python") / "axe.min.js").read_text()
 
 
 @pytest.fixture
@@ -268,7 +264,7 @@ def axe(axe_source, browser, base_url, request):
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Evaluated over the DevTools protocol: a <script> tag with the source inline would be refused
             # by the pages' Content-Security-Policy (script-src 'self').
-            page.evaluate(axe_source.read_text() + "\n;undefined")
+            page.evaluate(axe_source + "\n;undefined")
         results = page.evaluate(
             "async (context) => axe.run(context ? document.querySelector(context) : document,"
             " {resultTypes: ['violations']})",
