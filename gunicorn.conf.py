@@ -5,7 +5,7 @@ import os
 from floqast.limits import MAX_HEADER_BYTES
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", 4))
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 
 # The app refuses over-long URLs (414) and headers (431) itself, as JSON on the API and with its security
 # headers. gunicorn's defaults (4094-byte request line, 8190-byte header) would answer first, in plain HTML,

@@ -169,19 +169,36 @@ def _new_context(browser, base_url, **options):
     return context
 
 
+# Runs in every document before its own scripts. The browser fires securitypolicyviolation for whatever the
+# policy refused, logged or not; each one goes straight to the test, so a navigation right after loses none.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || document.location.href}:${event.lineNumber}: ${event.sample}`);
+});
+"""
+
+
 def screenshot_name(node) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", node.name).strip("_")
 
 
 @pytest.fixture
 def make_page(browser, base_url, request):
-    """Open pages in new browser contexts; each page's last state is saved as the test's screenshot."""
+    """Open pages in new browser contexts; each page's last state is saved as the test's screenshot.
+
+    Every page lists the Content-Security-Policy violations of each document it loads in page.csp_violations,
+    and the test fails if any happened.
+    """
     pages = []
 
     def make(**context_options):
         context = _new_context(browser, base_url, **context_options)
         page = context.new_page()
         page.e2e_javascript = context_options.get("java_script_enabled", True)
+        page.csp_violations = []
+        page.expose_function("reportCspViolation", lambda violation: page.csp_violations.append(violation))
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
         pages.append(page)
         return page
 
@@ -195,6 +212,7 @@ def make_page(browser, base_url, request):
         if not page.is_closed():
             page.screenshot(path=SCREENSHOTS / f"{screenshot_name(request.node)}{suffix}.png", full_page=True)
         page.context.close()
+    assert [violation for page in pages for violation in page.csp_violations] == []
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""The pages raise no Content-Security-Policy violation at any step a person takes, htmx swaps included."""
+"""The pages raise no Content-Security-Policy violation at any step a person takes, htmx swaps included.
+
+Every browser test's pages are watched (make_page in conftest.py); this one walks the whole key lifecycle.
+"""
 
 import re
 
@@ -8,27 +11,9 @@ from e2e.conftest import fill_create_form
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
-# Runs in every document before its own scripts. The browser fires securitypolicyviolation for whatever the
-# policy refused, logged or not; each one goes straight to the test, so a navigation right after loses none.
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.reportCspViolation(`${event.violatedDirective} refused ${event.blockedURI || "inline"}`
-    + ` at ${event.sourceFile || document.location.href}:${event.lineNumber}: ${event.sample}`);
-});
-"""
-
-
-def watch(page):
-    """Lists that fill with the CSP violations and console errors of every document the page loads."""
-    violations, console_errors = [], []
-    page.expose_function("reportCspViolation", lambda violation: violations.append(violation))
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    return violations, console_errors
-
-
 def test_no_violation_across_the_key_lifecycle(page, lived_in, log_in):
-    violations, console_errors = watch(page)
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     log_in(page, "not-a-user@e2e.test", "not the password")
     expect(page.get_by_role("alert")).to_be_visible()
     log_in(page, lived_in.admin_email)
@@ -72,6 +57,6 @@ def test_no_violation_across_the_key_lifecycle(page, lived_in, log_in):
     page.goto("/settings/api-docs")
     expect(page.locator("pre code").first).to_be_visible()
 
-    assert violations == []
+    assert page.csp_violations == []
     # The refused login (401) and the refused create (422) are answers the browser reports; nothing else may be.
     assert [error for error in console_errors if not re.search(r"status of (401|422) ", error)] == []
