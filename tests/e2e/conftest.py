@@ -1,8 +1,8 @@
 """End-to-end fixtures: the app on a loopback port with its own SQLite file, Debian's Chromium, axe-core.
 
-The tests skip, saying why, when Chromium, the playwright package or axe-core is missing. CI installs them:
-Chromium from Debian (`apt-get install chromium`), playwright from requirements-dev.txt and axe-core with
-`npm install --no-save --prefix .cache/npm axe-core@4` (or point AXE_CORE_PATH at an axe.min.js).
+The tests skip, saying why, when Chromium or the playwright package is missing. Chromium comes from Debian
+(`apt-get install chromium`); playwright and axe-core (the axe.min.js that axe-playwright-python ships) come
+from requirements-dev.txt.
 """
 
 import itertools
@@ -11,6 +11,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-AXE_CORE = Path(os.environ.get("AXE_CORE_PATH") or ROOT / ".cache/npm/node_modules/axe-core/axe.min.js")
 PASSWORD = "e2e password for everyone"
 _team_numbers = itertools.count(1)
 
@@ -169,19 +169,36 @@ def _new_context(browser, base_url, **options):
     return context
 
 
+# Runs in every document before its own scripts. The browser fires securitypolicyviolation for whatever the
+# policy refused, logged or not; each one goes straight to the test, so a navigation right after loses none.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || document.location.href}:${event.lineNumber}: ${event.sample}`);
+});
+"""
+
+
 def screenshot_name(node) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", node.name).strip("_")
 
 
 @pytest.fixture
 def make_page(browser, base_url, request):
-    """Open pages in new browser contexts; each page's last state is saved as the test's screenshot."""
+    """Open pages in new browser contexts; each page's last state is saved as the test's screenshot.
+
+    Every page lists the Content-Security-Policy violations of each document it loads in page.csp_violations,
+    and the test fails if any happened.
+    """
     pages = []
 
     def make(**context_options):
         context = _new_context(browser, base_url, **context_options)
         page = context.new_page()
         page.e2e_javascript = context_options.get("java_script_enabled", True)
+        page.csp_violations = []
+        page.expose_function("reportCspViolation", lambda violation: page.csp_violations.append(violation))
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
         pages.append(page)
         return page
 
@@ -195,6 +212,7 @@ def make_page(browser, base_url, request):
         if not page.is_closed():
             page.screenshot(path=SCREENSHOTS / f"{screenshot_name(request.node)}{suffix}.png", full_page=True)
         page.context.close()
+    assert [violation for page in pages for violation in page.csp_violations] == []
 
 
 @pytest.fixture
@@ -239,13 +257,9 @@ def pytest_runtest_makereport(item, call):
 # ---- axe-core ----
 
 @pytest.fixture(scope="session")
-def axe_source():
-    if not AXE_CORE.is_file():
-        pytest.skip(
-            f"accessibility checks need axe-core at {AXE_CORE}: "
-            "npm install --no-save --prefix .cache/npm axe-core@4 (or set AXE_CORE_PATH)"
-        )
-    return AXE_CORE
+def axe_source(browser) -> str:
+    """axe-core as the axe-playwright-python package (requirements-dev.txt) ships it."""
+    return (files("axe_playwright_python") / "axe.min.js").read_text()
 
 
 @pytest.fixture
@@ -268,7 +282,7 @@ def axe(axe_source, browser, base_url, request):
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Evaluated over the DevTools protocol: a <script> tag with the source inline would be refused
             # by the pages' Content-Security-Policy (script-src 'self').
-            page.evaluate(axe_source.read_text() + "\n;undefined")
+            page.evaluate(axe_source + "\n;undefined")
         results = page.evaluate(
             "async (context) => axe.run(context ? document.querySelector(context) : document,"
             " {resultTypes: ['violations']})",
