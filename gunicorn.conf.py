@@ -2,7 +2,7 @@
 
 import os
 
-from floqast.limits import MAX_HEADER_BYTES
+from floqast.ratelimits import MAX_HEADER_BYTES
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))

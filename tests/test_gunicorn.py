@@ -14,7 +14,7 @@ import pytest
 from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db
-from floqast.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
