@@ -2,7 +2,8 @@
 
 from sqlalchemy import select
 
-from floqast.analytics.generate import Profile, generate, has_data, last_closed_month
+from floqast.analytics.generate import Profile, generate, has_data
+from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
 from floqast.models import Team
 

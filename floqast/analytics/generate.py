@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Date, Table, select
 
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.money import Money
+from floqast.analytics.periods import months_through, period_end
 from floqast.extensions import db
 from floqast.models import Team, UTCDateTime
 
@@ -61,25 +62,13 @@ class Profile:
 
     def periods(self) -> list[tuple[int, int]]:
         """(year, month) pairs, oldest first, ending with `through`."""
-        year, month = self.through
-        index = year * 12 + month - 1
-        return [(i // 12, i % 12 + 1) for i in range(index - self.months + 1, index + 1)]
+        return months_through(self.through, self.months)
 
 
 def expected_rows(profile: Profile) -> int:
     """How many rows `generate` makes for the profile, for a progress bar."""
     tasks = sum(1 for _, month in profile.periods() for task in TASKS if task[3] is None or month in task[3])
     return len(profile.entities) * (profile.months * profile.accounts + (tasks if profile.checklists else 0))
-
-
-def last_closed_month(today: date) -> tuple[int, int]:
-    first = today.replace(day=1) - timedelta(days=1)
-    return first.year, first.month
-
-
-@cache
-def period_end(year: int, month: int) -> date:
-    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
 
 
 @cache
