@@ -145,22 +145,10 @@ def balances(rng: random.Random, signed_off: bool) -> dict:
     return {"gl_balance": gl, "reconciled_balance": gl - items - unexplained, "reconciling_items": items}
 
 
-def named_ids(model, team: Team, names) -> dict[str, int]:
-    """Ids of the team's entities or folders by name, creating the missing ones."""
-    existing = dict(db.session.execute(select(model.name, model.id).where(model.team_id == team.id)).all())
-    for name in dict.fromkeys(names):
-        if name not in existing:
-            row = model(team_id=team.id, name=name)
-            db.session.add(row)
-            db.session.flush()
-            existing[name] = row.id
-    return existing
-
-
 def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
     accounts = chart(profile.accounts)
-    entity_ids = named_ids(Entity, team, [name for name, _ in profile.entities])
-    folder_ids = named_ids(Folder, team, [folder for folder, _, _ in accounts])
+    entity_ids = Entity.ids_by_name(team, [name for name, _ in profile.entities])
+    folder_ids = Folder.ids_by_name(team, [folder for folder, _, _ in accounts])
     periods = profile.periods()
     for entity, currency in profile.entities:
         for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
@@ -177,8 +165,8 @@ def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
 
 
 def checklist_rows(team: Team, profile: Profile, rng: random.Random):
-    entity_ids = named_ids(Entity, team, [name for name, _ in profile.entities])
-    folder_ids = named_ids(Folder, team, [task[1] for task in TASKS])
+    entity_ids = Entity.ids_by_name(team, [name for name, _ in profile.entities])
+    folder_ids = Folder.ids_by_name(team, [task[1] for task in TASKS])
     periods = profile.periods()
     for entity, _ in profile.entities:
         for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
