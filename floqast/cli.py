@@ -27,14 +27,10 @@ user_cli = AppGroup("user", help="Create users.")
 
 
 def team_named(name: str) -> Team:
-    """The team called `name`, ignoring surrounding spaces and case as `team create` does."""
-    name = name.strip()
-    team = db.session.scalar(select(Team).where(Team.name == name))
+    """The team called `name`, ignoring surrounding spaces and case as `team create` does, or a refusal."""
+    team = Team.named(name)
     if team is None:
-        matches = db.session.scalars(select(Team).where(func.lower(Team.name) == name.lower()).limit(2)).all()
-        team = matches[0] if len(matches) == 1 else None
-    if team is None:
-        raise click.ClickException(f"No team is named {name!r}. See `flask --app wsgi team list`.")
+        raise click.ClickException(f"No team is named {name.strip()!r}. See `flask --app wsgi team list`.")
     return team
 
 
