@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from floqast.analytics.generate import Profile, expected_rows, generate, has_data
-from floqast.analytics.periods import last_closed_month
 from floqast.analytics.importer import ImportRejected, import_csv
+from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.cli import team_named
 from floqast.models import Service
