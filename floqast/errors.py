@@ -1,7 +1,6 @@
 """Error responses: JSON in the API's shape for API clients, an HTML page for browsers."""
 
 from flask import current_app, g, render_template, request
-from markupsafe import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -34,12 +33,12 @@ def handle_database_unavailable(error: Exception):
     headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
     if request.is_api:
         return error_response(503, "Service Unavailable", DATABASE_UNAVAILABLE, headers)
-    if request.headers.get("HX-Request") == "true":
-        # htmx swaps error responses into the element that asked: put the message where messages go instead.
-        body = f'<p class="notice error" role="alert">{escape(DATABASE_UNAVAILABLE)}</p>'
-        return body, 503, {**headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
     # Flask-Login's template context loads the signed-in user, from the database: render as nobody instead.
     g._login_user = current_app.login_manager.anonymous_user()
+    if request.headers.get("HX-Request") == "true":
+        # htmx swaps error responses into the element that asked: put the message where messages go instead.
+        body = render_template("errors/_database_unavailable.html", message=DATABASE_UNAVAILABLE)
+        return body, 503, {**headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
     return render_template("errors/database_unavailable.html", message=DATABASE_UNAVAILABLE), 503, headers
 
 

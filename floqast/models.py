@@ -104,6 +104,16 @@ class Team(db.Model):
         """The UTC instant at which `day` ends in the team's time zone."""
         return datetime.combine(day + timedelta(days=1), time(), self.zone).astimezone(timezone.utc)
 
+    @classmethod
+    def named(cls, name: str) -> "Team | None":
+        """The team called `name`, ignoring surrounding spaces, and case when that leaves one team."""
+        name = name.strip()
+        team = db.session.scalar(select(cls).where(cls.name == name))
+        if team is None:
+            matches = db.session.scalars(select(cls).where(func.lower(cls.name) == name.lower()).limit(2)).all()
+            team = matches[0] if len(matches) == 1 else None
+        return team
+
 
 def bcrypt_secret(password: str) -> bytes:
     """What bcrypt hashes of a password: its first 72 UTF-8 bytes, all that bcrypt ever reads.

@@ -2,15 +2,17 @@
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from floqast.analytics.demo import DEMO_BOOKS, seed_demo_analytics
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.params import Filters
+from floqast.analytics.periods import last_closed_month, months_through, period_end
 from floqast.analytics.records import DATASETS
+from floqast.demo import DEMO_BOOKS, seed_demo_analytics
 from floqast.extensions import db
 from floqast.models import Service, Team
 
@@ -173,3 +175,10 @@ def test_generate_keeps_account_numbers_unique_past_200_accounts_a_folder(runner
     numbers = db.session.scalars(select(Reconciliation.account_number)).all()
     assert len(numbers) == len(set(numbers)) == 1300
     assert {"1000", "1199", "1000-1", "3000-1"} <= set(numbers)
+
+
+def test_periods_run_across_the_turn_of_the_year():
+    assert last_closed_month(date(2025, 1, 15)) == (2024, 12)
+    assert last_closed_month(date(2025, 3, 1)) == (2025, 2)
+    assert months_through((2025, 2), 4) == [(2024, 11), (2024, 12), (2025, 1), (2025, 2)]
+    assert period_end(2024, 2) == date(2024, 2, 29) and period_end(2024, 12) == date(2024, 12, 31)

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import log_in, parse_html
 from floqast.analytics import params
-from floqast.analytics.generate import Profile, generate, last_closed_month
+from floqast.analytics.generate import Profile, generate
+from floqast.analytics.periods import last_closed_month
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Role
 

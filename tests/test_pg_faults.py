@@ -158,6 +158,10 @@ def test_database_down_then_back(app, admin, make_key, proxied_app, forwarder):
     htmx = browser.get("/settings/api-keys?status=all", headers={"HX-Request": "true"})
     assert htmx.status_code == 503
     assert htmx.headers["HX-Retarget"] == "#flash"
+    assert htmx.get_data(as_text=True) == (  # the message alone, for the page's flash region
+        '<p class="notice error" role="alert">We can&#39;t reach the database right now. '
+        "Nothing you did caused this; try again in a moment.</p>"
+    )
 
     forwarder.start()  # back, on the same port: the same app recovers without a restart
     assert api.get("/api/v1/me", headers=pulls).status_code == 200

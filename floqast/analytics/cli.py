@@ -5,8 +5,9 @@ import time
 import click
 from flask.cli import AppGroup
 
-from floqast.analytics.generate import Profile, expected_rows, generate, has_data, last_closed_month
+from floqast.analytics.generate import Profile, expected_rows, generate, has_data
 from floqast.analytics.importer import ImportRejected, import_csv
+from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.cli import team_named
 from floqast.models import Service

@@ -1,20 +1,19 @@
 """Deterministic close data in bulk: the demo's realistic books and the load-test generator's volumes."""
 
-import json
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache
 
-from sqlalchemy import JSON, Date, Table, select
+from sqlalchemy import select
 
+from floqast.analytics.bulk_insert import insert_in_batches
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
-from floqast.analytics.money import Money
+from floqast.analytics.periods import months_through, period_end
 from floqast.extensions import db
-from floqast.models import Team, UTCDateTime
+from floqast.models import Team
 
-BATCH_SIZE = 5000
 PREPARER_DUE_DAYS = 5
 REVIEWER_DUE_DAYS = 10
 
@@ -61,25 +60,13 @@ class Profile:
 
     def periods(self) -> list[tuple[int, int]]:
         """(year, month) pairs, oldest first, ending with `through`."""
-        year, month = self.through
-        index = year * 12 + month - 1
-        return [(i // 12, i % 12 + 1) for i in range(index - self.months + 1, index + 1)]
+        return months_through(self.through, self.months)
 
 
 def expected_rows(profile: Profile) -> int:
     """How many rows `generate` makes for the profile, for a progress bar."""
     tasks = sum(1 for _, month in profile.periods() for task in TASKS if task[3] is None or month in task[3])
     return len(profile.entities) * (profile.months * profile.accounts + (tasks if profile.checklists else 0))
-
-
-def last_closed_month(today: date) -> tuple[int, int]:
-    first = today.replace(day=1) - timedelta(days=1)
-    return first.year, first.month
-
-
-@cache
-def period_end(year: int, month: int) -> date:
-    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
 
 
 @cache
@@ -156,22 +143,10 @@ def balances(rng: random.Random, signed_off: bool) -> dict:
     return {"gl_balance": gl, "reconciled_balance": gl - items - unexplained, "reconciling_items": items}
 
 
-def named_ids(model, team: Team, names) -> dict[str, int]:
-    """Ids of the team's entities or folders by name, creating the missing ones."""
-    existing = dict(db.session.execute(select(model.name, model.id).where(model.team_id == team.id)).all())
-    for name in dict.fromkeys(names):
-        if name not in existing:
-            row = model(team_id=team.id, name=name)
-            db.session.add(row)
-            db.session.flush()
-            existing[name] = row.id
-    return existing
-
-
 def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
     accounts = chart(profile.accounts)
-    entity_ids = named_ids(Entity, team, [name for name, _ in profile.entities])
-    folder_ids = named_ids(Folder, team, [folder for folder, _, _ in accounts])
+    entity_ids = Entity.ids_by_name(team, [name for name, _ in profile.entities])
+    folder_ids = Folder.ids_by_name(team, [folder for folder, _, _ in accounts])
     periods = profile.periods()
     for entity, currency in profile.entities:
         for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
@@ -188,8 +163,8 @@ def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
 
 
 def checklist_rows(team: Team, profile: Profile, rng: random.Random):
-    entity_ids = named_ids(Entity, team, [name for name, _ in profile.entities])
-    folder_ids = named_ids(Folder, team, [task[1] for task in TASKS])
+    entity_ids = Entity.ids_by_name(team, [name for name, _ in profile.entities])
+    folder_ids = Folder.ids_by_name(team, [task[1] for task in TASKS])
     periods = profile.periods()
     for entity, _ in profile.entities:
         for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
@@ -203,70 +178,6 @@ def checklist_rows(team: Team, profile: Profile, rng: random.Random):
                     "description": description, "frequency": frequency, "tags": list(tags),
                     **signed, **stamps(rng, year, month, signed),
                 }
-
-
-def insert_in_batches(model, rows, on_batch=None) -> int:
-    """Insert rows with executemany, BATCH_SIZE at a time; `on_batch(n)` after each batch."""
-    total, batch = 0, []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH_SIZE:
-            total += flush_batch(model, batch, on_batch)
-            batch = []
-    return total + (flush_batch(model, batch, on_batch) if batch else 0)
-
-
-def flush_batch(model, batch: list, on_batch) -> int:
-    connection = db.session.connection()
-    dialect = connection.dialect
-    statement, stored = storage(model.__table__, tuple(batch[0]), dialect.name, dialect.paramstyle)
-    connection.exec_driver_sql(statement, [stored(row) for row in batch])
-    if on_batch:
-        on_batch(len(batch))
-    return len(batch)
-
-
-@cache
-def storage(table: Table, names: tuple[str, ...], dialect: str, paramstyle: str):
-    """An INSERT for the driver's executemany, and a function that puts a row in the form the database
-    stores, as a tuple: what the columns' own types would do value by value (naive UTC text and whole cents
-    on SQLite, JSON text), done once per row in one function, without SQLAlchemy's per-row parameter work.
-    The generator then makes and stores rows about twice as fast.
-    """
-    columns = [table.columns[name] for name in names]  # the generator gives every column but the id
-    placeholder = "?" if paramstyle == "qmark" else "%s"
-    statement = (f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
-                 f"VALUES ({', '.join(placeholder for _ in columns)})")
-    converters = []
-    for index, column in enumerate(columns):
-        if isinstance(column.type, UTCDateTime) and dialect == "sqlite":
-            converters.append((index, sqlite_moment))
-        elif isinstance(column.type, Money) and dialect == "sqlite":
-            converters.append((index, cents))
-        elif isinstance(column.type, Date) and dialect == "sqlite":
-            converters.append((index, date.isoformat))
-        elif isinstance(column.type, JSON):
-            converters.append((index, json.dumps))
-
-    def stored(row: dict) -> tuple:
-        values = [row[name] for name in names]
-        for index, convert in converters:
-            if values[index] is not None:
-                values[index] = convert(values[index])
-        return tuple(values)
-
-    return statement, stored
-
-
-@lru_cache(maxsize=1 << 16)
-def sqlite_moment(moment: datetime) -> str:
-    """An aware datetime as SQLAlchemy stores it on SQLite: naive UTC, "2025-03-31 09:15:00.000000"."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def cents(amount: Decimal) -> int:
-    """Money as SQLite stores it (see Money): whole cents."""
-    return int(amount.scaleb(2))
 
 
 def generate(team: Team, profile: Profile, on_batch=None) -> tuple[int, int]:

@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 from sqlalchemy import insert, select, tuple_, update
 
-from floqast.analytics.generate import named_ids
 from floqast.analytics.models import Entity, Folder
 from floqast.analytics.money import to_money
 from floqast.analytics.records import Dataset
@@ -119,8 +118,8 @@ def read_rows(dataset: Dataset, lines) -> list[dict]:
 def import_rows(dataset: Dataset, team: Team, rows: list[dict]) -> tuple[int, int]:
     """Write parsed rows for `team` in one transaction: new records inserted, known ones updated."""
     model, now = dataset.model, utcnow()
-    entity_ids = named_ids(Entity, team, [row["entity"] for row in rows])
-    folder_ids = named_ids(Folder, team, [row["folder"] for row in rows])
+    entity_ids = Entity.ids_by_name(team, [row["entity"] for row in rows])
+    folder_ids = Folder.ids_by_name(team, [row["folder"] for row in rows])
     records = [
         {
             **{column: value for column, value in row.items() if column not in ("entity", "folder")},

@@ -3,38 +3,49 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, and_, or_, type_coerce
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, and_, or_, select, type_coerce
 from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.analytics.money import Money
 from floqast.extensions import db
-from floqast.models import UTCDateTime, utcnow
+from floqast.models import Team, UTCDateTime, utcnow
 
 SIGN_OFF_GROUPS = ("preparer", "reviewer")
 
 
-class Entity(db.Model):
+class NamedInTeam:
+    """What entities and folders share: a name, unique within the team."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @classmethod
+    def ids_by_name(cls, team: Team, names) -> dict[str, int]:
+        """Ids of the team's rows by name, creating the missing ones."""
+        existing = dict(db.session.execute(select(cls.name, cls.id).where(cls.team_id == team.id)).all())
+        for name in dict.fromkeys(names):
+            if name not in existing:
+                row = cls(team_id=team.id, name=name)
+                db.session.add(row)
+                db.session.flush()
+                existing[name] = row.id
+        return existing
+
+
+class Entity(NamedInTeam, db.Model):
     """A legal entity of a team, whose books are closed each month."""
 
     __tablename__ = "entities"
     __table_args__ = (UniqueConstraint("team_id", "name", name="uq_entities_team_id_name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
-    name: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-
-class Folder(db.Model):
+class Folder(NamedInTeam, db.Model):
     """A group of accounts or tasks, such as Cash or Payroll."""
 
     __tablename__ = "folders"
     __table_args__ = (UniqueConstraint("team_id", "name", name="uq_folders_team_id_name"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
-    name: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CloseRecord:

@@ -6,7 +6,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from floqast.analytics import params
-from floqast.analytics.generate import last_closed_month
+from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
 

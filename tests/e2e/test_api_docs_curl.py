@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from floqast.analytics.generate import Profile, generate, last_closed_month
+from floqast.analytics.generate import Profile, generate
+from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
 from floqast.models import Team
 

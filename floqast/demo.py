@@ -1,0 +1,123 @@
+"""The demo (`flask --app wsgi demo`): two teams with their people, keys in every status and their books."""
+
+import os
+import secrets
+from datetime import timedelta
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from floqast.analytics.generate import Profile, generate, has_data
+from floqast.analytics.periods import last_closed_month
+from floqast.config import key_pepper
+from floqast.extensions import db
+from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+
+DEMO_TEAMS = {
+    "Acme Corp": ("America/Los_Angeles", [
+        ("admin@acme.test", "Alex Admin", Role.ADMIN),
+        ("sysadmin@acme.test", "Sam Sysadmin", Role.SYSADMIN),
+        ("manager@acme.test", "Morgan Manager", Role.MANAGER),
+        ("user@acme.test", "Uma User", Role.USER),
+    ]),
+    "Globex": ("Europe/London", [
+        ("admin@globex.test", "Gale Globex", Role.ADMIN),
+    ]),
+}
+
+# (name, services, days since created, days until expiry or None, days since last use or None, deleted days ago)
+DEMO_KEYS = [
+    ("Power BI connector", [Service.RECONCILIATIONS, Service.CHECKLISTS], 40, 325, 0, None),
+    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 15, 1, None),
+    ("Close checklist script", [Service.CHECKLISTS], 20, None, None, None),
+    ("Tableau pilot", [Service.RECONCILIATIONS], 130, -40, 45, None),
+    ("Old warehouse export", [Service.RECONCILIATIONS, Service.CHECKLISTS], 400, -35, 50, None),
+    ("Contractor laptop", [Service.CHECKLISTS], 90, 275, 12, 8),
+]
+
+# Each team's close data: a Profile but for `through`, which is the team's last closed month.
+DEMO_BOOKS = {
+    "Acme Corp": dict(
+        entities=(("Acme Corp (US)", "USD"), ("Acme Canada Ltd", "CAD"), ("Acme Manufacturing LLC", "USD")),
+        accounts=150, months=12, seed=2024,
+        people=("Alex Admin", "Morgan Manager", "Uma User", "Sam Sysadmin", "Priya Patel", "Diego Ramos"),
+    ),
+    "Globex": dict(
+        entities=(("Globex UK Ltd", "GBP"), ("Globex Europe BV", "EUR")),
+        accounts=40, months=6, seed=2025,
+        people=("Gale Globex", "Hank Scorpio", "Frank Grimes"),
+    ),
+}
+
+
+def seed_demo_keys(team: Team, admin: User) -> None:
+    """A few keys in every status, backdated so the list looks lived in."""
+    now = utcnow()
+    today = team.today()
+    for name, services, age, lifetime, idle, deleted in DEMO_KEYS:
+        key, _ = ApiKey.issue(
+            creator=admin,
+            name=name,
+            services=services,
+            expires_on=None if lifetime is None else today + timedelta(days=lifetime),
+            pepper=key_pepper(),
+        )
+        key.created_at = now - timedelta(days=age)
+        key.last_used_at = None if idle is None else now - timedelta(days=idle, hours=3)
+        if deleted is not None:
+            key.deleted_at, key.deleted_by = now - timedelta(days=deleted), admin
+        db.session.add(key)
+
+
+def ensure_team(name: str, timezone: str) -> Team:
+    team = db.session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name, timezone=timezone)
+        db.session.add(team)
+    team.open_api_enabled = True
+    return team
+
+
+def seed_demo_analytics() -> None:
+    """Fill each demo team that has no close data yet, up to its last closed month."""
+    for name, books in DEMO_BOOKS.items():
+        team = db.session.scalar(select(Team).where(Team.name == name))
+        if team is not None and not has_data(team):
+            generate(team, Profile(**books, through=last_closed_month(team.today())))
+
+
+@click.command("demo")
+def demo():
+    """Create the schema, demo teams, users and keys; safe to run again."""
+    upgrade()
+    password = os.environ.get("FLOQAST_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    quickstart_key = None
+    for team_name, (timezone, people) in DEMO_TEAMS.items():
+        team = ensure_team(team_name, timezone)
+        for email, name, role in people:
+            user = User.by_email(email) or User(team=team, email=email, name=name, role=role)
+            user.set_password(password, current_app.config["BCRYPT_ROUNDS"])
+            db.session.add(user)
+        db.session.flush()
+        admin = User.by_email(people[0][0])
+        if not db.session.scalar(select(func.count(ApiKey.id)).where(ApiKey.team_id == team.id)):
+            seed_demo_keys(team, admin)
+            if team_name == "Acme Corp":
+                quickstart, quickstart_key = ApiKey.issue(
+                    creator=admin, name="Quickstart (curl)", services=list(Service),
+                    expires_on=team.today() + timedelta(days=30), pepper=key_pepper(),
+                )
+                db.session.add(quickstart)
+    db.session.commit()
+    seed_demo_analytics()
+
+    click.echo("Demo data is ready. Start the app and open http://127.0.0.1:5000")
+    click.echo("Log in as any of:")
+    for team_name, (_, people) in DEMO_TEAMS.items():
+        for email, _, role in people:
+            click.echo(f"  {email:<22} {role.label:<13} {team_name}")
+    click.echo(f"Password for all of them: {password}")
+    if quickstart_key:
+        click.echo(f"An Acme Corp API key for curl (shown only now): {quickstart_key}")
