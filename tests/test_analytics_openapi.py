@@ -100,3 +100,12 @@ def test_admins_get_the_api_documentation_page(client, admin, key, team):
 def test_others_are_forbidden_the_api_documentation_page(client, team, make_user, role):
     log_in(client, make_user(team, role))
     assert client.get("/settings/api-docs").status_code == 403
+
+
+def test_the_csv_response_and_the_docs_page_say_how_formulas_are_neutralised(client, document, admin, key):
+    for path in ("/analytics/reconciliations", "/analytics/checklists"):
+        csv_schema = document["paths"][path]["get"]["responses"]["200"]["content"]["text/csv"]["schema"]
+        assert "=, +, -, @" in csv_schema["description"] and "-1234.50 stays a number" in csv_schema["description"]
+    log_in(client, admin)
+    page = parse_html(client.get("/settings/api-docs")).text
+    assert "as text instead of running it as a formula" in page

@@ -26,6 +26,13 @@ ERRORS = {
     "503": "The database cannot be reached right now; retry after the Retry-After header's seconds.",
 }
 
+CSV_FORMULAS = (
+    "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
+    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', so that a spreadsheet "
+    "shows them as text instead of running them as formulas; an import of the file takes it off again. "
+    "Amounts, numbers and dates are never changed: -1234.50 stays a number."
+)
+
 
 def field_schema(field) -> dict:
     schema = {**KIND_SCHEMAS[field.kind], "description": field.description}
@@ -107,7 +114,7 @@ def analytics_path(service: Service, schema_name: str) -> dict:
         "responses": {
             "200": {"description": "The records.", "content": {
                 "application/json": {"schema": page},
-                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}"}},
+                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}. {CSV_FORMULAS}"}},
             }},
             **error_responses(["400", "401", "403", "429", "503"]),
         },
