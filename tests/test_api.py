@@ -513,3 +513,33 @@ def test_analytics_refuse_every_bad_key_the_same_way_as_me(get, team, admin, mak
     assert_error(get(path, "fq_nope"), 401)
     assert_error(get(path, keys.generate()), 401)
     assert_error(get(path, make_key(admin, expires_on=team.today() - timedelta(days=1))[1]), 401)
+
+
+# ---------------------------------------------------------------- caches
+
+
+def assert_never_stored(response, name: str = "") -> None:
+    assert response.headers.get("Cache-Control") == "no-store", name
+    assert {"x-api-key", "authorization", "accept"} <= {value.lower() for value in response.vary}, name
+
+
+def test_no_api_answer_may_be_stored_by_a_cache(app, client, key_zoo):
+    responses = zoo_requests(client, key_zoo)
+    assert {response.status_code for response in responses} == {200, 400, 401, 403, 404, 405}
+    good = {"x-api-key": key_zoo["good"]}
+    responses += [
+        client.get(RECONCILIATIONS, headers={**good, "Accept": "text/csv"}),
+        client.get("/api/v1/openapi.json"),
+        client.get("/api/v2/me", headers=good),
+    ]
+    assert responses[-3].mimetype == "text/csv"
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    client.get(ME, headers=good)
+    responses.append(client.get(ME, headers=good))
+    assert responses[-1].status_code == 429
+    for response in responses:
+        assert_never_stored(response, f"{response.status_code} {response.mimetype}")
+
+
+def test_pages_outside_the_api_do_not_vary_on_api_keys(client):
+    assert "x-api-key" not in client.get("/login").vary
