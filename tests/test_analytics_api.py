@@ -72,7 +72,17 @@ def test_the_last_page_has_no_next_and_an_exact_fit_ends_cleanly(client, acme_ke
     total = count(Reconciliation)
     body = pull(client, RECONCILIATIONS, acme_key, **{"page[size]": total}).get_json()
     assert len(body["data"]) == total and "next" not in body["links"]
-    assert body["links"]["self"].startswith("http://localhost/api/v1/analytics/reconciliations")
+    assert body["links"]["self"] == f"/api/v1/analytics/reconciliations?page%5Bsize%5D={total}"
+
+
+def test_links_are_paths_of_this_site_whatever_the_host_header_says(client, acme_key):
+    query = "filter[month]=March&filter[year]=2025&page[size]=5"
+    response = client.get(f"{RECONCILIATIONS}?{query}", headers={"x-api-key": acme_key, "Host": "evil.example"})
+    links = response.get_json()["links"]
+    assert links["self"] == f"{RECONCILIATIONS}?{query}"
+    assert links["next"].startswith(f"{RECONCILIATIONS}?filter[month]=March&filter[year]=2025&page[size]=5&page[cursor]=")
+    assert "evil.example" not in response.get_data(as_text=True)
+    assert client.get(RECONCILIATIONS, headers={"x-api-key": acme_key}).get_json()["links"]["self"] == RECONCILIATIONS
 
 
 def test_rows_added_while_walking_are_never_duplicated_or_skipping_others(client, acme_key, team):

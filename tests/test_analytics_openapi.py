@@ -37,7 +37,13 @@ def validate(document, path, status, body):
 
 def test_the_document_is_public_and_openapi_3_1(client, document):
     assert document["openapi"] == "3.1.0"
-    assert document["servers"] == [{"url": "http://localhost/api/v1"}]
+    assert document["servers"] == [{"url": "/api/v1"}]
+
+
+def test_the_server_url_never_comes_from_the_host_header(client):
+    response = client.get(OPENAPI, headers={"Host": "evil.example"})
+    assert response.get_json()["servers"] == [{"url": "/api/v1"}]
+    assert "evil.example" not in response.get_data(as_text=True)
 
 
 def test_every_api_route_is_documented(app, document):
@@ -78,6 +84,9 @@ def test_real_errors_match_the_schema(client, document, key, headers, query, sta
 def test_a_wrong_schema_would_be_caught(document, key):
     with pytest.raises(jsonschema.ValidationError):
         validate(document, "/analytics/reconciliations", "200", {"data": [{"id": 1}], "links": {"self": "x"}})
+    with pytest.raises(jsonschema.ValidationError):  # links are paths of this site, never absolute URLs
+        validate(document, "/analytics/reconciliations", "200",
+                 {"data": [], "links": {"self": "http://evil.example/api/v1/analytics/reconciliations"}})
 
 
 def test_admins_get_the_api_documentation_page(client, admin, key, team):

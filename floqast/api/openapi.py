@@ -98,7 +98,12 @@ def analytics_path(service: Service, schema_name: str) -> dict:
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
             "links": {
                 "type": "object",
-                "properties": {"self": {"type": "string"}, "next": {"type": "string"}},
+                "properties": {
+                    "self": {"type": "string", "pattern": "^/api/v1/",
+                             "description": "This page: a path of this site, such as /api/v1/analytics/..."},
+                    "next": {"type": "string", "pattern": "^/api/v1/",
+                             "description": "The next page, a path with page[cursor]; absent on the last page."},
+                },
                 "required": ["self"],
                 "additionalProperties": False,
             },
@@ -168,4 +173,5 @@ def document(server_url: str) -> dict:
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI document, readable without a key."""
-    return document(request.url_root.rstrip("/") + bp.url_prefix)
+    # A relative server URL (the site of the document itself): never one built from the client's Host header.
+    return document(request.script_root + bp.url_prefix)
