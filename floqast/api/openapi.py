@@ -19,7 +19,8 @@ KIND_SCHEMAS = {
     "tags": {"type": "array", "items": {"type": "string"}},
 }
 ERRORS = {
-    "400": "A parameter is not allowed or not valid; the detail names it.",
+    "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
+           "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
     "401": "The key is missing, malformed, unknown, expired or deactivated.",
     "403": "The key lacks this service, or Open API is off for the team.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",
