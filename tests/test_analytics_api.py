@@ -297,7 +297,7 @@ def hostile_ids(acme_key):
     db.session.execute(update(Reconciliation).where(Reconciliation.id == reconciliation_id).values(
         account_name=HOSTILE["account_name"], account_number=HOSTILE["account_number"],
         auto_rec_type=HOSTILE["auto_rec_type"], reviewer_assigned_to=HOSTILE["reviewer_assigned_to"],
-        gl_balance=Decimal("-1234.50"), reconciled_balance=Decimal("0"), reconciling_items=Decimal("0")))
+        gl_balance=Decimal("-1234.50"), reconciled_balance=Decimal(0), reconciling_items=Decimal(0)))
     db.session.execute(update(Entity).where(Entity.name == "North").values(name="@North"))
     db.session.commit()
     return {Service.CHECKLISTS: checklist_id, Service.RECONCILIATIONS: reconciliation_id}

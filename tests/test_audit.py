@@ -140,7 +140,7 @@ def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client
 def test_a_key_of_ours_in_a_url_is_in_its_teams_trail_with_its_hint(client, admin, make_key, make_team, make_user,
                                                                     team):
     key, plaintext = make_key(admin, name="Nightly load")
-    globex_key, globex_plain = make_key(make_user(make_team("Globex"), Role.ADMIN), name="Globex BI")
+    _, globex_plain = make_key(make_user(make_team("Globex"), Role.ADMIN), name="Globex BI")
     response = client.get(ME, query_string={"api_key": plaintext}, headers={"x-api-key": globex_plain},
                           environ_base={"REMOTE_ADDR": IP})
     assert response.status_code == 400

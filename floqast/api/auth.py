@@ -10,8 +10,8 @@ from floqast import audit, keys
 from floqast.api import bp
 from floqast.api.errors import ApiError
 from floqast.config import key_pepper
-from floqast.limits import count_api_pull, count_api_refusal
 from floqast.extensions import db
+from floqast.limits import count_api_pull, count_api_refusal
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 
 QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
