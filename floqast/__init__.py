@@ -8,6 +8,7 @@ from flask import Flask, request
 from floqast.config import Config, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
 from floqast.http_request import BrowserSessionInterface, Request
+from floqast.routing import IdConverter
 
 
 def create_app(config: type | None = None) -> Flask:
@@ -23,6 +24,7 @@ def create_app(config: type | None = None) -> Flask:
         static_folder=str(root / "static"),
     )
     app.request_class = Request
+    app.url_map.converters["id"] = IdConverter  # before any route uses <id:...>
     app.session_interface = BrowserSessionInterface()
     app.config.from_object(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = (

@@ -1,4 +1,5 @@
-"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications.
+"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
+and keys of ours sent in a URL.
 
 One row per event, written in the same transaction as the change it records (keys) or as one INSERT on
 its own (logins, refusals). Never a plaintext key or a password: keys by their hint, logins by the email
@@ -26,6 +27,7 @@ class AuditKind(enum.StrEnum):
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     API_REFUSED = "api_refused"
+    KEY_IN_URL = "key_in_url"
 
     @property
     def label(self) -> str:
@@ -36,6 +38,7 @@ class AuditKind(enum.StrEnum):
             "login_failed": "Failed login",
             "logout": "Logged out",
             "api_refused": "API request refused",
+            "key_in_url": "Key sent in a URL",
         }[self.value]
 
 
@@ -121,6 +124,14 @@ def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> Non
         key_name=None if key is None else key.name,
         ip=client_ip(),
         detail=_clip(detail, 200),
+    )
+
+
+def record_key_in_url(key: ApiKey, detail: str) -> None:
+    """A key of ours in a refused URL, in its team's trail (by its hint, as every key is)."""
+    _insert(
+        team_id=key.team_id, kind=AuditKind.KEY_IN_URL, api_key_id=key.id, key_hint=key.hint, key_name=key.name,
+        ip=client_ip(), detail=_clip(detail, 200),
     )
 
 

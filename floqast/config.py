@@ -59,6 +59,9 @@ class Config:
     # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
     # X-Forwarded-* header. Set it behind a proxy, or every client has the proxy's IP.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
+    # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
+    # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
+    TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
 
 
 class TestConfig(Config):

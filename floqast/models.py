@@ -178,6 +178,8 @@ class ApiKey(db.Model):
     expires_on: Mapped[date | None]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    # When the key was first seen in a URL (refused there, but now in proxy and server logs): roll it.
+    exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -2,7 +2,9 @@
 
 from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from floqast.api.errors import error_response
+from werkzeug.exceptions import MethodNotAllowed, NotFound, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
@@ -74,6 +76,13 @@ def csrf_expired(error: CSRFError):
     return page, 400
 
 
+def untrusted_host(error: SecurityError):
+    """A Host header outside TRUSTED_HOSTS: a 400 made without any URL of ours, since none can be built."""
+    if request.is_api:
+        return error_response(400, "Bad Request", error.description)
+    return error.description, 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def init_app(app) -> None:
     proxies = app.config.get("TRUSTED_PROXY_COUNT", 0)
     if proxies:
@@ -82,3 +91,4 @@ def init_app(app) -> None:
     # Registered before the other extensions' after_request hooks, so it runs after them (last).
     app.after_request(add_security_headers)
     app.register_error_handler(CSRFError, csrf_expired)
+    app.register_error_handler(SecurityError, untrusted_host)

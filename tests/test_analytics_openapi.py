@@ -39,7 +39,13 @@ def validate(document, path, status, body):
 
 def test_the_document_is_public_and_openapi_3_1(client, document):
     assert document["openapi"] == "3.1.0"
-    assert document["servers"] == [{"url": "http://localhost/api/v1"}]
+    assert document["servers"] == [{"url": "/api/v1"}]
+
+
+def test_the_server_url_never_comes_from_the_host_header(client):
+    response = client.get(OPENAPI, headers={"Host": "evil.example"})
+    assert response.get_json()["servers"] == [{"url": "/api/v1"}]
+    assert "evil.example" not in response.get_data(as_text=True)
 
 
 def test_every_api_route_is_documented(app, document):
@@ -96,6 +102,9 @@ def test_refusals_for_size_are_documented_on_every_operation(client, document, k
 def test_a_wrong_schema_would_be_caught(document, key):
     with pytest.raises(jsonschema.ValidationError):
         validate(document, "/analytics/reconciliations", "200", {"data": [{"id": 1}], "links": {"self": "x"}})
+    with pytest.raises(jsonschema.ValidationError):  # links are paths of this site, never absolute URLs
+        validate(document, "/analytics/reconciliations", "200",
+                 {"data": [], "links": {"self": "http://evil.example/api/v1/analytics/reconciliations"}})
 
 
 def test_admins_get_the_api_documentation_page(client, admin, key, team):
@@ -130,3 +139,12 @@ def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, 
 def test_others_are_forbidden_the_api_documentation_page(client, team, make_user, role):
     log_in(client, make_user(team, role))
     assert client.get("/settings/api-docs").status_code == 403
+
+
+def test_the_csv_response_and_the_docs_page_say_how_formulas_are_neutralised(client, document, admin, key):
+    for path in ("/analytics/reconciliations", "/analytics/checklists"):
+        csv_schema = document["paths"][path]["get"]["responses"]["200"]["content"]["text/csv"]["schema"]
+        assert "=, +, -, @" in csv_schema["description"] and "-1234.50 stays a number" in csv_schema["description"]
+    log_in(client, admin)
+    page = parse_html(client.get("/settings/api-docs")).text
+    assert "as text instead of running it as a formula" in page

@@ -513,3 +513,85 @@ def test_analytics_refuse_every_bad_key_the_same_way_as_me(get, team, admin, mak
     assert_error(get(path, "fq_nope"), 401)
     assert_error(get(path, keys.generate()), 401)
     assert_error(get(path, make_key(admin, expires_on=team.today() - timedelta(days=1))[1]), 401)
+
+
+# ---------------------------------------------------------------- caches
+
+
+def assert_never_stored(response, name: str = "") -> None:
+    assert response.headers.get("Cache-Control") == "no-store", name
+    assert {"x-api-key", "authorization", "accept"} <= {value.lower() for value in response.vary}, name
+
+
+def test_no_api_answer_may_be_stored_by_a_cache(app, client, key_zoo):
+    responses = zoo_requests(client, key_zoo)
+    assert {response.status_code for response in responses} == {200, 400, 401, 403, 404, 405}
+    good = {"x-api-key": key_zoo["good"]}
+    responses += [
+        client.get(RECONCILIATIONS, headers={**good, "Accept": "text/csv"}),
+        client.get("/api/v1/openapi.json"),
+        client.get("/api/v2/me", headers=good),
+    ]
+    assert responses[-3].mimetype == "text/csv"
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    client.get(ME, headers=good)
+    responses.append(client.get(ME, headers=good))
+    assert responses[-1].status_code == 429
+    for response in responses:
+        assert_never_stored(response, f"{response.status_code} {response.mimetype}")
+
+
+def test_pages_outside_the_api_do_not_vary_on_api_keys(client):
+    assert "x-api-key" not in client.get("/login").vary
+
+
+# ---------------------------------------------------------------- a key seen in a URL
+
+
+def test_a_working_key_in_the_url_is_refused_marked_as_exposed_and_kept_working(get, team, admin, make_key):
+    key, plaintext = make_key(admin)
+    before = utcnow()
+    response = get(f"{ME}?api_key={plaintext}")
+    error = assert_error(response, 400)
+    assert "not accepted in the URL" in error["detail"] and "replace it with a new key" in error["detail"]
+    assert plaintext not in response.get_data(as_text=True)
+    exposed_at = reload(key).exposed_in_url_at
+    assert before <= exposed_at <= utcnow() and exposed_at.tzinfo is not None
+    assert reload(key).deleted_at is None
+    assert get(ME, plaintext).status_code == 200, "not revoked: a mistyped curl must not stop a nightly load"
+
+
+def test_the_first_exposure_is_the_one_kept(get, admin, make_key):
+    key, plaintext = make_key(admin)
+    assert_error(get(f"{RECONCILIATIONS}?filter[entityIds]={plaintext}"), 400)
+    first = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(exposed_in_url_at=first))
+    db.session.commit()
+    error = assert_error(get(f"{ME}?{plaintext}"), 400)
+    assert "replace it" in error["detail"]
+    assert reload(key).exposed_in_url_at == first
+
+
+@pytest.mark.parametrize("query", ["api_key=not-even-a-key", "token={unknown}", "key={typo}"])
+def test_a_url_without_a_key_of_ours_is_refused_without_saying_to_replace_anything(get, admin, make_key, query):
+    key, plaintext = make_key(admin)
+    typo = plaintext[:-1] + ("0" if plaintext[-1] != "0" else "1")
+    error = assert_error(get(f"{ME}?{query.format(unknown=keys.generate(), typo=typo)}"), 400)
+    assert "replace" not in error["detail"]
+    assert reload(key).exposed_in_url_at is None
+
+
+def test_a_url_with_no_well_formed_key_is_refused_without_a_lookup(get, admin, make_key):
+    _, plaintext = make_key(admin)
+    with statements_sent() as statements:
+        assert_error(get(f"{ME}?api_key=not-even-a-key", plaintext), 400)
+    assert only_the_audit_insert(statements)
+
+
+def test_accepted_pulls_never_look_for_exposed_keys(get, admin, make_key):
+    key, plaintext = make_key(admin)
+    assert get(ME, plaintext).status_code == 200
+    with statements_sent() as statements:
+        assert get(f"{RECONCILIATIONS}?filter[month]=1&filter[year]=2026", plaintext).status_code == 200
+    assert not any("exposed_in_url_at" in statement for statement in statements)
+    assert reload(key).exposed_in_url_at is None

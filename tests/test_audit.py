@@ -137,6 +137,40 @@ def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client
     assert "Checklist Analytics" in refused[5].detail and "not enabled" in refused[6].detail
 
 
+def test_a_key_of_ours_in_a_url_is_in_its_teams_trail_with_its_hint(client, admin, make_key, make_team, make_user,
+                                                                    team):
+    key, plaintext = make_key(admin, name="Nightly load")
+    _, globex_plain = make_key(make_user(make_team("Globex"), Role.ADMIN), name="Globex BI")
+    response = client.get(ME, query_string={"api_key": plaintext}, headers={"x-api-key": globex_plain},
+                          environ_base={"REMOTE_ADDR": IP})
+    assert response.status_code == 400
+
+    [event] = events(kind=AuditKind.KEY_IN_URL)
+    assert (event.team_id, event.api_key_id, event.key_hint, event.key_name, event.ip) == (
+        team.id, key.id, key.hint, "Nightly load", IP)
+    assert "replace it" in event.detail
+    assert plaintext not in row_text(event) and globex_plain not in row_text(event)
+    assert events(kind=AuditKind.API_REFUSED) == []  # the refusal is this event; Globex's key was not the one sent
+    assert AuditKind.KEY_IN_URL.label == "Key sent in a URL"
+
+
+def test_the_exposed_key_carries_a_badge_and_activity_says_why(client, admin, make_key, team):
+    exposed, plaintext = make_key(admin, name="Leaky script")
+    other, _ = make_key(admin, name="Careful script")
+    assert client.get(ME, query_string={"key": plaintext}, environ_base={"REMOTE_ADDR": IP}).status_code == 400
+    log_in(client, admin)
+
+    page = parse_html(client.get("/settings/api-keys"))
+    status = page.by_id(f"key-{exposed.id}").find("td", attrs={"data-label": "Status"})
+    assert status.find("span", class_="badge-exposed").text == "Exposed in a URL"
+    today = team.today()
+    assert f"on {today:%b} {today.day}, {today.year}: replace this key with a new one" in status.text
+    assert page.by_id(f"key-{other.id}").find("span", class_="badge-exposed") is None
+    activity = parse_html(client.get("/settings/api-keys/activity", headers=HTMX)).by_id("activity")
+    [row] = activity.find("tbody").find_all("tr")
+    assert "Key sent in a URL" in row.text and exposed.hint in row.text and "Leaky script" in row.text
+
+
 def test_an_accepted_pull_writes_no_audit_row(client, admin, make_key):
     _, plaintext = make_key(admin)
     for _ in range(3):

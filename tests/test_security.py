@@ -240,3 +240,29 @@ def test_every_state_changing_route_answers_a_missing_token_with_the_message(app
             assert response.status_code == 400, (method, rule)
             assert EXPIRED_MESSAGE in response.get_data(as_text=True), (method, rule)
             assert ("HX-Retarget" in response.headers) == bool(headers), (method, rule)
+
+
+# ---------------------------------------------------------------- the Host header
+
+
+def test_a_host_outside_trusted_hosts_is_refused(app, client, admin, make_key):
+    _, plaintext = make_key(admin)
+    app.config["TRUSTED_HOSTS"] = ["keys.example.test"]
+    api = {"x-api-key": plaintext}
+    assert client.get("/api/v1/me", headers=api, base_url="https://keys.example.test").status_code == 200
+    assert client.get("/login", base_url="https://keys.example.test").status_code == 200
+    for path in ("/api/v1/me", "/api/v1/openapi.json", "/api/v1/analytics/checklists", "/login"):
+        response = client.get(path, headers={**api, "Host": "evil.example"})
+        assert response.status_code == 400, path
+        assert response.mimetype == ("application/json" if path.startswith("/api/") else "text/plain")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("keys.example.com", ["keys.example.com"]),
+    (" keys.example.com , .example.org,", ["keys.example.com", ".example.org"]),
+    ("", None),
+])
+def test_trusted_hosts_come_from_the_environment(monkeypatch, value, expected):
+    from test_config import load_config_module
+
+    assert load_config_module(monkeypatch, TRUSTED_HOSTS=value).Config.TRUSTED_HOSTS == expected

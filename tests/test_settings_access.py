@@ -1,5 +1,6 @@
 """Who may reach the API Keys tab: every settings route × every kind of visitor, the switch, CSRF."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,9 +18,9 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys", "GET"): (200, None),
     ("/settings/api-keys/new", "GET"): (200, None),
     ("/settings/api-keys", "POST"): (201, VALID_KEY),
-    ("/settings/api-keys/<int:key_id>/delete", "GET"): (200, None),
-    ("/settings/api-keys/<int:key_id>/delete", "POST"): (302, {}),
-    ("/settings/api-keys/<int:key_id>", "DELETE"): (200, None),
+    ("/settings/api-keys/<id:key_id>/delete", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/delete", "POST"): (302, {}),
+    ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
 }
@@ -48,7 +49,7 @@ def acme_key(admin, make_key):
 
 def call(client, rule, method, key_id, headers=None, with_token=True):
     """Send the route's request the way the page does: a form POST, or an htmx DELETE with the header."""
-    url = rule.replace("<int:key_id>", str(key_id))
+    url = rule.replace("<id:key_id>", str(key_id))
     data = SETTINGS_ROUTES[(rule, method)][1]
     headers = dict(headers or {})
     if method != "GET" and with_token:
@@ -68,7 +69,7 @@ def test_anonymous_visitor_is_sent_to_login(client, acme_key, rule, method):
     location = urlsplit(response.headers["Location"])
     assert location.path == "/login"
     if method == "GET":
-        assert parse_qs(location.query)["next"] == [rule.replace("<int:key_id>", str(acme_key.id))]
+        assert parse_qs(location.query)["next"] == [rule.replace("<id:key_id>", str(acme_key.id))]
     assert db.session.get(ApiKey, acme_key.id).deleted_at is None
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
 
@@ -114,8 +115,8 @@ def globex_admin(make_team, make_user):
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 @pytest.mark.parametrize(
-    ("rule", "method"), [route for route in SETTINGS_ROUTES if "<int:key_id>" in route[0]],
-    ids=[route_id for route_id in ROUTE_IDS if "<int:key_id>" in route_id],
+    ("rule", "method"), [route for route in SETTINGS_ROUTES if "<id:key_id>" in route[0]],
+    ids=[route_id for route_id in ROUTE_IDS if "<id:key_id>" in route_id],
 )
 def test_another_teams_admin_gets_404_for_this_teams_key(client, globex_admin, acme_key, rule, method, htmx):
     log_in(client, globex_admin)
@@ -246,7 +247,7 @@ def test_every_state_changing_request_without_csrf_token_is_refused(app, admin_c
     routes = state_changing_browser_routes(app)
     assert routes
     for rule, method in routes:
-        url = rule.replace("<int:key_id>", str(acme_key.id))
+        url = rule.replace("<id:key_id>", str(acme_key.id))
         data = SETTINGS_ROUTES.get((rule, method), (None, {"email": "admin@acme.test", "password": "x"}))[1]
         response = admin_client.open(url, method=method, data=data, headers=HTMX if htmx else {})
         assert response.status_code == 400, (method, rule)
@@ -264,3 +265,50 @@ def test_a_token_from_another_session_is_refused(app, admin_client, acme_key):
 
     assert response.status_code == 400
     assert db.session.get(ApiKey, acme_key.id).deleted_at is None
+
+
+# ---- ids out of range ----
+
+# Past PostgreSQL's INTEGER, past SQLite's 64-bit integer, negative, zero, and a digit string too long to be one.
+NOT_AN_ID = ["2147483648", "9223372036854775807", "9223372036854775808", "-1", "-9223372036854775809", "0",
+             "1" * 30]
+
+
+def test_every_route_argument_is_a_bounded_id(app):
+    """An id in a URL goes through the id converter; a plain <int:...> would reach the database unbounded."""
+    converters = {converter for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+                  for converter in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", rule.rule)}
+    assert converters == {"id"}
+
+
+@pytest.mark.parametrize("value", NOT_AN_ID)
+def test_an_id_out_of_range_is_a_404_on_every_route_that_takes_one(app, admin_client, acme_key, value):
+    routes = sorted(rules_of(app, lambda rule: "<id:" in rule.rule))
+    assert routes
+    token = csrf_token(admin_client, "/settings/api-keys")
+    for rule, method in routes:
+        url = re.sub(r"<id:\w+>", value, rule)
+        for headers in ({"X-CSRFToken": token}, {"X-CSRFToken": token, **HTMX}):
+            response = admin_client.open(url, method=method, data={"csrf_token": token}, headers=headers)
+            assert response.status_code == 404, (method, url)
+    assert db.session.get(ApiKey, acme_key.id).deleted_at is None
+
+
+@pytest.mark.parametrize("value", [*NOT_AN_ID, "abc", ""])
+def test_activity_before_an_id_out_of_range_shows_the_newest_events(admin_client, acme_key, value):
+    admin_client.delete(f"/settings/api-keys/{acme_key.id}",
+                        headers={**HTMX, "X-CSRFToken": csrf_token(admin_client, "/settings/api-keys")})
+    newest = admin_client.get("/settings/api-keys/activity", headers=HTMX)
+    response = admin_client.get("/settings/api-keys/activity", query_string={"before": value}, headers=HTMX)
+    assert response.status_code == 200
+    assert "Key deleted" in parse_html(response).text
+    assert response.get_data() == newest.get_data()
+
+
+@pytest.mark.parametrize("value", [*NOT_AN_ID, "abc"])
+def test_a_page_number_out_of_range_shows_a_page_of_keys(admin_client, acme_key, value):
+    for headers in ({}, HTMX):
+        response = admin_client.get("/settings/api-keys", query_string={"page": value, "status": "all"},
+                                    headers=headers)
+        assert response.status_code == 200
+        assert "Acme Power BI" in response.get_data(as_text=True)

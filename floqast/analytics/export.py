@@ -43,11 +43,14 @@ def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_
     """One page of records as {"data": [...], "links": {...}}, with next only when more remain."""
     # One row beyond the page tells whether there is a next page without a second query.
     statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
-    engine, self_url, base_url, args = db.engine, request.url, request.base_url, request.args.to_dict()
+    # Links are paths of this site, as FloQast's are: never a URL built from the client's Host header.
+    path = request.script_root + request.path
+    self_url = f"{path}?{request.query_string.decode()}" if request.query_string else path
+    engine, args = db.engine, request.args.to_dict()
 
     def next_url(last_id: int) -> str:
         query = {**args, "page[cursor]": cursors.encode(filters.key, last_id)}
-        return f"{base_url}?{urlencode(query, safe='[]')}"
+        return f"{path}?{urlencode(query, safe='[]')}"
 
     def body():
         yield '{"data":['

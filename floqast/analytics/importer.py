@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, tuple_, update
 
 from floqast.analytics.models import Entity, Folder
 from floqast.analytics.money import to_money
-from floqast.analytics.records import Dataset
+from floqast.analytics.records import TEXT_KINDS, Dataset, restore_formula_text
 from floqast.extensions import db
 from floqast.models import Team, utcnow
 
@@ -71,6 +71,8 @@ def parse_row(dataset: Dataset, row: dict) -> tuple[dict, list[str]]:
         if field.derived:
             continue
         text = (row.get(field.name) or "").strip()
+        if field.kind in TEXT_KINDS:  # as it was before the export neutralised it against formulas
+            text = restore_formula_text(text)
         if not text:
             if field.nullable or field.kind == "tags":
                 values[field.column] = [] if field.kind == "tags" else None

@@ -197,6 +197,23 @@ def csv_date(day) -> str:
     return "" if day is None else day.isoformat()
 
 
+# A spreadsheet runs a cell that begins with =, +, -, @, tab or CR as a formula (OWASP's CSV injection).
+# A quote before such a text cell makes it text; cells that begin with a quote get one too, so that
+# `restore_formula_text` takes exactly one off again and an export imports unchanged.
+FORMULA_STARTS = "=+-@\t\r'"
+TEXT_KINDS = ("string", "tags")
+
+
+def neutralise_formula(text: str | None) -> str | None:
+    """A text cell as spreadsheets show it without running it: a quote before a formula's first character."""
+    return "'" + text if text and text[0] in FORMULA_STARTS else text
+
+
+def restore_formula_text(text: str) -> str:
+    """The text an exported cell held before `neutralise_formula`."""
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
+
+
 def csv_tags(tags) -> str:
     return ";".join(tags or ())
 
@@ -287,13 +304,17 @@ class Dataset:
         return [field.name for field in self.fields]
 
     def flat_record(self, row) -> dict[str, str]:
-        return flatten(self.to_record(row))
+        """A row's CSV form built the plain way: its record flattened, text neutralised against formulas."""
+        flat = flatten(self.to_record(row))
+        return {field.name: neutralise_formula(flat[field.name]) if field.kind in TEXT_KINDS else flat[field.name]
+                for field in self.fields}
 
     def csv_rows(self, rows, keys, as_text: bool = False):
         """The CSV values of query rows as lists in `columns` order, straight from the row's tuple.
 
         The same text as `flat_record`, without building the nested record and flattening it again: one
-        C-level itemgetter per row, then a conversion of the money, boolean, date and time fields only.
+        C-level itemgetter per row, a conversion of the money, boolean, date and time fields only, then text
+        fields neutralised against formulas (never money, numbers or dates: -1234.50 stays a number).
         `keys` are the rows' column labels, as the query's result gives them; `as_text` when the rows come
         from `query(..., for_csv=True)`, whose money, dates and times are already text.
         """
@@ -301,10 +322,16 @@ class Dataset:
         getter = itemgetter(*(positions[result_key(field.name)] for field in self.fields))
         converters = [(index, CSV_CONVERTERS[field.kind]) for index, field in enumerate(self.fields)
                       if field.kind in CSV_CONVERTERS and not (as_text and field.kind in CSV_TEXT_KINDS)]
+        texts = [index for index, field in enumerate(self.fields) if field.kind in TEXT_KINDS]
         for row in rows:
             values = list(getter(row))
             for index, convert in converters:
                 values[index] = convert(values[index])
+            for index in texts:
+                # neutralise_formula written out: a call per text cell would cost the export a fifth of its speed
+                text = values[index]
+                if text and text[0] in FORMULA_STARTS:
+                    values[index] = "'" + text
             yield values
 
     def query(self, team_id: int, filters: Filters, today: date, after_id: int | None = None,

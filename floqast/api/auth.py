@@ -4,16 +4,29 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g, request
+from sqlalchemy import update
 
 from floqast import audit, keys
 from floqast.api import bp
 from floqast.api.errors import ApiError
 from floqast.config import key_pepper
+from floqast.extensions import db
+from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimits import count_api_pull, count_api_refusal
-from floqast.models import ApiKey, KeyStatus, Service
 
 QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
+REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
+                   "new key and delete it.")
+# Keys looked up in one refused URL, at most: enough for any real mistake, and a bound on the lookups.
+MAX_KEYS_LOOKED_UP = 3
+
+
+class KeyInUrl(ApiError):
+    """The refusal of a URL that carries a key, which is never read from there."""
+
+    def __init__(self):
+        super().__init__(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -31,14 +44,30 @@ def _key_in_query_string() -> bool:
     return False
 
 
-def presented_key() -> str:
-    """The key the client sent in a header; a key in the query string is refused."""
-    if _key_in_query_string():
-        raise ApiError(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
+def _well_formed_keys_in_url() -> list[str]:
+    """The well-formed keys (checksum and all) among the URL's parameter names and values."""
+    found = []
+    for name, value in request.args.items(multi=True):
+        for text in (name.strip(), value.strip()):
+            if keys.is_well_formed(text) and text not in found:
+                found.append(text)
+    return found
+
+
+def header_key() -> str:
+    """The key in the x-api-key or the Authorization: Bearer header, or ''."""
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         key = credentials.strip() if scheme.lower() == "bearer" else ""
+    return key
+
+
+def presented_key() -> str:
+    """The key the client sent in a header; a key in the query string is refused."""
+    if _key_in_query_string():
+        raise KeyInUrl()
+    key = header_key()
     if not key:
         raise _unauthorized(f"No API key was sent. {HOW_TO_SEND}")
     return key
@@ -99,13 +128,29 @@ def require_key():
 def record_refusal(refusal: ApiError) -> None:
     """Put a refused authentication in the audit trail: the key's hint when it parsed, its team when it
     is a real key (one more indexed lookup, on refusals only), the client IP and the reason."""
-    try:
-        presented = presented_key()
-    except ApiError:
-        presented = ""
+    if isinstance(refusal, KeyInUrl) and record_exposed_keys(refusal):
+        return
+    presented = "" if isinstance(refusal, KeyInUrl) else header_key()
     parsed = keys.is_well_formed(presented)
     key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
     audit.record_api_refusal(refusal.detail, keys.hint(presented) if parsed else None, key)
+
+
+def record_exposed_keys(refusal: KeyInUrl) -> bool:
+    """Whether keys of ours are in the refused URL. Each one is marked as exposed (from its first time on),
+    put in its team's trail, and the refusal says to replace it. It is not revoked: a mistyped curl must
+    not stop a nightly load."""
+    exposed = [key for text in _well_formed_keys_in_url()[:MAX_KEYS_LOOKED_UP]
+               if (key := ApiKey.by_plaintext(text, key_pepper())) is not None]
+    if exposed:
+        refusal.detail = f"{refusal.detail} {REPLACE_EXPOSED}"
+    for key in exposed:
+        db.session.execute(
+            update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
+            .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False)
+        )
+        audit.record_key_in_url(key, REPLACE_EXPOSED)  # commits the UPDATE with it
+    return bool(exposed)
 
 
 def requires_service(service: Service):

@@ -19,7 +19,8 @@ KIND_SCHEMAS = {
     "tags": {"type": "array", "items": {"type": "string"}},
 }
 ERRORS = {
-    "400": "A parameter is not allowed or not valid; the detail names it.",
+    "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
+           "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
     "401": "The key is missing, malformed, unknown, expired or deactivated.",
     "403": "The key lacks this service, or Open API is off for the team.",
     "414": "The URL is longer than the API reads; the detail gives the limit.",
@@ -30,6 +31,13 @@ ERRORS = {
 # Every request's size is checked before anything else (check_request_size), the document's too.
 SIZE_ERRORS = ["400", "414", "431"]
 KEY_ERRORS = [*SIZE_ERRORS, "401", "403", "429", "503"]
+
+CSV_FORMULAS = (
+    "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
+    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', so that a spreadsheet "
+    "shows them as text instead of running them as formulas; an import of the file takes it off again. "
+    "Amounts, numbers and dates are never changed: -1234.50 stays a number."
+)
 
 
 def field_schema(field) -> dict:
@@ -96,7 +104,12 @@ def analytics_path(service: Service, schema_name: str) -> dict:
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
             "links": {
                 "type": "object",
-                "properties": {"self": {"type": "string"}, "next": {"type": "string"}},
+                "properties": {
+                    "self": {"type": "string", "pattern": "^/api/v1/",
+                             "description": "This page: a path of this site, such as /api/v1/analytics/..."},
+                    "next": {"type": "string", "pattern": "^/api/v1/",
+                             "description": "The next page, a path with page[cursor]; absent on the last page."},
+                },
                 "required": ["self"],
                 "additionalProperties": False,
             },
@@ -112,7 +125,7 @@ def analytics_path(service: Service, schema_name: str) -> dict:
         "responses": {
             "200": {"description": "The records.", "content": {
                 "application/json": {"schema": page},
-                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}"}},
+                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}. {CSV_FORMULAS}"}},
             }},
             **error_responses(KEY_ERRORS),
         },
@@ -173,4 +186,5 @@ def document(server_url: str) -> dict:
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI document, readable without a key."""
-    return document(request.url_root.rstrip("/") + bp.url_prefix)
+    # A relative server URL (the site of the document itself): never one built from the client's Host header.
+    return document(request.script_root + bp.url_prefix)

@@ -10,6 +10,7 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Team
+from floqast.routing import database_id
 from floqast.settings import bp
 from floqast.settings.forms import CreateKeyForm
 
@@ -142,7 +143,7 @@ def create_key():
     }
 
 
-@bp.get("/api-keys/<int:key_id>/delete")
+@bp.get("/api-keys/<id:key_id>/delete")
 def confirm_delete(key_id: int):
     """Ask before deleting, for browsers without JavaScript."""
     return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter(),
@@ -165,7 +166,7 @@ def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
     return f"“{key.name}” was already deactivated on {stopped:%b %-d, %Y}."
 
 
-@bp.post("/api-keys/<int:key_id>/delete")
+@bp.post("/api-keys/<id:key_id>/delete")
 def delete_key_form(key_id: int):
     """Deactivate a key from the confirmation page, then go back to the page of the list it was on."""
     key = team_key_or_404(key_id)
@@ -173,7 +174,7 @@ def delete_key_form(key_id: int):
     return redirect(url_for("settings.api_keys", status=current_filter(), page=page_argument(current_page())))
 
 
-@bp.delete("/api-keys/<int:key_id>")
+@bp.delete("/api-keys/<id:key_id>")
 def delete_key(key_id: int):
     """Deactivate a key from its trash can and answer with the refreshed page of the list it was on."""
     key = team_key_or_404(key_id)
@@ -186,7 +187,7 @@ def delete_key(key_id: int):
 @bp.get("/api-keys/activity")
 def activity():
     """The team's audit trail, newest first, a page at a time: the fragment to htmx, else a page."""
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=database_id)  # not an event's id: the newest page
     events = AuditEvent.for_team(current_user.team_id, before, audit.PAGE_SIZE + 1)
     context = {
         "events": events[:audit.PAGE_SIZE],
