@@ -35,7 +35,7 @@ def handle_database_unavailable(error: Exception):
         return error_response(503, "Service Unavailable", DATABASE_UNAVAILABLE, headers)
     # Flask-Login's template context loads the signed-in user, from the database: render as nobody instead.
     g._login_user = current_app.login_manager.anonymous_user()
-    if request.headers.get("HX-Request") == "true":
+    if request.is_htmx:
         # htmx swaps error responses into the element that asked: put the message where messages go instead.
         body = render_template("errors/_database_unavailable.html", message=DATABASE_UNAVAILABLE)
         return body, 503, {**headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}

@@ -1,7 +1,8 @@
-"""The app's request class: whether a request is for the key-authenticated API, and query strings that are
-not valid UTF-8 read rather than a 500."""
+"""The app's request class: whether a request is for the key-authenticated API or from htmx, and query
+strings that are not valid UTF-8 read rather than a 500; and which redirect targets stay on this site."""
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
@@ -25,6 +26,24 @@ class Request(FlaskRequest):
     def is_api(self) -> bool:
         """A request for /api/: authenticated by its key header, never by a cookie."""
         return self.path.startswith(API_PREFIX)
+
+    @property
+    def is_htmx(self) -> bool:
+        """A request htmx sent (for part of a page, or a history restore)."""
+        return self.headers.get("HX-Request") == "true"
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` when it is a path of this site ("/settings/api-keys?status=all"), else None: never a way off it."""
+    if not target:
+        return None
+    # Browsers read a backslash as "/" and drop tabs and newlines: "/\evil.example" is "//evil.example".
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 class BrowserSessionInterface(SecureCookieSessionInterface):

@@ -4,6 +4,7 @@ from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from floqast.api.errors import error_response
+from floqast.http_request import same_site_path
 from werkzeug.exceptions import MethodNotAllowed, NotFound, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
@@ -50,12 +51,13 @@ def reload_url() -> str:
     """Where "Reload the page" goes: the page the request came from when it can be read back with GET,
     else the home page. Only a path of this site, never a URL taken whole from a header."""
     path = request.full_path if request.query_string else request.path
-    if request.headers.get("HX-Request") == "true":
+    if request.is_htmx:
         # htmx sends the page's URL; keep its path and query, and only when it is on this site.
         current = request.headers.get("HX-Current-URL", "")
         root = request.host_url
         path = "/" + current[len(root):] if current.startswith(root) else "/"
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+    path = same_site_path(path)
+    if path is None:
         return "/"
     try:
         current_app.url_map.bind(request.host).match(path.split("?", 1)[0], method="GET")
@@ -69,7 +71,7 @@ def reload_url() -> str:
 def csrf_expired(error: CSRFError):
     """A missing or stale CSRF token: say so and offer a reload, in the page's flash region for htmx."""
     url = reload_url()
-    if request.headers.get("HX-Request") == "true":
+    if request.is_htmx:
         body = render_template("_session_expired.html", message=EXPIRED_MESSAGE, reload_url=url)
         return body, 400, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
     page = render_template("errors/session_expired.html", message=EXPIRED_MESSAGE, reload_url=url)

@@ -13,7 +13,7 @@ def admins_of_open_api_teams_only():
         # Come back here after login (GETs only); full_path ends in a bare "?" when there is no query.
         here = request.full_path if request.query_string else request.path
         login_url = url_for("auth.login", next=here if request.method == "GET" else None)
-        if request.headers.get("HX-Request"):
+        if request.is_htmx:
             return "", 401, {"HX-Redirect": login_url}
         return redirect(login_url)
     if not current_user.is_admin:
