@@ -1,8 +1,9 @@
 """The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
 and keys of ours sent in a URL.
 
-One row per event, written in the same transaction as the change it records (keys) or as one INSERT on
-its own (logins, refusals). Never a plaintext key or a password: keys by their hint, logins by the email
+One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
+view, the API's before_request, a command) commits once per action, so a change and its row are stored
+together or not at all. Never a plaintext key or a password: keys by their hint, logins by the email
 typed. Events with no team (an unknown email, a key that does not parse or is unknown) have team_id NULL:
 the operator sees them in the database; no team admin does.
 """
@@ -10,7 +11,7 @@ the operator sees them in the database; no team admin does.
 import enum
 from datetime import datetime
 
-from flask import request
+from flask import has_request_context, request
 from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
@@ -80,7 +81,8 @@ class AuditEvent(db.Model):
 
 
 def client_ip() -> str | None:
-    return request.remote_addr
+    """The client's IP; None for a command run on the server."""
+    return request.remote_addr if has_request_context() else None
 
 
 def _clip(text: str | None, length: int) -> str | None:
@@ -89,7 +91,7 @@ def _clip(text: str | None, length: int) -> str | None:
 
 
 def key_event(kind: AuditKind, key: ApiKey, user: User) -> AuditEvent:
-    """A key created or deleted by `user`, added to the session (the caller commits with its change)."""
+    """A key created or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
         key_hint=key.hint, key_name=key.name, ip=client_ip(),
@@ -110,7 +112,7 @@ def record_login(email: str, user: User | None, succeeded: bool) -> None:
 
 
 def record_logout(user: User) -> None:
-    """A user logging out (which ends every session of theirs), committed with whatever the session holds."""
+    """A user logging out (which ends every session of theirs)."""
     _insert(team_id=user.team_id, kind=AuditKind.LOGOUT, user_id=user.id, email=user.email, ip=client_ip())
 
 
@@ -136,6 +138,5 @@ def record_key_in_url(key: ApiKey, detail: str) -> None:
 
 
 def _insert(**values) -> None:
-    """One INSERT, committed at once, with nothing else from the session."""
+    """One INSERT in the session's transaction, without building an ORM object."""
     db.session.execute(insert(AuditEvent).values(created_at=utcnow(), **values))
-    db.session.commit()

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from floqast.analytics.generate import Profile, generate, has_data
 from floqast.analytics.periods import last_closed_month
-from floqast.config import key_pepper
 from floqast.extensions import db
+from floqast.key_actions import create_key, deactivate_key
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 DEMO_TEAMS = {
@@ -53,22 +53,18 @@ DEMO_BOOKS = {
 
 
 def seed_demo_keys(team: Team, admin: User) -> None:
-    """A few keys in every status, backdated so the list looks lived in."""
+    """A few keys in every status, backdated so the list looks lived in (their audit events say when the demo
+    made them)."""
     now = utcnow()
     today = team.today()
     for name, services, age, lifetime, idle, deleted in DEMO_KEYS:
-        key, _ = ApiKey.issue(
-            creator=admin,
-            name=name,
-            services=services,
-            expires_on=None if lifetime is None else today + timedelta(days=lifetime),
-            pepper=key_pepper(),
-        )
+        expires_on = None if lifetime is None else today + timedelta(days=lifetime)
+        key, _ = create_key(admin, name, services, expires_on)
+        if deleted is not None:
+            deactivate_key(key, by=admin)
+            key.deleted_at = now - timedelta(days=deleted)
         key.created_at = now - timedelta(days=age)
         key.last_used_at = None if idle is None else now - timedelta(days=idle, hours=3)
-        if deleted is not None:
-            key.deleted_at, key.deleted_by = now - timedelta(days=deleted), admin
-        db.session.add(key)
 
 
 def ensure_team(name: str, timezone: str) -> Team:
@@ -105,11 +101,8 @@ def demo():
         if not db.session.scalar(select(func.count(ApiKey.id)).where(ApiKey.team_id == team.id)):
             seed_demo_keys(team, admin)
             if team_name == "Acme Corp":
-                quickstart, quickstart_key = ApiKey.issue(
-                    creator=admin, name="Quickstart (curl)", services=list(Service),
-                    expires_on=team.today() + timedelta(days=30), pepper=key_pepper(),
-                )
-                db.session.add(quickstart)
+                _, quickstart_key = create_key(admin, "Quickstart (curl)", list(Service),
+                                               team.today() + timedelta(days=30))
     db.session.commit()
     seed_demo_analytics()
 

@@ -10,7 +10,7 @@ import bcrypt
 from flask_login import UserMixin
 from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from floqast import keys
@@ -277,6 +277,22 @@ class ApiKey(db.Model):
         return dict(zip(KeyStatus, row))
 
     @classmethod
+    def page(cls, team: Team, status: KeyStatus | None, number: int, size: int, today: date) -> list["ApiKey"]:
+        """Page `number` (from 1) of `size` of the team's keys in `status` (None: every key), newest first, with
+        their creators, in one query."""
+        query = (
+            select(cls)
+            .where(cls.team_id == team.id)
+            .options(joinedload(cls.created_by), joinedload(cls.team))
+            .order_by(cls.created_at.desc(), cls.id.desc())
+            .limit(size)
+            .offset((number - 1) * size)
+        )
+        if status is not None:
+            query = query.where(cls.status_clause(status, today))
+        return list(db.session.scalars(query))
+
+    @classmethod
     def hold_names(cls, team: Team) -> None:
         """Make every other create for the team wait until this transaction ends, so that checking a new name
         against working_names() and inserting its key are one step.
@@ -303,7 +319,6 @@ class ApiKey(db.Model):
             .where(ApiKey.id == self.id, ApiKey.deleted_at.is_(None))
             .values(deleted_at=now, deleted_by_id=by.id)
         )
-        db.session.commit()
         db.session.refresh(self)
         return result.rowcount == 1
 
@@ -320,7 +335,6 @@ class ApiKey(db.Model):
             .values(last_used_at=now, last_used_ip=ip)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
 
 
 class CheckedTeam:

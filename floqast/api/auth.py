@@ -118,11 +118,13 @@ def require_key():
     except ApiError as refusal:
         count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
         record_refusal(refusal)
+        db.session.commit()
         raise
     g.api_key = key
     count_api_pull()
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
     key.record_use(request.remote_addr, interval)
+    db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
 
 
 def record_refusal(refusal: ApiError) -> None:
@@ -149,7 +151,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
             .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False)
         )
-        audit.record_key_in_url(key, REPLACE_EXPOSED)  # commits the UPDATE with it
+        audit.record_key_in_url(key, REPLACE_EXPOSED)
     return bool(exposed)
 
 

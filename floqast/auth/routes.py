@@ -1,7 +1,6 @@
 """Login and logout views."""
 
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 import bcrypt
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -12,6 +11,7 @@ from floqast import audit
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
+from floqast.http_request import same_site_path
 from floqast.models import User, bcrypt_secret
 from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
 
@@ -44,19 +44,6 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths, so a crafted link cannot send a user elsewhere after login."""
-    if not target:
-        return None
-    # Browsers read a backslash as "/" and drop tabs and newlines: "/\evil.example" is "//evil.example".
-    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The login page."""
@@ -74,13 +61,15 @@ def login():
     if user is None or not user.check_password(form.password.data):
         count_login_failure(form.email.data)
         audit.record_login(form.email.data, user, succeeded=False)
+        db.session.commit()
         form.form_errors.append("Incorrect email or password.")
         return render_template("auth/login.html", form=form), 422
     audit.record_login(form.email.data, user, succeeded=True)
+    db.session.commit()
     session.clear()  # a new session (and CSRF token) at login: nothing carried over from before it
     login_user(user)
     session[SESSION_VERSION] = user.session_version
-    return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+    return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
 
 
 @bp.post("/logout")
@@ -90,7 +79,8 @@ def logout():
         db.session.execute(
             update(User).where(User.id == current_user.id).values(session_version=User.session_version + 1)
         )
-        audit.record_logout(current_user)  # commits the new session version with it
+        audit.record_logout(current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You have been logged out.")

@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from floqast.key_actions import NAME_TAKEN
 from floqast.models import Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
@@ -78,7 +79,7 @@ class CreateKeyForm(FlaskForm):
                 "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
             )
         if name_key(field.data) in self.taken_names:
-            raise ValidationError("A key that still works already has this name. Choose another name.")
+            raise ValidationError(NAME_TAKEN)
 
     def validate_custom_date(self, field):
         if self.expiration.data != "custom":

@@ -3,12 +3,11 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from floqast import audit
-from floqast.audit import AuditEvent, AuditKind
-from floqast.config import key_pepper
+from floqast import audit, key_actions
+from floqast.audit import AuditEvent
 from floqast.extensions import db
+from floqast.key_actions import NameTaken
 from floqast.models import ApiKey, KeyStatus, Team
 from floqast.routing import database_id
 from floqast.settings import bp
@@ -23,7 +22,7 @@ ACTIVITY_CHANGED = "keys-changed"
 
 def wants_fragment() -> bool:
     """An htmx request for part of the page; history restores get the whole page."""
-    return request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
+    return request.is_htmx and "HX-History-Restore-Request" not in request.headers
 
 
 def current_filter() -> str:
@@ -52,17 +51,9 @@ def key_list(team: Team, status_filter: str, page: int = 1) -> dict:
     counts["all"] = sum(counts.values())
     pages = max(1, -(-counts[status_filter] // KEYS_PER_PAGE))
     page = min(page, pages)
-    query = (
-        select(ApiKey)
-        .where(ApiKey.team_id == team.id)
-        .options(joinedload(ApiKey.created_by), joinedload(ApiKey.team))
-        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-    )
-    if FILTERS[status_filter] is not None:
-        query = query.where(ApiKey.status_clause(FILTERS[status_filter], today))
-    query = query.limit(KEYS_PER_PAGE).offset((page - 1) * KEYS_PER_PAGE)
+    keys = ApiKey.page(team, FILTERS[status_filter], page, KEYS_PER_PAGE, today)
     return {
-        "keys": db.session.scalars(query).all(),
+        "keys": keys,
         "counts": counts,
         "key_page": page,
         "page_param": page_argument(page),
@@ -109,22 +100,17 @@ def new_key():
 @bp.post("/api-keys")
 def create_key():
     """Create a key and show its plaintext this once."""
-    ApiKey.hold_names(current_user.team)  # before reading them: two creates at once cannot both find a name free
     form = new_key_form()
-    if not form.validate():
+    if form.validate():
+        try:
+            key, plaintext = key_actions.create_key(current_user, form.name.data, form.services.data,
+                                                    form.expires_on())
+        except NameTaken as taken:  # by a create committed after the form read the names
+            form.name.errors.append(str(taken))
+    if form.errors:
         if wants_fragment():
             return render_template("settings/_create_form.html", form=form), 422
         return render_page(current_filter(), form, 422, dialog_open=True)
-    key, plaintext = ApiKey.issue(
-        creator=current_user,
-        name=form.name.data,
-        services=form.services.data,
-        expires_on=form.expires_on(),
-        pepper=key_pepper(),
-    )
-    db.session.add(key)
-    db.session.flush()
-    audit.key_event(AuditKind.KEY_CREATED, key, current_user)
     db.session.commit()
     if not wants_fragment():
         return render_page(DEFAULT_FILTER, new_key_form(formdata=None), 201, new_key=key, plaintext=plaintext)
@@ -151,11 +137,9 @@ def confirm_delete(key_id: int):
 
 
 def deactivate(key: ApiKey) -> bool:
-    """Deactivate the key for the current admin, and put it in the audit trail when this call did it."""
-    deactivated_now = key.deactivate(by=current_user)
-    if deactivated_now:
-        audit.key_event(AuditKind.KEY_DELETED, key, current_user)
-        db.session.commit()
+    """Deactivate the key for the current admin, committed with its audit event; False when it already was."""
+    deactivated_now = key_actions.deactivate_key(key, by=current_user)
+    db.session.commit()
     return deactivated_now
 
 
