@@ -20,6 +20,7 @@ from conftest import csrf_token, log_in
 from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db
+from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -274,7 +275,8 @@ def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, 
     assert set(before) == {200}
     assert len(served_by_every_worker("phase=before")) == workers, "pulls never reached every worker"
 
-    assert key.deactivate(by=admin)  # through the model, committed, as the settings route does
+    assert deactivate_key(key, by=admin)  # as the settings route does, committed by its caller
+    db.session.commit()
 
     after, rounds = [], 0
     while rounds == 0 or (len(served_by_every_worker("phase=after")) < workers and rounds < 10):
