@@ -312,7 +312,7 @@ class ApiKey(db.Model):
         return list(db.session.scalars(query))
 
     def deactivate(self, by: User) -> bool:
-        """Soft-delete the key once; False when it was already deactivated (by anyone)."""
+        """Soft-delete the key once, for the caller to commit; False when it was already deactivated (by anyone)."""
         now = utcnow()
         result = db.session.execute(
             update(ApiKey)
@@ -323,7 +323,7 @@ class ApiKey(db.Model):
         return result.rowcount == 1
 
     def record_use(self, ip: str | None, interval: timedelta) -> None:
-        """Note a pull, writing at most once per `interval` even across workers."""
+        """Note a pull, for the caller to commit, writing at most once per `interval` even across workers."""
         now = utcnow()
         cutoff = now - interval
         if self.last_used_at is not None and self.last_used_at >= cutoff:
