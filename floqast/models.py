@@ -3,13 +3,12 @@
 import enum
 import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
-from functools import cache, lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import bcrypt
 from flask_login import UserMixin
 from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -208,32 +207,6 @@ class ApiKey(db.Model):
         return db.session.scalar(cls._by_digest(), {"digest": keys.digest(plaintext, pepper)})
 
     @classmethod
-    def check(cls, plaintext: str, pepper: bytes) -> "CheckedKey | None":
-        """What a pull needs to know about its key, read in one indexed query without the ORM session.
-
-        A pull that only reads its key then begins no session transaction and builds no ORM objects, which
-        cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
-        through the session.
-        """
-        with db.engine.connect() as connection:
-            if connection.dialect.name != "sqlite":  # (SQLite's driver begins nothing for a SELECT anyway)
-                # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it.
-                connection.execution_options(isolation_level="AUTOCOMMIT")
-            values = KeyLookup.compiled_for(connection.dialect).run(connection, keys.digest(plaintext, pepper))
-        return None if values is None else CheckedKey(values)
-
-    @classmethod
-    @cache
-    def _check_statement(cls):
-        """check()'s SELECT: only the columns a pull reads (each one converted costs; datetimes most)."""
-        return (
-            select(*(cls.__table__.c[name] for name in CheckedKey.COLUMNS),
-                   *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
-            .join(Team, Team.id == cls.team_id)
-            .where(cls.digest == bindparam("digest"))
-        )
-
-    @classmethod
     @cache
     def _by_digest(cls):
         # Built once: constructing the select, its join and its loader option cost more than running it.
@@ -336,67 +309,3 @@ class ApiKey(db.Model):
             .execution_options(synchronize_session=False)
         )
 
-
-class CheckedTeam:
-    """A key's team as a pull sees it: read-only values with the Team's own date rules."""
-
-    __slots__ = ("id", "timezone", "open_api_enabled")
-    zone, today, end_of_day = Team.zone, Team.today, Team.end_of_day
-
-
-class CheckedKey:
-    """A key as a pull sees it, built from one row of ApiKey.check: the ApiKey's values and its own rules
-    (status, services, expiry, Last used), without an ORM object or a session."""
-
-    COLUMNS = ("id", "team_id", "name", "services", "expires_on", "last_used_at", "deleted_at")
-    __slots__ = (*COLUMNS, "team")
-    status, has_service, service_list = ApiKey.status, ApiKey.has_service, ApiKey.service_list
-    expires_at, record_use = ApiKey.expires_at, ApiKey.record_use
-
-    def __init__(self, values: dict):
-        for name in self.COLUMNS:
-            setattr(self, name, values[name])
-        self.team = team = CheckedTeam()
-        for name in CheckedTeam.__slots__:
-            setattr(team, name, values[f"team__{name}"])
-
-
-class KeyLookup:
-    """ApiKey.check's SELECT compiled once for a dialect and run on the pooled driver connection's own
-    cursor, its row converted by the columns' own result processors: what Core does, without the statement
-    cache lookup, execution context and result objects that cost more than the lookup itself (on SQLite,
-    48 µs a check through Core against 20 µs here)."""
-
-    def __init__(self, dialect):
-        statement = ApiKey._check_statement()
-        compiled = statement.compile(dialect=dialect)
-        self.dialect = dialect
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.columns = [
-            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in statement.selected_columns
-        ]
-
-    @classmethod
-    @lru_cache(maxsize=4)
-    def compiled_for(cls, dialect) -> "KeyLookup":
-        return cls(dialect)
-
-    def run(self, connection, digest: str) -> dict | None:
-        """The key row for `digest` as {column label: value}, or None."""
-        dbapi_error = self.dialect.loaded_dbapi.Error
-        try:
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except dbapi_error as error:
-            # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/errors.py answers a lost
-            # database with a 503 here too. (A dead pooled connection is replaced by pool_pre_ping.)
-            raise DBAPIError.instance(self.sql, None, error, dbapi_error, dialect=self.dialect) from error
-        if row is None:
-            return None
-        return {name: convert(value) if convert else value for (name, convert), value in zip(self.columns, row)}

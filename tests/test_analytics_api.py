@@ -10,7 +10,6 @@ from sqlalchemy import func, select, update
 
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
-from floqast.analytics.params import Filters
 from floqast.analytics.records import DATASETS, flatten
 from floqast.extensions import db
 from floqast.models import Role, Service
@@ -325,15 +324,3 @@ def test_json_keeps_text_as_it_was(client, acme_key, hostile_ids):
     [item] = pull(client, CHECKLISTS, acme_key, **{"page[size]": 1}).get_json()["data"]
     assert item["description"] == HOSTILE["description"] and item["tags"] == HOSTILE["tags"]
     assert item["entity"]["name"] == "@North"
-
-
-@pytest.mark.parametrize("service", list(Service))
-def test_the_fast_csv_rows_are_the_plain_flattened_records(app, acme_key, hostile_ids, team, service):
-    dataset = DATASETS[service]
-    with db.engine.connect() as connection:
-        fast = connection.execute(dataset.query(team.id, Filters(), team.today(), for_csv=True))
-        fast_rows = list(dataset.csv_rows(fast, list(fast.keys()), as_text=True))
-        plain = [dataset.flat_record(row) for row in connection.execute(dataset.query(team.id, Filters(), team.today()))]
-    as_text = [["" if value is None else str(value) for value in row] for row in fast_rows]
-    assert as_text == [list(row.values()) for row in plain]
-    assert any(value.startswith("'") for row in as_text for value in row)

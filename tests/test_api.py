@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 import floqast.models
 from conftest import log_in, statements_sent
-from floqast import keys
+from floqast import key_check, keys
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, utcnow
 
@@ -403,7 +403,7 @@ def test_a_database_error_in_the_key_check_arrives_as_sqlalchemys_and_leaves_the
     db.session.commit()
     try:
         with pytest.raises(DBAPIError) as raised:
-            ApiKey.check(plaintext, app.config["API_KEY_PEPPER"].encode())
+            key_check.check(plaintext, app.config["API_KEY_PEPPER"].encode())
         assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
         assert "api_keys" in str(raised.value)
     finally:

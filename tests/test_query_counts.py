@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from conftest import log_in, statements_sent
-from floqast import keys
+from floqast import key_check, keys
 from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.params import Filters
@@ -160,7 +160,7 @@ def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE api_keys")
-    compiled = ApiKey._check_statement().compile(dialect=connection.dialect)
+    compiled = key_check.statement().compile(dialect=connection.dialect)
     digest = keys.digest(plaintext, pepper(app))
     if connection.dialect.name == "sqlite":
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (digest,))]

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 
+from floqast.analytics import csv_text
 from floqast.analytics.cursor import Cursors
 from floqast.analytics.params import Filters, Page, parse_query
 from floqast.analytics.records import Dataset
@@ -74,7 +75,7 @@ def csv_name(dataset: Dataset, filters: Filters) -> str:
 
 def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
     """Every matching record as CSV with a header row, whatever the page size."""
-    statement = dataset.query(team.id, filters, team.today(), after_id, for_csv=True)
+    statement = csv_text.query(dataset, team.id, filters, team.today(), after_id)
     engine = db.engine
 
     def chunks():
@@ -84,7 +85,7 @@ def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Resp
         writer.writerow(dataset.columns)
         with engine.connect() as connection:
             result = connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
-            records = dataset.csv_rows(result, list(result.keys()), as_text=True)
+            records = csv_text.rows(dataset, result)
             while batch := list(islice(records, ROWS_PER_FETCH)):
                 writer.writerows(batch)
                 yield buffer.getvalue()

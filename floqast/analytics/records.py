@@ -1,17 +1,15 @@
 """The two datasets: their query, their records as the API shows them, and the flat CSV form."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from operator import itemgetter
+from datetime import date, datetime
 from typing import Callable
 
-from sqlalchemy import Date, DateTime, Numeric, String, select, type_coerce
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import select
 
 from floqast.analytics.models import SIGN_OFF_GROUPS, ChecklistItem, Entity, Folder, Reconciliation
-from floqast.analytics.money import Money, money_text
+from floqast.analytics.money import money_text
 from floqast.analytics.params import Filters
-from floqast.models import Service, UTCDateTime
+from floqast.models import Service
 
 
 @dataclass(frozen=True)
@@ -181,22 +179,6 @@ def snake(name: str) -> str:
     return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
 
 
-def csv_money(amount) -> str:
-    return "" if amount is None else f"{amount:.2f}"
-
-
-def csv_boolean(value) -> str:
-    return "" if value is None else ("true" if value else "false")
-
-
-def csv_datetime(moment) -> str:
-    return "" if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def csv_date(day) -> str:
-    return "" if day is None else day.isoformat()
-
-
 # A spreadsheet runs a cell that begins with =, +, -, @, tab or CR as a formula (OWASP's CSV injection).
 # A quote before such a text cell makes it text; cells that begin with a quote get one too, so that
 # `restore_formula_text` takes exactly one off again and an export imports unchanged.
@@ -212,81 +194,6 @@ def neutralise_formula(text: str | None) -> str | None:
 def restore_formula_text(text: str) -> str:
     """The text an exported cell held before `neutralise_formula`."""
     return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
-
-
-def csv_tags(tags) -> str:
-    return ";".join(tags or ())
-
-
-class CsvText(TypeDecorator):
-    """A money, date or time column read straight to its CSV text for the export, without the Python
-    objects the JSON form needs (on SQLite: no string -> datetime -> string, no cents -> Decimal -> string).
-
-    Gives exactly what the CSV_CONVERTERS give for the same column read with its own type.
-    """
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, kind: str):
-        super().__init__()
-        self.kind = kind
-
-    @staticmethod
-    def kind_of(column_type) -> str | None:
-        if isinstance(column_type, Money):
-            return "money"
-        if isinstance(column_type, UTCDateTime):
-            return "datetime"
-        if isinstance(column_type, Date):
-            return "date"
-        return None
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "sqlite":  # stored as text (dates, times) and integer cents: no driver conversion
-            return dialect.type_descriptor(String())
-        native = {"money": Numeric(18, 2, asdecimal=True), "datetime": DateTime(timezone=True), "date": Date()}
-        return dialect.type_descriptor(native[self.kind])
-
-    def result_processor(self, dialect, coltype):
-        """One small function per kind and database, called once per value."""
-        if dialect.name != "sqlite":
-            convert = CSV_CONVERTERS[self.kind]
-            if self.kind == "datetime":
-                return lambda value: None if value is None else convert(value.astimezone(timezone.utc))
-            return lambda value: None if value is None else convert(value)
-        if self.kind == "money":  # integer cents
-            return sqlite_cents_text
-        if self.kind == "datetime":
-            return sqlite_datetime_text
-        return None  # dates are stored as their ISO text
-
-
-def sqlite_cents_text(cents) -> str | None:
-    if cents is None:
-        return None
-    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
-def sqlite_datetime_text(value: str | None) -> str | None:
-    """"2025-03-31 09:15:00.000000", as SQLAlchemy stores an aware UTC time on SQLite, as iso_utc writes it."""
-    if value is None:
-        return None
-    time_part = value[11:19] if value.endswith(".000000") or len(value) == 19 else value[11:]
-    return f"{value[:10]}T{time_part}Z"
-
-
-def csv_column(expression, name: str):
-    """The expression as the CSV export reads it: money, dates and times as CsvText."""
-    kind = CsvText.kind_of(expression.type)
-    return (expression if kind is None else type_coerce(expression, CsvText(kind))).label(name)
-
-
-# How each kind of field is written in CSV, the same text as flatten(to_record(row)) gives; integers and
-# strings go to csv.writer as they are (it writes None as an empty field).
-CSV_CONVERTERS = {"money": csv_money, "boolean": csv_boolean, "datetime": csv_datetime, "date": csv_date,
-                  "tags": csv_tags}
-CSV_TEXT_KINDS = ("money", "datetime", "date")
 
 
 @dataclass(frozen=True)
@@ -309,45 +216,15 @@ class Dataset:
         return {field.name: neutralise_formula(flat[field.name]) if field.kind in TEXT_KINDS else flat[field.name]
                 for field in self.fields}
 
-    def csv_rows(self, rows, keys, as_text: bool = False):
-        """The CSV values of query rows as lists in `columns` order, straight from the row's tuple.
-
-        The same text as `flat_record`, without building the nested record and flattening it again: one
-        C-level itemgetter per row, a conversion of the money, boolean, date and time fields only, then text
-        fields neutralised against formulas (never money, numbers or dates: -1234.50 stays a number).
-        `keys` are the rows' column labels, as the query's result gives them; `as_text` when the rows come
-        from `query(..., for_csv=True)`, whose money, dates and times are already text.
-        """
-        positions = {key: index for index, key in enumerate(keys)}
-        getter = itemgetter(*(positions[result_key(field.name)] for field in self.fields))
-        converters = [(index, CSV_CONVERTERS[field.kind]) for index, field in enumerate(self.fields)
-                      if field.kind in CSV_CONVERTERS and not (as_text and field.kind in CSV_TEXT_KINDS)]
-        texts = [index for index, field in enumerate(self.fields) if field.kind in TEXT_KINDS]
-        for row in rows:
-            values = list(getter(row))
-            for index, convert in converters:
-                values[index] = convert(values[index])
-            for index in texts:
-                # neutralise_formula written out: a call per text cell would cost the export a fifth of its speed
-                text = values[index]
-                if text and text[0] in FORMULA_STARTS:
-                    values[index] = "'" + text
-            yield values
-
-    def query(self, team_id: int, filters: Filters, today: date, after_id: int | None = None,
-              for_csv: bool = False):
-        """The records of one team matching `filters`, in id order, with every derived field.
-
-        `for_csv`: money, dates and times come back as their CSV text (see CsvText), for `csv_rows`.
-        """
+    def query(self, team_id: int, filters: Filters, today: date, after_id: int | None = None):
+        """The records of one team matching `filters`, in id order, with every derived field."""
         model = self.model
-        label = csv_column if for_csv else (lambda expression, name: expression.label(name))
         statement = (
             select(
-                *(label(column, column.name) for column in model.__table__.columns),
+                *(column.label(column.name) for column in model.__table__.columns),
                 Entity.name.label("entity_name"),
                 Folder.name.label("folder_name"),
-                *(label(expression, name) for name, expression in model.derived(today).items()),
+                *(expression.label(name) for name, expression in model.derived(today).items()),
             )
             .join(Entity, Entity.id == model.entity_id)
             .join(Folder, Folder.id == model.folder_id)

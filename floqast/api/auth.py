@@ -6,7 +6,7 @@ from functools import wraps
 from flask import current_app, g, request
 from sqlalchemy import update
 
-from floqast import audit, keys
+from floqast import audit, key_check, keys
 from floqast.api import bp
 from floqast.api.errors import ApiError
 from floqast.config import key_pepper
@@ -82,7 +82,7 @@ def verify(presented: str) -> ApiKey:
     """The working key for a presented plaintext: checksum, digest, one indexed lookup, then its status."""
     if not keys.is_well_formed(presented):
         raise _unauthorized("The API key is malformed. Check that it was copied whole.")
-    key = ApiKey.check(presented, key_pepper())
+    key = key_check.check(presented, key_pepper())
     if key is None:
         raise _unauthorized("The API key is not valid.")
     status = key.status(key.team.today())

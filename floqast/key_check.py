@@ -1,0 +1,107 @@
+"""The key check's fast path: what a pull needs to know about its key, read without the ORM.
+
+Every API request checks its key, so the check's cost is most of what a keyed request costs beyond an
+unkeyed one: README's benchmark section measures it in row 1 (auth overhead, /api/v1/me against /healthz)
+and row 2 (key check), and commits 19523b8, dc0ad99, 591174a and 4cd4736 measured each step taken here.
+It reads the same values as `ApiKey.by_plaintext`, which tests/test_key_check.py checks for keys in every
+state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
+"""
+
+from functools import cache, lru_cache
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
+
+from floqast import keys
+from floqast.extensions import db
+from floqast.models import ApiKey, Team
+
+
+class CheckedTeam:
+    """A key's team as a pull sees it: read-only values with the Team's own date rules."""
+
+    __slots__ = ("id", "timezone", "open_api_enabled")
+    zone, today, end_of_day = Team.zone, Team.today, Team.end_of_day
+
+
+class CheckedKey:
+    """A key as a pull sees it, built from one row of `check`: the ApiKey's values and its own rules
+    (status, services, expiry, Last used), without an ORM object or a session."""
+
+    COLUMNS = ("id", "team_id", "name", "services", "expires_on", "last_used_at", "deleted_at")
+    __slots__ = (*COLUMNS, "team")
+    status, has_service, service_list = ApiKey.status, ApiKey.has_service, ApiKey.service_list
+    expires_at, record_use = ApiKey.expires_at, ApiKey.record_use
+
+    def __init__(self, values: dict):
+        for name in self.COLUMNS:
+            setattr(self, name, values[name])
+        self.team = team = CheckedTeam()
+        for name in CheckedTeam.__slots__:
+            setattr(team, name, values[f"team__{name}"])
+
+
+def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
+    """What a pull needs to know about its key, read in one indexed query without the ORM session.
+
+    A pull that only reads its key then begins no session transaction and builds no ORM objects, which
+    cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
+    through the session.
+    """
+    with db.engine.connect() as connection:
+        if connection.dialect.name != "sqlite":  # (SQLite's driver begins nothing for a SELECT anyway)
+            # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        values = KeyLookup.compiled_for(connection.dialect).run(connection, keys.digest(plaintext, pepper))
+    return None if values is None else CheckedKey(values)
+
+
+@cache
+def statement():
+    """check()'s SELECT: only the columns a pull reads (each one converted costs; datetimes most)."""
+    return (
+        select(*(ApiKey.__table__.c[name] for name in CheckedKey.COLUMNS),
+               *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
+        .join(Team, Team.id == ApiKey.team_id)
+        .where(ApiKey.digest == bindparam("digest"))
+    )
+
+
+class KeyLookup:
+    """check()'s SELECT compiled once for a dialect and run on the pooled driver connection's own cursor,
+    its row converted by the columns' own result processors: what Core does, without the statement cache
+    lookup, execution context and result objects that cost more than the lookup itself."""
+
+    def __init__(self, dialect):
+        select_key = statement()
+        compiled = select_key.compile(dialect=dialect)
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.columns = [
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in select_key.selected_columns
+        ]
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def compiled_for(cls, dialect) -> "KeyLookup":
+        return cls(dialect)
+
+    def run(self, connection, digest: str) -> dict | None:
+        """The key row for `digest` as {column label: value}, or None."""
+        dbapi_error = self.dialect.loaded_dbapi.Error
+        try:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dbapi_error as error:
+            # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/errors.py answers a lost
+            # database with a 503 here too. (A dead pooled connection is replaced by pool_pre_ping.)
+            raise DBAPIError.instance(self.sql, None, error, dbapi_error, dialect=self.dialect) from error
+        if row is None:
+            return None
+        return {name: convert(value) if convert else value for (name, convert), value in zip(self.columns, row)}
