@@ -8,14 +8,11 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
 import floqast.models
-from conftest import log_in, statements_sent
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, utcnow
+from helpers import CHECKLISTS, ME, RECONCILIATIONS, issue_key, log_in, statements_sent
 
-ME = "/api/v1/me"
-RECONCILIATIONS = "/api/v1/analytics/reconciliations"
-CHECKLISTS = "/api/v1/analytics/checklists"
 CLIENT_IP = "203.0.113.7"
 
 
@@ -193,9 +190,7 @@ def test_well_formed_but_never_issued_key_is_401(get, admin, make_key):
 
 
 def test_key_issued_under_another_pepper_is_401(get, app, admin):
-    key, plaintext = ApiKey.issue(creator=admin, name="Other server", services=list(Service), expires_on=None,
-                                  pepper=b"some other pepper")
-    db.session.add(key)
+    _, plaintext = issue_key(admin, pepper=b"some other pepper")
     db.session.commit()
     assert_error(get(ME, plaintext), 401, "The API key is not valid.")
 

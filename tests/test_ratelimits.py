@@ -11,17 +11,14 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, csrf_token, parse_html
-from floqast import create_app, keys, ratelimits
+from floqast import keys, ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
-from floqast.config import TestConfig
 from floqast.extensions import db, limiter
 from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
-from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+from floqast.models import ApiKey, Role, Team, User, utcnow
+from helpers import ME, PASSWORD, RECONCILIATIONS, csrf_token, issue_key, parse_html, text_of
 
-ME = "/api/v1/me"
-RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 REDIS_URL = "redis://127.0.0.1:6379"
 
 
@@ -48,7 +45,7 @@ def assert_login_limited(response):
     assert response.status_code == 429
     assert response.mimetype == "text/html"
     page = parse_html(response)
-    assert [p.text for p in page.find_all("p", class_="form-error")] == [LOGIN_LIMIT_MESSAGE]
+    assert [text_of(p) for p in page.find_all("p", class_="form-error")] == [LOGIN_LIMIT_MESSAGE]
     assert page.find("form") is not None  # the form again, not a bare error page
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert 0 < int(response.headers["Retry-After"]) <= 60
@@ -324,7 +321,7 @@ def test_an_overlong_value_on_a_page_is_an_html_400(client):
     response = client.get("/login", query_string={"next": "/" + "a" * 300})
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert "next" in parse_html(response).text
+    assert "next" in text_of(parse_html(response))
 
 
 def test_entity_ids_are_capped(client, admin, make_key):
@@ -391,7 +388,7 @@ def test_a_body_over_64_kib_is_413_before_it_is_read(client, team):
                        input_stream=UnreadBody(300 * 1024 * 1024))
     assert page.status_code == 413
     assert page.mimetype == "text/html"
-    assert "64 KiB" in parse_html(page).text
+    assert "64 KiB" in text_of(parse_html(page))
 
     api = client.post(ME, content_type="application/json", input_stream=UnreadBody(300 * 1024 * 1024))
     assert_api_error(api, 413, "64 KiB")
@@ -417,30 +414,19 @@ def redis_reachable() -> bool:
         return False
 
 
-def make_redis_app(namespace: str):
-    class RedisConfig(TestConfig):
-        RATELIMIT_STORAGE_URI = REDIS_URL
-        RATELIMIT_NAMESPACE = namespace
-        API_RATE_LIMIT = "3 per minute"
-
-    return create_app(RedisConfig)
-
-
 @pytest.mark.skipif(not redis_reachable(), reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
-def test_redis_holds_one_count_that_a_new_worker_sees(app):
+def test_redis_holds_one_count_that_a_new_worker_sees(make_app):
     import redis
 
     namespace = f"floqast-test-{uuid.uuid4().hex}"  # this run's own counts, whoever else uses the server
     server = redis.Redis.from_url(REDIS_URL)
-    first_worker = make_redis_app(namespace)
+    settings = dict(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, API_RATE_LIMIT="3 per minute")
+    first_worker = make_app(**settings)
     try:
         with first_worker.app_context():
-            db.create_all()
             team = Team(name="Acme", open_api_enabled=True)
             admin = User(team=team, role=Role.ADMIN, email="admin@acme.test", name="Alex", password_hash="x")
-            key, plaintext = ApiKey.issue(creator=admin, name="Power BI", services=list(Service), expires_on=None,
-                                          pepper=first_worker.config["API_KEY_PEPPER"].encode())
-            db.session.add(key)
+            key, plaintext = issue_key(admin)
             db.session.commit()
             key_id = key.id
         headers = {"x-api-key": plaintext}
@@ -453,15 +439,10 @@ def test_redis_holds_one_count_that_a_new_worker_sees(app):
 
         # A worker starting now gets a new limiter storage with its own connection: the count it reads is
         # the one in Redis (an in-memory count would have started again from zero here).
-        make_redis_app(namespace)
+        make_app(schema=False, **settings)
         response = client.get(ME, headers=headers)
         assert response.status_code == 429
         assert response.headers["X-RateLimit-Remaining"] == "0"
     finally:
         for name in server.scan_iter(f"*{namespace}*"):
             server.delete(name)
-        with first_worker.app_context():
-            db.session.remove()
-            if db.engine.dialect.name == "sqlite":
-                db.drop_all()
-            db.engine.dispose()  # on PostgreSQL the app fixture drops the tables it shares

@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Service
 from floqast.settings.forms import years_later
+from helpers import HTMX, csrf_token, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 # Far from UTC on both sides, so that "today" in the team's zone differs from UTC's at any hour.
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago"]
@@ -70,8 +69,8 @@ def test_no_expiration(admin_client, htmx):
 
     assert response.status_code == 201
     assert only_key().expires_on is None
-    row = parse_html(response).by_id(f"key-{only_key().id}")
-    assert "Never" in [cell.text for cell in row.find_all("td")]
+    row = parse_html(response).find(id=f"key-{only_key().id}")
+    assert "Never" in [text_of(cell) for cell in row.find_all("td")]
 
 
 def test_custom_date_is_ignored_unless_custom_is_chosen(admin_client, team):
@@ -85,11 +84,11 @@ def test_the_form_warns_against_no_expiration_and_defaults_to_90_days(admin_clie
     page = parse_html(admin_client.get("/settings/api-keys"))
 
     select_ = page.find("select", id="expiration")
-    assert [option.text for option in select_.find_all("option")] == [
+    assert [text_of(option) for option in select_.find_all("option")] == [
         "365 days", "90 days", "60 days", "30 days", "Custom date", "No expiration",
     ]
     assert select_.find("option", selected=True).get("value") == "90"
-    assert "An expiration date is strongly recommended for security." in page.by_id("create-key-dialog").text
+    assert "An expiration date is strongly recommended for security." in text_of(page.find(id="create-key-dialog"))
 
 
 def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_date(admin_client, team):
@@ -101,7 +100,7 @@ def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_
 
     assert form.find("select", id="expiration").get("aria-describedby") == "expiration-help"
     assert ("A key works through the end of its expiration date in your team's time zone (America/Los_Angeles)"
-            in " ".join(form.find(id="expiration-help").text.split()))
+            in text_of(form.find(id="expiration-help")))
     me = document["paths"]["/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     expires_at = me["properties"]["data"]["properties"]["expiresAt"]
     assert "works through the end of its expiration date in its team's time zone" in expires_at["description"]
@@ -123,18 +122,18 @@ def test_htmx_create_reveals_the_key_once_with_the_new_row_and_a_fresh_closed_di
     page = parse_html(body)
     reveal = page.find("section", class_="reveal")
     assert reveal.find("input", id="new-key-value").get("value") == plaintext
-    assert "This is the only time this key will be displayed." in reveal.text
-    assert reveal.find("button", attrs={"data-copy": "#new-key-value"}).text == "Copy"
-    assert "Snowflake load" in reveal.text
+    assert "This is the only time this key will be displayed." in text_of(reveal)
+    assert text_of(reveal.find("button", attrs={"data-copy": "#new-key-value"})) == "Copy"
+    assert "Snowflake load" in text_of(reveal)
 
     key = only_key()
     assert key.name == "Snowflake load"
     assert key.services == [Service.CHECKLISTS.value]
     assert key.created_by_id == admin.id
-    row = page.by_id("key-list").find("tr", id=f"key-{key.id}")
-    assert row.find("th").text == "Snowflake load"
-    assert "Checklist Analytics" in row.text and "Reconciliation Analytics" not in row.text
-    assert page.find("a", id="tab-active").find("span", class_="count").text == "1"
+    row = page.find(id="key-list").find("tr", id=f"key-{key.id}")
+    assert text_of(row.find("th")) == "Snowflake load"
+    assert "Checklist Analytics" in text_of(row) and "Reconciliation Analytics" not in text_of(row)
+    assert text_of(page.find("a", id="tab-active").find("span", class_="count")) == "1"
 
     dialog = page.find("dialog", id="create-key-dialog")
     assert "open" not in dialog.attrs
@@ -148,8 +147,8 @@ def test_a_service_sent_twice_is_stored_and_shown_once(admin_client):
     assert response.status_code == 201
     key = only_key()
     assert key.services == [Service.RECONCILIATIONS.value]
-    row = parse_html(response).by_id(f"key-{key.id}")
-    assert row.text.count("Reconciliation Analytics") == 1
+    row = parse_html(response).find(id=f"key-{key.id}")
+    assert text_of(row).count("Reconciliation Analytics") == 1
 
 
 def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed(admin_client):
@@ -163,8 +162,8 @@ def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed
     plaintext = KEY_PATTERN.search(body).group()
     assert body.count(plaintext) == 1
     page = parse_html(body)
-    assert page.by_id("reveal-slot").find("input", id="new-key-value").get("value") == plaintext
-    assert page.by_id("key-list").find("tr", id=f"key-{only_key().id}") is not None
+    assert page.find(id="reveal-slot").find("input", id="new-key-value").get("value") == plaintext
+    assert page.find(id="key-list").find("tr", id=f"key-{only_key().id}") is not None
     assert "open" not in page.find("dialog", id="create-key-dialog").attrs
 
 
@@ -250,8 +249,8 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
     assert key_count() == 1
     body = response.get_data(as_text=True)
     page = parse_html(body)
-    error = page.by_id(f"{field}-error")
-    assert message in error.text
+    error = page.find(id=f"{field}-error")
+    assert message in text_of(error)
     assert len(page.find_all("p", class_="field-error")) == 1
     if field == "services":
         assert error.parent.get("aria-describedby") == "services-error"
@@ -271,12 +270,12 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
 
     if htmx:
         assert "<html" not in body
-        assert page.children[0] is form or body.lstrip().startswith("<form")
-        assert page.by_id("key-list") is None
+        assert page.contents[0] is form or body.lstrip().startswith("<form")
+        assert page.find(id="key-list") is None
     else:
         assert "<html" in body
         assert "open" in page.find("dialog", id="create-key-dialog").attrs
-        assert page.by_id("key-list").find("tr", id=f"key-{existing_key.id}") is not None
+        assert page.find(id="key-list").find("tr", id=f"key-{existing_key.id}") is not None
     assert KEY_PATTERN.search(body) is None
 
 
@@ -354,7 +353,7 @@ def test_html_in_a_name_is_escaped_everywhere(admin_client, admin, make_key):
         assert "&lt;img src=x onerror=" in body, what
 
     page = parse_html(pages["create"])
-    assert NASTY in page.find("section", class_="reveal").find("h2").text
-    assert page.find("tr", id=f"key-{key.id}").find("th").text == NASTY
+    assert NASTY in text_of(page.find("section", class_="reveal").find("h2"))
+    assert text_of(page.find("tr", id=f"key-{key.id}").find("th")) == NASTY
     trash = parse_html(pages["list"]).find("a", attrs={"aria-label": f"Delete key {NASTY}"})
     assert trash is not None

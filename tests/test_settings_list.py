@@ -5,13 +5,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, utcnow
 from floqast.settings.routes import KEYS_PER_PAGE
 from floqast.settings.formatting import ago
+from helpers import HTMX, csrf_token, issue_key, log_in, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
 STATUSES = ["active", "expired", "deactivated", "all"]
 
 
@@ -42,15 +41,15 @@ COUNTS = {"active": "2", "expired": "1", "deactivated": "2", "all": "5"}
 
 
 def key_rows(page) -> list:
-    return page.by_id("key-list").find("tbody").find_all("tr")
+    return page.find(id="key-list").find("tbody").find_all("tr")
 
 
 def row_names(page) -> set[str]:
-    return {row.find("th").text for row in key_rows(page)}
+    return {text_of(row.find("th")) for row in key_rows(page)}
 
 
 def tab_counts(page) -> dict[str, str]:
-    return {tab.get("id").removeprefix("tab-"): tab.find("span", class_="count").text
+    return {tab.get("id").removeprefix("tab-"): text_of(tab.find("span", class_="count"))
             for tab in page.find_all("a", role="tab")}
 
 
@@ -86,24 +85,24 @@ def test_history_restore_gets_the_full_page(admin_client, keys):
     body = response.get_data(as_text=True)
     assert "<html" in body
     page = parse_html(body)
-    assert page.find("h1").text == "API Keys"
+    assert text_of(page.find("h1")) == "API Keys"
     assert row_names(page) == {"Lapsed"}
 
 
 def test_empty_tabs_say_so(admin_client):
     page = parse_html(admin_client.get("/settings/api-keys?status=all"))
 
-    assert page.by_id("key-list").find("table") is None
-    assert "Your team has no API keys yet." in page.by_id("key-list").text
+    assert page.find(id="key-list").find("table") is None
+    assert "Your team has no API keys yet." in text_of(page.find(id="key-list"))
     assert tab_counts(page) == {"active": "0", "expired": "0", "deactivated": "0", "all": "0"}
 
 
 def test_the_page_has_its_title_and_create_button(admin_client):
     page = parse_html(admin_client.get("/settings/api-keys"))
 
-    assert page.find("h1").text == "API Keys"
+    assert text_of(page.find("h1")) == "API Keys"
     button = page.find("a", attrs={"data-open-dialog": "create-key-dialog"})
-    assert button.text == "Create New Key"
+    assert text_of(button) == "Create New Key"
     assert button.get("href") == "/settings/api-keys/new"
 
 
@@ -113,8 +112,8 @@ def test_no_js_new_key_page_opens_the_dialog(admin_client):
     dialog = page.find("dialog", id="create-key-dialog")
     assert "open" in dialog.attrs
     assert dialog.find("form").get("action") == "/settings/api-keys"
-    assert [label.text for label in dialog.find_all("label")][:2] == ["New API Key Name", "Expiration"]
-    assert dialog.find("legend").text == "Select API Services"
+    assert [text_of(label) for label in dialog.find_all("label")][:2] == ["New API Key Name", "Expiration"]
+    assert text_of(dialog.find("legend")) == "Select API Services"
 
 
 # ---- the columns ----
@@ -129,7 +128,7 @@ def la_team(team):
 
 def cells(page, key) -> list[str]:
     row = page.find("tr", id=f"key-{key.id}")
-    return [row.find("th").text] + [cell.text for cell in row.find_all("td")]
+    return [text_of(row.find("th"))] + [text_of(cell) for cell in row.find_all("td")]
 
 
 def test_row_columns_in_the_team_zone(admin_client, la_team, admin, make_key):
@@ -142,7 +141,7 @@ def test_row_columns_in_the_team_zone(admin_client, la_team, admin, make_key):
 
     page = parse_html(admin_client.get("/settings/api-keys"))
 
-    assert [th.text for th in page.find("thead").find_all("th")][:8] == [
+    assert [text_of(th) for th in page.find("thead").find_all("th")][:8] == [
         "Key Name", "Key", "Services", "Created by", "Created", "Last used", "Expires", "Status",
     ]
     name, hint, services, creator, created, last_used, expires, status, _ = cells(page, key)
@@ -168,8 +167,6 @@ def test_never_used_and_never_expiring(admin_client, admin, make_key):
 
 
 def test_created_by_shows_the_creator_not_the_viewer(client, team, admin, make_user, make_key):
-    from conftest import log_in
-
     key, _ = make_key(admin, name="Alex's key")
     sysadmin = make_user(team, Role.SYSADMIN, name="Sam Sysadmin")
     log_in(client, sysadmin)
@@ -238,7 +235,7 @@ def test_htmx_delete_moves_the_row_to_deactivated(admin_client, admin, keys, tea
     assert "<html" not in body
     page = parse_html(body)
     assert page.find().get("id") == "key-list"
-    assert "“Forever” was deactivated." in page.find("p", role="status").text
+    assert "“Forever” was deactivated." in text_of(page.find("p", role="status"))
     assert row_names(page) == {"Last day"}
     assert tab_counts(page) == {"active": "1", "expired": "1", "deactivated": "3", "all": "5"}
 
@@ -262,8 +259,6 @@ def test_htmx_delete_keeps_the_tab_it_was_asked_from(admin_client, keys):
 
 
 def test_deleting_again_is_not_an_error_and_changes_nothing(client, team, admin, make_user, keys):
-    from conftest import log_in
-
     key = keys["Forever"]
     log_in(client, admin)
     htmx_delete(client, key)
@@ -274,7 +269,7 @@ def test_deleting_again_is_not_an_error_and_changes_nothing(client, team, admin,
     response = htmx_delete(client, key)
 
     assert response.status_code == 200
-    assert "was already deactivated on" in parse_html(response).find("p", role="status").text
+    assert "was already deactivated on" in text_of(parse_html(response).find("p", role="status"))
     db.session.refresh(key)
     assert (key.deleted_at, key.deleted_by_id) == first
 
@@ -286,8 +281,8 @@ def test_no_js_delete_confirms_then_redirects_with_a_message(admin_client, admin
 
     assert confirm.status_code == 200
     page = parse_html(confirm)
-    assert page.find("h1").text == "Delete the API key “Forever”?"
-    assert key.hint in page.text
+    assert text_of(page.find("h1")) == "Delete the API key “Forever”?"
+    assert key.hint in text_of(page)
     form = page.find("form", action=f"/settings/api-keys/{key.id}/delete?status=all")
     assert form.get("method") == "post"
     assert form.find("a").get("href") == "/settings/api-keys?status=all"
@@ -301,14 +296,14 @@ def test_no_js_delete_confirms_then_redirects_with_a_message(admin_client, admin
     location = urlsplit(response.headers["Location"])
     assert (location.path, location.query) == ("/settings/api-keys", "status=all")
     landed = parse_html(admin_client.get(response.headers["Location"]))
-    assert "“Forever” was deactivated." in landed.find("div", class_="flashes").text
+    assert "“Forever” was deactivated." in text_of(landed.find("div", class_="flashes"))
     assert cells(landed, key)[7].startswith("Deactivated on")
     db.session.refresh(key)
     assert key.deleted_by_id == admin.id and key.deleted_at is not None
 
     again = admin_client.post(form.get("action"), data={"csrf_token": token}, follow_redirects=True)
     assert again.status_code == 200
-    assert "was already deactivated on" in parse_html(again).find("div", class_="flashes").text
+    assert "was already deactivated on" in text_of(parse_html(again).find("div", class_="flashes"))
 
 
 @pytest.mark.parametrize("how", ["htmx", "confirm page", "form post"])
@@ -343,20 +338,17 @@ ACTIVE_KEYS = 2 * KEYS_PER_PAGE + 20  # three pages: full, full, 20
 
 
 @pytest.fixture
-def many_keys(app, admin, team):
+def many_keys(admin, team):
     """ACTIVE_KEYS active keys and 3 expired ones, made in one commit ("Key 000" is the oldest)."""
     expired_on = team.today() - timedelta(days=1)
-    pepper = app.config["API_KEY_PEPPER"].encode()
     for number in range(ACTIVE_KEYS + 3):
-        key, _ = ApiKey.issue(creator=admin, name=f"Key {number:03d}", services=list(Service),
-                              expires_on=expired_on if number >= ACTIVE_KEYS else None, pepper=pepper)
-        db.session.add(key)
+        issue_key(admin, name=f"Key {number:03d}", expires_on=expired_on if number >= ACTIVE_KEYS else None)
     db.session.commit()
 
 
 def pager_links(page) -> dict[str, str]:
     pager = page.find("nav", class_="pager")
-    return {} if pager is None else {link.get("rel"): link.get("href") for link in pager.find_all("a")}
+    return {} if pager is None else {" ".join(link.get("rel")): link.get("href") for link in pager.find_all("a")}
 
 
 def names(numbers) -> set[str]:
@@ -376,12 +368,12 @@ def test_long_lists_come_a_page_at_a_time_with_every_tab_count_right(admin_clien
     for page in (first, second, last):
         assert tab_counts(page) == {"active": str(ACTIVE_KEYS), "expired": "3", "deactivated": "0",
                                     "all": str(ACTIVE_KEYS + 3)}
-        assert page.by_id("tab-active").get("aria-selected") == "true"
+        assert page.find(id="tab-active").get("aria-selected") == "true"
     assert pager_links(first) == {"next": "/settings/api-keys?status=active&page=2"}
     assert pager_links(second) == {"prev": "/settings/api-keys?status=active",
                                    "next": "/settings/api-keys?status=active&page=3"}
     assert pager_links(last) == {"prev": "/settings/api-keys?status=active&page=2"}
-    assert "Page 2 of 3" in second.find("nav", class_="pager").text
+    assert "Page 2 of 3" in text_of(second.find("nav", class_="pager"))
     for link in second.find("nav", class_="pager").find_all("a"):
         assert link.get("hx-get") == link.get("href") and link.get("hx-target") == "#key-list"
 
@@ -399,7 +391,7 @@ def test_pages_keep_the_tab_and_short_tabs_have_no_pager(admin_client, many_keys
 def test_a_page_out_of_range_or_not_a_number_shows_the_nearest_page(admin_client, many_keys, asked, shown):
     page = parse_html(admin_client.get(f"/settings/api-keys?status=active&page={asked}"))
 
-    assert f"Page {shown} of 3" in page.find("nav", class_="pager").text
+    assert f"Page {shown} of 3" in text_of(page.find("nav", class_="pager"))
 
 
 def test_deleting_from_a_later_page_answers_with_that_page(admin_client, many_keys):
@@ -412,7 +404,7 @@ def test_deleting_from_a_later_page_answers_with_that_page(admin_client, many_ke
     token = csrf_token(admin_client, "/settings/api-keys")
     page = parse_html(admin_client.delete(trash.get("hx-delete"), headers={**HTMX, "X-CSRFToken": token}))
 
-    assert "Page 2 of 3" in page.find("nav", class_="pager").text
+    assert "Page 2 of 3" in text_of(page.find("nav", class_="pager"))
     assert key.name not in row_names(page)
     assert row_names(page) - row_names(second) == names([ACTIVE_KEYS - 2 * KEYS_PER_PAGE - 1])  # from page 3
 
@@ -425,7 +417,7 @@ def test_deleting_the_last_key_of_the_last_page_shows_the_page_before(admin_clie
                                        headers={**HTMX, "X-CSRFToken": token})
     page = parse_html(response)
 
-    assert "Page 2 of 2" in page.find("nav", class_="pager").text
+    assert "Page 2 of 2" in text_of(page.find("nav", class_="pager"))
     assert len(row_names(page)) == KEYS_PER_PAGE
 
 
