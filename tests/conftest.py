@@ -14,7 +14,7 @@ from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
 from floqast.models import Role, Service, Team, User
-from helpers import PASSWORD, issue_key, log_in, record_at_the_driver
+from helpers import CLIENT_IP, PASSWORD, issue_key, log_in, record_at_the_driver
 
 # Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red
 # build is reproducible and a green one is not luck. HYPOTHESIS_PROFILE picks a profile by hand.
@@ -106,6 +106,17 @@ def make_app(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def api_get(client):
+    """GET an /api/v1 path as curl would, the key (if any) in x-api-key, from CLIENT_IP."""
+
+    def get(path, key=None, headers=(), **kwargs):
+        headers = {**dict(headers), **({"x-api-key": key} if key is not None else {})}
+        return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": CLIENT_IP}, **kwargs)
+
+    return get
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 CHECKLISTS = "/api/v1/analytics/checklists"
 HTMX = {"HX-Request": "true"}
+# Where the api_get fixture's requests come from.
+CLIENT_IP = "203.0.113.7"
 
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,
@@ -43,6 +45,33 @@ def csrf_token(client, path="/") -> str:
     """The CSRF token that every page hands the browser (for htmx, in the body's hx-headers)."""
     html = client.get(path, follow_redirects=True).get_data(as_text=True)
     return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+
+def assert_api_error(response, status: int, detail: str | None = None) -> dict:
+    """The response is a JSON error in the documented shape; returns the one error."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    assert "Set-Cookie" not in response.headers
+    body = response.get_json()
+    assert list(body) == ["errors"]
+    [error] = body["errors"]
+    assert set(error) == {"status", "title", "detail"}
+    assert error["status"] == str(status)
+    assert error["title"] and error["detail"]
+    if detail is not None:
+        assert error["detail"] == detail
+    return error
+
+
+def reload(key: ApiKey) -> ApiKey:
+    """The key as the database has it now."""
+    db.session.expire_all()
+    return db.session.get(ApiKey, key.id)
+
+
+def only_the_audit_insert(statements) -> bool:
+    """No lookup at all: the one statement is the refusal's INSERT into the audit trail."""
+    return len(statements) == 1 and statements[0].lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS")
 
 
 def parse_html(source) -> BeautifulSoup:
