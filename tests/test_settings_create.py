@@ -235,31 +235,48 @@ def existing_key(admin, make_key):
     return make_key(admin, name="Power BI")[0]
 
 
-@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
-@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
-def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
-    admin_client, zoned_team, existing_key, htmx, fields, field, message
-):
-    fields = {name: value(zoned_team.today()) if callable(value) else value for name, value in fields.items()}
+def invalid_create(client, team, htmx, fields):
+    """Send the create form with `fields` over valid ones (a callable value is given the team's today); what was
+    sent, and the answer."""
+    fields = {name: value(team.today()) if callable(value) else value for name, value in fields.items()}
     sent = {"name": "Looker", "expiration": "90", "services": ["checklists"], **fields}
+    return sent, create(client, htmx, **sent)
 
-    response = create(admin_client, htmx, **sent)
 
-    assert response.status_code == 422
-    assert key_count() == 1
-    body = response.get_data(as_text=True)
-    page = parse_html(body)
+def assert_error_next_to(page, field: str, message: str) -> None:
+    """The page's one field error is `message`, tied to its field for screen readers."""
     error = page.find(id=f"{field}-error")
     assert message in text_of(error)
     assert len(page.find_all("p", class_="field-error")) == 1
-    if field == "services":
+    if field == "services":  # the checkboxes' fieldset describes itself by the error
         assert error.parent.get("aria-describedby") == "services-error"
-    else:
-        control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
-        assert control.get("aria-invalid") == "true"
-        assert error.parent is control.parent
+        return
+    control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
+    assert control.get("aria-invalid") == "true"
+    assert error.parent is control.parent
 
-    form = page.find("form", id="create-key-form")
+
+@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+def test_invalid_create_shows_the_error_next_to_its_field(admin_client, zoned_team, existing_key, fields, field,
+                                                          message):
+    _, response = invalid_create(admin_client, zoned_team, True, fields)
+
+    assert response.status_code == 422
+    assert key_count() == 1
+    assert_error_next_to(parse_html(response), field, message)
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": "  ＬＯＯＫＥＲ  ", "services": []},
+    {"name": "Looker", "services": ["reconciliations", "payroll"]},
+    {"expiration": "custom", "custom_date": future(days=-1), "services": ["reconciliations", "checklists"]},
+    {"expiration": "7"},
+], ids=["normalised name", "bad service", "custom date", "unknown expiration"])
+def test_invalid_create_keeps_what_was_typed(admin_client, zoned_team, existing_key, fields):
+    sent, response = invalid_create(admin_client, zoned_team, True, fields)
+
+    assert response.status_code == 422
+    form = parse_html(response).find("form", id="create-key-form")
     assert form.find("input", id="name").get("value") == unicodedata.normalize("NFKC", sent["name"]).strip()
     if sent["expiration"] in ("90", "custom"):
         assert form.find("select", id="expiration").find("option", selected=True).get("value") == sent["expiration"]
@@ -268,14 +285,26 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
     checked = [box.get("value") for box in form.find_all("input", type="checkbox", checked=True)]
     assert checked == [s for s in sent["services"] if s in ("reconciliations", "checklists")]
 
-    if htmx:
-        assert "<html" not in body
-        assert page.contents[0] is form or body.lstrip().startswith("<form")
-        assert page.find(id="key-list") is None
-    else:
-        assert "<html" in body
-        assert "open" in page.find("dialog", id="create-key-dialog").attrs
-        assert page.find(id="key-list").find("tr", id=f"key-{existing_key.id}") is not None
+
+def test_invalid_create_with_htmx_answers_the_form_alone(admin_client, zoned_team, existing_key):
+    _, response = invalid_create(admin_client, zoned_team, True, {"name": ""})
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" not in body and body.lstrip().startswith("<form")
+    assert parse_html(body).find(id="key-list") is None
+    assert KEY_PATTERN.search(body) is None
+
+
+def test_invalid_create_without_javascript_answers_the_page_with_the_dialog_open(admin_client, zoned_team,
+                                                                                  existing_key):
+    _, response = invalid_create(admin_client, zoned_team, False, {"name": ""})
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" in body
+    page = parse_html(body)
+    assert "open" in page.find("dialog", id="create-key-dialog").attrs
+    assert_error_next_to(page, "name", "Enter a name for the key.")
+    assert page.find(id="key-list").find("tr", id=f"key-{existing_key.id}") is not None
     assert KEY_PATTERN.search(body) is None
 
 
