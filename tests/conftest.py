@@ -3,7 +3,7 @@ after each test, other apps a test builds, and factories."""
 
 import logging
 import os
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask, g, request_started
@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect, text
 from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.models import Role, Service, Team, User
+from floqast.models import Role, Service, Team, User, utcnow
 from helpers import CLIENT_IP, PASSWORD, issue_key, log_in, record_at_the_driver
 
 # Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red
@@ -190,6 +190,23 @@ def team(make_team):
 @pytest.fixture
 def admin(team, make_user):
     return make_user(team, Role.ADMIN, email="admin@acme.test", name="Alex Admin")
+
+
+@pytest.fixture
+def keys_in_every_status(admin, make_key, team):
+    """By name: two active keys (one expiring today), one expired, two deactivated (one of them also expired)."""
+    today = team.today()
+    yesterday = today - timedelta(days=1)
+    made = {
+        "Forever": make_key(admin, name="Forever")[0],
+        "Last day": make_key(admin, name="Last day", expires_on=today)[0],
+        "Lapsed": make_key(admin, name="Lapsed", expires_on=yesterday)[0],
+        "Revoked": make_key(admin, name="Revoked", deleted_at=utcnow(), deleted_by_id=admin.id)[0],
+        "Lapsed and revoked": make_key(
+            admin, name="Lapsed and revoked", expires_on=yesterday, deleted_at=utcnow(), deleted_by_id=admin.id
+        )[0],
+    }
+    return made
 
 
 @pytest.fixture

@@ -84,6 +84,28 @@ def text_of(element) -> str:
     return " ".join(element.get_text().split())
 
 
+def key_rows(page) -> list:
+    """The rows of the key list."""
+    return page.find(id="key-list").find("tbody").find_all("tr")
+
+
+def row_names(page) -> set[str]:
+    """The names of the keys the list shows."""
+    return {text_of(row.find("th")) for row in key_rows(page)}
+
+
+def tab_counts(page) -> dict[str, str]:
+    """Each filter tab's count, by status."""
+    return {tab.get("id").removeprefix("tab-"): text_of(tab.find("span", class_="count"))
+            for tab in page.find_all("a", role="tab")}
+
+
+def cells(page, key) -> list[str]:
+    """The text of each cell in the key's row, its name first."""
+    row = page.find("tr", id=f"key-{key.id}")
+    return [text_of(row.find("th"))] + [text_of(cell) for cell in row.find_all("td")]
+
+
 def free_port() -> int:
     """A loopback port that nothing listens on."""
     with socket.socket() as sock:
