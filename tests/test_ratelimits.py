@@ -17,19 +17,9 @@ from floqast.audit import AuditEvent
 from floqast.extensions import db, limiter
 from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from floqast.models import ApiKey, Role, Team, User, utcnow
-from helpers import ME, PASSWORD, RECONCILIATIONS, csrf_token, issue_key, parse_html, text_of
+from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
-
-
-def assert_api_error(response, status: int, mentions: str | None = None) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    [error] = response.get_json()["errors"]
-    assert error["status"] == str(status) and error["title"]
-    if mentions is not None:
-        assert mentions in error["detail"]
-    return error["detail"]
 
 
 # ---------------------------------------------------------------- login
@@ -182,7 +172,8 @@ def test_api_pulls_are_limited_per_key_with_headers_and_a_json_429(app, admin, m
         assert "Retry-After" not in response.headers
 
     refused = pull(plaintext)
-    detail = assert_api_error(refused, 429, "Too many requests with this API key")
+    detail = assert_api_error(refused, 429)["detail"]
+    assert "Too many requests with this API key" in detail
     assert "Retry-After" in detail
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
@@ -278,7 +269,8 @@ def test_refused_keys_are_limited_per_ip_and_stop_writing_audit_rows(app, admin,
     assert written == 3
 
     refused = pull(dead)
-    detail = assert_api_error(refused, 429, "Too many refused requests from this address")
+    detail = assert_api_error(refused, 429)["detail"]
+    assert "Too many refused requests from this address" in detail
     assert "Check the API key" in detail
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert dead not in refused.get_data(as_text=True)
@@ -298,7 +290,8 @@ def test_refused_keys_are_limited_per_ip_and_stop_writing_audit_rows(app, admin,
 @pytest.mark.parametrize("header", ["x-api-key", "Authorization"])
 def test_an_overlong_key_header_is_400_naming_it(client, team, header):
     response = client.get(ME, headers={header: "fq_" + "a" * 300})
-    detail = assert_api_error(response, 400, header)
+    detail = assert_api_error(response, 400)["detail"]
+    assert header in detail
     assert "a" * 300 not in detail
 
 
@@ -307,14 +300,15 @@ def test_an_overlong_query_value_is_400_naming_it(client, admin, make_key, name)
     _, plaintext = make_key(admin)
     value = "9" * 2100
     response = client.get(RECONCILIATIONS, query_string={name: value}, headers={"x-api-key": plaintext})
-    detail = assert_api_error(response, 400, name)
+    detail = assert_api_error(response, 400)["detail"]
+    assert name in detail
     assert value not in detail
 
 
 def test_an_overlong_parameter_name_is_400(client, admin, make_key):
     _, plaintext = make_key(admin)
     response = client.get(RECONCILIATIONS, query_string={"x" * 300: "1"}, headers={"x-api-key": plaintext})
-    assert_api_error(response, 400, "name is longer")
+    assert "name is longer" in assert_api_error(response, 400)["detail"]
 
 
 def test_an_overlong_value_on_a_page_is_an_html_400(client):
@@ -333,7 +327,7 @@ def test_entity_ids_are_capped(client, admin, make_key):
     too_many = ids + f",{MAX_ENTITY_IDS + 1}"
     response = client.get(RECONCILIATIONS, query_string={"filter[entityIds]": too_many},
                           headers={"x-api-key": plaintext})
-    assert_api_error(response, 400, "filter[entityIds]")
+    assert "filter[entityIds]" in assert_api_error(response, 400)["detail"]
     assert MAX_ENTITY_IDS == 100
 
 
@@ -342,7 +336,7 @@ def test_page_size_is_capped(client, admin, make_key):
     headers = {"x-api-key": plaintext}
     assert client.get(RECONCILIATIONS, query_string={"page[size]": MAX_PAGE_SIZE}, headers=headers).status_code == 200
     response = client.get(RECONCILIATIONS, query_string={"page[size]": MAX_PAGE_SIZE + 1}, headers=headers)
-    assert_api_error(response, 400, "page[size]")
+    assert "page[size]" in assert_api_error(response, 400)["detail"]
     assert MAX_PAGE_SIZE == 30000
 
 
@@ -391,7 +385,7 @@ def test_a_body_over_64_kib_is_413_before_it_is_read(client, team):
     assert "64 KiB" in text_of(parse_html(page))
 
     api = client.post(ME, content_type="application/json", input_stream=UnreadBody(300 * 1024 * 1024))
-    assert_api_error(api, 413, "64 KiB")
+    assert "64 KiB" in assert_api_error(api, 413)["detail"]
 
 
 def test_a_form_just_under_the_cap_is_read(client, admin):
