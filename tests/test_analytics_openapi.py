@@ -5,12 +5,12 @@ import calendar
 import jsonschema
 import pytest
 
-from conftest import log_in, parse_html
 from floqast.analytics import params
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Role
+from helpers import log_in, parse_html, text_of
 
 OPENAPI = "/api/v1/openapi.json"
 BOOKS = Profile(entities=(("North", "USD"),), accounts=6, months=2, through=(2025, 3), seed=3, people=("Ann", "Ben"))
@@ -111,7 +111,7 @@ def test_admins_get_the_api_documentation_page(client, admin, key, team):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
     assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 4
-    assert "Requests are limited to 100000 per minute per key" in parse_html(html).text
+    assert "Requests are limited to 100000 per minute per key" in text_of(parse_html(html))
     year, month = last_closed_month(team.today())  # the examples ask for the month the team closed last
     period = f"filter[month]={calendar.month_name[month]}&amp;filter[year]={year}"
     assert f"http://localhost/api/v1/analytics/reconciliations?{period}" in html
@@ -127,7 +127,7 @@ def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, 
     monkeypatch.setattr(params, "DEFAULT_PAGE_SIZE", 250)
     monkeypatch.setattr(params, "MAX_PAGE_SIZE", 5000)
     log_in(client, admin)
-    text = parse_html(client.get("/settings/api-docs").get_data(as_text=True)).text
+    text = text_of(parse_html(client.get("/settings/api-docs").get_data(as_text=True)))
     assert "page[size]: 1 to 5000 records per JSON page (default 250)" in text
     for size, status in (("5000", 200), ("5001", 400)):  # and the API takes what the page says
         response = client.get("/api/v1/analytics/reconciliations", query_string={"page[size]": size},
@@ -146,5 +146,5 @@ def test_the_csv_response_and_the_docs_page_say_how_formulas_are_neutralised(cli
         csv_schema = document["paths"][path]["get"]["responses"]["200"]["content"]["text/csv"]["schema"]
         assert "=, +, -, @" in csv_schema["description"] and "-1234.50 stays a number" in csv_schema["description"]
     log_in(client, admin)
-    page = parse_html(client.get("/settings/api-docs")).text
+    page = text_of(parse_html(client.get("/settings/api-docs")))
     assert "as text instead of running it as a formula" in page

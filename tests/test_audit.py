@@ -5,15 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD, csrf_token, log_in, parse_html
 from floqast import keys
 from floqast.audit import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, utcnow
+from helpers import CHECKLISTS, HTMX, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
-ME = "/api/v1/me"
-CHECKLISTS = "/api/v1/analytics/checklists"
 IP = "203.0.113.9"
 
 
@@ -95,8 +92,8 @@ def test_a_logout_is_recorded_and_shown_in_activity(client, admin, team):
     assert (event.team_id, event.user_id, event.email, event.ip) == (team.id, admin.id, admin.email, IP)
     assert log_in_with(client, admin.email, PASSWORD).status_code == 302  # (the logout ended the old session)
     activity = parse_html(client.get("/settings/api-keys/activity"))
-    logged_out = [row for row in activity.find("tbody").find_all("tr") if "Logged out" in row.text]
-    assert len(logged_out) == 1 and admin.name in logged_out[0].text and IP in logged_out[0].text
+    logged_out = [row for row in activity.find("tbody").find_all("tr") if "Logged out" in text_of(row)]
+    assert len(logged_out) == 1 and admin.name in text_of(logged_out[0]) and IP in text_of(logged_out[0])
 
 
 def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client, make_team, make_user, make_key,
@@ -161,14 +158,14 @@ def test_the_exposed_key_carries_a_badge_and_activity_says_why(client, admin, ma
     log_in(client, admin)
 
     page = parse_html(client.get("/settings/api-keys"))
-    status = page.by_id(f"key-{exposed.id}").find("td", attrs={"data-label": "Status"})
-    assert status.find("span", class_="badge-exposed").text == "Exposed in a URL"
+    status = page.find(id=f"key-{exposed.id}").find("td", attrs={"data-label": "Status"})
+    assert text_of(status.find("span", class_="badge-exposed")) == "Exposed in a URL"
     today = team.today()
-    assert f"on {today:%b} {today.day}, {today.year}: replace this key with a new one" in status.text
-    assert page.by_id(f"key-{other.id}").find("span", class_="badge-exposed") is None
-    activity = parse_html(client.get("/settings/api-keys/activity", headers=HTMX)).by_id("activity")
+    assert f"on {today:%b} {today.day}, {today.year}: replace this key with a new one" in text_of(status)
+    assert page.find(id=f"key-{other.id}").find("span", class_="badge-exposed") is None
+    activity = parse_html(client.get("/settings/api-keys/activity", headers=HTMX)).find(id="activity")
     [row] = activity.find("tbody").find_all("tr")
-    assert "Key sent in a URL" in row.text and exposed.hint in row.text and "Leaky script" in row.text
+    assert "Key sent in a URL" in text_of(row) and exposed.hint in text_of(row) and "Leaky script" in text_of(row)
 
 
 def test_an_accepted_pull_writes_no_audit_row(client, admin, make_key):
@@ -184,7 +181,7 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     assert log_in_with(client, "ghost@acme.test", typed_passwords[1]).status_code == 422
     assert log_in_with(client, admin.email, PASSWORD).status_code == 302
     created = create_key(client, "Secret holder")
-    plaintext = parse_html(client.get("/settings/api-keys")).text  # the page after: never the key
+    plaintext = text_of(parse_html(client.get("/settings/api-keys")))  # the page after: never the key
     existing, existing_plain = make_key(admin, name="Existing")
     plaintexts = [existing_plain]
     mistyped = existing_plain[:-1] + ("x" if existing_plain[-1] != "x" else "y")
@@ -220,7 +217,7 @@ def globex_admin(make_team, make_user):
 
 def test_the_tab_loads_activity_with_htmx_and_links_to_it_without(admin_client):
     page = parse_html(admin_client.get("/settings/api-keys"))
-    section = page.by_id("activity")
+    section = page.find(id="activity")
     assert section.get("hx-get") == "/settings/api-keys/activity"
     assert section.get("hx-trigger") == "load, keys-changed from:body"
     assert section.find("a").get("href") == "/settings/api-keys/activity"
@@ -234,7 +231,7 @@ def test_creating_or_deleting_with_htmx_tells_the_activity_list_to_reload(admin_
     key, _ = make_key(admin, name="Doomed")
     deleted = admin_client.delete(f"/settings/api-keys/{key.id}", headers={**HTMX, "X-CSRFToken": token})
     assert deleted.headers["HX-Trigger"] == "keys-changed"
-    fragment = parse_html(admin_client.get("/settings/api-keys/activity", headers=HTMX)).by_id("activity")
+    fragment = parse_html(admin_client.get("/settings/api-keys/activity", headers=HTMX)).find(id="activity")
     assert fragment.get("hx-trigger") == "keys-changed from:body"
     assert fragment.get("hx-get") == "/settings/api-keys/activity"
 
@@ -250,18 +247,18 @@ def test_activity_shows_the_teams_events_newest_first_escaped(admin_client, admi
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "Globex" not in body and "globex" not in body
-    section = parse_html(fragment).by_id("activity")
+    section = parse_html(fragment).find(id="activity")
     rows = section.find("tbody").find_all("tr")
     assert len(rows) == 1
-    assert "Key created" in rows[0].text and admin.name in rows[0].text and IP in rows[0].text
+    assert "Key created" in text_of(rows[0]) and admin.name in text_of(rows[0]) and IP in text_of(rows[0])
 
 
 def test_activity_without_javascript_is_a_full_page(admin_client):
     create_key(admin_client)
     page = parse_html(admin_client.get("/settings/api-keys/activity"))
-    assert page.find("h2", id="activity-title").text == "Activity"
+    assert text_of(page.find("h2", id="activity-title")) == "Activity"
     assert page.find("header") is not None  # the whole page, with the site header
-    assert "Key created" in page.by_id("activity").text
+    assert "Key created" in text_of(page.find(id="activity"))
 
 
 def test_activity_pages_go_back_in_time(admin_client, admin, team):
@@ -271,16 +268,16 @@ def test_activity_pages_go_back_in_time(admin_client, admin, team):
                                   created_at=now - timedelta(minutes=number)))
     db.session.commit()
 
-    first = parse_html(admin_client.get("/settings/api-keys/activity", headers=HTMX)).by_id("activity")
+    first = parse_html(admin_client.get("/settings/api-keys/activity", headers=HTMX)).find(id="activity")
     rows = first.find("tbody").find_all("tr")
     assert len(rows) == PAGE_SIZE
     older = first.find("nav", class_="pager").find_all("a")
-    assert [link.text for link in older] == ["Older"]
+    assert [text_of(link) for link in older] == ["Older"]
     assert older[0].get("hx-get") == older[0].get("href") and older[0].get("hx-target") == "#activity"
 
-    second = parse_html(admin_client.get(older[0].get("href"), headers=HTMX)).by_id("activity")
+    second = parse_html(admin_client.get(older[0].get("href"), headers=HTMX)).find(id="activity")
     assert len(second.find("tbody").find_all("tr")) == 5
-    assert [link.text for link in second.find("nav", class_="pager").find_all("a")] == ["Newest"]
+    assert [text_of(link) for link in second.find("nav", class_="pager").find_all("a")] == ["Newest"]
     first_times = [row.find("time").get("datetime") for row in rows]
     assert first_times == sorted(first_times, reverse=True)
     assert max(row.find("time").get("datetime") for row in second.find("tbody").find_all("tr")) < min(first_times)

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import PASSWORD, csrf_token, parse_html
 from floqast.models import Role
+from helpers import PASSWORD, csrf_token, parse_html, text_of
 
 WRONG = "Incorrect email or password."
 
@@ -46,7 +46,7 @@ def test_good_login_lands_each_role_where_it_works(client, make_team, make_user,
     landed = client.get(response.headers["Location"], follow_redirects=True)
     assert landed.status_code == 200
     assert landed.request.path == lands_on
-    assert user.name in parse_html(landed).find("header").text
+    assert user.name in text_of(parse_html(landed).find("header"))
 
 
 def test_email_is_matched_whatever_its_case_and_spaces(client, admin):
@@ -66,7 +66,7 @@ def test_wrong_credentials_get_one_message_and_no_session(client, admin, email, 
 
     assert response.status_code == 422
     page = parse_html(response)
-    assert [p.text for p in page.find_all("p", class_="form-error")] == [WRONG]
+    assert [text_of(p) for p in page.find_all("p", class_="form-error")] == [WRONG]
     assert page.find("input", id="email").get("value") == email
     assert password not in response.get_data(as_text=True)
     assert not signed_in(client)
@@ -78,8 +78,8 @@ def test_empty_login_form_says_what_is_missing(client):
 
     assert response.status_code == 422
     page = parse_html(response)
-    assert page.by_id("email-error").text == "Enter your email."
-    assert page.by_id("password-error").text == "Enter your password."
+    assert text_of(page.find(id="email-error")) == "Enter your email."
+    assert text_of(page.find(id="password-error")) == "Enter your password."
     assert page.find("input", id="email").get("aria-describedby") == "email-error"
     assert not signed_in(client)
 

@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 from floqast import keys
 from floqast.analytics.params import PARAMETERS
 from floqast.models import Service
+from helpers import CHECKLISTS, ME, RECONCILIATIONS
 
-ME = "/api/v1/me"
-RECONCILIATIONS = "/api/v1/analytics/reconciliations"
-CHECKLISTS = "/api/v1/analytics/checklists"
 ROUTES = [ME, RECONCILIATIONS, CHECKLISTS]
 
 

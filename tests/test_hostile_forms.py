@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import PASSWORD, csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import Service
+from helpers import HTMX, PASSWORD, csrf_token, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
 SCRIPTS = ["<script>alert(1)</script>", '<img src=x onerror="alert(1)">', "</textarea><svg onload=alert(1)>",
            "{{ 7*7 }}", "' OR 1=1 --", "\"><b>bold</b>"]
 
@@ -89,7 +88,7 @@ def test_create_key_with_random_input_answers_the_page(admin_client, team, name,
         assert script not in body  # markup in a name is escaped, in the form, the list and the reveal
     if response.status_code == 201 and name.strip() in [script.strip() for script in SCRIPTS]:
         reveal = parse_html(body).find("section", class_="reveal")
-        assert reveal is not None and " ".join(name.split()) in reveal.text
+        assert reveal is not None and " ".join(name.split()) in text_of(reveal)
 
 
 @pytest.mark.parametrize("name", ["a\x00b", "\x00", "tab\there", "bell\x07"])
@@ -109,11 +108,11 @@ def test_script_names_are_text_in_the_list_and_the_reveal(admin_client, team):
         created = admin_client.post("/settings/api-keys", data=data)
         assert created.status_code == 201
         reveal = parse_html(created).find("section", class_="reveal")
-        assert f"{index} {script}" in reveal.text
+        assert f"{index} {script}" in text_of(reveal)
     listing = admin_client.get("/settings/api-keys?status=all")
     body = listing.get_data(as_text=True)
     page = parse_html(body)
-    names = [row.find("th").text for row in page.find_all("tr") if (row.get("id") or "").startswith("key-")]
+    names = [text_of(row.find("th")) for row in page.find_all("tr") if (row.get("id") or "").startswith("key-")]
     assert sorted(names) == sorted(f"{index} {script}" for index, script in enumerate(SCRIPTS))
     for script in SCRIPTS[:3]:
         assert script not in body
@@ -130,7 +129,7 @@ def test_script_names_are_text_in_the_audit_trail(admin_client, team):
         body = response.get_data(as_text=True)
         for script in SCRIPTS[:3]:
             assert script not in body
-        text = parse_html(body).find("section", id="activity").text
+        text = text_of(parse_html(body).find("section", id="activity"))
         for index, script in enumerate(SCRIPTS):
             assert " ".join(f"{index} {script}".split()) in text
 

@@ -12,7 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from floqast.extensions import db
-from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+from floqast.models import ApiKey, Role, Team, User, utcnow
+from helpers import issue_key
 
 
 def head_revision(app) -> str:
@@ -55,10 +56,8 @@ def test_the_migrated_schema_holds_the_models_and_enforces_uniqueness(app, empty
     flask_migrate.upgrade()
     team = Team(name="Acme Corp", timezone="America/Los_Angeles", open_api_enabled=True)
     user = User(team=team, email="admin@acme.test", name="Alex", role=Role.ADMIN, password_hash="x" * 60)
-    key, plaintext = ApiKey.issue(creator=user, name="BI", services=list(Service), expires_on=date(2030, 1, 1),
-                                  pepper=b"pepper")
-    key.last_used_at = utcnow()
-    db.session.add_all([team, user, key])
+    key, plaintext = issue_key(user, name="BI", expires_on=date(2030, 1, 1), pepper=b"pepper", last_used_at=utcnow())
+    db.session.add_all([team, user])
     db.session.commit()
     db.session.expire_all()
 

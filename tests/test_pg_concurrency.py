@@ -3,7 +3,6 @@ file too), many parallel pulls with one key, and revocation seen at once by ever
 gunicorn on loopback."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -16,12 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from conftest import csrf_token, log_in
-from floqast import create_app
-from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
+from helpers import ME, csrf_token, free_port, log_in
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +26,6 @@ on_postgresql = pytest.mark.skipif(
     not DATABASE_URL.startswith(("postgres://", "postgresql://")),
     reason="concurrency is tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",
 )
-ME = "/api/v1/me"
 
 
 def run_together(count: int, work, timeout: float = 60):
@@ -121,19 +117,12 @@ def test_creates_racing_for_one_name_make_one_key_and_five_form_errors(app, team
     assert_one_key_and_five_form_errors(create_at_once(app, team, make_user), team)
 
 
-def test_creates_racing_for_one_name_on_a_sqlite_file(tmp_path, make_team, make_user):
+def test_creates_racing_for_one_name_on_a_sqlite_file(tmp_path, make_app, make_team, make_user):
     """The same race on SQLite, where SELECT ... FOR UPDATE locks nothing: the dev server runs threads too."""
-
-    class FileConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'race.sqlite'}"
-
-    app = create_app(FileConfig)
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'race.sqlite'}")
     with app.app_context():
-        db.create_all()
         team = make_team()
         assert_one_key_and_five_form_errors(create_at_once(app, team, make_user), team)
-        db.session.remove()
-        db.engine.dispose()
 
 
 @on_postgresql
@@ -181,12 +170,6 @@ def test_many_parallel_pulls_with_one_key(app, admin, make_key):
 
 
 # ------------------------------------------------------------------ gunicorn
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(url: str, headers: dict) -> int:

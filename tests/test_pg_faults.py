@@ -13,11 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from conftest import log_in
-from floqast import create_app
 from floqast.config import TestConfig, database_url
-from floqast.extensions import db
 from floqast.models import Service
+from helpers import log_in
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -105,21 +103,18 @@ def forwarder():
 
 
 @pytest.fixture
-def proxied_app(app, forwarder):
+def proxied_app(make_app, forwarder):
     """A second app on the same database (its tables made by `app`), reached through the forwarder."""
     parts = urlsplit(DATABASE_URL)
     netloc = (f"{parts.username}@" if parts.username else "") + f"127.0.0.1:{forwarder.port}"
     if parts.password:
         netloc = f"{parts.username}:{parts.password}@127.0.0.1:{forwarder.port}"
 
-    class ProxiedConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = database_url(urlunsplit(parts._replace(netloc=netloc)))
-        SQLALCHEMY_ENGINE_OPTIONS = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS, "connect_args": {"connect_timeout": 3}}
-
-    proxied = create_app(ProxiedConfig)
-    yield proxied
-    with proxied.app_context():
-        db.engine.dispose()
+    return make_app(
+        schema=False,  # the test database's tables, made by `app`; and no connection before the test's own
+        SQLALCHEMY_DATABASE_URI=database_url(urlunsplit(parts._replace(netloc=netloc))),
+        SQLALCHEMY_ENGINE_OPTIONS={**TestConfig.SQLALCHEMY_ENGINE_OPTIONS, "connect_args": {"connect_timeout": 3}},
+    )
 
 
 def assert_unavailable_json(response) -> None:

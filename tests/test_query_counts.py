@@ -11,7 +11,6 @@ import os
 import pytest
 from sqlalchemy import insert, text
 
-from conftest import log_in, statements_sent
 from floqast import key_check, keys
 from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
@@ -20,9 +19,8 @@ from floqast.analytics.records import DATASETS
 from floqast.api.auth import verify
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, utcnow
+from helpers import ME, RECONCILIATIONS, log_in, statements_sent
 
-ME = "/api/v1/me"
-RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 
 
 def add_filler_keys(team, creator, count: int) -> None:

@@ -6,11 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_token, log_in, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Role
+from helpers import HTMX, csrf_token, log_in, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
 VALID_KEY = {"name": "Nightly warehouse load", "expiration": "90", "services": ["reconciliations"]}
 
 # Every settings route: (rule, method) -> (what an admin of the key's team gets, form data to send).
@@ -191,16 +190,16 @@ def test_switch_off_no_admin_settings_link_and_home_says_why(client, closed_team
 
     assert response.status_code == 200
     page = parse_html(response)
-    assert "Admin Settings" not in page.find("header").text
+    assert "Admin Settings" not in text_of(page.find("header"))
     assert settings_links(page) == []
-    assert "The Open API is not enabled for your team" in page.text
+    assert "The Open API is not enabled for your team" in text_of(page)
 
 
 def test_switch_on_admin_sees_admin_settings_link(admin_client):
     page = parse_html(admin_client.get("/settings/api-keys"))
 
     nav = page.find("nav", attrs={"aria-label": "Main"})
-    assert [a.text for a in nav.find_all("a")] == ["Admin Settings"]
+    assert [text_of(a) for a in nav.find_all("a")] == ["Admin Settings"]
     assert nav.find("a").get("href") == "/settings/api-keys"
 
 
@@ -210,9 +209,9 @@ def test_users_and_managers_have_no_admin_settings_link(client, team, make_user,
 
     page = parse_html(client.get("/"))
 
-    assert "Admin Settings" not in page.text
+    assert "Admin Settings" not in text_of(page)
     assert settings_links(page) == []
-    assert "API keys are managed by your team's Admins and System Admins." in page.text
+    assert "API keys are managed by your team's Admins and System Admins." in text_of(page)
 
 
 def test_turning_the_switch_off_closes_the_tab_at_once(admin_client, team):
@@ -301,7 +300,7 @@ def test_activity_before_an_id_out_of_range_shows_the_newest_events(admin_client
     newest = admin_client.get("/settings/api-keys/activity", headers=HTMX)
     response = admin_client.get("/settings/api-keys/activity", query_string={"before": value}, headers=HTMX)
     assert response.status_code == 200
-    assert "Key deleted" in parse_html(response).text
+    assert "Key deleted" in text_of(parse_html(response))
     assert response.get_data() == newest.get_data()
 
 

@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_token, parse_html
 from floqast.extensions import db
 from floqast.models import ApiKey, Service
 from floqast.settings.forms import years_later
+from helpers import HTMX, csrf_token, parse_html, text_of
 
-HTMX = {"HX-Request": "true"}
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 # Far from UTC on both sides, so that "today" in the team's zone differs from UTC's at any hour.
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago"]
@@ -70,8 +69,8 @@ def test_no_expiration(admin_client, htmx):
 
     assert response.status_code == 201
     assert only_key().expires_on is None
-    row = parse_html(response).by_id(f"key-{only_key().id}")
-    assert "Never" in [cell.text for cell in row.find_all("td")]
+    row = parse_html(response).find(id=f"key-{only_key().id}")
+    assert "Never" in [text_of(cell) for cell in row.find_all("td")]
 
 
 def test_custom_date_is_ignored_unless_custom_is_chosen(admin_client, team):
@@ -85,11 +84,11 @@ def test_the_form_warns_against_no_expiration_and_defaults_to_90_days(admin_clie
     page = parse_html(admin_client.get("/settings/api-keys"))
 
     select_ = page.find("select", id="expiration")
-    assert [option.text for option in select_.find_all("option")] == [
+    assert [text_of(option) for option in select_.find_all("option")] == [
         "365 days", "90 days", "60 days", "30 days", "Custom date", "No expiration",
     ]
     assert select_.find("option", selected=True).get("value") == "90"
-    assert "An expiration date is strongly recommended for security." in page.by_id("create-key-dialog").text
+    assert "An expiration date is strongly recommended for security." in text_of(page.find(id="create-key-dialog"))
 
 
 def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_date(admin_client, team):
@@ -101,7 +100,7 @@ def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_
 
     assert form.find("select", id="expiration").get("aria-describedby") == "expiration-help"
     assert ("A key works through the end of its expiration date in your team's time zone (America/Los_Angeles)"
-            in " ".join(form.find(id="expiration-help").text.split()))
+            in text_of(form.find(id="expiration-help")))
     me = document["paths"]["/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     expires_at = me["properties"]["data"]["properties"]["expiresAt"]
     assert "works through the end of its expiration date in its team's time zone" in expires_at["description"]
@@ -123,18 +122,18 @@ def test_htmx_create_reveals_the_key_once_with_the_new_row_and_a_fresh_closed_di
     page = parse_html(body)
     reveal = page.find("section", class_="reveal")
     assert reveal.find("input", id="new-key-value").get("value") == plaintext
-    assert "This is the only time this key will be displayed." in reveal.text
-    assert reveal.find("button", attrs={"data-copy": "#new-key-value"}).text == "Copy"
-    assert "Snowflake load" in reveal.text
+    assert "This is the only time this key will be displayed." in text_of(reveal)
+    assert text_of(reveal.find("button", attrs={"data-copy": "#new-key-value"})) == "Copy"
+    assert "Snowflake load" in text_of(reveal)
 
     key = only_key()
     assert key.name == "Snowflake load"
     assert key.services == [Service.CHECKLISTS.value]
     assert key.created_by_id == admin.id
-    row = page.by_id("key-list").find("tr", id=f"key-{key.id}")
-    assert row.find("th").text == "Snowflake load"
-    assert "Checklist Analytics" in row.text and "Reconciliation Analytics" not in row.text
-    assert page.find("a", id="tab-active").find("span", class_="count").text == "1"
+    row = page.find(id="key-list").find("tr", id=f"key-{key.id}")
+    assert text_of(row.find("th")) == "Snowflake load"
+    assert "Checklist Analytics" in text_of(row) and "Reconciliation Analytics" not in text_of(row)
+    assert text_of(page.find("a", id="tab-active").find("span", class_="count")) == "1"
 
     dialog = page.find("dialog", id="create-key-dialog")
     assert "open" not in dialog.attrs
@@ -148,8 +147,8 @@ def test_a_service_sent_twice_is_stored_and_shown_once(admin_client):
     assert response.status_code == 201
     key = only_key()
     assert key.services == [Service.RECONCILIATIONS.value]
-    row = parse_html(response).by_id(f"key-{key.id}")
-    assert row.text.count("Reconciliation Analytics") == 1
+    row = parse_html(response).find(id=f"key-{key.id}")
+    assert text_of(row).count("Reconciliation Analytics") == 1
 
 
 def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed(admin_client):
@@ -163,8 +162,8 @@ def test_form_create_answers_the_full_page_with_the_reveal_and_the_dialog_closed
     plaintext = KEY_PATTERN.search(body).group()
     assert body.count(plaintext) == 1
     page = parse_html(body)
-    assert page.by_id("reveal-slot").find("input", id="new-key-value").get("value") == plaintext
-    assert page.by_id("key-list").find("tr", id=f"key-{only_key().id}") is not None
+    assert page.find(id="reveal-slot").find("input", id="new-key-value").get("value") == plaintext
+    assert page.find(id="key-list").find("tr", id=f"key-{only_key().id}") is not None
     assert "open" not in page.find("dialog", id="create-key-dialog").attrs
 
 
@@ -236,31 +235,48 @@ def existing_key(admin, make_key):
     return make_key(admin, name="Power BI")[0]
 
 
-@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
-@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
-def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
-    admin_client, zoned_team, existing_key, htmx, fields, field, message
-):
-    fields = {name: value(zoned_team.today()) if callable(value) else value for name, value in fields.items()}
+def invalid_create(client, team, htmx, fields):
+    """Send the create form with `fields` over valid ones (a callable value is given the team's today); what was
+    sent, and the answer."""
+    fields = {name: value(team.today()) if callable(value) else value for name, value in fields.items()}
     sent = {"name": "Looker", "expiration": "90", "services": ["checklists"], **fields}
+    return sent, create(client, htmx, **sent)
 
-    response = create(admin_client, htmx, **sent)
+
+def assert_error_next_to(page, field: str, message: str) -> None:
+    """The page's one field error is `message`, tied to its field for screen readers."""
+    error = page.find(id=f"{field}-error")
+    assert message in text_of(error)
+    assert len(page.find_all("p", class_="field-error")) == 1
+    if field == "services":  # the checkboxes' fieldset describes itself by the error
+        assert error.parent.get("aria-describedby") == "services-error"
+        return
+    control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
+    assert control.get("aria-invalid") == "true"
+    assert error.parent is control.parent
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+def test_invalid_create_shows_the_error_next_to_its_field(admin_client, zoned_team, existing_key, fields, field,
+                                                          message):
+    _, response = invalid_create(admin_client, zoned_team, True, fields)
 
     assert response.status_code == 422
     assert key_count() == 1
-    body = response.get_data(as_text=True)
-    page = parse_html(body)
-    error = page.by_id(f"{field}-error")
-    assert message in error.text
-    assert len(page.find_all("p", class_="field-error")) == 1
-    if field == "services":
-        assert error.parent.get("aria-describedby") == "services-error"
-    else:
-        control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
-        assert control.get("aria-invalid") == "true"
-        assert error.parent is control.parent
+    assert_error_next_to(parse_html(response), field, message)
 
-    form = page.find("form", id="create-key-form")
+
+@pytest.mark.parametrize("fields", [
+    {"name": "  ＬＯＯＫＥＲ  ", "services": []},
+    {"name": "Looker", "services": ["reconciliations", "payroll"]},
+    {"expiration": "custom", "custom_date": future(days=-1), "services": ["reconciliations", "checklists"]},
+    {"expiration": "7"},
+], ids=["normalised name", "bad service", "custom date", "unknown expiration"])
+def test_invalid_create_keeps_what_was_typed(admin_client, zoned_team, existing_key, fields):
+    sent, response = invalid_create(admin_client, zoned_team, True, fields)
+
+    assert response.status_code == 422
+    form = parse_html(response).find("form", id="create-key-form")
     assert form.find("input", id="name").get("value") == unicodedata.normalize("NFKC", sent["name"]).strip()
     if sent["expiration"] in ("90", "custom"):
         assert form.find("select", id="expiration").find("option", selected=True).get("value") == sent["expiration"]
@@ -269,14 +285,26 @@ def test_invalid_create_shows_the_error_next_to_its_field_keeping_the_input(
     checked = [box.get("value") for box in form.find_all("input", type="checkbox", checked=True)]
     assert checked == [s for s in sent["services"] if s in ("reconciliations", "checklists")]
 
-    if htmx:
-        assert "<html" not in body
-        assert page.children[0] is form or body.lstrip().startswith("<form")
-        assert page.by_id("key-list") is None
-    else:
-        assert "<html" in body
-        assert "open" in page.find("dialog", id="create-key-dialog").attrs
-        assert page.by_id("key-list").find("tr", id=f"key-{existing_key.id}") is not None
+
+def test_invalid_create_with_htmx_answers_the_form_alone(admin_client, zoned_team, existing_key):
+    _, response = invalid_create(admin_client, zoned_team, True, {"name": ""})
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" not in body and body.lstrip().startswith("<form")
+    assert parse_html(body).find(id="key-list") is None
+    assert KEY_PATTERN.search(body) is None
+
+
+def test_invalid_create_without_javascript_answers_the_page_with_the_dialog_open(admin_client, zoned_team,
+                                                                                  existing_key):
+    _, response = invalid_create(admin_client, zoned_team, False, {"name": ""})
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" in body
+    page = parse_html(body)
+    assert "open" in page.find("dialog", id="create-key-dialog").attrs
+    assert_error_next_to(page, "name", "Enter a name for the key.")
+    assert page.find(id="key-list").find("tr", id=f"key-{existing_key.id}") is not None
     assert KEY_PATTERN.search(body) is None
 
 
@@ -354,7 +382,7 @@ def test_html_in_a_name_is_escaped_everywhere(admin_client, admin, make_key):
         assert "&lt;img src=x onerror=" in body, what
 
     page = parse_html(pages["create"])
-    assert NASTY in page.find("section", class_="reveal").find("h2").text
-    assert page.find("tr", id=f"key-{key.id}").find("th").text == NASTY
+    assert NASTY in text_of(page.find("section", class_="reveal").find("h2"))
+    assert text_of(page.find("tr", id=f"key-{key.id}").find("th")) == NASTY
     trash = parse_html(pages["list"]).find("a", attrs={"aria-label": f"Delete key {NASTY}"})
     assert trash is not None

@@ -6,12 +6,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import csrf_token
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey
+from helpers import HTMX, csrf_token
 
-HTMX = {"HX-Request": "true"}
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from conftest import csrf_token, log_in
+from helpers import csrf_token, log_in
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_actions import NAME_TAKEN, NameTaken, create_key, deactivate_key

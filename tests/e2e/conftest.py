@@ -10,7 +10,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+from helpers import issue_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -101,15 +102,14 @@ class Seeded:
             team = db.session.get(Team, self.team_id)
             admin = User.by_email(self.admin_email)
             now = utcnow()
-            key, plaintext = ApiKey.issue(
-                creator=admin, name=name, services=services, pepper=self.app.config["API_KEY_PEPPER"].encode(),
+            key, plaintext = issue_key(
+                admin, name, services,
                 expires_on=None if expires_in is None else team.today() + timedelta(days=expires_in),
+                created_at=now - timedelta(days=created_days_ago),
+                last_used_at=None if last_used is None else now - last_used,
             )
-            key.created_at = now - timedelta(days=created_days_ago)
-            key.last_used_at = None if last_used is None else now - last_used
             if deleted_days_ago is not None:
                 key.deleted_at, key.deleted_by = now - timedelta(days=deleted_days_ago), admin
-            db.session.add(key)
             db.session.commit()
         self.keys[name] = plaintext
         return plaintext
