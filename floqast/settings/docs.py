@@ -10,18 +10,24 @@ from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
 
+# The paging example's page size: small enough that a month of books takes several pages.
+EXAMPLE_PAGE_SIZE = 100
+
 
 @bp.get("/api-docs")
 def api_docs():
     """How to pull both services with curl, as JSON and as CSV, and what each record holds."""
     # The examples ask for the month the team closed last, so that a pasted command shows real records.
     example_month = date(*last_closed_month(current_user.team.today()), 1)
+    site_root = request.host_url.rstrip("/")
     return render_template(
         "settings/api_docs.html",
-        api_root=request.host_url.rstrip("/") + "/api/v1",
+        site_root=site_root,
+        api_root=site_root + "/api/v1",
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
         example_month=example_month,
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,
+        example_page_size=EXAMPLE_PAGE_SIZE,
     )
