@@ -10,9 +10,6 @@ from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.settings import bp
 
-# The paging example's page size: small enough that a month of books takes several pages.
-EXAMPLE_PAGE_SIZE = 100
-
 
 @bp.get("/api-docs")
 def api_docs():
@@ -29,5 +26,4 @@ def api_docs():
         example_month=example_month,
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,
-        example_page_size=EXAMPLE_PAGE_SIZE,
     )
