@@ -308,4 +308,3 @@ class ApiKey(db.Model):
             .values(last_used_at=now, last_used_ip=ip)
             .execution_options(synchronize_session=False)
         )
-

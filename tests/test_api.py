@@ -27,6 +27,7 @@ def test_valid_key_gets_me(api_get, team, admin, make_key):
     assert response.get_json() == {
         "data": {
             "apiKeyId": str(key.id),
+            "userId": str(admin.id),
             "name": "Power BI",
             "teamId": str(team.id),
             "services": ["checklists"],

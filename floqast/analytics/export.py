@@ -41,7 +41,7 @@ def wants_csv() -> bool:
 
 
 def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_id, cursors: Cursors) -> Response:
-    """One page of records as {"data": [...], "links": {...}}, with next only when more remain."""
+    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
     # One row beyond the page tells whether there is a next page without a second query.
     statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
     # Links are paths of this site, as FloQast's are: never a URL built from the client's Host header.
@@ -62,7 +62,7 @@ def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_
                 break
             yield ("," if count else "") + json.dumps(dataset.to_record(row))
             last_id, count = row.id, count + 1
-        links = {"self": self_url, **({"next": next_url(last_id)} if more else {})}
+        links = {"self": self_url, "next": next_url(last_id) if more else None}
         yield '],"links":' + json.dumps(links) + "}"
 
     return Response(chunked(body()), mimetype="application/json")

@@ -5,8 +5,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
-DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 30000
+# FloQast's default is its maximum: a script that reads one page's "data" and stops gets the whole month.
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 MAX_ENTITY_IDS = 100
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 FILTER_PARAMETERS = ("filter[month]", "filter[year]", "filter[modifiedSince]", "filter[modifiedBefore]", "filter[entityIds]")

@@ -17,7 +17,7 @@ class Field:
     """One column of the CSV form (a JSON field, nested names joined with '.')."""
 
     name: str
-    kind: str  # integer, string, money, boolean, date, datetime or tags
+    kind: str  # id (digits: a string in JSON), integer, string, money, boolean, date, datetime or tags
     description: str
     nullable: bool = False
     column: str | None = None  # the model column an import writes; None for fields the service computes
@@ -37,10 +37,10 @@ def iso_date(day: date | None) -> str | None:
 
 
 HEAD_FIELDS = (
-    Field("id", "integer", "The record's id."),
-    Field("entity.id", "integer", "The entity's id (for filter[entityIds])."),
+    Field("id", "id", "The record's id."),
+    Field("entity.id", "id", "The entity's id (for filter[entityIds])."),
     Field("entity.name", "string", "The entity's name.", column="entity"),
-    Field("folder.id", "integer", "The folder's id."),
+    Field("folder.id", "id", "The folder's id."),
     Field("folder.name", "string", "The folder, such as Cash or Payroll.", column="folder"),
     Field("period.month", "integer", "The month closed, 1 to 12.", column="period_month"),
     Field("period.year", "integer", "The year of the period.", column="period_year"),
@@ -91,10 +91,11 @@ CHECKLIST_FIELDS = (
 
 
 def head(row) -> dict:
+    # Ids are strings in JSON, as JSON:API and FloQast's API have them; the CSV keeps the numbers.
     return {
-        "id": row.id,
-        "entity": {"id": row.entity_id, "name": row.entity_name},
-        "folder": {"id": row.folder_id, "name": row.folder_name},
+        "id": str(row.id),
+        "entity": {"id": str(row.entity_id), "name": row.entity_name},
+        "folder": {"id": str(row.folder_id), "name": row.folder_name},
         "period": {"month": row.period_month, "year": row.period_year},
     }
 

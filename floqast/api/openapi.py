@@ -10,6 +10,7 @@ from floqast.api import bp
 from floqast.models import Service
 
 KIND_SCHEMAS = {
+    "id": {"type": "string", "pattern": r"^[1-9][0-9]*$", "description": "An id, as a string of digits."},
     "integer": {"type": "integer"},
     "string": {"type": "string"},
     "money": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "Exact decimal amount."},
@@ -81,9 +82,9 @@ ANALYTICS_PARAMETERS = [
     parameter("filter[modifiedSince]", "Records updated on or after this UTC day.", {"type": "string", "format": "date"}),
     parameter("filter[modifiedBefore]", "Records updated before this UTC day; later than filter[modifiedSince].",
               {"type": "string", "format": "date"}),
-    parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids.",
+    parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15.",
               {"type": "string", "pattern": ENTITY_IDS_PATTERN}),
-    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}.",
+    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}, which is also the maximum.",
               {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
     parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
 ]
@@ -107,10 +108,10 @@ def analytics_path(service: Service, schema_name: str) -> dict:
                 "properties": {
                     "self": {"type": "string", "pattern": "^/api/v1/",
                              "description": "This page: a path of this site, such as /api/v1/analytics/..."},
-                    "next": {"type": "string", "pattern": "^/api/v1/",
-                             "description": "The next page, a path with page[cursor]; absent on the last page."},
+                    "next": {"type": ["string", "null"], "pattern": "^/api/v1/",
+                             "description": "The next page, a path with page[cursor]; null on the last page."},
                 },
-                "required": ["self"],
+                "required": ["self", "next"],
                 "additionalProperties": False,
             },
         },
@@ -136,7 +137,8 @@ def document(server_url: str) -> dict:
     """The OpenAPI 3.1 document."""
     error = object_schema({"status": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}})
     me = object_schema({
-        "apiKeyId": {"type": "string"}, "name": {"type": "string"}, "teamId": {"type": "string"},
+        "apiKeyId": {"type": "string"}, "userId": {"type": "string", "description": "The user who created the key."},
+        "name": {"type": "string"}, "teamId": {"type": "string"},
         "services": {"type": "array", "items": {"type": "string", "enum": [service.value for service in Service]}},
         "expiresAt": {"type": ["string", "null"], "format": "date-time", "description": (
             "When the key stops working: it works through the end of its expiration date in its team's time zone "

@@ -18,6 +18,7 @@ def me():
     return {
         "data": {
             "apiKeyId": str(key.id),
+            "userId": str(key.created_by_id),
             "name": key.name,
             "teamId": str(key.team_id),
             "services": key.services,

@@ -16,9 +16,11 @@ def api_docs():
     """How to pull both services with curl, as JSON and as CSV, and what each record holds."""
     # The examples ask for the month the team closed last, so that a pasted command shows real records.
     example_month = date(*last_closed_month(current_user.team.today()), 1)
+    site_root = request.host_url.rstrip("/")
     return render_template(
         "settings/api_docs.html",
-        api_root=request.host_url.rstrip("/") + "/api/v1",
+        site_root=site_root,
+        api_root=site_root + "/api/v1",
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
         example_month=example_month,

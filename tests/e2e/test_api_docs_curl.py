@@ -22,7 +22,7 @@ def last_month_books(seeded) -> tuple[int, int]:
     with seeded.app.app_context():
         team = db.session.get(Team, seeded.team_id)
         closed = last_closed_month(team.today())
-        generate(team, Profile(entities=(("Docs Ltd", "USD"),), accounts=4, months=1, through=closed, seed=5,
+        generate(team, Profile(entities=(("Docs Ltd", "USD"),), accounts=150, months=1, through=closed, seed=5,
                                people=("Avery", "Blake")))
     return closed
 
@@ -39,7 +39,13 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     admin_page.wait_for_url("**/settings/api-docs")
 
     commands = admin_page.locator("pre code").all_inner_texts()
-    assert len(commands) == 4  # JSON and CSV for each service
+    assert len(commands) == 5  # a walk over the pages, then JSON and CSV for each service
+
+    walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
+    assert walk.returncode == 0, walk.stderr
+    walked = [json.loads(line) for line in walk.stdout.splitlines()]
+    assert len({record["id"] for record in walked}) == len(walked) == 150
+    assert {(record["period"]["year"], record["period"]["month"]) for record in walked} == {(year, month)}
 
     for command in commands:
         result = run_in_shell(command, key, tmp_path)
