@@ -76,7 +76,7 @@ def test_text_neutralised_against_formulas_in_an_export_imports_as_it_was(runner
     assert runner.invoke(args=[*GENERATE, "--team", team.name]).exit_code == 0
     hostile = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "'=1", "'quoted", "plain"]
     items = db.session.scalars(select(ChecklistItem).order_by(ChecklistItem.id).limit(len(hostile))).all()
-    for item, text in zip(items, hostile):
+    for item, text in zip(items, hostile, strict=True):
         item.description, item.tags = text, [text, "month-end"]
     db.session.commit()
     exported = export_csv(client, make_key(admin)[1], Service.CHECKLISTS)

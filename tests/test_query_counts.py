@@ -22,7 +22,6 @@ from floqast.models import ApiKey, Role, utcnow
 from helpers import ME, RECONCILIATIONS, log_in, statements_sent
 
 
-
 def add_filler_keys(team, creator, count: int) -> None:
     """`count` more key rows in one executemany, with random digests."""
     rows = [{"team_id": team.id, "name": f"Filler {number}", "hint": "fq_abcd", "digest": os.urandom(32).hex(),

@@ -15,8 +15,8 @@ from floqast import keys, ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.extensions import db, limiter
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from floqast.models import ApiKey, Role, Team, User, utcnow
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
 
 REDIS_URL = "redis://127.0.0.1:6379"

@@ -149,7 +149,7 @@ def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
     folder_ids = Folder.ids_by_name(team, [folder for folder, _, _ in accounts])
     periods = profile.periods()
     for entity, currency in profile.entities:
-        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
+        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods, strict=True):
             for folder, number, name in accounts:
                 signed = sign_offs(rng, year, month, age, profile.people)
                 yield {
@@ -167,7 +167,7 @@ def checklist_rows(team: Team, profile: Profile, rng: random.Random):
     folder_ids = Folder.ids_by_name(team, [task[1] for task in TASKS])
     periods = profile.periods()
     for entity, _ in profile.entities:
-        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
+        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods, strict=True):
             for description, folder, frequency, months, tags in TASKS:
                 if months is not None and month not in months:
                     continue

@@ -3,7 +3,12 @@
 from flask import request
 
 from floqast.analytics.params import (
-    DEFAULT_PAGE_SIZE, ENTITY_IDS_PATTERN, MAX_ENTITY_IDS, MAX_PAGE_SIZE, MONTH_PATTERN, YEAR_PATTERN,
+    DEFAULT_PAGE_SIZE,
+    ENTITY_IDS_PATTERN,
+    MAX_ENTITY_IDS,
+    MAX_PAGE_SIZE,
+    MONTH_PATTERN,
+    YEAR_PATTERN,
 )
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
