@@ -49,7 +49,9 @@ def test_the_server_url_never_comes_from_the_host_header(client):
 
 
 def test_every_api_route_is_documented(app, document):
-    routes = {rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")}
+    routes = {
+        rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+    }
     assert routes == set(document["paths"])
 
 

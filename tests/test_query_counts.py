@@ -145,7 +145,8 @@ def index_on_digest(connection) -> str:
                 return name
     else:
         return connection.execute(
-            text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'api_keys' AND indexdef LIKE :unique_on_digest"),
+            text("SELECT indexname FROM pg_indexes"
+                 " WHERE schemaname = current_schema() AND tablename = 'api_keys' AND indexdef LIKE :unique_on_digest"),
             {"unique_on_digest": "%UNIQUE%(digest)"},
         ).scalar_one()
     raise AssertionError("no unique index on api_keys.digest")

@@ -115,7 +115,8 @@ def sign_offs(rng: random.Random, year: int, month: int, age: int, people: tuple
     late = rng.random() < 0.12
     preparer, reviewer = rng.sample(people, 2)
     preparer_day = preparer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4))
-    reviewer_day = max(preparer_day, reviewer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4)))
+    reviewer_signed = reviewer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4))
+    reviewer_day = max(preparer_day, reviewer_signed)
     return {
         "preparer_assigned_to": preparer,
         "preparer_signed_by": preparer if prepared else None,
