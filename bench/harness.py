@@ -71,9 +71,9 @@ def table(results: list[Result]) -> str:
     lines = [(str(r.number), r.name, r.measured, r.baseline, f"{r.ratio:.2f}", r.goal, "met" if r.met else "MISSED")
              for r in results]
     widths = [max(len(row[i]) for row in [headers, *lines]) for i in range(len(headers))]
-    out = ["  ".join(cell.ljust(width) for cell, width in zip(headers, widths)).rstrip()]
+    out = ["  ".join(cell.ljust(width) for cell, width in zip(headers, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * width for width in widths))
-    out += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in lines]
+    out += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in lines]
     return "\n".join(out)
 
 

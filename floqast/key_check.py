@@ -104,4 +104,7 @@ class KeyLookup:
             raise DBAPIError.instance(self.sql, None, error, dbapi_error, dialect=self.dialect) from error
         if row is None:
             return None
-        return {name: convert(value) if convert else value for (name, convert), value in zip(self.columns, row)}
+        return {
+            name: convert(value) if convert else value
+            for (name, convert), value in zip(self.columns, row, strict=True)
+        }

@@ -247,7 +247,7 @@ class ApiKey(db.Model):
         """How many of the team's keys are in each status, in one query."""
         columns = [func.count().filter(cls.status_clause(status, today)) for status in KeyStatus]
         row = db.session.execute(select(*columns).where(cls.team_id == team.id)).one()
-        return dict(zip(KeyStatus, row))
+        return dict(zip(KeyStatus, row, strict=True))
 
     @classmethod
     def page(cls, team: Team, status: KeyStatus | None, number: int, size: int, today: date) -> list["ApiKey"]:

@@ -76,7 +76,7 @@ def test_text_neutralised_against_formulas_in_an_export_imports_as_it_was(runner
     assert runner.invoke(args=[*GENERATE, "--team", team.name]).exit_code == 0
     hostile = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "'=1", "'quoted", "plain"]
     items = db.session.scalars(select(ChecklistItem).order_by(ChecklistItem.id).limit(len(hostile))).all()
-    for item, text in zip(items, hostile):
+    for item, text in zip(items, hostile, strict=True):
         item.description, item.tags = text, [text, "month-end"]
     db.session.commit()
     exported = export_csv(client, make_key(admin)[1], Service.CHECKLISTS)
@@ -119,7 +119,8 @@ def test_decimals_stay_exact_from_import_to_json_csv_and_back(runner, client, te
     } for index, amount in enumerate(amounts)]
     source = tmp_path / "in.csv"
     source.write_text(csv_text(columns, rows))
-    assert runner.invoke(args=["analytics", "import", "reconciliations", "--team", team.name, str(source)]).exit_code == 0
+    result = runner.invoke(args=["analytics", "import", "reconciliations", "--team", team.name, str(source)])
+    assert result.exit_code == 0
 
     stored = db.session.scalars(select(Reconciliation.gl_balance).order_by(Reconciliation.id)).all()
     assert stored == [Decimal(amount) for amount in amounts]
@@ -162,7 +163,8 @@ def test_one_bad_row_imports_nothing_and_every_bad_row_is_reported(runner, make_
     assert "Row 10: the same record as row 3" in result.output
     assert "Nothing was imported: 6 problem(s)" in result.output
     assert db.session.scalar(select(func.count()).select_from(Entity).where(Entity.team_id == globex.id)) == 0
-    assert db.session.scalar(select(func.count()).select_from(ChecklistItem).where(ChecklistItem.team_id == globex.id)) == 0
+    items = select(func.count()).select_from(ChecklistItem).where(ChecklistItem.team_id == globex.id)
+    assert db.session.scalar(items) == 0
 
 
 def test_a_file_with_wrong_columns_is_refused(runner, team, tmp_path):

@@ -7,8 +7,8 @@ import pytest
 
 from floqast.analytics import params
 from floqast.analytics.generate import Profile, generate
-from floqast.analytics.periods import last_closed_month
 from floqast.analytics.params import PARAMETERS
+from floqast.analytics.periods import last_closed_month
 from floqast.models import Role
 from helpers import log_in, parse_html, text_of
 
@@ -49,7 +49,9 @@ def test_the_server_url_never_comes_from_the_host_header(client):
 
 
 def test_every_api_route_is_documented(app, document):
-    routes = {rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")}
+    routes = {
+        rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+    }
     assert routes == set(document["paths"])
 
 
@@ -60,8 +62,8 @@ def test_every_parameter_is_documented(document, path):
 
 @pytest.mark.parametrize("path", ["/analytics/reconciliations", "/analytics/checklists"])
 def test_real_pages_match_the_schema(client, document, key, path):
-    for params in ({"page[size]": "3"}, {"filter[month]": "3", "filter[year]": "2025"}):
-        response = client.get(f"/api/v1{path}", query_string=params, headers={"x-api-key": key})
+    for query in ({"page[size]": "3"}, {"filter[month]": "3", "filter[year]": "2025"}):
+        response = client.get(f"/api/v1{path}", query_string=query, headers={"x-api-key": key})
         assert response.status_code == 200
         validate(document, path, "200", response.get_json())
 

@@ -10,9 +10,8 @@ from sqlalchemy.exc import DBAPIError
 
 from floqast import key_check, keys
 from floqast.extensions import db
-from floqast.models import ApiKey, Service, utcnow
+from floqast.models import Service, utcnow
 from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, log_in, statements_sent
-
 
 # ---------------------------------------------------------------- every error is JSON
 

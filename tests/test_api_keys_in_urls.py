@@ -10,9 +10,7 @@ from sqlalchemy import update
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, utcnow
-from helpers import (CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, only_the_audit_insert, reload,
-                     statements_sent)
-
+from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, only_the_audit_insert, reload, statements_sent
 
 QUERIES = ["api_key={key}", "key={key}", "token={key}", "access_token={key}", "x-api-key={key}", "API_KEY={key}",
            "q={key}", "filter[month]=1&whatever={key}", "api_key=not-even-a-key", "{key}", "filter[entityIds]={key}",

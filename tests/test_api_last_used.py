@@ -9,7 +9,6 @@ from floqast.extensions import db
 from floqast.models import ApiKey, Service, utcnow
 from helpers import CHECKLISTS, CLIENT_IP, ME, reload, statements_sent
 
-
 # ---------------------------------------------------------------- Last used
 
 

@@ -35,7 +35,8 @@ def log_in_with(client, email, password, ip=IP):
 def create_key(client, name="Nightly load"):
     token = csrf_token(client, "/settings/api-keys")
     response = client.post("/settings/api-keys", headers=HTMX, environ_base={"REMOTE_ADDR": IP},
-                           data={"name": name, "expiration": "90", "services": ["reconciliations"], "csrf_token": token})
+                           data={"name": name, "expiration": "90", "services": ["reconciliations"],
+                                 "csrf_token": token})
     assert response.status_code == 201
     return db.session.scalar(select(ApiKey).where(ApiKey.name == name))
 
@@ -47,7 +48,8 @@ def test_creating_and_deleting_a_key_is_recorded_with_who_when_hint_and_name(adm
     before = utcnow()
     key = create_key(admin_client)
     token = csrf_token(admin_client, "/settings/api-keys")
-    assert admin_client.delete(f"/settings/api-keys/{key.id}", headers={**HTMX, "X-CSRFToken": token}).status_code == 200
+    headers = {**HTMX, "X-CSRFToken": token}
+    assert admin_client.delete(f"/settings/api-keys/{key.id}", headers=headers).status_code == 200
     # Deleting it again deactivates nothing, so records nothing.
     admin_client.delete(f"/settings/api-keys/{key.id}", headers={**HTMX, "X-CSRFToken": token})
 

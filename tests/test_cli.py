@@ -89,7 +89,11 @@ def test_team_create_without_a_name_shows_usage(runner):
 # ---------------------------------------------------------------- team open-api, team list
 
 
-@pytest.mark.parametrize(("start", "state", "expected"), [(False, "on", True), (True, "off", False), (True, "on", True)])
+@pytest.mark.parametrize(("start", "state", "expected"), [
+    (False, "on", True),
+    (True, "off", False),
+    (True, "on", True),
+])
 def test_team_open_api_switches_the_team(runner, make_team, start, state, expected):
     make_team(name="Initech", open_api=start)
     result = runner.invoke(args=["team", "open-api", "Initech", state])

@@ -22,7 +22,6 @@ from floqast.models import ApiKey, Role, utcnow
 from helpers import ME, RECONCILIATIONS, log_in, statements_sent
 
 
-
 def add_filler_keys(team, creator, count: int) -> None:
     """`count` more key rows in one executemany, with random digests."""
     rows = [{"team_id": team.id, "name": f"Filler {number}", "hint": "fq_abcd", "digest": os.urandom(32).hex(),
@@ -146,7 +145,8 @@ def index_on_digest(connection) -> str:
                 return name
     else:
         return connection.execute(
-            text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'api_keys' AND indexdef LIKE :unique_on_digest"),
+            text("SELECT indexname FROM pg_indexes"
+                 " WHERE schemaname = current_schema() AND tablename = 'api_keys' AND indexdef LIKE :unique_on_digest"),
             {"unique_on_digest": "%UNIQUE%(digest)"},
         ).scalar_one()
     raise AssertionError("no unique index on api_keys.digest")

@@ -15,8 +15,8 @@ from floqast import keys, ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.extensions import db, limiter
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from floqast.models import ApiKey, Role, Team, User, utcnow
+from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -342,7 +342,8 @@ def test_page_size_is_capped(client, admin, make_key):
 
 def test_too_many_header_bytes_is_431(client, admin, make_key):
     _, plaintext = make_key(admin)
-    headers = {"x-api-key": plaintext, **{f"X-Padding-{number}": "p" * 200 for number in range(MAX_HEADER_BYTES // 200)}}
+    padding = {f"X-Padding-{number}": "p" * 200 for number in range(MAX_HEADER_BYTES // 200)}
+    headers = {"x-api-key": plaintext, **padding}
     assert_api_error(client.get(ME, headers=headers), 431)
     page = client.get("/login", headers=headers)
     assert page.status_code == 431 and page.mimetype == "text/html"
@@ -408,7 +409,8 @@ def redis_reachable() -> bool:
         return False
 
 
-@pytest.mark.skipif(not redis_reachable(), reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
+@pytest.mark.skipif(not redis_reachable(),
+                    reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
 def test_redis_holds_one_count_that_a_new_worker_sees(make_app):
     import redis
 

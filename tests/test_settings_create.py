@@ -217,13 +217,17 @@ INVALID = [
     ("no service", {"services": []}, "services", "Select at least one API service."),
     ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
     ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
-    ("custom malformed", {"expiration": "custom", "custom_date": "31/12/2030"}, "custom_date", "Enter the date as YYYY-MM-DD."),
-    ("custom basic format", {"expiration": "custom", "custom_date": BASIC_FORMAT}, "custom_date", "Enter the date as YYYY-MM-DD."),
-    ("custom week date", {"expiration": "custom", "custom_date": WEEK_DATE}, "custom_date", "Enter the date as YYYY-MM-DD."),
+    ("custom malformed", {"expiration": "custom", "custom_date": "31/12/2030"}, "custom_date",
+     "Enter the date as YYYY-MM-DD."),
+    ("custom basic format", {"expiration": "custom", "custom_date": BASIC_FORMAT}, "custom_date",
+     "Enter the date as YYYY-MM-DD."),
+    ("custom week date", {"expiration": "custom", "custom_date": WEEK_DATE}, "custom_date",
+     "Enter the date as YYYY-MM-DD."),
     ("custom extended week date", {"expiration": "custom", "custom_date": EXTENDED_WEEK_DATE}, "custom_date",
      "Enter the date as YYYY-MM-DD."),
     ("custom today", {"expiration": "custom", "custom_date": future()}, "custom_date", "Choose a date after today."),
-    ("custom past", {"expiration": "custom", "custom_date": future(days=-1)}, "custom_date", "Choose a date after today."),
+    ("custom past", {"expiration": "custom", "custom_date": future(days=-1)}, "custom_date",
+     "Choose a date after today."),
     ("custom > 5 years", {"expiration": "custom", "custom_date": future(years=5, days=1)}, "custom_date",
      "Choose a date no later than"),
     ("unknown expiration", {"expiration": "7"}, "expiration", "Not a valid choice."),
@@ -256,7 +260,8 @@ def assert_error_next_to(page, field: str, message: str) -> None:
     assert error.parent is control.parent
 
 
-@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+@pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID],
+                         ids=[case[0] for case in INVALID])
 def test_invalid_create_shows_the_error_next_to_its_field(admin_client, zoned_team, existing_key, fields, field,
                                                           message):
     _, response = invalid_create(admin_client, zoned_team, True, fields)
@@ -373,7 +378,8 @@ def test_html_in_a_name_is_escaped_everywhere(admin_client, admin, make_key):
         "confirm": admin_client.get(f"/settings/api-keys/{key.id}/delete"),
         "duplicate error": create(admin_client, name=NASTY),
         "delete": admin_client.delete(
-            f"/settings/api-keys/{key.id}", headers={**HTMX, "X-CSRFToken": csrf_token(admin_client, "/settings/api-keys")}
+            f"/settings/api-keys/{key.id}",
+            headers={**HTMX, "X-CSRFToken": csrf_token(admin_client, "/settings/api-keys")},
         ),
     }
     for what, response in pages.items():

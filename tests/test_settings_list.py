@@ -123,7 +123,8 @@ def test_row_columns_in_the_team_zone(admin_client, la_team, admin, make_key):
 def test_never_used_and_never_expiring(admin_client, admin, make_key):
     key, _ = make_key(admin, name="Loose", services=[Service.CHECKLISTS])
 
-    name, _, services, _, _, last_used, expires, status, _ = cells(parse_html(admin_client.get("/settings/api-keys")), key)
+    page = parse_html(admin_client.get("/settings/api-keys"))
+    name, _, services, _, _, last_used, expires, status, _ = cells(page, key)
 
     assert (services, last_used, expires, status) == ("Checklist Analytics", "Never", "Never", "Active")
 

@@ -10,7 +10,6 @@ from floqast.models import ApiKey
 from floqast.settings.routes import KEYS_PER_PAGE
 from helpers import HTMX, csrf_token, issue_key, key_rows, parse_html, row_names, tab_counts, text_of
 
-
 ACTIVE_KEYS = 2 * KEYS_PER_PAGE + 20  # three pages: full, full, 20
 
 

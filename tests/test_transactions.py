@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from helpers import csrf_token, log_in
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
 from floqast.models import ApiKey, KeyStatus, Service, User
+from helpers import csrf_token, log_in
 
 HTMX = {"HX-Request": "true"}
 ME = "/api/v1/me"

@@ -66,7 +66,9 @@ def import_command(service, team_name, file):
     except ImportRejected as rejected:
         for problem in rejected.problems:
             click.echo(problem, err=True)
-        raise click.ClickException(f"Nothing was imported: {len(rejected.problems)} problem(s) in {file.name}.")
+        raise click.ClickException(
+            f"Nothing was imported: {len(rejected.problems)} problem(s) in {file.name}."
+        ) from None
     click.echo(f"Imported {file.name} into {team.name!r}: {inserted} new, {updated} updated.")
 
 

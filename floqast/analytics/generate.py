@@ -115,7 +115,8 @@ def sign_offs(rng: random.Random, year: int, month: int, age: int, people: tuple
     late = rng.random() < 0.12
     preparer, reviewer = rng.sample(people, 2)
     preparer_day = preparer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4))
-    reviewer_day = max(preparer_day, reviewer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4)))
+    reviewer_signed = reviewer_due + timedelta(days=rng.randrange(1, 6) if late else -rng.randrange(0, 4))
+    reviewer_day = max(preparer_day, reviewer_signed)
     return {
         "preparer_assigned_to": preparer,
         "preparer_signed_by": preparer if prepared else None,
@@ -149,7 +150,7 @@ def reconciliation_rows(team: Team, profile: Profile, rng: random.Random):
     folder_ids = Folder.ids_by_name(team, [folder for folder, _, _ in accounts])
     periods = profile.periods()
     for entity, currency in profile.entities:
-        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
+        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods, strict=True):
             for folder, number, name in accounts:
                 signed = sign_offs(rng, year, month, age, profile.people)
                 yield {
@@ -167,7 +168,7 @@ def checklist_rows(team: Team, profile: Profile, rng: random.Random):
     folder_ids = Folder.ids_by_name(team, [task[1] for task in TASKS])
     periods = profile.periods()
     for entity, _ in profile.entities:
-        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods):
+        for age, (year, month) in zip(range(len(periods) - 1, -1, -1), periods, strict=True):
             for description, folder, frequency, months, tags in TASKS:
                 if months is not None and month not in months:
                     continue

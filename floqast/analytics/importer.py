@@ -133,7 +133,9 @@ def import_rows(dataset: Dataset, team: Team, rows: list[dict]) -> tuple[int, in
         for row in rows
     ]
     existing = known_ids(dataset, team, records)
-    updates = [{**record, "id": existing[key]} for record in records if (key := natural_key(dataset, record)) in existing]
+    updates = [
+        {**record, "id": existing[key]} for record in records if (key := natural_key(dataset, record)) in existing
+    ]
     inserts = [{**record, "created_at": now} for record in records if natural_key(dataset, record) not in existing]
     if inserts:
         db.session.execute(insert(model.__table__), inserts)

@@ -10,7 +10,9 @@ MAX_PAGE_SIZE = 30000
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 MAX_ENTITY_IDS = 100
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
-FILTER_PARAMETERS = ("filter[month]", "filter[year]", "filter[modifiedSince]", "filter[modifiedBefore]", "filter[entityIds]")
+FILTER_PARAMETERS = (
+    "filter[month]", "filter[year]", "filter[modifiedSince]", "filter[modifiedBefore]", "filter[entityIds]"
+)
 PAGE_PARAMETERS = ("page[size]", "page[cursor]")
 PARAMETERS = FILTER_PARAMETERS + PAGE_PARAMETERS
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)

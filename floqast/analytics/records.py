@@ -1,8 +1,8 @@
 """The two datasets: their query, their records as the API shows them, and the flat CSV form."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable
 
 from sqlalchemy import select
 

@@ -3,7 +3,12 @@
 from flask import request
 
 from floqast.analytics.params import (
-    DEFAULT_PAGE_SIZE, ENTITY_IDS_PATTERN, MAX_ENTITY_IDS, MAX_PAGE_SIZE, MONTH_PATTERN, YEAR_PATTERN,
+    DEFAULT_PAGE_SIZE,
+    ENTITY_IDS_PATTERN,
+    MAX_ENTITY_IDS,
+    MAX_PAGE_SIZE,
+    MONTH_PATTERN,
+    YEAR_PATTERN,
 )
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
@@ -79,7 +84,8 @@ ANALYTICS_PARAMETERS = [
     parameter("filter[month]", "January to December (any case), or 1 to 12; requires filter[year].",
               {"type": "string", "pattern": MONTH_PATTERN}),
     parameter("filter[year]", "Four-digit year; requires filter[month].", {"type": "string", "pattern": YEAR_PATTERN}),
-    parameter("filter[modifiedSince]", "Records updated on or after this UTC day.", {"type": "string", "format": "date"}),
+    parameter("filter[modifiedSince]", "Records updated on or after this UTC day.",
+              {"type": "string", "format": "date"}),
     parameter("filter[modifiedBefore]", "Records updated before this UTC day; later than filter[modifiedSince].",
               {"type": "string", "format": "date"}),
     parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15.",
@@ -156,7 +162,8 @@ def document(server_url: str) -> dict:
             "/me": {"get": {
                 "summary": "The key making the request",
                 "responses": {
-                    "200": {"description": "The key.", "content": {"application/json": {"schema": object_schema({"data": me})}}},
+                    "200": {"description": "The key.",
+                            "content": {"application/json": {"schema": object_schema({"data": me})}}},
                     **error_responses(KEY_ERRORS),
                 },
             }},
@@ -166,7 +173,8 @@ def document(server_url: str) -> dict:
                 "summary": "This document (no key needed)",
                 "security": [],
                 "responses": {
-                    "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {"description": "OpenAPI 3.1.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
                     **error_responses(SIZE_ERRORS),
                 },
             }},

@@ -1,8 +1,8 @@
 """The login form."""
 
-from flask_wtf import FlaskForm
 import unicodedata
 
+from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, ValidationError
 from wtforms.validators import DataRequired, Length
 

@@ -149,7 +149,8 @@ def playwright_api():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"end-to-end tests need Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="end-to-end tests need the playwright package (pip install -r requirements-dev.txt)"
+        "playwright.sync_api",
+        reason="end-to-end tests need the playwright package (pip install -r requirements-dev.txt)",
     )
     with sync_api.sync_playwright() as playwright:
         yield playwright

@@ -140,7 +140,8 @@ def test_reload_and_back_never_show_the_key_again(admin_page, seeded, base_url):
     assert call_me(base_url, key)[0] == 200
     # And the list shows that it was used.
     page.reload()
-    expect(row(page, "Warehouse load").locator("td").nth(4).locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
+    last_used = row(page, "Warehouse load").locator("td").nth(4).locator("time")
+    expect(last_used).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
 
 
 def test_back_right_after_create_does_not_show_the_key(admin_page, seeded):

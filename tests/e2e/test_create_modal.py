@@ -65,9 +65,12 @@ ERRORS = {
     "empty name": (dict(name="   "), "name", "Enter a name for the key."),
     "name in use": (dict(name="power bi"), "name", "A key that still works already has this name."),
     "no service": (dict(services=()), "services", "Select at least one API service."),
-    "no custom date": (dict(expiration="Custom date", custom_date=""), "custom_date", "Choose the date the key expires."),
-    "custom date today": (dict(expiration="Custom date", custom_date="today"), "custom_date", "Choose a date after today."),
-    "custom date too late": (dict(expiration="Custom date", custom_date="too late"), "custom_date", "Choose a date no later than"),
+    "no custom date": (dict(expiration="Custom date", custom_date=""), "custom_date",
+                       "Choose the date the key expires."),
+    "custom date today": (dict(expiration="Custom date", custom_date="today"), "custom_date",
+                          "Choose a date after today."),
+    "custom date too late": (dict(expiration="Custom date", custom_date="too late"), "custom_date",
+                             "Choose a date no later than"),
 }
 
 
@@ -89,7 +92,10 @@ def test_validation_error_is_shown_in_the_dialog_next_to_its_field(admin_page, s
     error = dialog.locator(f"#{field_id}-error")
     expect(error).to_contain_text(message)
     expect(dialog).to_be_visible()
-    described = page.locator(f"#{field_id}") if field_id != "services" else dialog.get_by_role("group", name="Select API Services")
+    if field_id == "services":
+        described = dialog.get_by_role("group", name="Select API Services")
+    else:
+        described = page.locator(f"#{field_id}")
     expect(described).to_have_attribute("aria-describedby", f"{field_id}-error")
     if field_id != "services":
         expect(described).to_have_attribute("aria-invalid", "true")

@@ -103,7 +103,8 @@ def test_rows_show_status_and_the_date_each_key_stopped(admin_page, lived_in):
         return row.locator("td").nth(6)
 
     expect(status_cell("Power BI connector")).to_have_text("Active")
-    expect(status_cell("Tableau pilot")).to_have_text(re.compile(rf"Expired\s+on {re.escape(day(today - timedelta(days=10)))}"))
+    expired_on = re.escape(day(today - timedelta(days=10)))
+    expect(status_cell("Tableau pilot")).to_have_text(re.compile(rf"Expired\s+on {expired_on}"))
     expect(status_cell("Old export")).to_have_text(re.compile(r"Deactivated\s+on \w{3} \d{1,2}, \d{4}"))
     # Only keys that still work have a trash can.
     expect(page.get_by_role("button", name=re.compile("^Delete key"))).to_have_count(2)
@@ -142,7 +143,8 @@ def test_delete_asks_first_then_deactivates(admin_page, lived_in, base_url, shot
     # Accepting it deactivates the key at once.
     page.once("dialog", lambda dialog: dialog.accept())
     trash.click()
-    expect(page.get_by_role("status").filter(has_text="was deactivated")).to_contain_text("“Power BI connector” was deactivated")
+    deactivated = page.get_by_role("status").filter(has_text="was deactivated")
+    expect(deactivated).to_contain_text("“Power BI connector” was deactivated")
     assert_selected(page, "active", ["Snowflake nightly"])
     expect(tab(page, "active")).to_have_text(re.compile(r"Active\s*1"))
     expect(tab(page, "deactivated")).to_have_text(re.compile(r"Deactivated\s*3"))
