@@ -7,6 +7,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import date
 
+import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
 
@@ -162,3 +163,11 @@ def statements_sent():
         yield sent
     finally:
         _RECORDERS.remove(sent)
+
+
+def validate(document, path, status, body):
+    """Check a real body against the documented schema of that response, resolving its $refs."""
+    schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
+    wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+               "components": document["components"]}
+    jsonschema.Draft202012Validator(wrapped).validate(body)

@@ -10,7 +10,7 @@ from floqast.analytics.generate import Profile, generate
 from floqast.analytics.params import PARAMETERS
 from floqast.analytics.periods import last_closed_month
 from floqast.models import Role
-from helpers import log_in, parse_html, text_of
+from helpers import log_in, parse_html, text_of, validate
 
 OPENAPI = "/api/v1/openapi.json"
 BOOKS = Profile(entities=(("North", "USD"),), accounts=6, months=2, through=(2025, 3), seed=3, people=("Ann", "Ben"))
@@ -27,14 +27,6 @@ def document(client):
 def key(team, admin, make_key):
     generate(team, BOOKS)
     return make_key(admin)[1]
-
-
-def validate(document, path, status, body):
-    """Check a real body against the documented schema of that response, resolving its $refs."""
-    schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
-    wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
-               "components": document["components"]}
-    jsonschema.Draft202012Validator(wrapped).validate(body)
 
 
 def test_the_document_is_public_and_openapi_3_1(client, document):

@@ -13,7 +13,7 @@ from floqast.analytics.models import Reconciliation
 from floqast.analytics.params import MAX_PAGE_SIZE
 from floqast.extensions import db
 from floqast.models import Role, Service
-from test_analytics_openapi import validate
+from helpers import validate
 
 BASE_URL = "http://localhost"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
