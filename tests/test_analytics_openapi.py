@@ -79,16 +79,17 @@ def test_real_errors_match_the_schema(client, document, key, headers, query, sta
 
 # Far past any size limit: the app refuses these before authentication, on every route, the document's own too.
 OVERSIZED = {
-    "414": ({}, {f"p{number}": "1" for number in range(5000)}),
-    "431": ({f"X-Padding-{number}": "p" * 200 for number in range(100)}, {}),
+    "413": ({}, {}, b"x" * (64 * 1024 + 1)),
+    "414": ({}, {f"p{number}": "1" for number in range(5000)}, None),
+    "431": ({f"X-Padding-{number}": "p" * 200 for number in range(100)}, {}, None),
 }
 
 
 @pytest.mark.parametrize("status", list(OVERSIZED))
 @pytest.mark.parametrize("path", ["/me", "/analytics/reconciliations", "/analytics/checklists", "/openapi.json"])
 def test_refusals_for_size_are_documented_on_every_operation(client, document, key, path, status):
-    headers, query = OVERSIZED[status]
-    response = client.get(f"/api/v1{path}", query_string=query, headers={"x-api-key": key, **headers})
+    headers, query, body = OVERSIZED[status]
+    response = client.get(f"/api/v1{path}", query_string=query, headers={"x-api-key": key, **headers}, data=body)
     assert str(response.status_code) == status
     validate(document, path, status, response.get_json())
 

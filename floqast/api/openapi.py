@@ -29,13 +29,14 @@ ERRORS = {
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
     "401": "The key is missing, malformed, unknown, expired or deactivated.",
     "403": "The key lacks this service, or Open API is off for the team.",
+    "413": "The request carries a body larger than the API reads (GETs need none); the detail gives the limit.",
     "414": "The URL is longer than the API reads; the detail gives the limit.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",
     "431": "The request headers are larger than the API reads in all; the detail gives the limit.",
     "503": "The database cannot be reached right now; retry after the Retry-After header's seconds.",
 }
 # Every request's size is checked before anything else (check_request_size), the document's too.
-SIZE_ERRORS = ["400", "414", "431"]
+SIZE_ERRORS = ["400", "413", "414", "431"]
 KEY_ERRORS = [*SIZE_ERRORS, "401", "403", "429", "503"]
 
 CSV_FORMULAS = (
