@@ -13,7 +13,7 @@ PHONE = {"width": 375, "height": 812}
 @pytest.fixture
 def lived_in(seeded):
     seeded.add_key("Power BI connector with a rather long descriptive name", created_days_ago=40,
-                   last_used=timedelta(hours=3, minutes=5))
+                   last_used=timedelta(hours=3, minutes=5), exposed_days_ago=2)
     seeded.add_key("Snowflake nightly", expires_in=3, created_days_ago=80, last_used=timedelta(days=2, hours=1))
     seeded.add_key("Close checklist script", expires_in=None, created_days_ago=20)
     seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=45))
@@ -49,9 +49,12 @@ def test_expiring_soon_only_on_active_keys(admin_page, lived_in, shot):
     # At 1280px the whole table, trash cans included, fits without scrolling sideways.
     scroller = page.locator("#key-list .table-scroll")
     assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the key table scrolls sideways at 1280px"
-    trash = row(page, "Snowflake nightly").get_by_role("button", name="Delete key Snowflake nightly").bounding_box()
+    exposed = "Power BI connector with a rather long descriptive name"
+    expect(row(page, exposed).locator("td").nth(6)).to_contain_text("Exposed in a URL")
     box = scroller.bounding_box()
-    assert trash["x"] + trash["width"] <= box["x"] + box["width"], "the trash can is cut off"
+    for name in ("Snowflake nightly", exposed):  # the Exposed in a URL advice wraps rather than widen the table
+        trash = row(page, name).get_by_role("button", name=f"Delete key {name}").bounding_box()
+        assert trash["x"] + trash["width"] <= box["x"] + box["width"], f"the trash can of {name} is cut off"
     for name in ("Power BI connector with a rather long descriptive name", "Close checklist script",
                  "Tableau pilot", "Contractor laptop"):
         expect(row(page, name)).not_to_contain_text("Expiring soon")
