@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 CHECKLISTS = "/api/v1/analytics/checklists"
+PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
 HTMX = {"HX-Request": "true"}
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"

@@ -13,9 +13,8 @@ from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS, flatten
 from floqast.extensions import db
 from floqast.models import Role, Service
-from helpers import CHECKLISTS, RECONCILIATIONS
+from helpers import CHECKLISTS, PATHS, RECONCILIATIONS
 
-PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=12, months=3, through=(2025, 3), seed=11,
                 people=("Ann", "Ben", "Cy"))
 

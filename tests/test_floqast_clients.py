@@ -13,12 +13,9 @@ from floqast.analytics.models import Reconciliation
 from floqast.analytics.params import MAX_PAGE_SIZE
 from floqast.extensions import db
 from floqast.models import Role, Service
-from helpers import validate
+from helpers import PATHS, RECONCILIATIONS, validate
 
 BASE_URL = "http://localhost"
-RECONCILIATIONS = "/api/v1/analytics/reconciliations"
-CHECKLISTS = "/api/v1/analytics/checklists"
-PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
 # 2 entities x 550 accounts: 1,100 reconciliations a month, more than our old default page of 1,000.
 BIG_MONTHS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=550, months=2, through=(2025, 3),
                      seed=7, people=("Ann", "Ben"), checklists=False)
