@@ -163,7 +163,7 @@ def test_the_exposed_key_carries_a_badge_and_activity_says_why(client, admin, ma
     status = page.find(id=f"key-{exposed.id}").find("td", attrs={"data-label": "Status"})
     assert text_of(status.find("span", class_="badge-exposed")) == "Exposed in a URL"
     today = team.today()
-    assert f"on {today:%b} {today.day}, {today.year}: replace this key with a new one" in text_of(status)
+    assert f"on {today:%b} {today.day}, {today.year}: replace it with a new key, then delete it" in text_of(status)
     assert page.find(id=f"key-{other.id}").find("span", class_="badge-exposed") is None
     activity = parse_html(client.get("/settings/api-keys/activity", headers=HTMX)).find(id="activity")
     [row] = activity.find("tbody").find_all("tr")
