@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import event, inspect, text
 
 from floqast import create_app
+from floqast.analytics.generate import generate
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
 from floqast.models import Role, Service, Team, User, utcnow
@@ -156,6 +157,17 @@ def make_key(app):
         key, plaintext = issue_key(creator, name, services, expires_on, **fields)
         db.session.commit()
         return key, plaintext
+
+    return make
+
+
+@pytest.fixture
+def key_to_books(team, admin, make_key):
+    """Give the team the close data of a generator Profile; returns a plaintext key of its admin for both services."""
+
+    def make(profile) -> str:
+        generate(team, profile)
+        return make_key(admin)[1]
 
     return make
 

@@ -20,9 +20,8 @@ BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=12, mont
 
 
 @pytest.fixture
-def acme_key(team, admin, make_key):
-    generate(team, BOOKS)
-    return make_key(admin)[1]
+def acme_key(key_to_books):
+    return key_to_books(BOOKS)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from floqast.analytics.generate import Profile, generate
+from floqast.analytics.generate import Profile
 from floqast.analytics.models import Reconciliation
 from floqast.analytics.params import MAX_PAGE_SIZE
 from floqast.extensions import db
@@ -24,15 +24,13 @@ SMALL_BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=6,
 
 
 @pytest.fixture
-def big_key(team, admin, make_key):
-    generate(team, BIG_MONTHS)
-    return make_key(admin)[1]
+def big_key(key_to_books):
+    return key_to_books(BIG_MONTHS)
 
 
 @pytest.fixture
-def small_key(team, admin, make_key):
-    generate(team, SMALL_BOOKS)
-    return make_key(admin)[1]
+def small_key(key_to_books):
+    return key_to_books(SMALL_BOOKS)
 
 
 @pytest.fixture
