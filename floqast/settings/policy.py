@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
-from floqast import audit
+from floqast import key_actions
 from floqast.extensions import db
 from floqast.key_policy import LIFETIMES, KeyPolicy
 from floqast.settings import bp
@@ -51,16 +51,13 @@ def save_key_policy():
     form = KeyPolicyForm()
     if not form.validate():
         return render_policy(form, 422)
-    team = current_user.team
-    before, after = team.key_policy, form.policy()
-    if after == before:
-        message = "The policy is unchanged."
-    else:
-        team.key_policy = after
-        audit.record_policy_change(current_user, before, after)
+    policy = form.policy()
+    if key_actions.change_key_policy(current_user, policy):
         db.session.commit()
         message = "The API key policy was saved. It applies to keys created from now on."
+    else:
+        message = "The policy is unchanged."
     if wants_fragment():
-        return render_policy(KeyPolicyForm.showing(after), message=message)
+        return render_policy(KeyPolicyForm.showing(policy), message=message)
     flash(message)
     return redirect(url_for("settings.key_policy"))
