@@ -41,6 +41,7 @@ def test_saving_the_policy_with_htmx_keeps_the_page(admin_page, seeded, axe, sho
 
     expect(page.get_by_role("status").filter(has_text="The API key policy was saved.")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
+    expect(page.get_by_role("button", name="Save policy")).to_be_focused()
     expect(page.get_by_label("Require an expiration date")).to_be_checked()
     expect(page.get_by_label("Longest allowed lifetime")).to_have_value("90")
     axe(page)
