@@ -1,5 +1,5 @@
 """The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
-and keys of ours sent in a URL.
+keys of ours sent in a URL, and changes to the team's API key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -16,6 +16,7 @@ from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from floqast.extensions import db
+from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, User, UTCDateTime, _str_enum, utcnow
 
 PAGE_SIZE = 25
@@ -29,6 +30,7 @@ class AuditKind(enum.StrEnum):
     LOGOUT = "logout"
     API_REFUSED = "api_refused"
     KEY_IN_URL = "key_in_url"
+    POLICY_CHANGED = "policy_changed"
 
     @property
     def label(self) -> str:
@@ -40,6 +42,7 @@ class AuditKind(enum.StrEnum):
             "logout": "Logged out",
             "api_refused": "API request refused",
             "key_in_url": "Key sent in a URL",
+            "policy_changed": "Policy changed",
         }[self.value]
 
 
@@ -134,6 +137,14 @@ def record_key_in_url(key: ApiKey, detail: str) -> None:
     _insert(
         team_id=key.team_id, kind=AuditKind.KEY_IN_URL, api_key_id=key.id, key_hint=key.hint, key_name=key.name,
         ip=client_ip(), detail=_clip(detail, 200),
+    )
+
+
+def record_policy_change(user: User, before: KeyPolicy, after: KeyPolicy) -> None:
+    """The user's team's API key policy changed from `before` to `after`."""
+    _insert(
+        team_id=user.team_id, kind=AuditKind.POLICY_CHANGED, user_id=user.id, email=user.email, ip=client_ip(),
+        detail=f"Before: {before.describe()}. After: {after.describe()}.",
     )
 
 

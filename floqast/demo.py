@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from floqast.analytics.generate import Profile, generate, has_data
 from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
-from floqast.key_actions import create_key, deactivate_key
+from floqast.key_actions import change_key_policy, create_key, deactivate_key
+from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
 DEMO_TEAMS = {
@@ -36,6 +37,9 @@ DEMO_KEYS = [
     ("Old warehouse export", [Service.RECONCILIATIONS, Service.CHECKLISTS], 400, -35, 50, None),
     ("Contractor laptop", [Service.CHECKLISTS], 90, 275, 12, 8),
 ]
+
+# Teams with a strict API key policy, set once their demo keys exist, so that some of those exceed it. Acme has none.
+DEMO_POLICIES = {"Globex": KeyPolicy(require_expiration=True, max_lifetime_days=90)}
 
 # Each team's close data: a Profile but for `through`, which is the team's last closed month.
 DEMO_BOOKS = {
@@ -103,6 +107,8 @@ def demo():
             if team_name == "Acme Corp":
                 _, quickstart_key = create_key(admin, "Quickstart (curl)", list(Service),
                                                team.today() + timedelta(days=30))
+            if team_name in DEMO_POLICIES:
+                change_key_policy(admin, DEMO_POLICIES[team_name])
     db.session.commit()
     seed_demo_analytics()
 

@@ -1,4 +1,5 @@
-"""Creating and deactivating a key, each with its audit event, for the views, commands and demo alike.
+"""Creating and deactivating a key, and changing the team's key policy, each with its audit event, for the views,
+commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -9,6 +10,7 @@ from floqast import audit
 from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
+from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, User, name_key
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
@@ -41,3 +43,13 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
     return deactivated_now
+
+
+def change_key_policy(by: User, policy: KeyPolicy) -> bool:
+    """Give the user's team this API key policy, with its audit event; False (and no event) when it already had it."""
+    before = by.team.key_policy
+    if policy == before:
+        return False
+    by.team.key_policy = policy
+    audit.record_policy_change(by, before, policy)
+    return True

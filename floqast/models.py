@@ -14,6 +14,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 
 from floqast import keys
 from floqast.extensions import db
+from floqast.key_policy import KeyPolicy
 
 
 def utcnow() -> datetime:
@@ -90,10 +91,22 @@ class Team(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     open_api_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The team's API key policy (see key_policy): read and set together as key_policy.
+    require_key_expiration: Mapped[bool] = mapped_column(default=False)
+    max_key_lifetime_days: Mapped[int | None]
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def key_policy(self) -> KeyPolicy:
+        return KeyPolicy(bool(self.require_key_expiration), self.max_key_lifetime_days)
+
+    @key_policy.setter
+    def key_policy(self, policy: KeyPolicy) -> None:
+        self.require_key_expiration = policy.require_expiration
+        self.max_key_lifetime_days = policy.max_lifetime_days
 
     def today(self, now: datetime | None = None) -> date:
         """The calendar date in the team's time zone."""
@@ -226,6 +239,11 @@ class ApiKey(db.Model):
         if self.expires_on is not None and self.expires_on < today:
             return KeyStatus.EXPIRED
         return KeyStatus.ACTIVE
+
+    @property
+    def exceeds_policy(self) -> bool:
+        """Whether the key, from the day it was created to its expiration date, breaks its team's policy of now."""
+        return self.team.key_policy.refusal(self.expires_on, self.team.today(self.created_at)) is not None
 
     @property
     def expires_at(self) -> datetime | None:

@@ -122,11 +122,13 @@
     next.focus();
   });
 
-  // After a create the dialog that held focus is gone: give focus to the new key's Copy button.
+  // After a create the dialog that held focus is gone: give focus to the new key's Copy button. After the
+  // policy form is saved, its new copy's Save button takes the place of the one that had it.
   document.addEventListener("htmx:after:settle", () => {
     enhance(document);
-    const copy = document.querySelector(".reveal [data-copy]");
-    if (copy && (!document.activeElement || document.activeElement === document.body)) copy.focus();
+    const lost = !document.activeElement || document.activeElement === document.body;
+    const next = document.querySelector(".reveal [data-copy]") || document.querySelector("#key-policy-form [type=submit]");
+    if (next && lost) next.focus();
   });
 
   // A page served with the dialog open (no-JS fallback, or a failed create) gets a real modal.

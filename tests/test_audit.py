@@ -195,6 +195,7 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
+    client.post("/settings/api-key-policy", data={"require_expiration": "y", "max_lifetime": "90", "csrf_token": token})
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]

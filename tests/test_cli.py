@@ -5,7 +5,9 @@ import re
 import pytest
 from sqlalchemy import func, inspect, select
 
+from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User
 
 PASSWORD = "a long enough password"
@@ -300,6 +302,24 @@ def test_demo_builds_the_schema_teams_users_and_keys(app, runner, client, empty_
     assert data["teamId"] == str(acme.id)
     assert sorted(data["services"]) == ["checklists", "reconciliations"]
     assert data["expiresAt"] is not None
+
+
+def test_demo_globex_has_a_strict_key_policy_that_some_of_its_keys_exceed_and_acme_none(runner, empty_db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    acme, globex = (db.session.scalar(select(Team).where(Team.name == name)) for name in ("Acme Corp", "Globex"))
+    assert acme.key_policy == KeyPolicy()
+    assert globex.key_policy == KeyPolicy(require_expiration=True, max_lifetime_days=90)
+
+    def exceeding(team):
+        keys = db.session.scalars(select(ApiKey).where(ApiKey.team_id == team.id)).all()
+        return {key.name for key in keys if key.status(team.today()) is KeyStatus.ACTIVE and key.exceeds_policy}
+
+    assert exceeding(acme) == set()
+    assert exceeding(globex) == {"Power BI connector", "Close checklist script"}
+    [change] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.POLICY_CHANGED)).all()
+    assert (change.team_id, change.email) == (globex.id, "admin@globex.test")
 
 
 def test_demo_uses_the_password_from_the_environment(runner, monkeypatch, empty_db):

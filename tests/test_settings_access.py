@@ -22,6 +22,8 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
+    ("/settings/api-key-policy", "GET"): (200, None),
+    ("/settings/api-key-policy", "POST"): (302, {"require_expiration": "y", "max_lifetime": "90"}),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 

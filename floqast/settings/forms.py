@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from floqast.key_actions import NAME_TAKEN
+from floqast.key_policy import KeyPolicy
 from floqast.models import Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
@@ -21,6 +22,7 @@ EXPIRATION_CHOICES = [
     SelectChoice("custom", "Custom date"),
     SelectChoice("never", "No expiration"),
 ]
+DEFAULT_EXPIRATION = "90"
 CUSTOM_DATE_MAX_YEARS = 5
 # Control characters (PostgreSQL refuses NUL in text: a 500 before this) and format characters (zero-width
 # spaces, right-to-left overrides), which make a name look empty or like another.
@@ -41,6 +43,26 @@ def years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def preset_expiry(choice: str, today: date) -> date | None:
+    """The expiration date a preset choice gives a key created `today`; None for No expiration."""
+    return None if choice == "never" else today + timedelta(days=int(choice))
+
+
+def allowed_expiration_choices(policy: KeyPolicy, today: date) -> list[SelectChoice]:
+    """The Expiration choices the policy allows: the presets that keep it, and a custom date (checked when sent)."""
+    return [choice for choice in EXPIRATION_CHOICES
+            if choice.value == "custom" or policy.refusal(preset_expiry(choice.value, today), today) is None]
+
+
+class ExpirationField(SelectField):
+    """A select that offers what the policy allows but knows every choice, so that a sent choice the policy
+    refuses gets the policy's message rather than "Not a valid choice"."""
+
+    def pre_validate(self, form):
+        if self.data not in {choice.value for choice in EXPIRATION_CHOICES}:
+            raise StopValidation(self.gettext("Not a valid choice."))
+
+
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -52,7 +74,7 @@ class CreateKeyForm(FlaskForm):
         filters=[_normal_name],
         validators=[DataRequired("Enter a name for the key."), Length(max=100, message="Use at most 100 characters.")],
     )
-    expiration = SelectField("Expiration", choices=EXPIRATION_CHOICES, default="90")
+    expiration = ExpirationField("Expiration")
     custom_date = StringField("Expiration date", widget=DateInput())
     services = CheckboxesField(
         "Select API Services",
@@ -60,9 +82,14 @@ class CreateKeyForm(FlaskForm):
         validators=[DataRequired("Select at least one API service.")],
     )
 
-    def __init__(self, *args, today: date, taken_names=(), **kwargs):
+    def __init__(self, *args, today: date, policy: KeyPolicy, taken_names=(), **kwargs):
+        choices = allowed_expiration_choices(policy, today)
+        offered = [choice.value for choice in choices]
+        kwargs.setdefault("expiration", DEFAULT_EXPIRATION if DEFAULT_EXPIRATION in offered else offered[0])
         super().__init__(*args, **kwargs)
+        self.expiration.choices = choices
         self.today = today
+        self.policy = policy
         self.taken_names = {name_key(name) for name in taken_names}
 
     @property
@@ -71,7 +98,9 @@ class CreateKeyForm(FlaskForm):
 
     @property
     def latest_custom_date(self) -> date:
-        return years_later(self.today, CUSTOM_DATE_MAX_YEARS)
+        latest = years_later(self.today, CUSTOM_DATE_MAX_YEARS)
+        policy_latest = self.policy.latest_expiry(self.today)
+        return latest if policy_latest is None else min(latest, policy_latest)
 
     def validate_name(self, field):
         if any(unicodedata.category(char) in REFUSED_IN_NAMES for char in field.data):
@@ -80,6 +109,15 @@ class CreateKeyForm(FlaskForm):
             )
         if name_key(field.data) in self.taken_names:
             raise ValidationError(NAME_TAKEN)
+
+    def validate_expiration(self, field):
+        if field.data != "custom":
+            self._keep_policy(preset_expiry(field.data, self.today))
+
+    def _keep_policy(self, expires_on: date | None) -> None:
+        refusal = self.policy.refusal(expires_on, self.today)
+        if refusal:
+            raise ValidationError(refusal)
 
     def validate_custom_date(self, field):
         if self.expiration.data != "custom":
@@ -94,13 +132,12 @@ class CreateKeyForm(FlaskForm):
             raise ValidationError("Enter the date as YYYY-MM-DD.") from None
         if chosen < self.earliest_custom_date:
             raise ValidationError("Choose a date after today.")
+        self._keep_policy(chosen)
         if chosen > self.latest_custom_date:
             raise ValidationError(f"Choose a date no later than {self.latest_custom_date:%B %-d, %Y}.")
 
     def expires_on(self) -> date | None:
         """The last day the key works, in the team's time zone; None for no expiration."""
-        if self.expiration.data == "never":
-            return None
         if self.expiration.data == "custom":
             return date.fromisoformat(self.custom_date.data)
-        return self.today + timedelta(days=int(self.expiration.data))
+        return preset_expiry(self.expiration.data, self.today)

@@ -69,7 +69,7 @@ def new_key_form(**kwargs) -> CreateKeyForm:
     today = team.today()
     # The names of the working keys are for checking a submitted form; an empty dialog needs none of them.
     taken_names = () if "formdata" in kwargs and kwargs["formdata"] is None else ApiKey.working_names(team, today)
-    return CreateKeyForm(today=today, taken_names=taken_names, **kwargs)
+    return CreateKeyForm(today=today, policy=team.key_policy, taken_names=taken_names, **kwargs)
 
 
 def render_page(status_filter: str, form: CreateKeyForm, status: int = 200, **extra):

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db
+from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 from helpers import issue_key
 
@@ -94,6 +95,12 @@ class Seeded:
                 key.team  # noqa: B018  (load it before the session closes)
                 db.session.expunge(key)
             return key
+
+    def set_key_policy(self, policy: KeyPolicy) -> None:
+        """Give the team an API key policy, as an admin would on its page."""
+        with self.app.app_context():
+            db.session.get(Team, self.team_id).key_policy = policy
+            db.session.commit()
 
     def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
                 last_used: timedelta | None = None, deleted_days_ago: int | None = None,
