@@ -5,7 +5,8 @@ import re
 
 import jsonschema
 import pytest
-from openapi_spec_validator import OpenAPIV31SpecValidator, validate as validate_spec
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate as validate_spec
 
 from floqast.analytics import params
 from floqast.analytics.generate import Profile, generate
@@ -138,6 +139,14 @@ def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, 
         response = client.get("/api/v1/analytics/reconciliations", query_string={"page[size]": size},
                               headers={"x-api-key": key})
         assert response.status_code == status
+
+
+def test_the_api_documentation_page_shows_allow_redirect_and_how_long_a_link_works(app, client, admin, key):
+    app.config["DOWNLOAD_URL_SECONDS"] = 120
+    log_in(client, admin)
+    html = client.get("/settings/api-docs").get_data(as_text=True)
+    assert 'curl -g -L -H "x-api-key: $FLOQAST_API_KEY"' in html and '&amp;allowRedirect=true"</code>' in html
+    assert "For 120 seconds it gives what the same request without allowRedirect would" in text_of(parse_html(html))
 
 
 @pytest.mark.parametrize("role", [Role.MANAGER, Role.USER])
