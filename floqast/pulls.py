@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from werkzeug.datastructures import ImmutableMultiDict
 
 from floqast.analytics.params import ALLOW_REDIRECT
+from floqast.models import ApiKey
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -22,7 +23,7 @@ class Pull:
     """A list answer's inputs: the key (its team's records), the list's path, its raw query string without
     allowRedirect, and the format (JSON or CSV)."""
 
-    key: object  # an ApiKey, or the CheckedKey a request's authentication reads
+    key: ApiKey  # or the CheckedKey that a request's authentication reads: its id and team are what is used
     path: str
     query: str
     format: str
