@@ -1,14 +1,18 @@
 """3. Export: CSV of every row over HTTP against the driver alone + csv.writer, and the workers' peak RSS for
-all rows against one entity's tenth (measured during the same exports)."""
+all rows against one entity's tenth (measured during the same exports), and for a 30,000-record JSON page (the
+default page size) against a 3,000-record one."""
 
 import csv
 import http.client
+import json
 import os
 import threading
 import time
 from pathlib import Path
 
 from bench.harness import Databases, Result, Server, Sizes
+
+LARGE_PAGE, SMALL_PAGE = 30_000, 3_000
 
 
 def rss_kib(pid: int) -> int:
@@ -70,25 +74,54 @@ def baseline_export(databases: Databases, team_id: int, rows: int) -> float:
     return elapsed
 
 
-def http_export(server: Server, key: str, query: str = "") -> tuple[float, int, int]:
-    """Seconds, data lines and peak worker RSS (KiB) of one streamed CSV export."""
+def http_pull(server: Server, key: str, query: str, accept: str, count) -> tuple[float, int, int]:
+    """Seconds, records (`count(response)`) and peak worker RSS (KiB) of one pull of reconciliations."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
     with RssSampler(server) as sampler:
         started = time.perf_counter()
         connection.request("GET", "/api/v1/analytics/reconciliations" + query,
-                           headers={"x-api-key": key, "Accept": "text/csv"})
+                           headers={"x-api-key": key, "Accept": accept})
         response = connection.getresponse()
         assert response.status == 200, response.status
-        lines = 0
-        while chunk := response.read(1 << 20):
-            lines += chunk.count(b"\n")
+        records = count(response)
         elapsed = time.perf_counter() - started
     connection.close()
-    return elapsed, lines - 1, sampler.peak
+    return elapsed, records, sampler.peak
+
+
+def csv_records(response) -> int:
+    """Data lines of a CSV body, read a MiB at a time."""
+    lines = 0
+    while chunk := response.read(1 << 20):
+        lines += chunk.count(b"\n")
+    return lines - 1
+
+
+def json_records(response) -> int:
+    return len(json.loads(response.read())["data"])
+
+
+def http_export(server: Server, key: str, query: str = "") -> tuple[float, int, int]:
+    """Seconds, data lines and peak worker RSS (KiB) of one streamed CSV export."""
+    return http_pull(server, key, query, "text/csv", csv_records)
+
+
+def page_peaks(server: Server, key: str, size: int, rounds: int) -> list[int]:
+    """Peak worker RSS (KiB) during each of `rounds` JSON pages of `size` records."""
+    peaks = []
+    for _ in range(rounds):
+        _, records, peak = http_pull(server, key, f"?page%5Bsize%5D={size}", "application/json", json_records)
+        assert records == size, (records, size)
+        peaks.append(peak)
+    return peaks
 
 
 def measure(server: Server, databases: Databases, key: str, team_id: int, entity_id: int, rows: int,
             sizes: Sizes) -> list[Result]:
+    # The JSON pages first, the small ones before any large one: a worker's RSS seldom shrinks back, so a small
+    # page measured after a large one would carry the large one's peak and flatter the ratio.
+    small_peaks = page_peaks(server, key, SMALL_PAGE, sizes.export_rounds)
+    large_peaks = page_peaks(server, key, LARGE_PAGE, sizes.export_rounds)
     part_rows = None
     part_peaks, http_times, base_times = [], [], []
     for _ in range(sizes.export_rounds):
@@ -105,6 +138,7 @@ def measure(server: Server, databases: Databases, key: str, team_id: int, entity
     speed, base_speed = rows / http_best, rows / base_best
     ratio = speed / base_speed
     memory = peak_all / peak_part
+    page_memory = max(large_peaks) / max(small_peaks)
     return [
         Result(3, f"Export: CSV of {rows:,} rows over HTTP vs driver + csv.writer",
                f"{speed:,.0f} rows/s ({http_best:.1f} s)", f"{base_speed:,.0f} rows/s ({base_best:.1f} s)",
@@ -112,4 +146,8 @@ def measure(server: Server, databases: Databases, key: str, team_id: int, entity
         Result(3, f"Export memory: worker peak RSS, {rows:,} vs {part_rows:,} rows",
                f"{peak_all / 1024:.1f} MiB", f"{peak_part / 1024:.1f} MiB", memory, "<= 1.3", memory <= 1.3,
                {"peak_kib_all": peak_all, "peak_kib_part": peak_part, "part_rows": part_rows}),
+        Result(3, f"JSON page memory: worker peak RSS, {LARGE_PAGE:,} vs {SMALL_PAGE:,} records a page",
+               f"{max(large_peaks) / 1024:.1f} MiB", f"{max(small_peaks) / 1024:.1f} MiB", page_memory, "<= 1.3",
+               page_memory <= 1.3, {"peak_kib_large_pages": large_peaks, "peak_kib_small_pages": small_peaks,
+                                    "large_page": LARGE_PAGE, "small_page": SMALL_PAGE}),
     ]

@@ -42,7 +42,8 @@ class Sizes:
 
 def sizes(quick: bool, rows: int | None, keys: int | None) -> Sizes:
     if quick:
-        chosen = Sizes(rows=20_000, keys=10_000, load_seconds=2.0, load_requests=50_000, rounds=3,
+        # Enough rows for a full 30,000-record JSON page (export's memory row): 10 entities x 800 accounts x 4.
+        chosen = Sizes(rows=32_000, keys=10_000, load_seconds=2.0, load_requests=50_000, rounds=3,
                        export_rounds=3, page_rounds=7)
     else:
         chosen = Sizes(rows=1_000_000, keys=1_000_000, load_seconds=5.0, load_requests=200_000, rounds=5,

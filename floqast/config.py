@@ -44,6 +44,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     BCRYPT_ROUNDS = 12
     LAST_USED_INTERVAL_SECONDS = 60
+    # How long an allowRedirect download link works after it is given.
+    DOWNLOAD_URL_SECONDS = int(os.environ.get("DOWNLOAD_URL_SECONDS") or 300)
     # Every form is a few hundred bytes: a larger body is refused (413) before it is read.
     MAX_CONTENT_LENGTH = 64 * 1024
     # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.

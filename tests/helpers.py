@@ -4,12 +4,14 @@ recording the SQL the app sends. (Fixtures live in conftest.py.)"""
 import re
 import socket
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import date, datetime
 
 import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
+from werkzeug.serving import make_server
 
 import floqast.models
 from floqast.extensions import db
@@ -119,6 +121,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(app):
+    """The app served by werkzeug in a thread on a free loopback port, for clients that need a real server
+    (a browser, curl, requests); yields its base URL, and stops the server when the block ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 # The open statements_sent() blocks, each the list of statements it has seen.

@@ -1,13 +1,16 @@
 """The OpenAPI document matches the real routes and responses; the admin docs page."""
 
 import calendar
+import re
 
 import jsonschema
 import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate as validate_spec
 
 from floqast.analytics import params
 from floqast.analytics.generate import Profile, generate
-from floqast.analytics.params import PARAMETERS
+from floqast.analytics.params import ALLOW_REDIRECT, PARAMETERS
 from floqast.analytics.periods import last_closed_month
 from floqast.models import Role
 from helpers import log_in, parse_html, text_of, validate
@@ -34,6 +37,13 @@ def test_the_document_is_public_and_openapi_3_1(client, document):
     assert document["servers"] == [{"url": "/api/v1"}]
 
 
+def test_the_document_is_valid_openapi_3_1(document):
+    validate_spec(document)  # raises, naming the first error
+    # and it is the validator that would say so: a response without its description is not valid OpenAPI
+    broken = {**document, "paths": {"/me": {"get": {"responses": {"200": {}}}}}}
+    assert list(OpenAPIV31SpecValidator(broken).iter_errors())
+
+
 def test_the_server_url_never_comes_from_the_host_header(client):
     response = client.get(OPENAPI, headers={"Host": "evil.example"})
     assert response.get_json()["servers"] == [{"url": "/api/v1"}]
@@ -41,15 +51,16 @@ def test_the_server_url_never_comes_from_the_host_header(client):
 
 
 def test_every_api_route_is_documented(app, document):
-    routes = {
-        rule.rule.removeprefix("/api/v1") for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+    routes = {  # Flask's <token> is OpenAPI's {token}
+        re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
     }
     assert routes == set(document["paths"])
 
 
 @pytest.mark.parametrize("path", ["/analytics/reconciliations", "/analytics/checklists"])
 def test_every_parameter_is_documented(document, path):
-    assert [p["name"] for p in document["paths"][path]["get"]["parameters"]] == list(PARAMETERS)
+    assert [p["name"] for p in document["paths"][path]["get"]["parameters"]] == [*PARAMETERS, ALLOW_REDIRECT]
 
 
 @pytest.mark.parametrize("path", ["/analytics/reconciliations", "/analytics/checklists"])
@@ -128,6 +139,14 @@ def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, 
         response = client.get("/api/v1/analytics/reconciliations", query_string={"page[size]": size},
                               headers={"x-api-key": key})
         assert response.status_code == status
+
+
+def test_the_api_documentation_page_shows_allow_redirect_and_how_long_a_link_works(app, client, admin, key):
+    app.config["DOWNLOAD_URL_SECONDS"] = 120
+    log_in(client, admin)
+    html = client.get("/settings/api-docs").get_data(as_text=True)
+    assert 'curl -g -L -H "x-api-key: $FLOQAST_API_KEY"' in html and '&amp;allowRedirect=true"</code>' in html
+    assert "For 120 seconds it gives what the same request without allowRedirect would" in text_of(parse_html(html))
 
 
 @pytest.mark.parametrize("role", [Role.MANAGER, Role.USER])

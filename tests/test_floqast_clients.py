@@ -3,9 +3,12 @@
 import csv
 import io
 import json
+import shutil
+import subprocess
 
 import jsonschema
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from floqast.analytics.generate import Profile
@@ -13,7 +16,7 @@ from floqast.analytics.models import Reconciliation
 from floqast.analytics.params import MAX_PAGE_SIZE
 from floqast.extensions import db
 from floqast.models import Role, Service
-from helpers import PATHS, RECONCILIATIONS, validate
+from helpers import PATHS, RECONCILIATIONS, serving, validate
 
 BASE_URL = "http://localhost"
 # 2 entities x 550 accounts: 1,100 reconciliations a month, more than our old default page of 1,000.
@@ -36,6 +39,13 @@ def small_key(key_to_books):
 @pytest.fixture
 def document(client):
     return client.get("/api/v1/openapi.json").get_json()
+
+
+@pytest.fixture
+def server(app):
+    """The app on a real loopback port, for requests and curl."""
+    with serving(app) as base_url:
+        yield base_url
 
 
 def march_count() -> int:
@@ -147,3 +157,47 @@ def test_a_default_page_is_streamed_not_built_whole(client, big_key):
     chunks = list(response.response)
     assert response.is_streamed and len(chunks) > 1
     assert len(json.loads(b"".join(chunks))["data"]) == 2200
+
+
+MARCH_WITH_REDIRECT = "filter[month]=March&filter[year]=2025&allowRedirect=true"
+
+
+def march_records(body: bytes, accept: str) -> list[tuple[str, str]]:
+    """(period year, period month) of each record in a JSON page or a CSV file."""
+    if accept == "text/csv":
+        rows = csv.DictReader(io.StringIO(body.decode()))
+        return [(row["period.year"], row["period.month"]) for row in rows]
+    return [(str(record["period"]["year"]), str(record["period"]["month"])) for record in json.loads(body)["data"]]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_requests_follows_allow_redirect_and_gets_every_record_of_the_month(server, big_key, accept):
+    # requests.get(url, params={..., "allowRedirect": "true"}, headers={"x-api-key": key}): it follows the 303
+    # with a GET, sending the key header again.
+    response = requests.get(f"{server}{RECONCILIATIONS}?{MARCH_WITH_REDIRECT}", timeout=60,
+                            headers={"x-api-key": big_key, "Accept": accept})
+    [redirect] = response.history
+    assert redirect.status_code == 303 and redirect.headers["Location"] == redirect.json()["data"]["url"]
+    assert response.status_code == 200 and response.url.startswith(f"{server}/api/v1/downloads/")
+    assert march_records(response.content, accept) == [("2025", "3")] * march_count() != []
+
+
+def test_a_script_that_fetches_data_url_itself_needs_no_key_for_it(server, big_key):
+    link = requests.get(f"{server}{RECONCILIATIONS}?{MARCH_WITH_REDIRECT}", headers={"x-api-key": big_key},
+                        allow_redirects=False, timeout=60).json()["data"]["url"]
+    records = requests.get(server + link, timeout=60).json()["data"]
+    assert len(records) == march_count() == 1100
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (apt-get install curl)")
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_curl_follows_allow_redirect_and_gets_every_record_of_the_month(server, big_key, accept, tmp_path):
+    # The README's and the docs page's command: curl -g -L -H "x-api-key: $FLOQAST_API_KEY" "...&allowRedirect=true"
+    output = tmp_path / "march"
+    curl = subprocess.run(
+        ["curl", "-s", "-g", "-L", "-H", f"x-api-key: {big_key}", "-H", f"Accept: {accept}", "-o", str(output),
+         "-w", "%{http_code} %{num_redirects}", f"{server}{RECONCILIATIONS}?{MARCH_WITH_REDIRECT}"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert curl.stdout == "200 1"
+    assert march_records(output.read_bytes(), accept) == [("2025", "3")] * march_count() != []

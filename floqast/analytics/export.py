@@ -6,7 +6,7 @@ import json
 from itertools import islice
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from floqast.analytics import csv_text
 from floqast.analytics.cursor import Cursors
@@ -14,10 +14,10 @@ from floqast.analytics.params import Filters, Page, parse_query
 from floqast.analytics.records import Dataset
 from floqast.extensions import db
 from floqast.models import Team
+from floqast.pulls import CSV, Pull
 
 ROWS_PER_FETCH = 1000
 RECORDS_PER_CHUNK = 500
-CSV = "text/csv"
 
 
 def stream_rows(engine, statement):
@@ -36,22 +36,27 @@ def chunked(pieces, size: int = RECORDS_PER_CHUNK):
         yield batch
 
 
-def wants_csv() -> bool:
-    return request.accept_mimetypes.best_match(["application/json", CSV]) == CSV
+def cursors_of(dataset: Dataset) -> Cursors:
+    return Cursors(current_app.config["SECRET_KEY"], dataset.service.value)
 
 
-def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_id, cursors: Cursors) -> Response:
+def checked_query(dataset: Dataset, args) -> tuple[Filters, Page, int | None]:
+    """The filters, the page and the id the cursor continues after, or a 400 naming what is wrong."""
+    filters, page = parse_query(args)
+    return filters, page, None if page.cursor is None else cursors_of(dataset).decode(page.cursor, filters.key)
+
+
+def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
     """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
+    team = pull.key.team
     # One row beyond the page tells whether there is a next page without a second query.
     statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
-    # Links are paths of this site, as FloQast's are: never a URL built from the client's Host header.
-    path = request.script_root + request.path
-    self_url = f"{path}?{request.query_string.decode()}" if request.query_string else path
-    engine, args = db.engine, request.args.to_dict()
+    # Links are paths of this site, as FloQast's are.
+    engine, args, cursors = db.engine, pull.args.to_dict(), cursors_of(dataset)
 
     def next_url(last_id: int) -> str:
         query = {**args, "page[cursor]": cursors.encode(filters.key, last_id)}
-        return f"{path}?{urlencode(query, safe='[]')}"
+        return f"{pull.path}?{urlencode(query, safe='[]')}"
 
     def body():
         yield '{"data":['
@@ -62,7 +67,7 @@ def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_
                 break
             yield ("," if count else "") + json.dumps(dataset.to_record(row))
             last_id, count = row.id, count + 1
-        links = {"self": self_url, "next": next_url(last_id) if more else None}
+        links = {"self": pull.url, "next": next_url(last_id) if more else None}
         yield '],"links":' + json.dumps(links) + "}"
 
     return Response(chunked(body()), mimetype="application/json")
@@ -98,11 +103,10 @@ def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Resp
     return Response(chunks(), mimetype=CSV, headers=headers)
 
 
-def respond(dataset: Dataset, team: Team) -> Response:
-    """The records this request asks for: a JSON page or, to Accept: text/csv, all of them as CSV."""
-    filters, page = parse_query(request.args)
-    cursors = Cursors(current_app.config["SECRET_KEY"], dataset.service.value)
-    after_id = None if page.cursor is None else cursors.decode(page.cursor, filters.key)
-    if wants_csv():
-        return csv_export(dataset, team, filters, after_id)
-    return json_page(dataset, team, filters, page, after_id, cursors)
+def respond(dataset: Dataset, pull: Pull) -> Response:
+    """The records a pull asks for: a JSON page or, in CSV, all of them. Parameters are checked here; the
+    records are read only while the body is sent."""
+    filters, page, after_id = checked_query(dataset, pull.args)
+    if pull.format == CSV:
+        return csv_export(dataset, pull.key.team, filters, after_id)
+    return json_page(dataset, pull, filters, page, after_id)

@@ -1,4 +1,5 @@
-"""The query string of an analytics pull, checked: filters and page, or a 400 naming the parameter."""
+"""The query string of an analytics pull, checked: filters and page, or a 400 naming the parameter; and
+allowRedirect, which every list endpoint takes."""
 
 import calendar
 import re
@@ -15,6 +16,8 @@ FILTER_PARAMETERS = (
 )
 PAGE_PARAMETERS = ("page[size]", "page[cursor]")
 PARAMETERS = FILTER_PARAMETERS + PAGE_PARAMETERS
+# Every list endpoint's (FloQast's): read by floqast.api.lists before the list's own parameters are.
+ALLOW_REDIRECT = "allowRedirect"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads as another number,
 # and int() refuses strings of more than 4300 digits, so the length is bounded before converting.
@@ -36,6 +39,7 @@ MONTH_PATTERN = r"^\s*(0{0,8}[1-9]|0{0,8}1[0-2]|" + "|".join(_any_case(name) for
 YEAR_PATTERN = r"^\s*[0-9]{4}\s*$"
 ENTITY_ID = r"[1-9][0-9]{0,8}"
 ENTITY_IDS_PATTERN = rf"^\s*{ENTITY_ID}\s*(,\s*{ENTITY_ID}\s*){{0,{MAX_ENTITY_IDS - 1}}}$"
+ALLOW_REDIRECT_PATTERN = rf"^\s*({_any_case('true')}|{_any_case('false')})\s*$"
 
 
 class BadParameter(ValueError):
@@ -155,5 +159,14 @@ def parse_query(args) -> tuple[Filters, Page]:
     """Filters and page from the query string; unknown parameters are refused, not ignored."""
     for name in args:
         if name not in PARAMETERS:
-            raise BadParameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
+            raise BadParameter(name, f"unknown parameter. Allowed: {', '.join((*PARAMETERS, ALLOW_REDIRECT))}.")
     return parse_filters(args), parse_page(args)
+
+
+def parse_allow_redirect(args) -> bool:
+    """Whether the query asks for a download link instead of the records: allowRedirect=true or false, in any
+    case; absent is false."""
+    value = single(args, ALLOW_REDIRECT)
+    if value is not None and not re.match(ALLOW_REDIRECT_PATTERN, value):
+        raise BadParameter(ALLOW_REDIRECT, f"{value!r} is not allowed; use true or false.")
+    return value is not None and value.lower() == "true"

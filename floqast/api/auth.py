@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from functools import wraps
+from typing import NoReturn
 
 from flask import current_app, g, request
 from sqlalchemy import update
@@ -85,6 +86,11 @@ def verify(presented: str) -> ApiKey:
     key = key_check.check(presented, key_pepper())
     if key is None:
         raise _unauthorized("The API key is not valid.")
+    return check_working(key)
+
+
+def check_working(key: ApiKey) -> ApiKey:
+    """`key`, unless it is deactivated, expired or its team has Open API off: then an ApiError saying so."""
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
         stopped = key.deleted_at.astimezone(key.team.zone).date()
@@ -102,8 +108,9 @@ def check_service(key: ApiKey, service: Service | None) -> None:
         raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
 
 
-# Endpoints anyone may read without a key (the API's own description); every other one needs a key.
-PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+# Endpoints that need no key header: the API's own description, and download links (floqast.api.lists), which
+# are their own credential and check the key they were given for themselves.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.download"})
 
 
 @bp.before_request
@@ -113,18 +120,42 @@ def require_key():
         return
     try:
         key = authenticate()
-        view = current_app.view_functions.get(request.endpoint)
-        check_service(key, getattr(view, "required_service", None))
+        check_service(key, required_service(request.endpoint))
     except ApiError as refusal:
-        count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
+        refuse(refusal)
+    accept(key)
+
+
+def required_service(endpoint: str) -> Service | None:
+    """The service an endpoint's view requires (requires_service), or None."""
+    return getattr(current_app.view_functions.get(endpoint), "required_service", None)
+
+
+def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
+    """Count a refused authentication against the client's address, put it in the audit trail (under `key` when
+    the refused key is known, else as the request presented it), and raise it."""
+    count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
+    if key is None:
         record_refusal(refusal)
-        db.session.commit()
-        raise
+    else:
+        audit.record_api_refusal(refusal.detail, key.hint, key)
+    db.session.commit()
+    raise refusal
+
+
+def accept(key: ApiKey) -> None:
+    """Let the request through as `key`'s: one more pull on its rate limit (a 429 past it), and Last used."""
     g.api_key = key
     count_api_pull()
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
     key.record_use(request.remote_addr, interval)
     db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
+
+
+def refuse_key_in_url() -> None:
+    """Refuse a URL that carries something that looks like a key, as every keyed route does."""
+    if _key_in_query_string():
+        refuse(KeyInUrl())
 
 
 def record_refusal(refusal: ApiError) -> None:

@@ -1,8 +1,10 @@
 """GET /api/v1/openapi.json: the OpenAPI 3.1 description of every /api/v1 route."""
 
-from flask import request
+from flask import current_app, request
 
 from floqast.analytics.params import (
+    ALLOW_REDIRECT,
+    ALLOW_REDIRECT_PATTERN,
     DEFAULT_PAGE_SIZE,
     ENTITY_IDS_PATTERN,
     MAX_ENTITY_IDS,
@@ -35,9 +37,17 @@ ERRORS = {
     "431": "The request headers are larger than the API reads in all; the detail gives the limit.",
     "503": "The database cannot be reached right now; retry after the Retry-After header's seconds.",
 }
+# A download link's key is checked when the link is used: refused with what a pull with that key would get.
+DOWNLOAD_ERRORS = {
+    "401": "The key the link was given for has expired or been deactivated since; the detail says which.",
+    "403": "The key the link was given for no longer has the list's service, or Open API is now off for the team.",
+    "404": "The download link has expired, was changed, or was never given by this API; the detail says which. "
+           "Ask for the list again with allowRedirect=true for a new one.",
+}
 # Every request's size is checked before anything else (check_request_size), the document's too.
 SIZE_ERRORS = ["400", "413", "414", "431"]
 KEY_ERRORS = [*SIZE_ERRORS, "401", "403", "429", "503"]
+DOWNLOAD_PATH = r"^/api/v1/downloads/[^/?]+$"
 
 CSV_FORMULAS = (
     "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
@@ -97,16 +107,36 @@ ANALYTICS_PARAMETERS = [
 ]
 
 
-def error_responses(statuses) -> dict:
+def allow_redirect_parameter(seconds: int) -> dict:
+    return parameter(ALLOW_REDIRECT, (
+        "true (in any case): always answer 303 instead of the records, with a download link in Location and in "
+        f"data.url that streams the same answer (the JSON page, or the whole CSV, as Accept asked) for {seconds} "
+        "seconds, with no key header needed; the link is refused once the key stops working. The other "
+        "parameters are checked first. false, or absent: the records."
+    ), {"type": "string", "pattern": ALLOW_REDIRECT_PATTERN})
+
+
+def error_responses(statuses, descriptions=ERRORS) -> dict:
     return {
-        status: {"description": ERRORS[status],
+        status: {"description": descriptions[status],
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
         for status in sorted(statuses)
     }
 
 
-def analytics_path(service: Service, schema_name: str) -> dict:
-    page = {
+def redirect_response() -> dict:
+    """allowRedirect=true's 303: the download link in Location and in the body."""
+    link = {"type": "string", "pattern": DOWNLOAD_PATH,
+            "description": "The download link: a path of this site that needs no key header."}
+    return {
+        "description": "allowRedirect=true: the records are at the download link, for a short time.",
+        "headers": {"Location": {"required": True, "schema": link}},
+        "content": {"application/json": {"schema": object_schema({"data": object_schema({"url": link})})}},
+    }
+
+
+def page_schema(schema_name: str) -> dict:
+    return {
         "type": "object",
         "properties": {
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
@@ -125,22 +155,52 @@ def analytics_path(service: Service, schema_name: str) -> dict:
         "required": ["data", "links"],
         "additionalProperties": False,
     }
+
+
+def csv_schema(service: Service) -> dict:
     columns = ", ".join(DATASETS[service].columns)
+    return {"type": "string", "description": f"{service.label}: columns {columns}. {CSV_FORMULAS}"}
+
+
+def analytics_path(service: Service, schema_name: str, download_seconds: int) -> dict:
     return {"get": {
         "summary": f"{service.label} records",
         "description": "A JSON page; with Accept: text/csv, every matching record as CSV with a header row.",
-        "parameters": ANALYTICS_PARAMETERS,
+        "parameters": [*ANALYTICS_PARAMETERS, allow_redirect_parameter(download_seconds)],
         "responses": {
             "200": {"description": "The records.", "content": {
-                "application/json": {"schema": page},
-                "text/csv": {"schema": {"type": "string", "description": f"Columns: {columns}. {CSV_FORMULAS}"}},
+                "application/json": {"schema": page_schema(schema_name)},
+                "text/csv": {"schema": csv_schema(service)},
             }},
+            "303": redirect_response(),
             **error_responses(KEY_ERRORS),
         },
     }}
 
 
-def document(server_url: str) -> dict:
+def download_path(download_seconds: int) -> dict:
+    return {"get": {
+        "summary": "The answer behind an allowRedirect download link (no key needed)",
+        "description": (
+            f"Works for {download_seconds} seconds after the link is given, while the key it was given for still "
+            "works (a key header, if sent, is not read). Streams the list's answer exactly as the request "
+            "without allowRedirect would: the same JSON page with its links, or the whole CSV."
+        ),
+        "security": [],
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The signed link, as data.url gave it."}],
+        "responses": {
+            "200": {"description": "The list's answer.", "content": {
+                "application/json": {"schema": {"anyOf": [page_schema("Reconciliation"),
+                                                          page_schema("ChecklistItem")]}},
+                "text/csv": {"schema": {"anyOf": [csv_schema(service) for service in Service]}},
+            }},
+            **error_responses([*KEY_ERRORS, "404"], {**ERRORS, **DOWNLOAD_ERRORS}),
+        },
+    }}
+
+
+def document(server_url: str, download_seconds: int) -> dict:
     """The OpenAPI 3.1 document."""
     error = object_schema({"status": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}})
     me = object_schema({
@@ -168,8 +228,9 @@ def document(server_url: str) -> dict:
                     **error_responses(KEY_ERRORS),
                 },
             }},
-            "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation"),
-            "/analytics/checklists": analytics_path(Service.CHECKLISTS, "ChecklistItem"),
+            "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation", download_seconds),
+            "/analytics/checklists": analytics_path(Service.CHECKLISTS, "ChecklistItem", download_seconds),
+            "/downloads/{token}": download_path(download_seconds),
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],
@@ -198,4 +259,4 @@ def document(server_url: str) -> dict:
 def openapi():
     """The OpenAPI document, readable without a key."""
     # A relative server URL (the site of the document itself): never one built from the client's Host header.
-    return document(request.script_root + bp.url_prefix)
+    return document(request.script_root + bp.url_prefix, current_app.config["DOWNLOAD_URL_SECONDS"])

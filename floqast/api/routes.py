@@ -1,14 +1,20 @@
 """The /api/v1 routes."""
 
+from functools import partial
+
 from flask import g
 
-from floqast.analytics.export import respond
+from floqast.analytics.export import checked_query, respond
 from floqast.analytics.params import BadParameter
 from floqast.analytics.records import DATASETS, iso_utc
 from floqast.api import bp
 from floqast.api.auth import requires_service
 from floqast.api.errors import error_response
+from floqast.api.lists import allows_redirect
 from floqast.models import Service
+from floqast.pulls import CSV, JSON, Pull
+
+RECONCILIATIONS, CHECKLISTS = DATASETS[Service.RECONCILIATIONS], DATASETS[Service.CHECKLISTS]
 
 
 @bp.get("/me")
@@ -29,16 +35,18 @@ def me():
 
 @bp.get("/analytics/reconciliations")
 @requires_service(Service.RECONCILIATIONS)
-def reconciliations():
+@allows_redirect(partial(checked_query, RECONCILIATIONS), formats=(JSON, CSV))
+def reconciliations(pull: Pull):
     """Reconciliation Analytics records: a JSON page, or all of them as CSV."""
-    return respond(DATASETS[Service.RECONCILIATIONS], g.api_key.team)
+    return respond(RECONCILIATIONS, pull)
 
 
 @bp.get("/analytics/checklists")
 @requires_service(Service.CHECKLISTS)
-def checklists():
+@allows_redirect(partial(checked_query, CHECKLISTS), formats=(JSON, CSV))
+def checklists(pull: Pull):
     """Checklist Analytics records: a JSON page, or all of them as CSV."""
-    return respond(DATASETS[Service.CHECKLISTS], g.api_key.team)
+    return respond(CHECKLISTS, pull)
 
 
 @bp.errorhandler(BadParameter)

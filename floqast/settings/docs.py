@@ -26,4 +26,5 @@ def api_docs():
         example_month=example_month,
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,
+        download_seconds=current_app.config["DOWNLOAD_URL_SECONDS"],
     )

@@ -8,21 +8,19 @@ from requirements-dev.txt.
 import itertools
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from floqast import create_app
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
-from helpers import issue_key
+from helpers import issue_key, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -60,12 +58,8 @@ def app(tmp_path_factory):
 @pytest.fixture(scope="session")
 def base_url(app):
     """The app served by werkzeug in a thread on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @dataclass

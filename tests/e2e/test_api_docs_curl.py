@@ -39,7 +39,8 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     admin_page.wait_for_url("**/settings/api-docs")
 
     commands = admin_page.locator("pre code").all_inner_texts()
-    assert len(commands) == 5  # a walk over the pages, then JSON and CSV for each service
+    # a walk over the pages, a JSON page through allowRedirect (curl -L), then JSON and CSV for each service
+    assert len(commands) == 6 and "allowRedirect=true" in commands[1]
 
     walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
     assert walk.returncode == 0, walk.stderr
