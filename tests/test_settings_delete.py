@@ -38,7 +38,7 @@ def test_htmx_delete_moves_the_row_to_deactivated(admin_client, admin, keys_in_e
     assert "Forever" in row_names(deactivated)
     stopped = key.deleted_at.astimezone(team.zone)
     assert cells(deactivated, key)[7] == f"Deactivated on {stopped:%b} {stopped.day}, {stopped.year}"
-    assert deactivated.find("tr", id=f"key-{key.id}").find("a") is None
+    assert deactivated.find("tr", id=f"key-{key.id}").find("td", class_="actions").find("a") is None
 
 
 def test_htmx_delete_keeps_the_tab_it_was_asked_from(admin_client, keys_in_every_status):
