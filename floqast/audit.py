@@ -1,5 +1,5 @@
-"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
-keys of ours sent in a URL, and changes to the team's API key policy.
+"""The audit trail: keys created, renamed, described and deleted, logins, failed logins and logouts, refused API
+authentications, keys of ours sent in a URL, and changes to the team's API key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -17,9 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
-from floqast.models import ApiKey, User, UTCDateTime, _str_enum, utcnow
+from floqast.models import ApiKey, User, UTCDateTime, _str_enum, clip, utcnow
 
 PAGE_SIZE = 25
+DETAIL_LENGTH = 1100
 
 
 class AuditKind(enum.StrEnum):
@@ -31,6 +32,8 @@ class AuditKind(enum.StrEnum):
     API_REFUSED = "api_refused"
     KEY_IN_URL = "key_in_url"
     POLICY_CHANGED = "policy_changed"
+    KEY_RENAMED = "key_renamed"
+    KEY_DESCRIBED = "key_described"
 
     @property
     def label(self) -> str:
@@ -43,12 +46,17 @@ class AuditKind(enum.StrEnum):
             "api_refused": "API request refused",
             "key_in_url": "Key sent in a URL",
             "policy_changed": "Policy changed",
+            "key_renamed": "Key renamed",
+            "key_described": "Description changed",
         }[self.value]
 
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_team_id_created_at", "team_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_team_id_created_at", "team_id", "created_at"),
+        Index("ix_audit_events_api_key_id_created_at", "api_key_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
@@ -62,20 +70,25 @@ class AuditEvent(db.Model):
     key_hint: Mapped[str | None] = mapped_column(String(16))
     key_name: Mapped[str | None] = mapped_column(String(100))
     ip: Mapped[str | None] = mapped_column(String(45))
-    detail: Mapped[str | None] = mapped_column(String(200))
+    # Room for a description's before and after in full.
+    detail: Mapped[str | None] = mapped_column(String(DETAIL_LENGTH))
 
     user: Mapped[User | None] = relationship()
 
     @classmethod
-    def for_team(cls, team_id: int, before_id: int | None = None, limit: int = PAGE_SIZE) -> list["AuditEvent"]:
-        """The team's events, newest first, `limit` of them, older than event `before_id` when given."""
+    def for_team(cls, team_id: int, before_id: int | None = None, limit: int = PAGE_SIZE,
+                 key_id: int | None = None) -> list["AuditEvent"]:
+        """The team's events (only key `key_id`'s when given), newest first, `limit` of them, older than event
+        `before_id` when given."""
         query = (
             select(cls).where(cls.team_id == team_id).options(selectinload(cls.user))
             .order_by(cls.created_at.desc(), cls.id.desc()).limit(limit)
         )
+        if key_id is not None:
+            query = query.where(cls.api_key_id == key_id)
         if before_id is not None:
             anchor = db.session.get(cls, before_id)
-            if anchor is None or anchor.team_id != team_id:
+            if anchor is None or anchor.team_id != team_id or (key_id is not None and anchor.api_key_id != key_id):
                 return []
             query = query.where(
                 (cls.created_at < anchor.created_at) | ((cls.created_at == anchor.created_at) & (cls.id < anchor.id))
@@ -88,16 +101,11 @@ def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def _clip(text: str | None, length: int) -> str | None:
-    """At most `length` characters, NUL shown as U+FFFD (PostgreSQL text cannot hold NUL)."""
-    return None if text is None else text.replace("\x00", "\ufffd")[:length]
-
-
-def key_event(kind: AuditKind, key: ApiKey, user: User) -> AuditEvent:
-    """A key created or deleted by `user`, added to the session with the change."""
+def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = None) -> AuditEvent:
+    """A key created, changed or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
-        key_hint=key.hint, key_name=key.name, ip=client_ip(),
+        key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=clip(detail, DETAIL_LENGTH),
     )
     db.session.add(event)
     return event
@@ -109,7 +117,7 @@ def record_login(email: str, user: User | None, succeeded: bool) -> None:
         team_id=None if user is None else user.team_id,
         kind=AuditKind.LOGIN if succeeded else AuditKind.LOGIN_FAILED,
         user_id=None if user is None else user.id,
-        email=_clip(email.strip().lower(), 254),
+        email=clip(email.strip().lower(), 254),
         ip=client_ip(),
     )
 
@@ -128,7 +136,7 @@ def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> Non
         key_hint=hint,
         key_name=None if key is None else key.name,
         ip=client_ip(),
-        detail=_clip(detail, 200),
+        detail=clip(detail, 200),
     )
 
 
@@ -136,7 +144,7 @@ def record_key_in_url(key: ApiKey, detail: str) -> None:
     """A key of ours in a refused URL, in its team's trail (by its hint, as every key is)."""
     _insert(
         team_id=key.team_id, kind=AuditKind.KEY_IN_URL, api_key_id=key.id, key_hint=key.hint, key_name=key.name,
-        ip=client_ip(), detail=_clip(detail, 200),
+        ip=client_ip(), detail=clip(detail, 200),
     )
 
 

@@ -1,5 +1,5 @@
-"""Creating and deactivating a key, and changing the team's key policy, each with its audit event, for the views,
-commands and demo alike.
+"""Creating, editing and deactivating a key, and changing the team's key policy, each with its audit event, for the
+views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -11,9 +11,10 @@ from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
-from floqast.models import ApiKey, User, name_key
+from floqast.models import ApiKey, KeyStatus, Team, User, name_key
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
+KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
 
 
 class NameTaken(ValueError):
@@ -23,18 +24,64 @@ class NameTaken(ValueError):
         super().__init__(NAME_TAKEN)
 
 
-def create_key(creator: User, name: str, services, expires_on: date | None) -> tuple[ApiKey, str]:
-    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken."""
-    team = creator.team
-    ApiKey.hold_names(team)  # before reading them: two creates at once cannot both find a name free
-    if name_key(name) in {name_key(taken) for taken in ApiKey.working_names(team, team.today())}:
+class KeyStopped(ValueError):
+    """The key no longer works, so it can no longer be changed."""
+
+    def __init__(self):
+        super().__init__(KEY_STOPPED)
+
+
+def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
+    """Take the team's name lock and check that no other working key has `name`, or NameTaken."""
+    ApiKey.hold_names(team)  # before reading them: two creates or renames at once cannot both find a name free
+    if name_key(name) in {name_key(taken) for taken in ApiKey.working_names(team, team.today(), except_id)}:
         raise NameTaken()
+
+
+def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
+               ) -> tuple[ApiKey, str]:
+    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken."""
+    hold_free_name(creator.team, name)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
                                   pepper=key_pepper())
+    key.description = description
     db.session.add(key)
     db.session.flush()  # the key's id, for its audit event
     audit.key_event(AuditKind.KEY_CREATED, key, creator)
     return key, plaintext
+
+
+def quoted(text: str | None) -> str:
+    return f"“{text}”" if text else "none"
+
+
+def check_editable(key: ApiKey) -> None:
+    """KeyStopped unless the key still works: names are unique among working keys only, so a stopped key's
+    name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
+    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+        raise KeyStopped()
+
+
+def edit_key(key: ApiKey, name: str, description: str | None, by: User) -> list[AuditKind]:
+    """Rename and describe a working key, each change with its audit event (before and after); the changes made.
+
+    NameTaken when another working key has the name, KeyStopped when the key no longer works (its name would
+    then be checked against nothing: names are unique among working keys only). The key itself never changes.
+    """
+    changes = []
+    if name != key.name:
+        hold_free_name(key.team, name, except_id=key.id)
+    db.session.refresh(key)  # deleted meanwhile? (read after the name lock, which a create or rename holds too)
+    check_editable(key)
+    if name != key.name:
+        before, key.name = key.name, name
+        audit.key_event(AuditKind.KEY_RENAMED, key, by, f"From {quoted(before)} to {quoted(name)}")
+        changes.append(AuditKind.KEY_RENAMED)
+    if description != key.description:
+        before, key.description = key.description, description
+        audit.key_event(AuditKind.KEY_DESCRIBED, key, by, f"From {quoted(before)} to {quoted(description)}")
+        changes.append(AuditKind.KEY_DESCRIBED)
+    return changes
 
 
 def deactivate_key(key: ApiKey, by: User) -> bool:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 import string
 import zlib
@@ -13,6 +14,7 @@ CHECKSUM_LENGTH = 6
 HINT_LENGTH = 4
 KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 _ALPHABET_SET = frozenset(ALPHABET)
+_KEY_SHAPED = re.compile(f"(?=({PREFIX}[0-9A-Za-z]{{{KEY_LENGTH - len(PREFIX)}}}))")
 
 
 def _base62(number: int, width: int) -> str:
@@ -44,6 +46,11 @@ def is_well_formed(key: str) -> bool:
         return False
     random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
     return hmac.compare_digest(checksum(random_part), given)
+
+
+def contains_key(text: str) -> bool:
+    """Whether a well-formed key appears anywhere in `text` (say, pasted into a description)."""
+    return any(is_well_formed(match) for match in _KEY_SHAPED.findall(text))
 
 
 def digest(key: str, pepper: bytes) -> str:

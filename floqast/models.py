@@ -166,6 +166,11 @@ class User(UserMixin, db.Model):
         return db.session.scalar(select(cls).where(cls.email == email.strip().lower()))
 
 
+def clip(text: str | None, length: int) -> str | None:
+    """At most `length` characters, NUL shown as U+FFFD (PostgreSQL text cannot hold NUL)."""
+    return None if text is None else text.replace("\x00", "\ufffd")[:length]
+
+
 def normal_name(name: str) -> str:
     """A key name as it is stored: NFKC-normalised (full-width and other look-alike forms made plain), trimmed."""
     return unicodedata.normalize("NFKC", name).strip()
@@ -176,12 +181,18 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", normal_name(name).casefold())
 
 
+# The most of a key's description, and of the user agent its last pull sent, that is kept.
+DESCRIPTION_LENGTH = 500
+USER_AGENT_LENGTH = 255
+
+
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(DESCRIPTION_LENGTH))
     hint: Mapped[str] = mapped_column(String(len(keys.PREFIX) + keys.HINT_LENGTH))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     services: Mapped[list[str]] = mapped_column(JSON)
@@ -190,6 +201,7 @@ class ApiKey(db.Model):
     expires_on: Mapped[date | None]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    last_used_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     # When the key was first seen in a URL (refused there, but now in proxy and server logs): roll it.
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -297,9 +309,11 @@ class ApiKey(db.Model):
         )
 
     @classmethod
-    def working_names(cls, team: Team, today: date) -> list[str]:
-        """Names of the team's keys that still work, which a new key may not reuse."""
+    def working_names(cls, team: Team, today: date, except_id: int | None = None) -> list[str]:
+        """Names of the team's keys that still work (but key `except_id`), which another key may not take."""
         query = select(cls.name).where(cls.team_id == team.id, cls.status_clause(KeyStatus.ACTIVE, today))
+        if except_id is not None:
+            query = query.where(cls.id != except_id)
         return list(db.session.scalars(query))
 
     def deactivate(self, by: User) -> bool:
@@ -313,8 +327,9 @@ class ApiKey(db.Model):
         db.session.refresh(self)
         return result.rowcount == 1
 
-    def record_use(self, ip: str | None, interval: timedelta) -> None:
-        """Note a pull, for the caller to commit, writing at most once per `interval` even across workers."""
+    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> None:
+        """Note a pull and where it came from, for the caller to commit, writing at most once per `interval`
+        even across workers."""
         now = utcnow()
         cutoff = now - interval
         if self.last_used_at is not None and self.last_used_at >= cutoff:
@@ -323,6 +338,6 @@ class ApiKey(db.Model):
             update(ApiKey)
             .where(ApiKey.id == self.id)
             .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
-            .values(last_used_at=now, last_used_ip=ip)
+            .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=clip(user_agent, USER_AGENT_LENGTH))
             .execution_options(synchronize_session=False)
         )

@@ -14,6 +14,7 @@ from flask import current_app
 from werkzeug.serving import make_server
 
 import floqast.models
+from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -25,6 +26,19 @@ PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLIST
 HTMX = {"HX-Request": "true"}
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
+# Names a key may not have, beside a team that has a working key "Power BI": (case, name, message).
+INVALID_NAMES = [
+    ("empty name", "", "Enter a name for the key."),
+    ("whitespace name", "   \t ", "Enter a name for the key."),
+    ("name too long", "n" * 101, "Use at most 100 characters."),
+    ("duplicate name", "power bi", "A key that still works already has this name."),
+    ("duplicate padded", "  POWER BI ", "A key that still works already has this name."),
+    ("duplicate full-width", "Ｐｏｗｅｒ ＢＩ", "A key that still works already has this name."),
+    ("zero-width space only", "\u200b", "no control characters or invisible formatting"),
+    ("right-to-left override", "abc\u202edcba", "no control characters or invisible formatting"),
+    ("soft hyphen", "Power\u00adBI", "no control characters or invisible formatting"),
+    ("a key in the name", f"Mine is {keys.generate()}", "This holds an API key."),
+]
 
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,
@@ -114,6 +128,19 @@ def cells(page, key) -> list[str]:
     """The text of each cell in the key's row, its name first."""
     row = page.find("tr", id=f"key-{key.id}")
     return [text_of(row.find("th"))] + [text_of(cell) for cell in row.find_all("td")]
+
+
+def assert_error_next_to(page, field: str, message: str) -> None:
+    """The page's one field error is `message`, tied to its field for screen readers."""
+    error = page.find(id=f"{field}-error")
+    assert message in text_of(error)
+    assert len(page.find_all("p", class_="field-error")) == 1
+    if field == "services":  # the checkboxes' fieldset describes itself by the error
+        assert error.parent.get("aria-describedby") == "services-error"
+        return
+    control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
+    assert control.get("aria-invalid") == "true"
+    assert error.parent is control.parent
 
 
 def free_port() -> int:

@@ -184,6 +184,9 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     assert log_in_with(client, admin.email, PASSWORD).status_code == 302
     created = create_key(client, "Secret holder")
     plaintext = text_of(parse_html(client.get("/settings/api-keys")))  # the page after: never the key
+    edited = client.post(f"/settings/api-keys/{created.id}", data={
+        "name": "Secret keeper", "description": "Nightly load", "csrf_token": csrf_token(client, "/settings/api-keys")})
+    assert edited.status_code == 303
     existing, existing_plain = make_key(admin, name="Existing")
     plaintexts = [existing_plain]
     mistyped = existing_plain[:-1] + ("x" if existing_plain[-1] != "x" else "y")

@@ -1,5 +1,5 @@
-"""Concurrency on PostgreSQL: two admins deleting one key at once, creates racing for one name (on a SQLite
-file too), many parallel pulls with one key, and revocation seen at once by every worker of a multi-worker
+"""Concurrency on PostgreSQL: two admins deleting one key at once, creates (on a SQLite file too) and renames
+racing for one name, many parallel pulls with one key, and revocation seen at once by every worker of a multi-worker
 gunicorn on loopback."""
 
 import os
@@ -123,6 +123,31 @@ def test_creates_racing_for_one_name_on_a_sqlite_file(tmp_path, make_app, make_t
     with app.app_context():
         team = make_team()
         assert_one_key_and_five_form_errors(create_at_once(app, team, make_user), team)
+
+
+@on_postgresql
+def test_renames_racing_for_one_name_rename_one_key(app, team, admin, make_user, make_key):
+    key_ids = [make_key(admin, name=f"Key {number}")[0].id for number in range(3)]
+    clients = []
+    for number in range(3):
+        client = app.test_client()
+        log_in(client, make_user(team, Role.ADMIN, email=f"renamer{number}@acme.test"))
+        clients.append(client)
+    tokens = run_together(3, lambda index: csrf_token(clients[index], "/settings/api-keys"))
+
+    def rename(index):
+        data = {"name": ["Dup Name", "dup name", "Ｄｕｐ Ｎａｍｅ"][index], "csrf_token": tokens[index]}
+        response = clients[index].post(f"/settings/api-keys/{key_ids[index]}", data=data,
+                                       headers={"HX-Request": "true"})
+        return response.status_code, response.get_data(as_text=True)
+
+    results = run_together(3, rename)
+    assert all(not isinstance(result, Exception) for result in results), results
+    assert sorted(status for status, _ in results) == [200, 422, 422]
+    assert all("A key that still works already has this name." in body for status, body in results if status == 422)
+    db.session.expire_all()
+    names = [name_key(key.name) for key in db.session.scalars(select(ApiKey).where(ApiKey.team_id == team.id))]
+    assert len(names) == 3 and names.count("dup name") == 1
 
 
 @on_postgresql

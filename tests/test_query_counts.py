@@ -73,6 +73,9 @@ def test_a_pull_costs_the_same_statements_with_3_keys_as_with_500(client, team, 
     assert len(on_api_keys(few_first, "SELECT")) == 1 and len(on_api_keys(few_first, "UPDATE")) == 1
     assert len(on_api_keys(few_second, "SELECT")) == 1 and on_api_keys(few_second, "UPDATE") == []
     assert "last_used_at IS NULL OR" in on_api_keys(few_first, "UPDATE")[0].replace("api_keys.", "")
+    # Where and with what it was used travel in that same UPDATE: no write of their own.
+    update_sent = on_api_keys(few_first, "UPDATE")[0].replace(" ", "")
+    assert "last_used_ip=" in update_sent and "last_used_user_agent=" in update_sent
     assert (len(many_first), len(many_second)) == (len(few_first), len(few_second))
 
 

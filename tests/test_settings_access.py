@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Role
-from helpers import HTMX, csrf_token, log_in, parse_html, text_of
+from helpers import HTMX, csrf_token, log_in, parse_html, reload, text_of
 
 VALID_KEY = {"name": "Nightly warehouse load", "expiration": "90", "services": ["reconciliations"]}
 
@@ -20,6 +20,8 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/delete", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/delete", "POST"): (302, {}),
     ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
+    ("/settings/api-keys/<id:key_id>", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>", "POST"): (303, {"name": "Renamed", "description": "Changed"}),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
     ("/settings/api-key-policy", "GET"): (200, None),
@@ -96,6 +98,7 @@ def test_users_and_managers_are_forbidden(client, team, make_user, acme_key, rul
     assert response.status_code == 403
     assert "Acme Power BI" not in response.get_data(as_text=True)
     assert db.session.get(ApiKey, acme_key.id).deleted_at is None
+    assert (reload(acme_key).name, reload(acme_key).description) == ("Acme Power BI", None)
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
 
 
@@ -127,6 +130,7 @@ def test_another_teams_admin_gets_404_for_this_teams_key(client, globex_admin, a
     assert response.status_code == 404
     assert "Acme Power BI" not in response.get_data(as_text=True)
     assert db.session.get(ApiKey, acme_key.id).deleted_at is None
+    assert (reload(acme_key).name, reload(acme_key).description) == ("Acme Power BI", None)
 
 
 @pytest.mark.parametrize("status", ["active", "expired", "deactivated", "all"])

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from floqast.extensions import db
 from floqast.models import ApiKey, Service
 from floqast.settings.forms import years_later
-from helpers import HTMX, csrf_token, parse_html, text_of
+from helpers import HTMX, INVALID_NAMES, assert_error_next_to, csrf_token, parse_html, text_of
 
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 # Far from UTC on both sides, so that "today" in the team's zone differs from UTC's at any hour.
@@ -205,15 +205,7 @@ EXTENDED_WEEK_DATE = ten_days_on(lambda day: "{}-W{:02d}-{}".format(*day.isocale
 
 INVALID = [
     # id, fields sent, field with the error, message
-    ("empty name", {"name": ""}, "name", "Enter a name for the key."),
-    ("whitespace name", {"name": "   \t "}, "name", "Enter a name for the key."),
-    ("name too long", {"name": "n" * 101}, "name", "Use at most 100 characters."),
-    ("duplicate name", {"name": "power bi"}, "name", "A key that still works already has this name."),
-    ("duplicate padded", {"name": "  POWER BI "}, "name", "A key that still works already has this name."),
-    ("duplicate full-width", {"name": "Ｐｏｗｅｒ ＢＩ"}, "name", "A key that still works already has this name."),
-    ("zero-width space only", {"name": "\u200b"}, "name", "no control characters or invisible formatting"),
-    ("right-to-left override", {"name": "abc\u202edcba"}, "name", "no control characters or invisible formatting"),
-    ("soft hyphen", {"name": "Power\u00adBI"}, "name", "no control characters or invisible formatting"),
+    *((case, {"name": name}, "name", message) for case, name, message in INVALID_NAMES),
     ("no service", {"services": []}, "services", "Select at least one API service."),
     ("bad service", {"services": ["payroll"]}, "services", "is not a valid choice"),
     ("custom missing", {"expiration": "custom", "custom_date": ""}, "custom_date", "Choose the date the key expires."),
@@ -245,19 +237,6 @@ def invalid_create(client, team, htmx, fields):
     fields = {name: value(team.today()) if callable(value) else value for name, value in fields.items()}
     sent = {"name": "Looker", "expiration": "90", "services": ["checklists"], **fields}
     return sent, create(client, htmx, **sent)
-
-
-def assert_error_next_to(page, field: str, message: str) -> None:
-    """The page's one field error is `message`, tied to its field for screen readers."""
-    error = page.find(id=f"{field}-error")
-    assert message in text_of(error)
-    assert len(page.find_all("p", class_="field-error")) == 1
-    if field == "services":  # the checkboxes' fieldset describes itself by the error
-        assert error.parent.get("aria-describedby") == "services-error"
-        return
-    control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
-    assert control.get("aria-invalid") == "true"
-    assert error.parent is control.parent
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [case[1:] for case in INVALID],

@@ -38,7 +38,7 @@ def test_htmx_delete_moves_the_row_to_deactivated(admin_client, admin, keys_in_e
     assert "Forever" in row_names(deactivated)
     stopped = key.deleted_at.astimezone(team.zone)
     assert cells(deactivated, key)[7] == f"Deactivated on {stopped:%b} {stopped.day}, {stopped.year}"
-    assert deactivated.find("tr", id=f"key-{key.id}").find("a") is None
+    assert deactivated.find("tr", id=f"key-{key.id}").find("td", class_="actions").find("a") is None
 
 
 def test_htmx_delete_keeps_the_tab_it_was_asked_from(admin_client, keys_in_every_status):
@@ -123,3 +123,26 @@ def test_a_deleted_key_keeps_its_row_creator_and_history(admin_client, admin, ke
     assert db.session.get(ApiKey, key.id) is not None
     assert key.created_by_id == admin.id
     assert cells(parse_html(admin_client.get("/settings/api-keys?status=all")), key)[3] == "Alex Admin"
+
+
+# ---- the facts in front of you ----
+
+
+@pytest.mark.parametrize(("last_used", "ip", "says"), [
+    (timedelta(minutes=3, seconds=10), "203.0.113.7",
+     "Last used 3 minutes ago from 203.0.113.7. Anything using it stops working at once."),
+    (timedelta(seconds=20), "2001:db8::7",
+     "Last used just now from 2001:db8::7. Anything using it stops working at once."),
+    (timedelta(days=2, hours=1), None, "Last used 2 days ago. Anything using it stops working at once."),
+    (None, None, "This key has never been used."),
+], ids=["minutes", "just now", "no address", "never"])
+def test_both_confirmations_say_when_and_from_where_the_key_was_last_used(admin_client, admin, make_key, last_used,
+                                                                          ip, says):
+    key, _ = make_key(admin, name="Looker", last_used_at=None if last_used is None else utcnow() - last_used,
+                      last_used_ip=ip)
+
+    confirm = parse_html(admin_client.get(f"/settings/api-keys/{key.id}/delete"))
+    assert says in text_of(confirm.find("section"))
+
+    trash_can = parse_html(admin_client.get("/settings/api-keys")).find("a", attrs={"aria-label": "Delete key Looker"})
+    assert trash_can.get("hx-confirm") == f"Delete the API key “Looker”? {says} This cannot be undone."

@@ -79,7 +79,8 @@ def test_no_js_new_key_page_opens_the_dialog(admin_client):
     dialog = page.find("dialog", id="create-key-dialog")
     assert "open" in dialog.attrs
     assert dialog.find("form").get("action") == "/settings/api-keys"
-    assert [text_of(label) for label in dialog.find_all("label")][:2] == ["New API Key Name", "Expiration"]
+    assert [text_of(label) for label in dialog.find_all("label")][:3] == ["New API Key Name", "Description (optional)",
+                                                                          "Expiration"]
     assert text_of(dialog.find("legend")) == "Select API Services"
 
 

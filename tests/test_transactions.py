@@ -84,7 +84,7 @@ def test_a_key_in_a_url_whose_audit_row_fails_is_not_marked_exposed(client, admi
 def test_the_model_and_the_actions_leave_the_commit_to_the_caller(app, admin, make_key):
     key, _ = make_key(admin)
     assert deactivate_key(key, by=admin)
-    key.record_use("203.0.113.9", timedelta(0))
+    key.record_use("203.0.113.9", "curl/8.5.0", timedelta(0))
     create_key(admin, "Nightly load", [Service.CHECKLISTS], None)
     db.session.rollback()
     key = reload(key.id)

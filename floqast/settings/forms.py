@@ -1,18 +1,19 @@
-"""The Create New Key form and its rules."""
+"""The Create New Key form, the form that edits a key's name and description, and their rules."""
 
 import re
 import unicodedata
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from floqast import keys
 from floqast.key_actions import NAME_TAKEN
 from floqast.key_policy import KeyPolicy
-from floqast.models import Service, name_key, normal_name
+from floqast.models import DESCRIPTION_LENGTH, Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
     SelectChoice("365", "365 days"),
@@ -27,12 +28,42 @@ CUSTOM_DATE_MAX_YEARS = 5
 # Control characters (PostgreSQL refuses NUL in text: a 500 before this) and format characters (zero-width
 # spaces, right-to-left overrides), which make a name look empty or like another.
 REFUSED_IN_NAMES = {"Cc", "Cf"}
+KEY_IN_TEXT = "This holds an API key. Never put a key here: everyone who can see the key's page would read it."
+# A description may run over several lines.
+LINE_BREAKS = {"\n", "\r", "\t"}
 # Only this form of ISO 8601: date.fromisoformat also reads 20270105 and 2027W011.
 CUSTOM_DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _normal_name(value):
     return normal_name(value) if isinstance(value, str) else value
+
+
+def _normal_description(value):
+    """Trimmed, line breaks as \\n; None when empty (no description)."""
+    if not isinstance(value, str):
+        return value
+    return normal_name(value.replace("\r\n", "\n")) or None
+
+
+def refused_characters(text: str, allowed=frozenset()) -> bool:
+    return any(unicodedata.category(char) in REFUSED_IN_NAMES and char not in allowed for char in text)
+
+
+def name_field(label: str) -> StringField:
+    return StringField(
+        label,
+        filters=[_normal_name],
+        validators=[DataRequired("Enter a name for the key."), Length(max=100, message="Use at most 100 characters.")],
+    )
+
+
+def description_field() -> TextAreaField:
+    return TextAreaField(
+        "Description (optional)",
+        filters=[_normal_description],
+        validators=[Length(max=DESCRIPTION_LENGTH, message=f"Use at most {DESCRIPTION_LENGTH} characters.")],
+    )
 
 
 def years_later(day: date, years: int) -> date:
@@ -68,12 +99,41 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class CreateKeyForm(FlaskForm):
-    name = StringField(
-        "New API Key Name",
-        filters=[_normal_name],
-        validators=[DataRequired("Enter a name for the key."), Length(max=100, message="Use at most 100 characters.")],
-    )
+class KeyNameForm(FlaskForm):
+    """A key's name and description, with the rules both forms share: the name is free among the team's working
+    keys (`taken_names`), and neither holds control or invisible formatting characters."""
+
+    def __init__(self, *args, taken_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.taken_names = {name_key(name) for name in taken_names}
+
+    def validate_name(self, field):
+        if refused_characters(field.data):
+            raise ValidationError(
+                "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
+            )
+        if keys.contains_key(field.data):
+            raise ValidationError(KEY_IN_TEXT)
+        if name_key(field.data) in self.taken_names:
+            raise ValidationError(NAME_TAKEN)
+
+    def validate_description(self, field):
+        if not field.data:
+            return
+        if refused_characters(field.data, LINE_BREAKS):
+            raise ValidationError("Use text and line breaks; no control characters or invisible formatting characters.")
+        if keys.contains_key(field.data):
+            raise ValidationError(KEY_IN_TEXT)
+
+
+class EditKeyForm(KeyNameForm):
+    name = name_field("Key name")
+    description = description_field()
+
+
+class CreateKeyForm(KeyNameForm):
+    name = name_field("New API Key Name")
+    description = description_field()
     expiration = ExpirationField("Expiration")
     custom_date = StringField("Expiration date", widget=DateInput())
     services = CheckboxesField(
@@ -82,7 +142,7 @@ class CreateKeyForm(FlaskForm):
         validators=[DataRequired("Select at least one API service.")],
     )
 
-    def __init__(self, *args, today: date, policy: KeyPolicy, taken_names=(), **kwargs):
+    def __init__(self, *args, today: date, policy: KeyPolicy, **kwargs):
         choices = allowed_expiration_choices(policy, today)
         offered = [choice.value for choice in choices]
         kwargs.setdefault("expiration", DEFAULT_EXPIRATION if DEFAULT_EXPIRATION in offered else offered[0])
@@ -90,7 +150,6 @@ class CreateKeyForm(FlaskForm):
         self.expiration.choices = choices
         self.today = today
         self.policy = policy
-        self.taken_names = {name_key(name) for name in taken_names}
 
     @property
     def earliest_custom_date(self) -> date:
@@ -101,14 +160,6 @@ class CreateKeyForm(FlaskForm):
         latest = years_later(self.today, CUSTOM_DATE_MAX_YEARS)
         policy_latest = self.policy.latest_expiry(self.today)
         return latest if policy_latest is None else min(latest, policy_latest)
-
-    def validate_name(self, field):
-        if any(unicodedata.category(char) in REFUSED_IN_NAMES for char in field.data):
-            raise ValidationError(
-                "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
-            )
-        if name_key(field.data) in self.taken_names:
-            raise ValidationError(NAME_TAKEN)
 
     def validate_expiration(self, field):
         if field.data != "custom":

@@ -7,17 +7,22 @@ from sqlalchemy import select
 from floqast import audit, key_actions
 from floqast.audit import AuditEvent
 from floqast.extensions import db
-from floqast.key_actions import NameTaken
-from floqast.models import ApiKey, KeyStatus, Team
+from floqast.key_actions import KEY_STOPPED, KeyStopped, NameTaken
+from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.routing import database_id
 from floqast.settings import bp
-from floqast.settings.forms import CreateKeyForm
+from floqast.settings.forms import CreateKeyForm, EditKeyForm
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
 KEYS_PER_PAGE = 25
 # Sent with htmx answers that add to the audit trail, so that the Activity list on the page reloads itself.
 ACTIVITY_CHANGED = "keys-changed"
+
+
+@bp.context_processor
+def field_limits() -> dict:
+    return {"description_length": DESCRIPTION_LENGTH}
 
 
 def wants_fragment() -> bool:
@@ -104,7 +109,7 @@ def create_key():
     if form.validate():
         try:
             key, plaintext = key_actions.create_key(current_user, form.name.data, form.services.data,
-                                                    form.expires_on())
+                                                    form.expires_on(), form.description.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
     if form.errors:
@@ -127,6 +132,73 @@ def create_key():
         "HX-Replace-Url": url_for("settings.api_keys", status=DEFAULT_FILTER),
         "HX-Trigger": ACTIVITY_CHANGED,
     }
+
+
+def activity_page(team_id: int, key_id: int | None = None) -> dict:
+    """One page of the team's audit trail (or of one key's), from the ?before= event: what _activity.html shows."""
+    before = request.args.get("before", type=database_id)  # not an event's id: the newest page
+    events = AuditEvent.for_team(team_id, before, audit.PAGE_SIZE + 1, key_id=key_id)
+    return {
+        "events": events[:audit.PAGE_SIZE],
+        "older": events[audit.PAGE_SIZE - 1].id if len(events) > audit.PAGE_SIZE else None,
+        "paged": before is not None,
+        "team": current_user.team,
+    }
+
+
+def edit_key_form(key: ApiKey, **kwargs) -> EditKeyForm:
+    """The key's name and description form; a submitted one is checked against the other working keys' names."""
+    submitted = kwargs.get("formdata", True) is not None
+    taken_names = ApiKey.working_names(key.team, key.team.today(), except_id=key.id) if submitted else ()
+    return EditKeyForm(obj=key, taken_names=taken_names, **kwargs)
+
+
+def key_activity(key: ApiKey) -> dict:
+    """A page of the key's own audit events, paged on its own page."""
+    return {**activity_page(key.team_id, key.id), "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
+
+
+def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None):
+    """The key's page, or to htmx the part of it that an edit changes (#key-page); a key that no longer works
+    says so in place of its form."""
+    template = "settings/_key_page.html" if wants_fragment() else "settings/key.html"
+    return render_template(template, key=key, form=form, message=message, today=key.team.today(),
+                           key_stopped=KEY_STOPPED, **key_activity(key)), status
+
+
+@bp.get("/api-keys/<id:key_id>")
+def key_page(key_id: int):
+    """Everything about one key: its fields, its last use, its name and description, its own audit events;
+    to htmx (the events' Older and Newest links), only its events."""
+    key = team_key_or_404(key_id)
+    if wants_fragment():
+        return render_template("settings/_activity.html", **key_activity(key))
+    return render_key_page(key, edit_key_form(key, formdata=None))
+
+
+@bp.post("/api-keys/<id:key_id>")
+def edit_key(key_id: int):
+    """Rename or describe a working key: back to its page (a redirect without JavaScript), errors in place."""
+    key = team_key_or_404(key_id)
+    form = edit_key_form(key)
+    try:
+        key_actions.check_editable(key)
+        if form.validate():
+            changes = key_actions.edit_key(key, form.name.data, form.description.data, by=current_user)
+    except NameTaken as taken:  # by a create or rename committed after the form read the names
+        form.name.errors.append(str(taken))
+    except KeyStopped:  # expired, or deactivated before or while this was sent
+        db.session.rollback()
+        return render_key_page(key, edit_key_form(key, formdata=None), 409)
+    if form.errors:
+        db.session.rollback()
+        return render_key_page(key, form, 422)
+    db.session.commit()
+    message = "Saved." if changes else "Nothing changed."
+    if not wants_fragment():
+        flash(message)
+        return redirect(url_for("settings.key_page", key_id=key.id), 303)
+    return render_key_page(key, edit_key_form(key, formdata=None), message=message)
 
 
 @bp.get("/api-keys/<id:key_id>/delete")
@@ -171,14 +243,7 @@ def delete_key(key_id: int):
 @bp.get("/api-keys/activity")
 def activity():
     """The team's audit trail, newest first, a page at a time: the fragment to htmx, else a page."""
-    before = request.args.get("before", type=database_id)  # not an event's id: the newest page
-    events = AuditEvent.for_team(current_user.team_id, before, audit.PAGE_SIZE + 1)
-    context = {
-        "events": events[:audit.PAGE_SIZE],
-        "older": events[audit.PAGE_SIZE - 1].id if len(events) > audit.PAGE_SIZE else None,
-        "paged": before is not None,
-        "team": current_user.team,
-    }
+    context = {**activity_page(current_user.team_id), "activity_args": {"endpoint": "settings.activity"}}
     if wants_fragment():
         return render_template("settings/_activity.html", **context)
     return render_template("settings/activity.html", **context)

@@ -98,8 +98,9 @@ class Seeded:
 
     def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
                 last_used: timedelta | None = None, deleted_days_ago: int | None = None,
-                exposed_days_ago: int | None = None) -> str:
-        """Give the team a key made by its admin; returns the plaintext."""
+                exposed_days_ago: int | None = None, **fields) -> str:
+        """Give the team a key made by its admin; returns the plaintext. Other fields (description,
+        last_used_ip, ...) are set as given."""
         with self.app.app_context():
             team = db.session.get(Team, self.team_id)
             admin = User.by_email(self.admin_email)
@@ -110,6 +111,7 @@ class Seeded:
                 created_at=now - timedelta(days=created_days_ago),
                 last_used_at=None if last_used is None else now - last_used,
                 exposed_in_url_at=None if exposed_days_ago is None else now - timedelta(days=exposed_days_ago),
+                **fields,
             )
             if deleted_days_ago is not None:
                 key.deleted_at, key.deleted_by = now - timedelta(days=deleted_days_ago), admin

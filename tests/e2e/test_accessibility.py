@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from floqast import keys
+
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
 
@@ -92,6 +94,32 @@ def test_pages_without_javascript(make_page, lived_in, log_in, axe):
     axe(page)
 
 
+def key_page(page, seeded, name):
+    page.goto(f"/settings/api-keys/{seeded.key(name).id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+
+def test_key_pages_and_their_errors(admin_page, lived_in, axe):
+    page = admin_page
+    for name in ("Power BI connector", "Tableau pilot", "Contractor laptop"):  # active, expired, deactivated
+        key_page(page, lived_in, name)
+        axe(page)
+    key_page(page, lived_in, "Power BI connector")
+    page.get_by_label("Key name").fill("")
+    page.get_by_label("Description (optional)").fill(f"Our key is {keys.generate()}")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#name-error")).to_be_visible()
+    expect(page.locator("#description-error")).to_be_visible()
+    axe(page)
+
+
+def test_a_key_page_without_javascript(make_page, lived_in, log_in, axe):
+    page = make_page(java_script_enabled=False)
+    log_in(page, lived_in.admin_email)
+    key_page(page, lived_in, "Power BI connector")
+    axe(page)
+
+
 def test_phone_width(make_page, lived_in, log_in, axe):
     page = make_page(viewport={"width": 375, "height": 812})
     log_in(page, lived_in.admin_email)
@@ -99,6 +127,8 @@ def test_phone_width(make_page, lived_in, log_in, axe):
     page.goto("/settings/api-keys?status=all")
     axe(page)
     open_dialog(page)
+    axe(page)
+    key_page(page, lived_in, "Snowflake nightly")
     axe(page)
 
 

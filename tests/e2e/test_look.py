@@ -98,3 +98,19 @@ def test_phone_width_has_cards_and_no_sideways_scrolling(make_page, lived_in, lo
     box = copy.bounding_box()
     assert box["x"] + box["width"] <= PHONE["width"]
     shot(page, "reveal", full_page=False)
+
+
+def test_the_key_page_fits_a_phone(make_page, lived_in, log_in, shot):
+    page = make_page(viewport=PHONE)
+    log_in(page, lived_in.admin_email)
+    page.goto(f"/settings/api-keys/{lived_in.key('Power BI connector with a rather long descriptive name').id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Power BI connector")
+    no_horizontal_overflow(page)
+    save = page.get_by_role("button", name="Save")
+    box = save.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    page.get_by_label("Key name").fill("")
+    save.click()
+    expect(page.locator("#name-error")).to_be_visible()
+    no_horizontal_overflow(page)
+    shot(page, "error")

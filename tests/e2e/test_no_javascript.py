@@ -85,5 +85,38 @@ def test_lifecycle_without_javascript(no_js_page, seeded, base_url, shot):
     expect(page.get_by_role("status").first).to_contain_text("“Plain form key” was deactivated")
     row = page.locator("#key-list tbody tr").filter(has=page.get_by_role("rowheader", name="Plain form key"))
     expect(row.locator("td").nth(6)).to_have_text(re.compile(r"Deactivated\s+on "))
-    expect(row.get_by_role("link")).to_have_count(0)
+    expect(row.get_by_role("link", name=re.compile("^Delete key"))).to_have_count(0)
     assert seeded.key("Plain form key").deleted_at is not None
+
+
+def test_the_key_page_without_javascript(no_js_page, seeded, shot):
+    page = no_js_page
+    seeded.add_key("Power BI")
+    seeded.add_key("Looker")
+    page.reload()
+
+    page.get_by_role("link", name="Power BI", exact=True).click()
+    page.wait_for_url(re.compile(r"/settings/api-keys/\d+$"))
+    key_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_have_text("Power BI")
+
+    # An error comes back with the page, next to its field, keeping what was typed (a 422).
+    page.get_by_label("Key name").fill("looker")
+    page.get_by_label("Description (optional)").fill("Board pack")
+    with page.expect_response(key_url) as answer:
+        page.get_by_role("button", name="Save").click()
+    assert answer.value.status == 422
+    expect(page.locator("#name-error")).to_contain_text("already has this name")
+    expect(page.get_by_label("Description (optional)")).to_have_value("Board pack")
+    shot(page, "error")
+
+    # Saving redirects back to the page, which says so.
+    page.get_by_label("Key name").fill("Power BI production")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(key_url)
+    expect(page.get_by_role("status").first).to_have_text("Saved.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Power BI production")
+    expect(page.locator(".key-facts")).to_contain_text("Board pack")
+    expect(page.locator("#activity")).to_contain_text("Key renamed")
+    assert seeded.key("Power BI production").description == "Board pack"
+    shot(page, "saved")
