@@ -1,4 +1,4 @@
-"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
+"""The audit trail: keys created, rolled and deleted, logins, failed logins and logouts, refused API authentications,
 and keys of ours sent in a URL.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
@@ -24,6 +24,7 @@ PAGE_SIZE = 25
 class AuditKind(enum.StrEnum):
     KEY_CREATED = "key_created"
     KEY_DELETED = "key_deleted"
+    KEY_ROLLED = "key_rolled"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
@@ -35,6 +36,7 @@ class AuditKind(enum.StrEnum):
         return {
             "key_created": "Key created",
             "key_deleted": "Key deleted",
+            "key_rolled": "Key rolled",
             "login": "Logged in",
             "login_failed": "Failed login",
             "logout": "Logged out",
@@ -90,11 +92,11 @@ def _clip(text: str | None, length: int) -> str | None:
     return None if text is None else text.replace("\x00", "\ufffd")[:length]
 
 
-def key_event(kind: AuditKind, key: ApiKey, user: User) -> AuditEvent:
-    """A key created or deleted by `user`, added to the session with the change."""
+def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = None) -> AuditEvent:
+    """A key created, rolled or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
-        key_hint=key.hint, key_name=key.name, ip=client_ip(),
+        key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=detail,
     )
     db.session.add(event)
     return event

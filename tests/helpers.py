@@ -5,12 +5,13 @@ import re
 import socket
 import sqlite3
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
 
+import floqast.models
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -22,6 +23,13 @@ PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLIST
 HTMX = {"HX-Request": "true"}
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
+# A plaintext key in a page.
+KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
+
+
+def freeze(monkeypatch, moment: datetime) -> None:
+    """Make the app's clock (floqast.models.utcnow) read `moment`."""
+    monkeypatch.setattr(floqast.models, "utcnow", lambda: moment)
 
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,

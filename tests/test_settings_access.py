@@ -20,6 +20,8 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/delete", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/delete", "POST"): (302, {}),
     ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
+    ("/settings/api-keys/<id:key_id>/roll", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/roll", "POST"): (201, {"overlap": "24"}),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
 }

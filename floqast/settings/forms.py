@@ -1,4 +1,4 @@
-"""The Create New Key form and its rules."""
+"""The Create New Key and Roll API key forms and their rules."""
 
 import re
 import unicodedata
@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from floqast.key_actions import NAME_TAKEN
+from floqast.key_actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.models import Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
@@ -104,3 +104,15 @@ class CreateKeyForm(FlaskForm):
         if self.expiration.data == "custom":
             return date.fromisoformat(self.custom_date.data)
         return self.today + timedelta(days=int(self.expiration.data))
+
+
+class RollKeyForm(FlaskForm):
+    overlap = SelectField(
+        "Old key keeps working",
+        choices=[SelectChoice(str(overlap // timedelta(hours=1)), label) for overlap, label in ROLL_OVERLAPS.items()],
+        default="24",
+    )
+
+    def overlap_time(self) -> timedelta:
+        """How long the old key keeps working beside its replacement."""
+        return timedelta(hours=int(self.overlap.data))
