@@ -32,6 +32,11 @@ def open_roll_dialog(page, name):
     return dialog
 
 
+def rolled_by(replacement):
+    """The Status cell of a key whose roll is over."""
+    return re.compile(rf"Deactivated\s+on .+\s+Rolled, replaced by {replacement.hint}…")
+
+
 def status_cell(page, key_id):
     return page.locator(f"#key-{key_id} td").nth(6)
 
@@ -83,7 +88,7 @@ def test_roll_both_keys_work_through_the_overlap_then_the_old_one_is_refused(adm
     assert pull(base_url, new_plaintext)[0] == 200
 
     page.goto("/settings/api-keys?status=deactivated")
-    expect(status_cell(page, old.id)).to_have_text(re.compile(rf"Deactivated\s+on .+\s+Rolled, replaced by {new.hint}…"))
+    expect(status_cell(page, old.id)).to_have_text(rolled_by(new))
     expect(page.locator(f"#key-{old.id}").get_by_role("button")).to_have_count(0)
     shot(page, "rolled")
 
@@ -136,6 +141,6 @@ def test_roll_without_javascript(make_page, seeded, log_in, base_url, axe, shot)
     assert pull(base_url, old_plaintext)[0] == 401
     assert pull(base_url, new_plaintext)[0] == 200
     page.goto("/settings/api-keys?status=all")
-    expect(status_cell(page, old.id)).to_have_text(re.compile(rf"Deactivated\s+on .+\s+Rolled, replaced by {new.hint}…"))
+    expect(status_cell(page, old.id)).to_have_text(rolled_by(new))
     expect(status_cell(page, new.id)).to_have_text("Active")
     assert new_plaintext not in page.content()
