@@ -47,7 +47,7 @@ class CannotRoll(ValueError):
 
 
 def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
-    """A replacement for a working key and its plaintext (ApiKey.roll), with its audit event; the old key keeps
+    """A replacement for a working key and its plaintext (ApiKey.roll), with their audit events; the old key keeps
     working for `overlap`, then stops. CannotRoll when the key was rolled already or no longer works: the caller
     rolls back (the replacement with it).
 
@@ -59,6 +59,7 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
     replacement, plaintext = rolled
     kept = "the old key stopped at once" if not overlap else f"the old key keeps working for {ROLL_OVERLAPS[overlap]}"
     audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
     return replacement, plaintext
 
 

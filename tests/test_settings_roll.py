@@ -355,6 +355,9 @@ def test_the_roll_is_in_the_audit_trail_with_both_hints_and_the_overlap(sam_clie
     assert (event.user_id, event.api_key_id, event.key_hint, event.key_name) == (sam.id, key.id, key.hint,
                                                                                  "Warehouse load")
     assert event.detail == f"Replaced by {new.hint}…; the old key keeps working for 7 days."
+    [created] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.KEY_CREATED))
+    assert (created.user_id, created.api_key_id, created.key_hint) == (sam.id, new.id, new.hint)
+    assert created.detail == f"Replaces {key.hint}…"
     activity = parse_html(sam_client.get("/settings/api-keys/activity"))
     assert "Key rolled" in text_of(activity) and "Sam Sysadmin" in text_of(activity)
 
