@@ -1,4 +1,4 @@
-"""The audit trail: keys created, renamed, described and deleted, logins, failed logins and logouts, refused API
+"""The audit trail: keys created, renamed, described, rolled and deleted, logins, failed logins and logouts, refused API
 authentications, keys of ours sent in a URL, and changes to the team's API key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
@@ -26,6 +26,7 @@ DETAIL_LENGTH = 1100
 class AuditKind(enum.StrEnum):
     KEY_CREATED = "key_created"
     KEY_DELETED = "key_deleted"
+    KEY_ROLLED = "key_rolled"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
@@ -40,6 +41,7 @@ class AuditKind(enum.StrEnum):
         return {
             "key_created": "Key created",
             "key_deleted": "Key deleted",
+            "key_rolled": "Key rolled",
             "login": "Logged in",
             "login_failed": "Failed login",
             "logout": "Logged out",
@@ -102,7 +104,7 @@ def client_ip() -> str | None:
 
 
 def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = None) -> AuditEvent:
-    """A key created, changed or deleted by `user`, added to the session with the change."""
+    """A key created, changed, rolled or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
         key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=clip(detail, DETAIL_LENGTH),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from floqast.analytics.generate import Profile, generate, has_data
 from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
-from floqast.key_actions import change_key_policy, create_key, deactivate_key
+from floqast.key_actions import change_key_policy, create_key, deactivate_key, roll_key
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 
@@ -40,6 +40,8 @@ DEMO_KEYS = [
 
 # Teams with a strict API key policy, set once their demo keys exist, so that some of those exceed it. Acme has none.
 DEMO_POLICIES = {"Globex": KeyPolicy(require_expiration=True, max_lifetime_days=90)}
+# A key in the middle of a roll: replaced a day ago, the old key working beside its replacement for 6 days more.
+DEMO_ROLL = ("Snowflake nightly load", timedelta(days=7), timedelta(days=1))
 
 # Each team's close data: a Profile but for `through`, which is the team's last closed month.
 DEMO_BOOKS = {
@@ -57,10 +59,11 @@ DEMO_BOOKS = {
 
 
 def seed_demo_keys(team: Team, admin: User) -> None:
-    """A few keys in every status, backdated so the list looks lived in (their audit events say when the demo
-    made them)."""
+    """A few keys in every status and one in the middle of a roll, backdated so the list looks lived in (their
+    audit events say when the demo made them)."""
     now = utcnow()
     today = team.today()
+    made = {}
     for name, services, age, lifetime, idle, deleted in DEMO_KEYS:
         expires_on = None if lifetime is None else today + timedelta(days=lifetime)
         key, _ = create_key(admin, name, services, expires_on)
@@ -69,6 +72,11 @@ def seed_demo_keys(team: Team, admin: User) -> None:
             key.deleted_at = now - timedelta(days=deleted)
         key.created_at = now - timedelta(days=age)
         key.last_used_at = None if idle is None else now - timedelta(days=idle, hours=3)
+        made[name] = key
+    name, overlap, ago = DEMO_ROLL
+    replacement, _ = roll_key(made[name], admin, overlap)
+    replacement.created_at = now - ago
+    made[name].roll_ends_at = replacement.created_at + overlap
 
 
 def ensure_team(name: str, timezone: str) -> Team:

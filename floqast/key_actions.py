@@ -1,10 +1,10 @@
-"""Creating, editing and deactivating a key, and changing the team's key policy, each with its audit event, for the
-views, commands and demo alike.
+"""Creating, editing, rolling and deactivating a key, and changing the team's key policy, each with its audit event,
+for the views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from floqast import audit
 from floqast.audit import AuditKind
@@ -15,6 +15,13 @@ from floqast.models import ApiKey, KeyStatus, Team, User, name_key
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
+# How long a rolled key keeps working beside its replacement, as the roll dialog offers it.
+ROLL_OVERLAPS = {
+    timedelta(0): "Stop now",
+    timedelta(hours=1): "1 hour",
+    timedelta(hours=24): "24 hours",
+    timedelta(days=7): "7 days",
+}
 
 
 class NameTaken(ValueError):
@@ -82,6 +89,25 @@ def edit_key(key: ApiKey, name: str, description: str | None, by: User) -> list[
         audit.key_event(AuditKind.KEY_DESCRIBED, key, by, f"From {quoted(before)} to {quoted(description)}")
         changes.append(AuditKind.KEY_DESCRIBED)
     return changes
+class CannotRoll(ValueError):
+    """The key was rolled already or no longer works (perhaps since a moment ago, by another admin)."""
+
+
+def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
+    """A replacement for a working key and its plaintext (ApiKey.roll), with their audit events; the old key keeps
+    working for `overlap`, then stops. CannotRoll when the key was rolled already or no longer works: the caller
+    rolls back (the replacement with it).
+
+    No name check: the old key hands its name to the replacement (ApiKey.working_names).
+    """
+    rolled = key.roll(by, overlap, key_pepper())
+    if rolled is None:
+        raise CannotRoll()
+    replacement, plaintext = rolled
+    kept = "the old key stopped at once" if not overlap else f"the old key keeps working for {ROLL_OVERLAPS[overlap]}"
+    audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
+    return replacement, plaintext
 
 
 def deactivate_key(key: ApiKey, by: User) -> bool:

@@ -10,6 +10,8 @@ from datetime import date, timedelta
 
 # The Longest allowed lifetime choices, in days; None is No limit.
 LIFETIMES = (365, 90, 60, 30)
+# The lifetime a key gets when the policy requires an expiration that nothing else sets (the create dialog's default).
+DEFAULT_LIFETIME_DAYS = 90
 EXPIRATION_REQUIRED = "Your team's API key policy requires an expiration date."
 
 
@@ -32,6 +34,13 @@ class KeyPolicy:
             return (f"Your team's API key policy allows keys of at most {self.max_lifetime_days} days: "
                     f"choose a date no later than {latest:%B %-d, %Y}.")
         return None
+
+    def nearest_allowed(self, expires_on: date | None, issued_on: date) -> date | None:
+        """`expires_on` if the policy allows it for a key issued on `issued_on`, else the latest date it allows (a
+        rolled key's replacement keeps its lifetime only as far as the policy of now lets it)."""
+        if self.refusal(expires_on, issued_on) is None:
+            return expires_on
+        return self.latest_expiry(issued_on) or issued_on + timedelta(days=DEFAULT_LIFETIME_DAYS)
 
     def describe(self) -> str:
         """The policy in a few words, for the audit trail."""

@@ -206,10 +206,15 @@ class ApiKey(db.Model):
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A rolled key: the key that replaced it, and the moment it stops working (its overlap's end; the roll's
+    # own moment for "Stop now"). Both are set together, once: a key is rolled at most once.
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    roll_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id])
+    replaced_by: Mapped["ApiKey | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id])
 
     @classmethod
     def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes):
@@ -244,9 +249,10 @@ class ApiKey(db.Model):
     def has_service(self, service: Service) -> bool:
         return service.value in self.services
 
-    def status(self, today: date) -> KeyStatus:
-        """Deactivated if deleted, else Expired once its last day has passed, else Active."""
-        if self.deleted_at is not None:
+    def status(self, today: date, now: datetime | None = None) -> KeyStatus:
+        """Deactivated if deleted or rolled and past its overlap, else Expired once its last day has passed, else
+        Active (a rolled key in its overlap too)."""
+        if self.deleted_at is not None or (self.roll_ends_at is not None and self.roll_ends_at <= (now or utcnow())):
             return KeyStatus.DEACTIVATED
         if self.expires_on is not None and self.expires_on < today:
             return KeyStatus.EXPIRED
@@ -258,24 +264,33 @@ class ApiKey(db.Model):
         return self.team.key_policy.refusal(self.expires_on, self.team.today(self.created_at)) is not None
 
     @property
+    def stopped_at(self) -> datetime | None:
+        """When a deactivated key stopped working: deleted, or its roll's overlap over, whichever came first."""
+        return min((moment for moment in (self.deleted_at, self.roll_ends_at) if moment is not None), default=None)
+
+    @property
     def expires_at(self) -> datetime | None:
         """The instant the key stops working: the end of its expiration date in the team's zone."""
         return None if self.expires_on is None else self.team.end_of_day(self.expires_on)
 
     @classmethod
-    def status_clause(cls, status: KeyStatus, today: date):
-        """The SQL condition for keys in `status` on `today`, the same rule as `status()`."""
+    def status_clause(cls, status: KeyStatus, today: date, now: datetime | None = None):
+        """The SQL condition for keys in `status` on `today` at `now`, the same rule as `status()`."""
+        # Each part is TRUE or FALSE, never NULL, so that negating it keeps the rows it should.
+        rolled_out = cls.roll_ends_at.is_not(None) & (cls.roll_ends_at <= (now or utcnow()))
+        deactivated = cls.deleted_at.is_not(None) | rolled_out
         expired = (cls.expires_on.is_not(None)) & (cls.expires_on < today)
         if status is KeyStatus.DEACTIVATED:
-            return cls.deleted_at.is_not(None)
+            return deactivated
         if status is KeyStatus.EXPIRED:
-            return cls.deleted_at.is_(None) & expired
-        return cls.deleted_at.is_(None) & ~expired
+            return ~deactivated & expired
+        return ~deactivated & ~expired
 
     @classmethod
     def count_by_status(cls, team: Team, today: date) -> dict[KeyStatus, int]:
         """How many of the team's keys are in each status, in one query."""
-        columns = [func.count().filter(cls.status_clause(status, today)) for status in KeyStatus]
+        now = utcnow()
+        columns = [func.count().filter(cls.status_clause(status, today, now)) for status in KeyStatus]
         row = db.session.execute(select(*columns).where(cls.team_id == team.id)).one()
         return dict(zip(KeyStatus, row, strict=True))
 
@@ -286,7 +301,7 @@ class ApiKey(db.Model):
         query = (
             select(cls)
             .where(cls.team_id == team.id)
-            .options(joinedload(cls.created_by), joinedload(cls.team))
+            .options(joinedload(cls.created_by), joinedload(cls.team), joinedload(cls.replaced_by))
             .order_by(cls.created_at.desc(), cls.id.desc())
             .limit(size)
             .offset((number - 1) * size)
@@ -310,8 +325,11 @@ class ApiKey(db.Model):
 
     @classmethod
     def working_names(cls, team: Team, today: date, except_id: int | None = None) -> list[str]:
-        """Names of the team's keys that still work (but key `except_id`), which another key may not take."""
-        query = select(cls.name).where(cls.team_id == team.id, cls.status_clause(KeyStatus.ACTIVE, today))
+        """Names of the team's keys that still work (but key `except_id`), which another key may not take. A rolled
+        key in its overlap has handed its name to its replacement, so that a roll never needs a name of its own."""
+        query = select(cls.name).where(
+            cls.team_id == team.id, cls.status_clause(KeyStatus.ACTIVE, today), cls.replaced_by_id.is_(None)
+        )
         if except_id is not None:
             query = query.where(cls.id != except_id)
         return list(db.session.scalars(query))
@@ -321,11 +339,40 @@ class ApiKey(db.Model):
         now = utcnow()
         result = db.session.execute(
             update(ApiKey)
-            .where(ApiKey.id == self.id, ApiKey.deleted_at.is_(None))
+            .where(ApiKey.id == self.id, ~ApiKey.status_clause(KeyStatus.DEACTIVATED, self.team.today(now), now))
             .values(deleted_at=now, deleted_by_id=by.id)
         )
         db.session.refresh(self)
         return result.rowcount == 1
+
+    def replacement_expires_on(self, today: date) -> date | None:
+        """The expiration date of this key's replacement made `today`: the lifetime it was made with (from the day
+        it was created, in the team's zone, to its expiration date; at least a day) counted from today, or none,
+        as far as the team's policy allows."""
+        lifetime = None if self.expires_on is None else max(self.expires_on - self.team.today(self.created_at),
+                                                             timedelta(days=1))
+        return self.team.key_policy.nearest_allowed(None if lifetime is None else today + lifetime, today)
+
+    def roll(self, by: User, overlap: timedelta, pepper: bytes) -> tuple["ApiKey", str] | None:
+        """A replacement made by `by` (same name and services, replacement_expires_on()) and its plaintext, with
+        this key working on for `overlap`, for the caller to commit; None when this key cannot be rolled: rolled
+        already, or no longer working (by anyone, even a moment ago). Then the caller rolls back the replacement."""
+        now = utcnow()
+        replacement, plaintext = ApiKey.issue(creator=by, name=self.name, services=self.services,
+                                              expires_on=self.replacement_expires_on(self.team.today(now)),
+                                              pepper=pepper)
+        replacement.created_at = now
+        db.session.add(replacement)
+        db.session.flush()  # its id, for this key to point to
+        # One conditional UPDATE: of two admins rolling the key at once, the second finds it rolled.
+        result = db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == self.id, ApiKey.replaced_by_id.is_(None),
+                   ApiKey.status_clause(KeyStatus.ACTIVE, self.team.today(now), now))
+            .values(replaced_by_id=replacement.id, roll_ends_at=now + overlap)
+        )
+        db.session.refresh(self)
+        return (replacement, plaintext) if result.rowcount == 1 else None
 
     def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> None:
         """Note a pull and where it came from, for the caller to commit, writing at most once per `interval`

@@ -11,16 +11,18 @@
     dialog.showModal();
   }
 
+  // The button that opens the dialog, or that loaded it (a roll dialog names its row's Roll key button).
   function openerOf(dialog) {
-    return document.querySelector(`[data-open-dialog="${dialog.id}"]`);
+    const loader = dialog.dataset.openedBy && document.getElementById(dialog.dataset.openedBy);
+    return loader || document.querySelector(`[data-open-dialog="${dialog.id}"]`);
   }
 
   // Links that act as buttons once JavaScript runs (without it they stay plain links to fallback pages).
   // Tabs: only the selected one is a Tab stop, arrow keys reach the others (without JavaScript, all are).
   function enhance(root) {
-    root.querySelectorAll("a[data-open-dialog], a[data-close-dialog], a[data-dismiss-reveal], a[hx-delete]").forEach((link) => {
+    root.querySelectorAll("a[data-open-dialog], a[data-loads-dialog], a[data-close-dialog], a[data-dismiss-reveal], a[hx-delete]").forEach((link) => {
       link.setAttribute("role", "button");
-      if (link.dataset.openDialog) link.setAttribute("aria-haspopup", "dialog");
+      if (link.dataset.openDialog || "loadsDialog" in link.dataset) link.setAttribute("aria-haspopup", "dialog");
     });
     root.querySelectorAll('[role="tab"]').forEach((tab) => {
       if (tab.getAttribute("aria-selected") !== "true") tab.tabIndex = -1;
@@ -122,10 +124,12 @@
     next.focus();
   });
 
-  // After a create the dialog that held focus is gone: give focus to the new key's Copy button. After the
-  // policy form is saved, its new copy's Save button takes the place of the one that had it.
+  // After a create or a roll the dialog that held focus is gone: give focus to the new key's Copy button. After
+  // the policy form is saved, its new copy's Save button takes the place of the one that had it. A dialog that
+  // htmx brings in open (Roll API key) becomes a real modal.
   document.addEventListener("htmx:after:settle", () => {
     enhance(document);
+    document.querySelectorAll("dialog[open]:not(:modal)").forEach(openDialog);
     const lost = !document.activeElement || document.activeElement === document.body;
     const next = document.querySelector(".reveal [data-copy]") || document.querySelector("#key-policy-form [type=submit]");
     if (next && lost) next.focus();

@@ -40,6 +40,9 @@ INVALID_NAMES = [
     ("a key in the name", f"Mine is {keys.generate()}", "This holds an API key."),
 ]
 
+# A plaintext key in a page.
+KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
+
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,
               **fields) -> tuple[ApiKey, str]:

@@ -9,7 +9,7 @@ from floqast import keys
 from floqast.audit import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, utcnow
-from helpers import CHECKLISTS, HTMX, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
+from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
 
 IP = "203.0.113.9"
 
@@ -199,6 +199,10 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
     client.post("/settings/api-key-policy", data={"require_expiration": "y", "max_lifetime": "90", "csrf_token": token})
+    rolled, rolled_plain = make_key(admin, name="Rolled")
+    answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"overlap": "0", "csrf_token": token})
+    plaintexts += [rolled_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
+    client.get(ME, headers={"x-api-key": rolled_plain})  # refused now: rolled
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]

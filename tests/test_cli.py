@@ -1,6 +1,7 @@
 """Operator commands: teams, users and the demo, as run from a terminal."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -8,7 +9,7 @@ from sqlalchemy import func, inspect, select
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Role, Team, User
+from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
 
 PASSWORD = "a long enough password"
 KEY_IN_OUTPUT = re.compile(r"\bfq_[0-9A-Za-z]{38}\b")
@@ -294,6 +295,10 @@ def test_demo_builds_the_schema_teams_users_and_keys(app, runner, client, empty_
     for team in (acme, globex):
         counts = ApiKey.count_by_status(team, team.today())
         assert all(counts[status] >= 1 for status in KeyStatus), (team.name, counts)
+        # One key in the middle of a roll: working beside its replacement, with days of its overlap left.
+        [rolling] = [key for key in ApiKey.page(team, KeyStatus.ACTIVE, 1, 100, team.today()) if key.roll_ends_at]
+        assert rolling.replaced_by.name == rolling.name
+        assert rolling.roll_ends_at - utcnow() > timedelta(days=5)
 
     [quickstart] = KEY_IN_OUTPUT.findall(result.output)
     response = client.get("/api/v1/me", headers={"x-api-key": quickstart})
@@ -317,7 +322,8 @@ def test_demo_globex_has_a_strict_key_policy_that_some_of_its_keys_exceed_and_ac
         return {key.name for key in keys if key.status(team.today()) is KeyStatus.ACTIVE and key.exceeds_policy}
 
     assert exceeding(acme) == set()
-    assert exceeding(globex) == {"Power BI connector", "Close checklist script"}
+    # The keys made before the policy that live longer than 90 days: two, and the key in the middle of a roll.
+    assert exceeding(globex) == {"Power BI connector", "Close checklist script", "Snowflake nightly load"}
     [change] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.POLICY_CHANGED)).all()
     assert (change.team_id, change.email) == (globex.id, "admin@globex.test")
 

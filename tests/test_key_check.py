@@ -34,6 +34,10 @@ def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
                                        last_used_at=now),
         "Open API off": make_key(admins[closed], "Closed", expires_on=closed.today(now) + timedelta(days=30)),
     }
+    replacement = zoo["active, never used"][0]
+    zoo["rolling"] = make_key(admins[acme], "Rolling", replaced_by_id=replacement.id,
+                              roll_ends_at=now + timedelta(hours=1))
+    zoo["rolled"] = make_key(admins[acme], "Rolled", replaced_by_id=replacement.id, roll_ends_at=MOMENT)
     return {state: plaintext for state, (_, plaintext) in zoo.items()}
 
 
@@ -45,6 +49,7 @@ def seen_by_a_pull(key) -> dict:
         "id": key.id, "team_id": key.team_id, "name": key.name, "services": key.services,
         "service_list": key.service_list, "has_service": [key.has_service(service) for service in Service],
         "expires_on": key.expires_on, "last_used_at": key.last_used_at, "deleted_at": key.deleted_at,
+        "roll_ends_at": key.roll_ends_at, "replaced_by_id": key.replaced_by_id,
         "status": key.status(today), "expires_at": key.expires_at,
         "team.id": team.id, "team.timezone": team.timezone, "team.open_api_enabled": team.open_api_enabled,
         "team.zone": team.zone, "team.today": today, "team.end_of_day": team.end_of_day(today),

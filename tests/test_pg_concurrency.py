@@ -1,6 +1,6 @@
-"""Concurrency on PostgreSQL: two admins deleting one key at once, creates (on a SQLite file too) and renames
-racing for one name, many parallel pulls with one key, and revocation seen at once by every worker of a multi-worker
-gunicorn on loopback."""
+"""Concurrency on PostgreSQL: two admins deleting one key at once, two rolling one key at once, creates (on a SQLite
+file too) and renames racing for one name, many parallel pulls with one key, and revocation seen at once by every
+worker of a multi-worker gunicorn on loopback."""
 
 import os
 import subprocess
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
+from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
@@ -76,6 +77,35 @@ def test_two_admins_deleting_one_key_at_once(app, team, admin, make_user, make_k
     stored = db.session.get(ApiKey, key.id)
     assert stored.deleted_at is not None
     assert stored.deleted_by_id in (admin.id, other.id)
+
+
+@on_postgresql
+def test_two_admins_rolling_one_key_at_once_make_one_new_key(app, team, admin, make_user, make_key):
+    other = make_user(team, Role.SYSADMIN, email="sam@acme.test", name="Sam Sysadmin")
+    key, _ = make_key(admin, name="Warehouse load")
+    key_id = key.id
+    clients = []
+    for user in (admin, other):
+        client = app.test_client()
+        log_in(client, user)
+        clients.append(client)
+    tokens = run_together(2, lambda index: csrf_token(clients[index], "/settings/api-keys"))
+
+    def roll(index):
+        data = {"overlap": "24", "csrf_token": tokens[index]}
+        response = clients[index].post(f"/settings/api-keys/{key_id}/roll", data=data, headers={"HX-Request": "true"})
+        return response.status_code, response.get_data(as_text=True)
+
+    results = run_together(2, roll)
+    assert all(not isinstance(result, Exception) for result in results), results
+    assert sorted(status for status, _ in results) == [201, 409]
+    assert "A key can be rolled once" in next(body for status, body in results if status == 409)
+    db.session.expire_all()
+    replacements = db.session.scalars(select(ApiKey).where(ApiKey.id != key_id)).all()
+    assert len(replacements) == 1
+    assert db.session.get(ApiKey, key_id).replaced_by_id == replacements[0].id
+    rolled = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.KEY_ROLLED)).all()
+    assert len(rolled) == 1
 
 
 def create_at_once(app, team, make_user) -> list:

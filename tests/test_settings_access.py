@@ -22,6 +22,8 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
     ("/settings/api-keys/<id:key_id>", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>", "POST"): (303, {"name": "Renamed", "description": "Changed"}),
+    ("/settings/api-keys/<id:key_id>/roll", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/roll", "POST"): (201, {"overlap": "24"}),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
     ("/settings/api-key-policy", "GET"): (200, None),

@@ -1,6 +1,5 @@
 """Creating a key: each expiration choice, each validation error, the one-time reveal, escaping."""
 
-import re
 import unicodedata
 from datetime import timedelta
 
@@ -10,9 +9,8 @@ from sqlalchemy import func, select
 from floqast.extensions import db
 from floqast.models import ApiKey, Service
 from floqast.settings.forms import years_later
-from helpers import HTMX, INVALID_NAMES, assert_error_next_to, csrf_token, parse_html, text_of
+from helpers import HTMX, INVALID_NAMES, KEY_PATTERN, assert_error_next_to, csrf_token, parse_html, text_of
 
-KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 # Far from UTC on both sides, so that "today" in the team's zone differs from UTC's at any hour.
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago"]
 

@@ -1,7 +1,6 @@
 """The plaintext key is in the response that created it and nowhere else: pages, database, logs."""
 
 import logging
-import re
 
 import pytest
 from sqlalchemy import select
@@ -9,9 +8,7 @@ from sqlalchemy import select
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey
-from helpers import HTMX, csrf_token
-
-KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
+from helpers import HTMX, KEY_PATTERN, csrf_token
 
 
 def create(client, name, htmx):

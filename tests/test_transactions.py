@@ -143,3 +143,5 @@ def test_the_demo_keys_come_with_their_audit_events(app, runner, empty_db):
         deleted = {row.api_key_id for row in AuditEvent.for_team(team_id) if row.kind is AuditKind.KEY_DELETED}
         assert created == {key.id for key in keys}
         assert deleted == {key.id for key in keys if key.deleted_at is not None} != set()
+        rolled = {row.api_key_id for row in AuditEvent.for_team(team_id) if row.kind is AuditKind.KEY_ROLLED}
+        assert rolled == {key.id for key in keys if key.replaced_by_id is not None} != set()

@@ -93,13 +93,23 @@ def check_working(key: ApiKey) -> ApiKey:
     """`key`, unless it is deactivated, expired or its team has Open API off: then an ApiError saying so."""
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
-        stopped = key.deleted_at.astimezone(key.team.zone).date()
-        raise _unauthorized(f"This API key was deactivated on {stopped.isoformat()}.")
+        raise _unauthorized(_deactivated_detail(key))
     if status is KeyStatus.EXPIRED:
         raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
     if not key.team.open_api_enabled:
         raise ApiError(403, "Forbidden", "Open API is not enabled for this team.")
     return key
+
+
+def _deactivated_detail(key) -> str:
+    """Why a deactivated key is refused: rolled (naming its replacement by hint) or deleted, on a date in its
+    team's zone."""
+    if key.replaced_by_id is not None:
+        replacement = db.session.get(ApiKey, key.replaced_by_id)  # one more lookup, for a rolled key's refusal only
+        rolled = replacement.created_at.astimezone(key.team.zone).date()
+        return f"This API key was rolled on {rolled.isoformat()} and replaced by {replacement.hint}…"
+    stopped = key.deleted_at.astimezone(key.team.zone).date()
+    return f"This API key was deactivated on {stopped.isoformat()}."
 
 
 def check_service(key: ApiKey, service: Service | None) -> None:

@@ -29,7 +29,7 @@ KIND_SCHEMAS = {
 ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
-    "401": "The key is missing, malformed, unknown, expired or deactivated.",
+    "401": "The key is missing, malformed, unknown, expired, deactivated, or rolled and past its overlap.",
     "403": "The key lacks this service, or Open API is off for the team.",
     "413": "The request carries a body larger than the API reads (GETs need none); the detail gives the limit.",
     "414": "The URL is longer than the API reads; the detail gives the limit.",

@@ -1,4 +1,4 @@
-"""The Create New Key form, the form that edits a key's name and description, and their rules."""
+"""The Create New Key, key edit and Roll API key forms, and their rules."""
 
 import re
 import unicodedata
@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from floqast import keys
-from floqast.key_actions import NAME_TAKEN
+from floqast.key_actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.key_policy import KeyPolicy
 from floqast.models import DESCRIPTION_LENGTH, Service, name_key, normal_name
 
@@ -192,3 +192,15 @@ class CreateKeyForm(KeyNameForm):
         if self.expiration.data == "custom":
             return date.fromisoformat(self.custom_date.data)
         return preset_expiry(self.expiration.data, self.today)
+
+
+class RollKeyForm(FlaskForm):
+    overlap = SelectField(
+        "Old key keeps working",
+        choices=[SelectChoice(str(overlap // timedelta(hours=1)), label) for overlap, label in ROLL_OVERLAPS.items()],
+        default="24",
+    )
+
+    def overlap_time(self) -> timedelta:
+        """How long the old key keeps working beside its replacement."""
+        return timedelta(hours=int(self.overlap.data))

@@ -7,11 +7,12 @@ from sqlalchemy import select
 from floqast import audit, key_actions
 from floqast.audit import AuditEvent
 from floqast.extensions import db
-from floqast.key_actions import KEY_STOPPED, KeyStopped, NameTaken
+from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.routing import database_id
 from floqast.settings import bp
-from floqast.settings.forms import CreateKeyForm, EditKeyForm
+from floqast.settings.formatting import day
+from floqast.settings.forms import CreateKeyForm, EditKeyForm, RollKeyForm
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
@@ -117,6 +118,12 @@ def create_key():
             return render_template("settings/_create_form.html", form=form), 422
         return render_page(current_filter(), form, 422, dialog_open=True)
     db.session.commit()
+    return reveal(key, plaintext)
+
+
+def reveal(key: ApiKey, plaintext: str):
+    """The answer that shows a new key this once: the page with the reveal panel, or to htmx the panel with the
+    refreshed list (closing a roll dialog in it) and a fresh, closed Create New Key dialog."""
     if not wants_fragment():
         return render_page(DEFAULT_FILTER, new_key_form(formdata=None), 201, new_key=key, plaintext=plaintext)
     body = render_template(
@@ -201,6 +208,55 @@ def edit_key(key_id: int):
     return render_key_page(key, edit_key_form(key, formdata=None), message=message)
 
 
+def roll_refusal(key: ApiKey) -> str | None:
+    """Why the key cannot be rolled, or None when it can: a key is rolled once, while it works."""
+    if key.replaced_by is not None:
+        return (f"“{key.name}” was already rolled on {day(key.replaced_by.created_at, key.team)} and replaced by "
+                f"{key.replaced_by.hint}…. A key can be rolled once: roll its replacement instead.")
+    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+        return f"“{key.name}” no longer works, so it cannot be rolled. Create a new key instead."
+    return None
+
+
+def render_roll(key: ApiKey, form: RollKeyForm, status: int = 200):
+    """The Roll API key form, or why the key cannot be rolled: to htmx the dialog (asked for) or the form alone
+    (submitted), else a page of its own."""
+    context = {
+        "key": key,
+        "form": form,
+        "refusal": roll_refusal(key),
+        "new_expires_on": key.replacement_expires_on(key.team.today()),
+        "status_filter": current_filter(),
+        "page_param": page_argument(current_page()),
+    }
+    if not wants_fragment():
+        return render_template("settings/roll_key.html", **context), status
+    template = "settings/_roll_modal.html" if request.method == "GET" else "settings/_roll_form.html"
+    return render_template(template, **context), status
+
+
+@bp.get("/api-keys/<id:key_id>/roll")
+def confirm_roll(key_id: int):
+    """Ask how long the old key keeps working: the dialog to htmx, a page to browsers without JavaScript."""
+    return render_roll(team_key_or_404(key_id), RollKeyForm(formdata=None))
+
+
+@bp.post("/api-keys/<id:key_id>/roll")
+def roll_key(key_id: int):
+    """Replace a key with a new one, shown this once; the old one works on for the overlap chosen."""
+    key = team_key_or_404(key_id)
+    form = RollKeyForm()
+    if not form.validate():
+        return render_roll(key, form, 422)
+    try:
+        replacement, plaintext = key_actions.roll_key(key, current_user, form.overlap_time())
+    except CannotRoll:  # rolled or stopped since the form was shown (by another admin, perhaps a moment ago)
+        db.session.rollback()
+        return render_roll(key, form, 409)
+    db.session.commit()
+    return reveal(replacement, plaintext)
+
+
 @bp.get("/api-keys/<id:key_id>/delete")
 def confirm_delete(key_id: int):
     """Ask before deleting, for browsers without JavaScript."""
@@ -218,7 +274,7 @@ def deactivate(key: ApiKey) -> bool:
 def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
     if deactivated_now:
         return f"“{key.name}” was deactivated. Requests with it are refused from now on."
-    stopped = key.deleted_at.astimezone(key.team.zone)
+    stopped = key.stopped_at.astimezone(key.team.zone)
     return f"“{key.name}” was already deactivated on {stopped:%b %-d, %Y}."
 
 
