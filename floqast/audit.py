@@ -1,5 +1,5 @@
-"""The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
-and keys of ours sent in a URL.
+"""The audit trail: keys created and deleted, changes to their allowed addresses, logins, failed logins and
+logouts, refused API authentications, and keys of ours sent in a URL.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -19,11 +19,14 @@ from floqast.extensions import db
 from floqast.models import ApiKey, User, UTCDateTime, _str_enum, utcnow
 
 PAGE_SIZE = 25
+# Long enough for a change's before and after: two lists of 20 IPv6 ranges.
+DETAIL_LENGTH = 2000
 
 
 class AuditKind(enum.StrEnum):
     KEY_CREATED = "key_created"
     KEY_DELETED = "key_deleted"
+    ALLOWED_IPS_CHANGED = "allowed_ips_changed"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
@@ -35,6 +38,7 @@ class AuditKind(enum.StrEnum):
         return {
             "key_created": "Key created",
             "key_deleted": "Key deleted",
+            "allowed_ips_changed": "Allowed addresses changed",
             "login": "Logged in",
             "login_failed": "Failed login",
             "logout": "Logged out",
@@ -59,7 +63,7 @@ class AuditEvent(db.Model):
     key_hint: Mapped[str | None] = mapped_column(String(16))
     key_name: Mapped[str | None] = mapped_column(String(100))
     ip: Mapped[str | None] = mapped_column(String(45))
-    detail: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(String(DETAIL_LENGTH))
 
     user: Mapped[User | None] = relationship()
 
@@ -90,11 +94,11 @@ def _clip(text: str | None, length: int) -> str | None:
     return None if text is None else text.replace("\x00", "\ufffd")[:length]
 
 
-def key_event(kind: AuditKind, key: ApiKey, user: User) -> AuditEvent:
-    """A key created or deleted by `user`, added to the session with the change."""
+def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = None) -> AuditEvent:
+    """A key created, changed or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
-        key_hint=key.hint, key_name=key.name, ip=client_ip(),
+        key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=detail,
     )
     db.session.add(event)
     return event

@@ -1,15 +1,16 @@
-"""The Create New Key form and its rules."""
+"""The Create New Key form, the allowed addresses form, and their rules."""
 
 import re
 import unicodedata
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from floqast import ip_allowlist
 from floqast.key_actions import NAME_TAKEN
 from floqast.models import Service, name_key, normal_name
 
@@ -46,6 +47,27 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class AllowedIpsField(TextAreaField):
+    """Allowed IP addresses as an admin types them; its data is their stored form (None: any address)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = ip_allowlist.parse(valuelist[0])  # a ValueError is the field's error
+
+    def _value(self) -> str:
+        if self.process_errors:
+            return self.raw_data[0]  # as typed, to be corrected
+        return "\n".join(ip_allowlist.shown(self.data))
+
+
+def allowed_ips_field() -> AllowedIpsField:
+    return AllowedIpsField("Allowed IP addresses")
+
+
+class AllowedIpsForm(FlaskForm):
+    allowed_ips = allowed_ips_field()
+
+
 class CreateKeyForm(FlaskForm):
     name = StringField(
         "New API Key Name",
@@ -59,6 +81,7 @@ class CreateKeyForm(FlaskForm):
         choices=[SelectChoice(service.value, service.label) for service in Service],
         validators=[DataRequired("Select at least one API service.")],
     )
+    allowed_ips = allowed_ips_field()
 
     def __init__(self, *args, today: date, taken_names=(), **kwargs):
         super().__init__(*args, **kwargs)
