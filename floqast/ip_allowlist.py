@@ -38,8 +38,9 @@ def _named(entry: str) -> str:
 
 
 def parse(text: str) -> str | None:
-    """The stored form of an admin's list (one entry a line, or separated by commas), each network once; None
-    when it is empty (any address). ValueError with a message naming each bad entry, or saying it is too long."""
+    """The stored form of an admin's list (one entry a line, or separated by commas): each network once, IPv4
+    first, in order, so that one set of networks has one stored form; None when it is empty (any address).
+    ValueError with a message naming each bad entry, or saying the list is too long."""
     networks, bad = [], []
     for entry in filter(None, SEPARATORS.split(text)):
         try:
@@ -56,6 +57,7 @@ def parse(text: str) -> str | None:
         raise ValueError(f"Not {noun}: {named}{more}.")
     if len(networks) > MAX_ENTRIES:
         raise ValueError(f"Enter at most {MAX_ENTRIES} addresses or ranges; this list has {len(networks)}.")
+    networks.sort(key=lambda found: (found.version, found))
     return ",".join(found.with_prefixlen for found in networks) or None
 
 
