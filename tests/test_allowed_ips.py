@@ -251,7 +251,9 @@ def test_the_form_shows_the_addresses_one_a_line(admin_client, office_key):
     page = parse_html(admin_client.get(allowed_ips_url(office_key)))
 
     assert "Office load" in text_of(page.find("h1"))
-    assert page.find("textarea", attrs={"name": "allowed_ips"}).get_text().strip() == f"{OFFICE}\n2001:db8::1"
+    field = page.find("textarea", attrs={"name": "allowed_ips"})
+    assert field.get_text().strip() == f"{OFFICE}\n2001:db8::1"
+    assert field.get("autofocus") is None  # focus stays where the page puts it, until there is an error
 
 
 def test_htmx_gets_the_form_alone(admin_client, office_key):
@@ -317,6 +319,7 @@ def test_a_bad_list_changes_nothing_and_names_the_bad_entries(admin_client, offi
     assert (page.find("html") is None) is htmx
     assert text_of(page.find(id="allowed_ips-error")) == "Not IP addresses or CIDR ranges: “foo”, “bar”."
     assert page.find("textarea").get_text().strip() == "203.0.113.7\nfoo\nbar"
+    assert page.find("textarea").get("autofocus") == ""
     assert reload(office_key).allowed_ips == f"{OFFICE},2001:db8::1/128"
     assert changes() == []
 
