@@ -3,6 +3,8 @@
 import pytest
 from sqlalchemy import select
 
+from floqast.api.auth import verify
+from floqast.api.errors import ApiError
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.ip_allowlist import parse, shown
@@ -161,6 +163,17 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_is_checked(make_app
         assert pull(f"{ELSEWHERE}, 203.0.113.7").status_code == 200
         assert_api_error(pull(ELSEWHERE), 403, f"This API key cannot be used from {ELSEWHERE}.")
         assert_api_error(pull(f"203.0.113.7, {ELSEWHERE}"), 403, f"This API key cannot be used from {ELSEWHERE}.")
+
+
+def test_a_key_with_allowed_addresses_is_refused_when_the_client_address_is_unknown(app, admin, make_key):
+    _, anywhere = make_key(admin, name="Anywhere")
+    _, office_only = make_key(admin, name="Office only", allowed_ips=parse(OFFICE))
+
+    assert verify(anywhere, None).name == "Anywhere"
+    with pytest.raises(ApiError) as refused:
+        verify(office_only, None)
+    assert (refused.value.status, refused.value.detail) == (
+        403, "This API key cannot be used from an unknown address.")
 
 
 def test_without_a_trusted_proxy_a_forwarded_header_is_not_believed(client, admin, make_key):
