@@ -354,3 +354,15 @@ def test_a_key_that_no_longer_works_shows_its_list_and_cannot_be_changed(admin_c
     assert "can no longer be changed" in text_of(parse_html(response))
     assert reload(key).allowed_ips == OFFICE
     assert changes() == []
+
+
+def test_a_change_between_two_lists_of_the_longest_addresses_is_recorded_whole(admin_client, admin, make_key):
+    longest = [f"2001:db8:ffff:ffff:ffff:ffff:ffff:{0x1000 + number:x}" for number in range(20)]  # 39 characters
+    key, _ = make_key(admin, allowed_ips=parse(" ".join(longest)))
+    others = [address.replace("2001:db8", "2001:db9") for address in longest]
+
+    assert save(admin_client, key, "\n".join(others)).status_code == 200
+
+    [event] = changes()
+    assert event.detail == f"Before: {', '.join(longest)}. After: {', '.join(others)}."
+    assert reload(key).allowed_ip_list == others
