@@ -50,6 +50,9 @@ class CheckboxesField(SelectMultipleField):
 class AllowedIpsField(TextAreaField):
     """Allowed IP addresses as an admin types them; its data is their stored form (None: any address)."""
 
+    def __init__(self, label="Allowed IP addresses", **kwargs):
+        super().__init__(label, **kwargs)
+
     def process_formdata(self, valuelist):
         if valuelist:
             self.data = ip_allowlist.parse(valuelist[0])  # a ValueError is the field's error
@@ -60,12 +63,8 @@ class AllowedIpsField(TextAreaField):
         return "\n".join(ip_allowlist.shown(self.data))
 
 
-def allowed_ips_field() -> AllowedIpsField:
-    return AllowedIpsField("Allowed IP addresses")
-
-
 class AllowedIpsForm(FlaskForm):
-    allowed_ips = allowed_ips_field()
+    allowed_ips = AllowedIpsField()
 
 
 class CreateKeyForm(FlaskForm):
@@ -81,7 +80,7 @@ class CreateKeyForm(FlaskForm):
         choices=[SelectChoice(service.value, service.label) for service in Service],
         validators=[DataRequired("Select at least one API service.")],
     )
-    allowed_ips = allowed_ips_field()
+    allowed_ips = AllowedIpsField()
 
     def __init__(self, *args, today: date, taken_names=(), **kwargs):
         super().__init__(*args, **kwargs)
