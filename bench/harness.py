@@ -295,6 +295,51 @@ def get(port: int, path: str, headers: dict | None = None, connection=None) -> t
 # ---------------------------------------------------------------------------------------------- the load
 
 
+def worker_cpu_seconds(server: Server) -> float:
+    """User + system CPU time used so far by the gunicorn workers, from /proc."""
+    total = 0
+    for pid in server.workers():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def side_by_side(server: Server, targets: dict, sizes: Sizes, temp: Path, tool: str,
+                 rounds: int | None = None) -> tuple[dict, dict]:
+    """Load each of `targets` ({name: (path, headers)}) in alternating rounds; the best figures of each, and
+    every round's (timeit's rule: a shared machine's noise only ever takes away)."""
+    for path, headers in targets.values():  # warm the workers and the keys' Last used
+        for _ in range(20):
+            status, _ = get(server.port, path, headers)
+            assert status == 200, (path, status)
+    runs = {name: [] for name in targets}
+    for _ in range(rounds or sizes.rounds):
+        for name, (path, headers) in targets.items():
+            cpu = worker_cpu_seconds(server)
+            run = load(server.url + path, headers, sizes, temp, tool)
+            run["worker_cpu_us"] = (worker_cpu_seconds(server) - cpu) / max(1, run["requests"]) * 1e6
+            runs[name].append(run)
+    for name, found in runs.items():
+        if any(run["errors"] for run in found):
+            raise SystemExit(f"bench: errors under load on {name}: {found}")
+    summary = {name: {
+        "rps": max(run["rps"] for run in found),
+        "p50_ms": min(run["p50_ms"] for run in found),
+        "p99_ms": min(run["p99_ms"] for run in found),
+        "worker_cpu_us": min(run["worker_cpu_us"] for run in found),
+        "requests": sum(run["requests"] for run in found),
+    } for name, found in runs.items()}
+    return summary, runs
+
+
+def figures_text(figures: dict) -> str:
+    return (f"{figures['rps']:,.0f} req/s, p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+            f"{figures['worker_cpu_us']:,.0f} µs CPU/req")
+
+
 WRK_SCRIPT = """
 local budget = tonumber(os.getenv("BENCH_REQUESTS_PER_THREAD") or "100000")
 local count = 0

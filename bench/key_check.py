@@ -56,7 +56,7 @@ def measure(databases: Databases, temp: Path, sizes: Sizes, log) -> Result:
                 started = time.perf_counter()
                 for _ in range(checks // 10):
                     for plaintext in plaintexts[name]:
-                        verify(plaintext)
+                        verify(plaintext, "127.0.0.1")
                         db.session.remove()
                 elapsed = time.perf_counter() - started
             if round_number:  # the first round warms caches and compiles statements

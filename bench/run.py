@@ -9,7 +9,8 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 3. export: CSV export over HTTP against the driver alone + csv.writer, and the workers' peak RSS for the CSV
    of every row against a tenth, and for a 30,000-record JSON page against a 3,000-record one;
 4. deep_pages: the last page of a cursor walk against the first one;
-5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10.
+5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10;
+6. allowed_ips: GET /api/v1/me with a key that allows 20 IP ranges against a key that allows any address.
 
 Every goal is a ratio; the raw figures are printed beside it and written to bench/results/*.json.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench import auth_overhead, deep_pages, export, harness, key_check, keys_tab
+from bench import allowed_ips, auth_overhead, deep_pages, export, harness, key_check, keys_tab
 from bench.harness import Databases, Result, Sizes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,11 +59,13 @@ def options(argv) -> argparse.Namespace:
 
 @dataclass
 class Books:
-    """The served app's data: its team, a key for every service, and the generated reconciliations."""
+    """The served app's data: its team, a key for every service (and one more that allows only
+    allowed_ips.RANGES), and the generated reconciliations."""
 
     app: Flask
     team_id: int
     api_key: str
+    allowlisted_key: str
     entity_id: int
     rows: int
     generator_output: str
@@ -73,6 +76,7 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes) -> Bo
     """Create the main database, its team and key, and generate the team's reconciliations."""
     from sqlalchemy import func, select
 
+    from floqast import ip_allowlist
     from floqast.analytics.models import Entity, Reconciliation
     from floqast.extensions import db
     from floqast.models import ApiKey, Service
@@ -83,7 +87,10 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes) -> Bo
         team, admin = harness.make_team(harness.TEAM, "admin@bench.test")
         key_row, api_key = ApiKey.issue(creator=admin, name="Bench", services=list(Service), expires_on=None,
                                         pepper=harness.PEPPER.encode())
-        db.session.add(key_row)
+        allowlisted_row, allowlisted_key = ApiKey.issue(
+            creator=admin, name="Bench allowlisted", services=list(Service), expires_on=None,
+            pepper=harness.PEPPER.encode(), allowed_ips=ip_allowlist.parse("\n".join(allowed_ips.RANGES)))
+        db.session.add_all([key_row, allowlisted_row])
         db.session.commit()
         team_id = team.id
 
@@ -100,7 +107,7 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes) -> Bo
         if databases.kind == "postgresql":
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()
-    return Books(app, team_id, api_key, entity_id, rows, generator_output, generate_seconds)
+    return Books(app, team_id, api_key, allowlisted_key, entity_id, rows, generator_output, generate_seconds)
 
 
 def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: dict) -> list[Result]:
@@ -126,6 +133,9 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
                                   chosen)
         log("4. deep pages ...")
         results.append(deep_pages.measure(server, databases, books.api_key, books.team_id, books.rows, chosen))
+        log("6. allowed IP addresses ...")
+        results.append(allowed_ips.measure(server, books.api_key, books.allowlisted_key, chosen, temp,
+                                           args.load_tool))
     finally:
         server.stop()
     return sorted(results, key=lambda result: result.number)

@@ -1,5 +1,6 @@
-"""The audit trail: keys created, renamed, described, rolled and deleted, logins, failed logins and logouts, refused API
-authentications, keys of ours sent in a URL, and changes to the team's API key policy.
+"""The audit trail: keys created, renamed, described, rolled and deleted, changes to their allowed addresses, logins,
+failed logins and logouts, refused API authentications, keys of ours sent in a URL, and changes to the team's API
+key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -20,13 +21,15 @@ from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, User, UTCDateTime, _str_enum, clip, utcnow
 
 PAGE_SIZE = 25
-DETAIL_LENGTH = 1100
+# Long enough for a change's before and after: two lists of 20 IPv6 ranges.
+DETAIL_LENGTH = 2000
 
 
 class AuditKind(enum.StrEnum):
     KEY_CREATED = "key_created"
     KEY_DELETED = "key_deleted"
     KEY_ROLLED = "key_rolled"
+    ALLOWED_IPS_CHANGED = "allowed_ips_changed"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
@@ -42,6 +45,7 @@ class AuditKind(enum.StrEnum):
             "key_created": "Key created",
             "key_deleted": "Key deleted",
             "key_rolled": "Key rolled",
+            "allowed_ips_changed": "Allowed addresses changed",
             "login": "Logged in",
             "login_failed": "Failed login",
             "logout": "Logged out",
@@ -72,7 +76,6 @@ class AuditEvent(db.Model):
     key_hint: Mapped[str | None] = mapped_column(String(16))
     key_name: Mapped[str | None] = mapped_column(String(100))
     ip: Mapped[str | None] = mapped_column(String(45))
-    # Room for a description's before and after in full.
     detail: Mapped[str | None] = mapped_column(String(DETAIL_LENGTH))
 
     user: Mapped[User | None] = relationship()

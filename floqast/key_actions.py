@@ -1,12 +1,12 @@
-"""Creating, editing, rolling and deactivating a key, and changing the team's key policy, each with its audit event,
-for the views, commands and demo alike.
+"""Creating, editing, rolling and deactivating a key, changing its allowed addresses, and changing the team's key
+policy, each with its audit event, for the views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
 
 from datetime import date, timedelta
 
-from floqast import audit
+from floqast import audit, ip_allowlist
 from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
@@ -46,15 +46,17 @@ def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
 
 
 def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
-               ) -> tuple[ApiKey, str]:
-    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken."""
+               allowed_ips: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken; allowed_ips
+    in its stored form (None: any address)."""
     hold_free_name(creator.team, name)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
-                                  pepper=key_pepper())
+                                  pepper=key_pepper(), allowed_ips=allowed_ips)
     key.description = description
     db.session.add(key)
     db.session.flush()  # the key's id, for its audit event
-    audit.key_event(AuditKind.KEY_CREATED, key, creator)
+    detail = None if allowed_ips is None else f"Allowed addresses: {addresses(allowed_ips)}."
+    audit.key_event(AuditKind.KEY_CREATED, key, creator, detail)
     return key, plaintext
 
 
@@ -89,6 +91,8 @@ def edit_key(key: ApiKey, name: str, description: str | None, by: User) -> list[
         audit.key_event(AuditKind.KEY_DESCRIBED, key, by, f"From {quoted(before)} to {quoted(description)}")
         changes.append(AuditKind.KEY_DESCRIBED)
     return changes
+
+
 class CannotRoll(ValueError):
     """The key was rolled already or no longer works (perhaps since a moment ago, by another admin)."""
 
@@ -108,6 +112,23 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
     audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
     audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
     return replacement, plaintext
+
+
+def addresses(stored: str | None) -> str:
+    """Allowed addresses as the audit trail words them."""
+    return ", ".join(ip_allowlist.shown(stored)) or "any address"
+
+
+def change_allowed_ips(key: ApiKey, allowed_ips: str | None, by: User) -> bool:
+    """Set the key's allowed addresses (stored form; None: any address), with an audit event that says what
+    they were and what they are; False (and no event) when they already were those."""
+    db.session.refresh(key, with_for_update=True)  # "before" as stored now, not as this request first read it
+    if key.allowed_ips == allowed_ips:
+        return False
+    detail = f"Before: {addresses(key.allowed_ips)}. After: {addresses(allowed_ips)}."
+    key.allowed_ips = allowed_ips
+    audit.key_event(AuditKind.ALLOWED_IPS_CHANGED, key, by, detail)
+    return True
 
 
 def deactivate_key(key: ApiKey, by: User) -> bool:

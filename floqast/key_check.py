@@ -26,12 +26,12 @@ class CheckedTeam:
 
 class CheckedKey:
     """A key as a pull sees it, built from one row of `check`: the ApiKey's values and its own rules
-    (status, services, expiry, Last used), without an ORM object or a session."""
+    (status, services, allowed addresses, expiry, Last used), without an ORM object or a session."""
 
     COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
-               "roll_ends_at", "replaced_by_id")
+               "roll_ends_at", "replaced_by_id", "allowed_ips")
     __slots__ = (*COLUMNS, "team")
-    status, has_service, service_list = ApiKey.status, ApiKey.has_service, ApiKey.service_list
+    status, has_service, service_list, allows = ApiKey.status, ApiKey.has_service, ApiKey.service_list, ApiKey.allows
     expires_at, record_use = ApiKey.expires_at, ApiKey.record_use
 
     def __init__(self, values: dict):

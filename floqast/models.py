@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, 
 from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from floqast import keys
+from floqast import ip_allowlist, keys
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 
@@ -204,6 +204,8 @@ class ApiKey(db.Model):
     last_used_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     # When the key was first seen in a URL (refused there, but now in proxy and server logs): roll it.
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The networks a pull may come from, normalised (floqast/ip_allowlist.py); NULL: any address.
+    allowed_ips: Mapped[str | None] = mapped_column(String(ip_allowlist.STORED_LENGTH))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A rolled key: the key that replaced it, and the moment it stops working (its overlap's end; the roll's
@@ -217,7 +219,8 @@ class ApiKey(db.Model):
     replaced_by: Mapped["ApiKey | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id])
 
     @classmethod
-    def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes):
+    def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
+              allowed_ips: str | None = None):
         """A new key for the creator's team, and its plaintext, which is never stored."""
         plaintext = keys.generate()
         key = cls(
@@ -226,6 +229,7 @@ class ApiKey(db.Model):
             name=name,
             services=list(dict.fromkeys(Service(service).value for service in services)),  # each once, in order
             expires_on=expires_on,
+            allowed_ips=allowed_ips,
             digest=keys.digest(plaintext, pepper),
             hint=keys.hint(plaintext),
         )
@@ -248,6 +252,15 @@ class ApiKey(db.Model):
 
     def has_service(self, service: Service) -> bool:
         return service.value in self.services
+
+    def allows(self, ip: str | None) -> bool:
+        """Whether a pull from `ip` may use the key: from anywhere unless it has allowed addresses."""
+        return self.allowed_ips is None or ip_allowlist.allows(self.allowed_ips, ip)
+
+    @property
+    def allowed_ip_list(self) -> list[str]:
+        """The allowed addresses and ranges as people write them; empty for any address."""
+        return ip_allowlist.shown(self.allowed_ips)
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """Deactivated if deleted or rolled and past its overlap, else Expired once its last day has passed, else
@@ -360,7 +373,7 @@ class ApiKey(db.Model):
         now = utcnow()
         replacement, plaintext = ApiKey.issue(creator=by, name=self.name, services=self.services,
                                               expires_on=self.replacement_expires_on(self.team.today(now)),
-                                              pepper=pepper)
+                                              pepper=pepper, allowed_ips=self.allowed_ips)
         replacement.created_at = now
         db.session.add(replacement)
         db.session.flush()  # its id, for this key to point to

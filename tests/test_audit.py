@@ -195,6 +195,7 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
         client.get(ME, headers={"Authorization": f"Bearer {presented}"})
         plaintexts.append(presented)
     token = csrf_token(client, "/settings/api-keys")
+    client.post(f"/settings/api-keys/{created.id}/allowed-ips", data={"allowed_ips": IP, "csrf_token": token})
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL

@@ -26,6 +26,7 @@ def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
         "one service": make_key(admins[acme], "Checklists only", services=(Service.CHECKLISTS,)),
         "used": make_key(admins[acme], "Used", last_used_at=MOMENT, last_used_ip="203.0.113.9"),
         "seen in a URL": make_key(admins[acme], "Seen in a URL", exposed_in_url_at=MOMENT),
+        "allowed addresses": make_key(admins[acme], "Office only", allowed_ips="203.0.113.0/24,2001:db8::/32"),
         "deactivated": make_key(admins[acme], "Deactivated", deleted_at=MOMENT, deleted_by=admins[acme]),
         "expired": make_key(admins[acme], "Expired", expires_on=acme.today() - timedelta(days=1)),
         "last day, far east": make_key(admins[far_east], "Last day", expires_on=far_east.today(now)),
@@ -50,6 +51,8 @@ def seen_by_a_pull(key) -> dict:
         "service_list": key.service_list, "has_service": [key.has_service(service) for service in Service],
         "expires_on": key.expires_on, "last_used_at": key.last_used_at, "deleted_at": key.deleted_at,
         "roll_ends_at": key.roll_ends_at, "replaced_by_id": key.replaced_by_id,
+        "allowed_ips": key.allowed_ips,
+        "allows": [key.allows(ip) for ip in ("203.0.113.7", "2001:db8::1", "198.51.100.7", None)],
         "status": key.status(today), "expires_at": key.expires_at,
         "team.id": team.id, "team.timezone": team.timezone, "team.open_api_enabled": team.open_api_enabled,
         "team.zone": team.zone, "team.today": today, "team.end_of_day": team.end_of_day(today),
@@ -69,6 +72,9 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
         "active", "expired", "deactivated"}
     used = key_check.check(key_zoo["used"], pepper)
     assert seen_by_a_pull(used)["last_used_at"] == "2025-03-31T18:15:06.123456+00:00"
+    office_only = seen_by_a_pull(key_check.check(key_zoo["allowed addresses"], pepper))
+    assert office_only["allows"] == [True, True, False, False]
+    assert seen_by_a_pull(key_check.check(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
 
 
 def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):

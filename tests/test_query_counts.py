@@ -19,7 +19,7 @@ from floqast.analytics.records import DATASETS
 from floqast.api.auth import verify
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, utcnow
-from helpers import ME, RECONCILIATIONS, log_in, statements_sent
+from helpers import CLIENT_IP, ME, RECONCILIATIONS, log_in, statements_sent
 
 
 def add_filler_keys(team, creator, count: int) -> None:
@@ -39,18 +39,38 @@ def on_api_keys(sent: list[str], verb: str) -> list[str]:
     return [statement for statement in sent if statement.upper().startswith(verb) and "api_keys" in statement]
 
 
+# Twenty ranges, the client's last: what a key checks on each pull at most.
+TWENTY_RANGES = ",".join([f"10.{number}.0.0/16" for number in range(19)] + [f"{CLIENT_IP}/32"])
+
+
+@pytest.mark.parametrize("allowed_ips", [None, TWENTY_RANGES], ids=["any address", "20 allowed ranges"])
 @pytest.mark.parametrize("keys_in_database", [3, 500])
 def test_a_key_check_is_one_select_on_the_digest_whatever_the_number_of_keys(app, team, admin, make_key,
-                                                                             keys_in_database):
-    _, plaintext = make_key(admin)
+                                                                             keys_in_database, allowed_ips):
+    _, plaintext = make_key(admin, allowed_ips=allowed_ips)
     add_filler_keys(team, admin, keys_in_database - 1)
     db.session.remove()
 
     with statements_sent() as sent:
-        assert verify(plaintext).name == "Power BI"
+        assert verify(plaintext, CLIENT_IP).name == "Power BI"
 
     assert len(sent) == 1
     assert sent[0].upper().startswith("SELECT") and "api_keys.digest =" in sent[0]
+    assert "api_keys.allowed_ips" in sent[0]  # the allowed addresses come with the key's row
+
+
+def test_a_pull_from_an_address_the_key_allows_costs_what_a_pull_with_any_address_costs(api_get, admin, make_key):
+    sent = {}
+    for name, allowed_ips in (("any", None), ("twenty", TWENTY_RANGES)):
+        _, plaintext = make_key(admin, name=name, allowed_ips=allowed_ips)
+        with statements_sent() as sent[name]:
+            assert api_get(ME, plaintext).status_code == 200
+            assert api_get(ME, plaintext).status_code == 200
+
+    # The same statements, values aside: the key's SELECT twice, and one write of Last used.
+    assert [statement.split()[:3] for statement in sent["twenty"]] == [
+        statement.split()[:3] for statement in sent["any"]]
+    assert len(sent["twenty"]) == 3
 
 
 def test_a_pull_costs_the_same_statements_with_3_keys_as_with_500(client, team, admin, make_key):

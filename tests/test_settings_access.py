@@ -28,6 +28,8 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/activity", "GET"): (200, None),
     ("/settings/api-key-policy", "GET"): (200, None),
     ("/settings/api-key-policy", "POST"): (302, {"require_expiration": "y", "max_lifetime": "90"}),
+    ("/settings/api-keys/<id:key_id>/allowed-ips", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 

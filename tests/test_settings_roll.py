@@ -384,3 +384,12 @@ def test_a_replacement_keeps_the_old_lifetime_only_as_far_as_the_teams_policy_al
     for key in (long_lived, never):
         assert roll(sam_client, key, overlap="0").status_code == 201
         assert replacement_of(key).expires_on == team.today() + timedelta(days=30)
+
+
+def test_a_replacement_keeps_the_old_keys_allowed_addresses(sam_client, old_key):
+    key, _ = old_key
+    key.allowed_ips = "203.0.113.0/24"
+    db.session.commit()
+
+    assert roll(sam_client, key).status_code == 201
+    assert replacement_of(key).allowed_ip_list == ["203.0.113.0/24"]

@@ -76,26 +76,30 @@ def presented_key() -> str:
 
 def authenticate() -> ApiKey:
     """The working key behind this request, or an ApiError saying why not."""
-    return verify(presented_key())
+    return verify(presented_key(), request.remote_addr)
 
 
-def verify(presented: str) -> ApiKey:
-    """The working key for a presented plaintext: checksum, digest, one indexed lookup, then its status."""
+def verify(presented: str, ip: str | None) -> ApiKey:
+    """The working key for a plaintext presented from `ip`: checksum, digest, one indexed lookup, then its status,
+    its allowed addresses (before anything else about its team or services is told to a client elsewhere)."""
     if not keys.is_well_formed(presented):
         raise _unauthorized("The API key is malformed. Check that it was copied whole.")
     key = key_check.check(presented, key_pepper())
     if key is None:
         raise _unauthorized("The API key is not valid.")
-    return check_working(key)
+    return check_working(key, ip)
 
 
-def check_working(key: ApiKey) -> ApiKey:
-    """`key`, unless it is deactivated, expired or its team has Open API off: then an ApiError saying so."""
+def check_working(key: ApiKey, ip: str | None) -> ApiKey:
+    """`key`, unless it is deactivated, expired, not allowed from `ip` or its team has Open API off: then an
+    ApiError saying so."""
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
         raise _unauthorized(_deactivated_detail(key))
     if status is KeyStatus.EXPIRED:
         raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
+    if not key.allows(ip):
+        raise ApiError(403, "Forbidden", f"This API key cannot be used from {ip or 'an unknown address'}.")
     if not key.team.open_api_enabled:
         raise ApiError(403, "Forbidden", "Open API is not enabled for this team.")
     return key

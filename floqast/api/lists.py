@@ -87,7 +87,7 @@ def download(token: str):
     if key is None or answer is None:
         raise not_a_link("This download link no longer leads anywhere.")
     try:
-        check_working(key)
+        check_working(key, request.remote_addr)
         check_service(key, required_service(endpoint))
     except ApiError as refusal:
         refuse(refusal, key)

@@ -30,7 +30,8 @@ ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
     "401": "The key is missing, malformed, unknown, expired, deactivated, or rolled and past its overlap.",
-    "403": "The key lacks this service, or Open API is off for the team.",
+    "403": "The key may not be used from the client's address (its allowed IP addresses), lacks this service, or "
+           "Open API is off for the team.",
     "413": "The request carries a body larger than the API reads (GETs need none); the detail gives the limit.",
     "414": "The URL is longer than the API reads; the detail gives the limit.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",

@@ -1,4 +1,4 @@
-"""The Create New Key, key edit and Roll API key forms, and their rules."""
+"""The Create New Key, key edit, allowed addresses and Roll API key forms, and their rules."""
 
 import re
 import unicodedata
@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from floqast import keys
+from floqast import ip_allowlist, keys
 from floqast.key_actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.key_policy import KeyPolicy
 from floqast.models import DESCRIPTION_LENGTH, Service, name_key, normal_name
@@ -99,6 +99,26 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class AllowedIpsField(TextAreaField):
+    """Allowed IP addresses as an admin types them; its data is their stored form (None: any address)."""
+
+    def __init__(self, label="Allowed IP addresses", **kwargs):
+        super().__init__(label, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = ip_allowlist.parse(valuelist[0])  # a ValueError is the field's error
+
+    def _value(self) -> str:
+        if self.process_errors:
+            return self.raw_data[0]  # as typed, to be corrected
+        return "\n".join(ip_allowlist.shown(self.data))
+
+
+class AllowedIpsForm(FlaskForm):
+    allowed_ips = AllowedIpsField()
+
+
 class KeyNameForm(FlaskForm):
     """A key's name and description, with the rules both forms share: the name is free among the team's working
     keys (`taken_names`), and neither holds control or invisible formatting characters."""
@@ -141,6 +161,7 @@ class CreateKeyForm(KeyNameForm):
         choices=[SelectChoice(service.value, service.label) for service in Service],
         validators=[DataRequired("Select at least one API service.")],
     )
+    allowed_ips = AllowedIpsField()
 
     def __init__(self, *args, today: date, policy: KeyPolicy, **kwargs):
         choices = allowed_expiration_choices(policy, today)

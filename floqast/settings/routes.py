@@ -12,7 +12,7 @@ from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.routing import database_id
 from floqast.settings import bp
 from floqast.settings.formatting import day
-from floqast.settings.forms import CreateKeyForm, EditKeyForm, RollKeyForm
+from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
@@ -110,7 +110,7 @@ def create_key():
     if form.validate():
         try:
             key, plaintext = key_actions.create_key(current_user, form.name.data, form.services.data,
-                                                    form.expires_on(), form.description.data)
+                                                    form.expires_on(), form.description.data, form.allowed_ips.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
     if form.errors:
@@ -294,6 +294,46 @@ def delete_key(key_id: int):
     context = key_list(current_user.team, current_filter(), current_page())
     body = render_template("settings/_key_table.html", message=message, **context)
     return body, {"HX-Trigger": ACTIVITY_CHANGED}
+
+
+def allowed_ips_answer(key: ApiKey, form: AllowedIpsForm, status: int = 200, message: str | None = None):
+    """The key's allowed addresses: the fragment to htmx, else the page that holds it."""
+    if wants_fragment():
+        return render_template("settings/_allowed_ips_form.html", key=key, form=form, message=message), status
+    return render_template("settings/allowed_ips.html", key=key, form=form, message=message), status
+
+
+def allowed_ips_message(key: ApiKey, changed: bool) -> str:
+    if not changed:
+        return "No change: these were already the key's allowed addresses."
+    if key.allowed_ips is None:
+        return "Saved: the key works from any address."
+    return "Saved: pulls with the key from any other address are refused from now on."
+
+
+@bp.get("/api-keys/<id:key_id>/allowed-ips")
+def edit_allowed_ips(key_id: int):
+    """The key's allowed IP addresses in a form of their own."""
+    key = team_key_or_404(key_id)
+    return allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key))
+
+
+@bp.post("/api-keys/<id:key_id>/allowed-ips")
+def save_allowed_ips(key_id: int):
+    """Change the allowed IP addresses of a key that still works; audited with before and after."""
+    key = team_key_or_404(key_id)
+    form = AllowedIpsForm()
+    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+        return allowed_ips_answer(key, form, 409)
+    if not form.validate():
+        return allowed_ips_answer(key, form, 422)
+    message = allowed_ips_message(key, key_actions.change_allowed_ips(key, form.allowed_ips.data, by=current_user))
+    db.session.commit()
+    if not wants_fragment():
+        flash(message)
+        return redirect(url_for("settings.edit_allowed_ips", key_id=key.id), 303)
+    body, status = allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key), message=message)
+    return body, status, {"HX-Trigger": ACTIVITY_CHANGED}
 
 
 @bp.get("/api-keys/activity")
