@@ -30,7 +30,7 @@ DEMO_TEAMS = {
 # (name, services, days since created, days until expiry or None, days since last use or None, deleted days ago)
 DEMO_KEYS = [
     ("Power BI connector", [Service.RECONCILIATIONS, Service.CHECKLISTS], 40, 325, 0, None),
-    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 15, 1, None),
+    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 5, 1, None),  # Expiring soon, and a notice
     ("Close checklist script", [Service.CHECKLISTS], 20, None, None, None),
     ("Tableau pilot", [Service.RECONCILIATIONS], 130, -40, 45, None),
     ("Old warehouse export", [Service.RECONCILIATIONS, Service.CHECKLISTS], 400, -35, 50, None),

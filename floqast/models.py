@@ -15,6 +15,9 @@ from sqlalchemy.types import DateTime, TypeDecorator
 from floqast import keys
 from floqast.extensions import db
 
+# A key this close to its expiration date gets the list's Expiring soon badge and its first expiry notice.
+EXPIRING_SOON_DAYS = 7
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
