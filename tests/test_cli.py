@@ -7,6 +7,7 @@ from sqlalchemy import func, inspect, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Role, Team, User
+from helpers import assert_refused
 
 PASSWORD = "a long enough password"
 KEY_IN_OUTPUT = re.compile(r"\bfq_[0-9A-Za-z]{38}\b")
@@ -15,20 +16,6 @@ KEY_IN_OUTPUT = re.compile(r"\bfq_[0-9A-Za-z]{38}\b")
 def teams() -> list[Team]:
     db.session.expire_all()
     return list(db.session.scalars(select(Team).order_by(Team.id)))
-
-
-def assert_refused(result, *words: str) -> str:
-    """The command failed with one readable line (no traceback, no usage dump) naming the problem."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), result.exception  # not a crash
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    [line] = lines
-    assert line.startswith("Error: ")
-    for word in words:
-        assert word.lower() in line.lower(), line
-    return line
 
 
 def assert_usage_error(result, *words: str) -> None:
