@@ -418,3 +418,15 @@ def test_notices_for_a_key_say_who_got_what_and_when(runner, mail_server, team, 
         (NoticeKind.EXPIRES_IN_7_DAYS, "sam@acme.test", False),
     ]
     assert {notice.api_key_id for notice in KeyNotice.for_key(other)} == {other.id}
+
+
+def test_a_revoked_keys_notice_without_a_reason_says_when(runner, mail_server, team, admin, make_key):
+    key, _ = make_key(admin, name="Power BI connector")
+    deactivate_key(key, by=admin)
+    notify_key_admins(key, NoticeKind.REVOKED)
+    db.session.commit()
+    assert notify(runner).output == "Sent 1 notice.\n"
+    [message] = mail_server.messages
+    for body in bodies(message).values():
+        assert f"was revoked on {key.deleted_at:%b} {key.deleted_at.day}, {key.deleted_at.year}," in body
+        assert "because it was" not in body
