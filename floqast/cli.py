@@ -1,4 +1,4 @@
-"""Operator commands: teams, users and the demo (`flask --app wsgi ...`)."""
+"""Operator commands: teams, users, key notices and the demo (`flask --app wsgi ...`)."""
 
 import re
 import sys
@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from floqast import mail, notices
 from floqast.demo import demo
 from floqast.extensions import db
 from floqast.models import Role, Team, User
@@ -19,6 +20,7 @@ MAX_PASSWORD_BYTES = 72  # bcrypt's limit: bcrypt 5 refuses longer passwords wit
 
 team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
 user_cli = AppGroup("user", help="Create users.")
+keys_cli = AppGroup("keys", help="Mail API keys' admins before their keys expire.")
 
 
 def team_named(name: str) -> Team:
@@ -116,7 +118,34 @@ def create_user(team_name: str, email: str, name: str, role: str, password_stdin
     click.echo(f"Created {user.role.label} {email} in {team.name!r}.")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@keys_cli.command("notify")
+def notify():
+    """Email each key's creator and team admins once a key expires within 7 days, within a day, and once it has
+    expired, and send notices recorded elsewhere (revoked keys); meant for cron."""
+    try:
+        transport = mail.transport()
+    except mail.MailNotConfigured as error:
+        raise click.ClickException(str(error)) from None
+    notices.record_expiry_notices()
+    try:
+        delivery = notices.deliver(transport)
+    finally:
+        transport.close()
+    for path in delivery.written:
+        click.echo(f"Wrote {path}")
+    click.echo(f"Sent {plural(delivery.sent, 'notice')}.")
+    for failure in delivery.failures:
+        click.echo(failure, err=True)
+    if delivery.failures:
+        sys.exit(1)  # cron and monitoring see it; what was not sent goes on the next run
+
+
 def init_app(app) -> None:
     app.cli.add_command(team_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(demo)

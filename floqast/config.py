@@ -64,6 +64,16 @@ class Config:
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
     TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
+    # Mail (key notices). Without MAIL_SERVER, demo runs write each message to instance/outbox/ instead.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT") or 587)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    # STARTTLS before logging in; on by default when there is a password to protect.
+    MAIL_USE_TLS = env_flag("MAIL_USE_TLS", default=bool(MAIL_USERNAME))
+    MAIL_FROM = os.environ.get("MAIL_FROM")
+    # Where people open the site, for links in mail (no request to take it from in a cron run).
+    APP_BASE_URL = os.environ.get("APP_BASE_URL")
 
 
 class TestConfig(Config):
@@ -78,6 +88,9 @@ class TestConfig(Config):
     LOGIN_FAILURES_PER_IP = LOGIN_FAILURES_PER_ACCOUNT_AND_IP = LOGIN_FAILURES_PER_ACCOUNT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     API_REFUSAL_LIMIT = "100000 per minute"
+    # No mail leaves a test run but to the SMTP server a test starts and names.
+    MAIL_SERVER = MAIL_USERNAME = MAIL_PASSWORD = MAIL_FROM = APP_BASE_URL = None
+    MAIL_USE_TLS = False
 
 
 def require_secrets(app) -> None:

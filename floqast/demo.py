@@ -31,7 +31,7 @@ DEMO_TEAMS = {
 # (name, services, days since created, days until expiry or None, days since last use or None, deleted days ago)
 DEMO_KEYS = [
     ("Power BI connector", [Service.RECONCILIATIONS, Service.CHECKLISTS], 40, 325, 0, None),
-    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 15, 1, None),
+    ("Snowflake nightly load", [Service.RECONCILIATIONS], 75, 5, 1, None),  # Expiring soon, and a notice
     ("Close checklist script", [Service.CHECKLISTS], 20, None, None, None),
     ("Tableau pilot", [Service.RECONCILIATIONS], 130, -40, 45, None),
     ("Old warehouse export", [Service.RECONCILIATIONS, Service.CHECKLISTS], 400, -35, 50, None),
@@ -41,7 +41,7 @@ DEMO_KEYS = [
 # Teams with a strict API key policy, set once their demo keys exist, so that some of those exceed it. Acme has none.
 DEMO_POLICIES = {"Globex": KeyPolicy(require_expiration=True, max_lifetime_days=90)}
 # A key in the middle of a roll: replaced a day ago, the old key working beside its replacement for 6 days more.
-DEMO_ROLL = ("Snowflake nightly load", timedelta(days=7), timedelta(days=1))
+DEMO_ROLL = ("Power BI connector", timedelta(days=7), timedelta(days=1))
 
 # Each team's close data: a Profile but for `through`, which is the team's last closed month.
 DEMO_BOOKS = {

@@ -16,6 +16,9 @@ from floqast import ip_allowlist, keys
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 
+# A key this close to its expiration date gets the list's Expiring soon badge and its first expiry notice.
+EXPIRING_SOON_DAYS = 7
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""

@@ -15,7 +15,7 @@ from floqast.analytics.generate import generate
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
 from floqast.models import Role, Service, Team, User, utcnow
-from helpers import CLIENT_IP, PASSWORD, issue_key, log_in, record_at_the_driver
+from helpers import CLIENT_IP, PASSWORD, MailServer, free_port, issue_key, log_in, record_at_the_driver
 
 # Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red
 # build is reproducible and a green one is not luck. HYPOTHESIS_PROFILE picks a profile by hand.
@@ -123,6 +123,17 @@ def api_get(client):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def mail_server(app):
+    """A real SMTP server, running, that the app sends its mail to (links in it go to https://keys.example.com)."""
+    server = MailServer(free_port())
+    server.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_FROM="FloQast Open API <keys@floqast.test>",
+                      APP_BASE_URL="https://keys.example.com")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

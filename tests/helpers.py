@@ -7,8 +7,12 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import jsonschema
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from bs4 import BeautifulSoup
 from flask import current_app
 from werkzeug.serving import make_server
@@ -90,6 +94,20 @@ def assert_api_error(response, status: int, detail: str | None = None) -> dict:
     return error
 
 
+def assert_refused(result, *words: str) -> str:
+    """The command failed with one readable line (no traceback, no usage dump) naming the problem."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # not a crash
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    [line] = lines
+    assert line.startswith("Error: ")
+    for word in words:
+        assert word.lower() in line.lower(), line
+    return line
+
+
 def reload(key: ApiKey) -> ApiKey:
     """The key as the database has it now."""
     db.session.expire_all()
@@ -166,6 +184,48 @@ def serving(app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) in the test process on a loopback port, keeping every message it accepts with
+    its envelope recipients; it refuses the addresses in `refused`, and with `login` set, any other login (after
+    STARTTLS: give it a tls_context)."""
+
+    def __init__(self, port: int, login: tuple[str, str] | None = None, **smtp_settings):
+        self.port = port
+        self.login = login
+        self.smtp_settings = smtp_settings
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.refused: set[str] = set()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        extra = dict(auth_required=True, authenticator=self._authenticate) if self.login else {}
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **extra, **self.smtp_settings)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [message for _, message in self.received]
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)  # not handled: the server says 535
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 Message accepted"
 
 
 # The open statements_sent() blocks, each the list of statements it has seen.

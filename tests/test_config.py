@@ -134,7 +134,9 @@ def test_database_url_points_postgres_at_psycopg_3(given, expected):
 
 def load_config_module(monkeypatch, **environ):
     """A fresh copy of floqast.config, reading `environ` (the imported module is left alone)."""
-    for name in ("SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "FLOQAST_DEMO", "FLOQAST_INSTANCE_PATH"):
+    for name in ("SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "FLOQAST_DEMO", "FLOQAST_INSTANCE_PATH",
+                 "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_FROM",
+                 "APP_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
@@ -197,3 +199,25 @@ def test_default_login_limits_leave_an_office_and_an_account_owner_room(monkeypa
     assert per_ip.get_expiry() == per_account.get_expiry() == 60
     assert per_ip.amount >= 5 * per_account_and_ip.amount
     assert per_account.amount >= 5 * per_account_and_ip.amount
+
+
+def test_mail_settings_are_read_from_the_environment(monkeypatch):
+    config = load_config_module(monkeypatch, MAIL_SERVER="smtp.example.com", MAIL_PORT="2525",
+                                MAIL_USERNAME="notices", MAIL_PASSWORD="s3cret", MAIL_FROM="keys@example.com",
+                                APP_BASE_URL="https://keys.example.com").Config
+    assert (config.MAIL_SERVER, config.MAIL_PORT, config.MAIL_USERNAME, config.MAIL_PASSWORD) == (
+        "smtp.example.com", 2525, "notices", "s3cret")
+    assert (config.MAIL_FROM, config.APP_BASE_URL) == ("keys@example.com", "https://keys.example.com")
+    assert config.MAIL_USE_TLS is True  # a login is never sent in the clear by default
+
+
+@pytest.mark.parametrize(("environ", "port", "tls"), [
+    ({}, 587, False),
+    ({"MAIL_SERVER": "localhost"}, 587, False),  # a relay on the machine, no login
+    ({"MAIL_USERNAME": "notices", "MAIL_USE_TLS": "0"}, 587, False),
+    ({"MAIL_USE_TLS": "1", "MAIL_PORT": "25"}, 25, True),
+])
+def test_mail_port_defaults_to_587_and_starttls_to_on_with_a_login(monkeypatch, environ, port, tls):
+    config = load_config_module(monkeypatch, **environ).Config
+    assert (config.MAIL_PORT, config.MAIL_USE_TLS) == (port, tls)
+    assert config.MAIL_FROM is None and config.APP_BASE_URL is None

@@ -1,8 +1,10 @@
 """Concurrency on PostgreSQL: two admins deleting one key at once, two rolling one key at once, creates (on a SQLite
-file too) and renames racing for one name, many parallel pulls with one key, and revocation seen at once by every
-worker of a multi-worker gunicorn on loopback."""
+file too) and renames racing for one name, many parallel pulls with one key, revocation seen at once by every
+worker of a multi-worker gunicorn on loopback, and two `keys notify` runs at once."""
 
+import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -10,16 +12,18 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
-from helpers import ME, csrf_token, free_port, log_in
+from floqast.notices import KeyNotice
+from helpers import ME, MailServer, csrf_token, free_port, log_in
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,3 +330,56 @@ def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, 
     assert all(statuses == {401} for statuses in served.values()), served
     stored = db.session.scalar(select(ApiKey).where(ApiKey.id == key.id))
     assert stored.deleted_at is not None
+
+
+class MeetingMailServer(MailServer):
+    """Holds the first message until another connection brings one, so that two runs surely send at once."""
+
+    def __init__(self, port: int):
+        super().__init__(port)
+        self.sessions: set[int] = set()
+        self.met = asyncio.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.add(id(session))
+        if len(self.sessions) > 1:
+            self.met.set()
+        else:
+            # Bounded: a run that never came shows as one run having sent everything.
+            await asyncio.wait([asyncio.ensure_future(self.met.wait())], timeout=60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@on_postgresql
+def test_two_notify_runs_at_once_send_each_notice_once(app, team, admin, make_user, make_key):
+    make_user(team, Role.SYSADMIN, email="sam@acme.test")
+    make_user(team, Role.ADMIN, email="ana@acme.test")
+    for number in range(10):
+        make_key(admin, name=f"Load {number}", expires_on=team.today() + timedelta(days=3))
+    server = MeetingMailServer(free_port())
+    server.start()
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith(("MAIL_", "FLOQAST_"))},
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "API_KEY_PEPPER": app.config["API_KEY_PEPPER"],
+        "DATABASE_URL": DATABASE_URL,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(server.port),
+        "MAIL_FROM": "keys@floqast.test",
+        "APP_BASE_URL": "https://keys.example.com",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "keys", "notify"]
+    try:
+        runs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+    finally:
+        server.stop()
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    sent = [int(re.fullmatch(r"Sent (\d+) notices?\.\n", stdout).group(1)) for stdout, _ in outputs]
+    assert sum(sent) == 30 and min(sent) >= 1, sent  # both runs sent, and together each notice once
+    received = [(recipients[0], message["Subject"]) for recipients, message in server.received]
+    assert len(received) == len(set(received)) == 30
+    assert {recipient for recipient, _ in received} == {"admin@acme.test", "sam@acme.test", "ana@acme.test"}
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).where(KeyNotice.sent_at.is_(None))) == 0

@@ -2,10 +2,8 @@
 
 from datetime import date, datetime, timedelta
 
-from floqast.models import utcnow
+from floqast.models import EXPIRING_SOON_DAYS, utcnow
 from floqast.settings import bp
-
-EXPIRING_SOON_DAYS = 7
 
 
 @bp.app_template_filter()
