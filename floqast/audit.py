@@ -1,5 +1,5 @@
 """The audit trail: keys created and deleted, logins, failed logins and logouts, refused API authentications,
-and keys of ours sent in a URL.
+keys of ours sent in a URL, and keys revoked as leaked.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -29,6 +29,7 @@ class AuditKind(enum.StrEnum):
     LOGOUT = "logout"
     API_REFUSED = "api_refused"
     KEY_IN_URL = "key_in_url"
+    KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
 
     @property
     def label(self) -> str:
@@ -40,6 +41,7 @@ class AuditKind(enum.StrEnum):
             "logout": "Logged out",
             "api_refused": "API request refused",
             "key_in_url": "Key sent in a URL",
+            "key_revoked_as_leaked": "Key revoked as leaked",
         }[self.value]
 
 
@@ -134,6 +136,14 @@ def record_key_in_url(key: ApiKey, detail: str) -> None:
     _insert(
         team_id=key.team_id, kind=AuditKind.KEY_IN_URL, api_key_id=key.id, key_hint=key.hint, key_name=key.name,
         ip=client_ip(), detail=_clip(detail, 200),
+    )
+
+
+def record_revoked_as_leaked(key: ApiKey, reason: str, ip: str | None) -> None:
+    """A key of ours revoked because someone reported it as leaked: who reported it is only an IP address."""
+    _insert(
+        team_id=key.team_id, kind=AuditKind.KEY_REVOKED_AS_LEAKED, api_key_id=key.id, key_hint=key.hint,
+        key_name=key.name, ip=ip, detail=_clip(reason, 200),
     )
 
 

@@ -54,6 +54,8 @@ class Config:
     LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "50 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     API_REFUSAL_LIMIT = os.environ.get("API_REFUSAL_LIMIT", "60 per minute")
+    # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
+    REVOKE_RATE_LIMIT = os.environ.get("REVOKE_RATE_LIMIT", "30 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
     RATELIMIT_NAMESPACE = "floqast"
     # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
@@ -62,6 +64,12 @@ class Config:
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
     TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
+    # GitHub's secret scanning public keys (the JSON of GITHUB_SECRET_SCANNING_KEYS_URL), which sign its reports
+    # of leaked keys; `flask --app wsgi keys github-public-keys` downloads them. Unset: in the instance folder.
+    GITHUB_SECRET_SCANNING_KEYS = os.environ.get("GITHUB_SECRET_SCANNING_KEYS")
+    GITHUB_SECRET_SCANNING_KEYS_URL = os.environ.get(
+        "GITHUB_SECRET_SCANNING_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
+    )
 
 
 class TestConfig(Config):
@@ -76,6 +84,7 @@ class TestConfig(Config):
     LOGIN_FAILURES_PER_IP = LOGIN_FAILURES_PER_ACCOUNT_AND_IP = LOGIN_FAILURES_PER_ACCOUNT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     API_REFUSAL_LIMIT = "100000 per minute"
+    REVOKE_RATE_LIMIT = "100000 per minute"
 
 
 def require_secrets(app) -> None:

@@ -1,4 +1,4 @@
-"""Creating and deactivating a key, each with its audit event, for the views, commands and demo alike.
+"""Creating, deactivating and revoking a key, each with its audit event, for the views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -41,3 +41,12 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
     return deactivated_now
+
+
+def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
+    """Deactivate a key reported as leaked (by anyone, from `ip`) for `reason`, with its audit event; False (and no
+    event) when it was already deactivated."""
+    revoked_now = key.deactivate(by=None, reason=reason)
+    if revoked_now:
+        audit.record_revoked_as_leaked(key, reason, ip)
+    return revoked_now

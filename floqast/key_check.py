@@ -28,7 +28,8 @@ class CheckedKey:
     """A key as a pull sees it, built from one row of `check`: the ApiKey's values and its own rules
     (status, services, expiry, Last used), without an ORM object or a session."""
 
-    COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at")
+    COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
+               "deactivated_reason")
     __slots__ = (*COLUMNS, "team")
     status, has_service, service_list = ApiKey.status, ApiKey.has_service, ApiKey.service_list
     expires_at, record_use = ApiKey.expires_at, ApiKey.record_use

@@ -163,6 +163,9 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", normal_name(name).casefold())
 
 
+DEACTIVATED_REASON_LENGTH = 300
+
+
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
@@ -181,6 +184,8 @@ class ApiKey(db.Model):
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Why it was deactivated when no admin deleted it ("reported as leaked"); None for a delete.
+    deactivated_reason: Mapped[str | None] = mapped_column(String(DEACTIVATED_REASON_LENGTH))
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
@@ -284,13 +289,15 @@ class ApiKey(db.Model):
         query = select(cls.name).where(cls.team_id == team.id, cls.status_clause(KeyStatus.ACTIVE, today))
         return list(db.session.scalars(query))
 
-    def deactivate(self, by: User) -> bool:
-        """Soft-delete the key once, for the caller to commit; False when it was already deactivated (by anyone)."""
+    def deactivate(self, by: User | None, reason: str | None = None) -> bool:
+        """Soft-delete the key once, for the caller to commit, by a user or (with no user) for a reason; False when
+        it was already deactivated (by anyone)."""
         now = utcnow()
         result = db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == self.id, ApiKey.deleted_at.is_(None))
-            .values(deleted_at=now, deleted_by_id=by.id)
+            .values(deleted_at=now, deleted_by_id=None if by is None else by.id,
+                    deactivated_reason=None if reason is None else reason[:DEACTIVATED_REASON_LENGTH])
         )
         db.session.refresh(self)
         return result.rowcount == 1

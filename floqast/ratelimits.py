@@ -1,11 +1,12 @@
 """Rate limits and caps on what one request may carry.
 
 Limits: failed logins per client IP, per account from one IP and per account from anywhere (a backstop); API
-pulls per key (counted on the key's id, never its plaintext); refused API authentications per client IP. Counts
-live in Flask-Limiter's storage: this worker's memory by default, or Redis with RATELIMIT_STORAGE_URI so that
-every worker shares one count. Login answers and pulls send X-RateLimit-Limit, X-RateLimit-Remaining and
-X-RateLimit-Reset (epoch seconds) for the tightest limit that applies; every 429 has Retry-After (seconds, at
-least 1). If the storage cannot be reached, requests are let through uncounted and the failure logged.
+pulls per key (counted on the key's id, never its plaintext); refused API authentications per client IP; reports
+of leaked keys per client IP. Counts live in Flask-Limiter's storage: this worker's memory by default, or Redis
+with RATELIMIT_STORAGE_URI so that every worker shares one count. Login answers, pulls and reports send
+X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds) for the tightest limit that applies;
+every 429 has Retry-After (seconds, at least 1). If the storage cannot be reached, requests are let through
+uncounted and the failure logged.
 """
 
 import hashlib
@@ -198,6 +199,20 @@ def count_api_refusal() -> None:
         g.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
         raise ApiRateLimited(f"Too many refused requests from this address (at most {rate}). Check the API key, "
                              "then wait for the number of seconds in the Retry-After header before retrying.")
+
+
+def count_revocation_report() -> None:
+    """Count one report of leaked keys against the client's IP (no key sent); past REVOKE_RATE_LIMIT, a 429."""
+    rate = current_app.config["REVOKE_RATE_LIMIT"]
+    counted = count(rate, "revocation-reports", f"ip:{get_remote_address()}")
+    if counted is None:
+        return
+    item, hits, reset_at = counted
+    g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
+    if hits > item.amount:
+        g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
+        raise ApiRateLimited(f"Too many reports of leaked keys from this address (at most {rate}). Wait for the "
+                             "number of seconds in the Retry-After header, then send the rest.")
 
 
 def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:

@@ -87,8 +87,10 @@ def verify(presented: str) -> ApiKey:
         raise _unauthorized("The API key is not valid.")
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
-        stopped = key.deleted_at.astimezone(key.team.zone).date()
-        raise _unauthorized(f"This API key was deactivated on {stopped.isoformat()}.")
+        stopped = key.deleted_at.astimezone(key.team.zone).date().isoformat()
+        if key.deactivated_reason:
+            raise _unauthorized(f"This API key was revoked on {stopped} because it was {key.deactivated_reason}.")
+        raise _unauthorized(f"This API key was deactivated on {stopped}.")
     if status is KeyStatus.EXPIRED:
         raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
     if not key.team.open_api_enabled:
@@ -102,8 +104,8 @@ def check_service(key: ApiKey, service: Service | None) -> None:
         raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
 
 
-# Endpoints anyone may read without a key (the API's own description); every other one needs a key.
-PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+# Endpoints that need no key (the API's own description, and reports of leaked keys); every other one needs a key.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.revoke_credentials", "api.github_secret_scanning"})
 
 
 @bp.before_request
