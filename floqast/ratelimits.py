@@ -274,11 +274,15 @@ def add_rate_limit_headers(response):
 # ---------------------------------------------------------------- caps on the request
 
 
+def body_too_large() -> None:
+    abort(413, description=f"The request body is larger than {request.max_content_length // 1024} KiB.")
+
+
 def check_request_size() -> None:
     """Refuse bodies, URLs, headers and parameters larger than any real client sends: 413, 414, 431 or 400
     naming it. A body is refused on its Content-Length, before any of it is read."""
     if (request.content_length or 0) > request.max_content_length:
-        abort(413, description=f"The request body is larger than {request.max_content_length // 1024} KiB.")
+        body_too_large()
     if len(request.full_path) > MAX_URL_LENGTH:
         abort(414, description=f"The URL is longer than {MAX_URL_LENGTH} characters.")
     size = sum(len(name) + len(value) for name, value in request.headers.items())
@@ -294,6 +298,15 @@ def check_request_size() -> None:
         cap = LONG_PARAMETERS.get(name, MAX_PARAMETER_LENGTH)
         if len(value) > cap:
             abort(400, description=f"{name}: the value is longer than {cap} characters.")
+
+
+def read_body() -> bytes:
+    """The request body, whole. A chunked one has no Content-Length to refuse it by: Werkzeug stops reading it at
+    MAX_CONTENT_LENGTH without a word, so one that reaches the cap is a 413 too, never read cut short."""
+    body = request.get_data()
+    if request.content_length is None and len(body) >= request.max_content_length:
+        body_too_large()
+    return body
 
 
 def check_form_body() -> None:

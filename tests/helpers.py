@@ -5,12 +5,13 @@ import re
 import socket
 import sqlite3
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
 
+import floqast.models
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -34,6 +35,11 @@ def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_o
         setattr(key, field, value)
     db.session.add(key)
     return key, plaintext
+
+
+def freeze(monkeypatch, moment: datetime) -> None:
+    """Make the app's clock (floqast.models.utcnow) read `moment`."""
+    monkeypatch.setattr(floqast.models, "utcnow", lambda: moment)
 
 
 def log_in(client, user: User) -> None:

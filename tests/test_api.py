@@ -4,17 +4,19 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-import floqast.models
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import Service, utcnow
-from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, issue_key, only_the_audit_insert, statements_sent
-
-
-def freeze(monkeypatch, moment: datetime) -> None:
-    """Make the app's clock (floqast.models.utcnow) read `moment`."""
-    monkeypatch.setattr(floqast.models, "utcnow", lambda: moment)
-
+from helpers import (
+    CHECKLISTS,
+    ME,
+    RECONCILIATIONS,
+    assert_api_error,
+    freeze,
+    issue_key,
+    only_the_audit_insert,
+    statements_sent,
+)
 
 # ---------------------------------------------------------------- the happy path
 

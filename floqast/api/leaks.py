@@ -17,7 +17,7 @@ from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.key_actions import revoke_leaked
 from floqast.models import ApiKey, KeyStatus
-from floqast.ratelimits import count_api_refusal, count_revocation_report
+from floqast.ratelimits import count_api_refusal, count_revocation_report, read_body
 
 MAX_CREDENTIALS = 100
 REPORTED = "reported as leaked"
@@ -69,7 +69,7 @@ def reported_credentials(body) -> list[str]:
 def revoke_credentials():
     """Revoke each working key of ours in the list, whoever sends it; the same answer whatever the keys were."""
     count_revocation_report()
-    credentials = reported_credentials(json_body(request.get_data(), REVOKE_BODY))
+    credentials = reported_credentials(json_body(read_body(), REVOKE_BODY))
     for plaintext in dict.fromkeys(credentials):
         key_of_ours(plaintext, REPORTED)
     db.session.commit()
@@ -92,7 +92,7 @@ def github_matches(body) -> list[dict]:
 def github_secret_scanning():
     """GitHub's report of keys found in public code: its signature is checked over the raw body before the body
     is read; each working key of ours is revoked; the answer labels each token ours or not, as GitHub asks."""
-    raw = request.get_data()
+    raw = read_body()
     identifier = request.headers.get(GITHUB_KEY_IDENTIFIER, "")
     signature = request.headers.get(GITHUB_SIGNATURE, "")
     if not secret_scanning.signed_by_github(raw, identifier, signature):
