@@ -10,8 +10,10 @@ from datetime import date, datetime
 import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
+from sqlalchemy import select
 
 import floqast.models
+from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -75,6 +77,18 @@ def reload(key: ApiKey) -> ApiKey:
     """The key as the database has it now."""
     db.session.expire_all()
     return db.session.get(ApiKey, key.id)
+
+
+def mistyped(plaintext: str) -> str:
+    """The key with one character changed, which its checksum catches."""
+    return plaintext[:10] + ("A" if plaintext[10] != "A" else "B") + plaintext[11:]
+
+
+def revocations() -> list[AuditEvent]:
+    """The "Key revoked as leaked" audit events, oldest first."""
+    db.session.expire_all()
+    query = select(AuditEvent).where(AuditEvent.kind == AuditKind.KEY_REVOKED_AS_LEAKED).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
 
 
 def only_the_audit_insert(statements) -> bool:

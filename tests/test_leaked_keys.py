@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from floqast import keys
 from floqast.api.leaks import MAX_CREDENTIALS
@@ -22,8 +21,10 @@ from helpers import (
     freeze,
     issue_key,
     log_in,
+    mistyped,
     parse_html,
     reload,
+    revocations,
     statements_sent,
     text_of,
 )
@@ -43,16 +44,6 @@ def assert_received(response, count: int) -> None:
     assert response.status_code == 202, response.get_data(as_text=True)
     assert response.get_json() == {"data": {"received": count}}
     assert response.headers["Cache-Control"] == "no-store"
-
-
-def mistyped(plaintext: str) -> str:
-    """The key with one character changed, which its checksum catches."""
-    return plaintext[:10] + ("A" if plaintext[10] != "A" else "B") + plaintext[11:]
-
-
-def revocations() -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.KEY_REVOKED_AS_LEAKED)))
 
 
 # ---------------------------------------------------------------- a working key reported
