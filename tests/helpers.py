@@ -186,9 +186,9 @@ def statements_sent():
         _RECORDERS.remove(sent)
 
 
-def validate(document, path, status, body):
+def validate(document, path, status, body, method="get"):
     """Check a real body against the documented schema of that response, resolving its $refs."""
-    schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
+    schema = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
     wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
                "components": document["components"]}
     jsonschema.Draft202012Validator(wrapped).validate(body)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import utcnow
-from helpers import ME, assert_api_error, issue_key, mistyped, reload, revocations, statements_sent
+from helpers import ME, assert_api_error, issue_key, mistyped, reload, revocations, statements_sent, validate
 
 GITHUB = "/api/v1/secret-scanning/github"
 GITHUB_IP = "192.30.252.10"
@@ -208,6 +208,18 @@ def test_a_replaced_public_keys_file_is_read_again(client, github):
     os.utime(github.path, ns=(0, 10**18))  # a new modification time, however fast the file was rewritten
     assert labels(post(client, body, rotated.headers(body))) == ["false_positive"]
     assert_api_error(post(client, body, github.current.headers(body)), 401)
+
+
+def test_the_openapi_document_describes_the_endpoint_as_it_is_answered(client, admin, make_key, github):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/secret-scanning/github"]["post"]
+    assert operation["security"] == []
+    assert {parameter["name"] for parameter in operation["parameters"]} == {
+        "Github-Public-Key-Identifier", "Github-Public-Key-Signature"}
+    body = matches(make_key(admin)[1], keys.generate())
+    validate(document, "/secret-scanning/github", "200", post(client, body, github.current.headers(body)).get_json(),
+             method="post")
+    validate(document, "/secret-scanning/github", "401", post(client, body, {}).get_json(), method="post")
 
 
 # ---------------------------------------------------------------- flask keys github-public-keys

@@ -27,6 +27,7 @@ from helpers import (
     revocations,
     statements_sent,
     text_of,
+    validate,
 )
 
 REVOKE = "/api/v1/credentials/revoke"
@@ -254,3 +255,29 @@ def test_any_body_gets_a_202_or_a_400_and_only_keys_sent_are_revoked(client, tea
         assert all(reload(key).deleted_at is not None for key, plaintext in client.made if plaintext in client.sent)
     revoked = {plaintext for key, plaintext in client.made if reload(key).deleted_at is not None}
     assert revoked <= client.sent
+
+
+# ---------------------------------------------------------------- where it is documented
+
+
+def test_the_openapi_document_describes_the_report_as_it_is_answered(app, client, admin, make_key):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/credentials/revoke"]["post"]
+    assert operation["security"] == []  # no key
+    _, plaintext = make_key(admin)
+    app.config["REVOKE_RATE_LIMIT"] = "2 per minute"
+    validate(document, "/credentials/revoke", "202", report(client, [plaintext]).get_json(), method="post")
+    validate(document, "/credentials/revoke", "400", report(client, b"[]").get_json(), method="post")
+    limited = report(client, ["x"])
+    assert limited.status_code == 429
+    validate(document, "/credentials/revoke", "429", limited.get_json(), method="post")
+
+
+def test_the_api_documentation_page_says_how_to_report_a_leaked_key(client, admin):
+    log_in(client, admin)
+    page = parse_html(client.get("/settings/api-docs"))
+    section = page.find(id="leaked-keys")
+    assert text_of(section.find("pre")) == (
+        'curl -X POST -H "Content-Type: application/json" \\ -d \'{"credentials": ["fq_PASTE_THE_KEY_YOU_FOUND"]}\' '
+        '\\ "http://localhost/api/v1/credentials/revoke"')
+    assert f"Send 1 to {MAX_CREDENTIALS} keys a request, at most 100000 per minute requests" in text_of(section)
