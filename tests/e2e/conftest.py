@@ -97,8 +97,9 @@ class Seeded:
 
     def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
                 last_used: timedelta | None = None, deleted_days_ago: int | None = None,
-                exposed_days_ago: int | None = None) -> str:
-        """Give the team a key made by its admin; returns the plaintext."""
+                exposed_days_ago: int | None = None, revoked_because: str | None = None) -> str:
+        """Give the team a key made by its admin; returns the plaintext. Deleted by the admin, or with
+        `revoked_because`, revoked for that reason (reported as leaked)."""
         with self.app.app_context():
             team = db.session.get(Team, self.team_id)
             admin = User.by_email(self.admin_email)
@@ -111,7 +112,9 @@ class Seeded:
                 exposed_in_url_at=None if exposed_days_ago is None else now - timedelta(days=exposed_days_ago),
             )
             if deleted_days_ago is not None:
-                key.deleted_at, key.deleted_by = now - timedelta(days=deleted_days_ago), admin
+                key.deleted_at = now - timedelta(days=deleted_days_ago)
+                key.deleted_by, key.deactivated_reason = (admin, None) if revoked_because is None else (
+                    None, revoked_because)
             db.session.commit()
         self.keys[name] = plaintext
         return plaintext
