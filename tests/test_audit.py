@@ -195,6 +195,9 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
+    _, leaked_plain = make_key(admin, name="Leaked")
+    client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
+    plaintexts.append(leaked_plain)
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]
