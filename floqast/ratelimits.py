@@ -176,14 +176,20 @@ def api_limit_message() -> str:
 def count_api_pull() -> None:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
     a 429. The rate-limit headers go on the response."""
-    counted = count(api_rate(), "api-pulls", f"key:{g.api_key.id}")
+    count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}")
+
+
+def count_within(rate: str, message, *identity: str) -> None:
+    """One more hit on a count whose rate-limit headers go on the response; past `rate`, a 429 saying `message()`
+    (only then: a pull does not build it)."""
+    counted = count(rate, *identity)
     if counted is None:
         return
     item, hits, reset_at = counted
     g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
     if hits > item.amount:
         g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
-        raise ApiRateLimited(api_limit_message())
+        raise ApiRateLimited(message())
 
 
 def count_api_refusal() -> None:
@@ -204,15 +210,9 @@ def count_api_refusal() -> None:
 def count_revocation_report() -> None:
     """Count one report of leaked keys against the client's IP (no key sent); past REVOKE_RATE_LIMIT, a 429."""
     rate = current_app.config["REVOKE_RATE_LIMIT"]
-    counted = count(rate, "revocation-reports", f"ip:{get_remote_address()}")
-    if counted is None:
-        return
-    item, hits, reset_at = counted
-    g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
-    if hits > item.amount:
-        g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
-        raise ApiRateLimited(f"Too many reports of leaked keys from this address (at most {rate}). Wait for the "
-                             "number of seconds in the Retry-After header, then send the rest.")
+    count_within(rate, lambda: (f"Too many reports of leaked keys from this address (at most {rate}). Wait for the "
+                                "number of seconds in the Retry-After header, then send the rest."),
+                 "revocation-reports", f"ip:{get_remote_address()}")
 
 
 def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:

@@ -6,14 +6,17 @@ import socket
 import sqlite3
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 
 import jsonschema
 from bs4 import BeautifulSoup
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 import floqast.models
+from floqast import create_app
 from floqast.audit import AuditEvent, AuditKind
+from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -25,6 +28,16 @@ PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLIST
 HTMX = {"HX-Request": "true"}
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
+
+
+def sqlite_file_app(database: Path, **settings) -> Flask:
+    """The app on a SQLite file of its own, whatever DATABASE_URL the rest of the suite uses, with some of
+    TestConfig's settings changed; its schema made."""
+    app = create_app(type("FileConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+                                                        **settings}))
+    with app.app_context():
+        db.create_all()
+    return app
 
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from floqast import create_app
-from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import Role, Team, User
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
-from helpers import ME, free_port, issue_key
+from helpers import ME, free_port, issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "gunicorn-test-pepper"
@@ -74,15 +72,7 @@ def database_in(directory: Path) -> Path:
 
 def file_app(directory: Path):
     """The app on the SQLite file that gunicorn serves from `directory`, with gunicorn's pepper, its schema made."""
-
-    class FileConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database_in(directory)}"
-        API_KEY_PEPPER = PEPPER
-
-    app = create_app(FileConfig)
-    with app.app_context():
-        db.create_all()
-    return app
+    return sqlite_file_app(database_in(directory), API_KEY_PEPPER=PEPPER)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from floqast import create_app
-from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
-from helpers import issue_key
+from helpers import issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -43,17 +41,9 @@ _team_numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     """The app on a fresh SQLite file of its own, whatever DATABASE_URL the rest of the suite uses."""
-    database = tmp_path_factory.mktemp("e2e") / "e2e.sqlite"
-
-    class E2EConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
-        SECRET_KEY = "e2e-secret-key-not-for-production"
-        API_KEY_PEPPER = "e2e-pepper-not-for-production"
-
-    app = create_app(E2EConfig)
-    with app.app_context():
-        db.create_all()
-    return app
+    return sqlite_file_app(tmp_path_factory.mktemp("e2e") / "e2e.sqlite",
+                           SECRET_KEY="e2e-secret-key-not-for-production",
+                           API_KEY_PEPPER="e2e-pepper-not-for-production")
 
 
 @pytest.fixture(scope="session")
