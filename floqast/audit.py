@@ -1,6 +1,6 @@
-"""The audit trail: keys created, renamed, described, rolled and deleted, changes to their allowed addresses, logins,
-failed logins and logouts, refused API authentications, keys of ours sent in a URL, and changes to the team's API
-key policy.
+"""The audit trail: keys created, renamed, described, rolled and deleted, changes to their allowed addresses, keys
+revoked as leaked, logins, failed logins and logouts, refused API authentications, keys of ours sent in a URL, and
+changes to the team's API key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -38,6 +38,7 @@ class AuditKind(enum.StrEnum):
     POLICY_CHANGED = "policy_changed"
     KEY_RENAMED = "key_renamed"
     KEY_DESCRIBED = "key_described"
+    KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
 
     @property
     def label(self) -> str:
@@ -54,6 +55,7 @@ class AuditKind(enum.StrEnum):
             "policy_changed": "Policy changed",
             "key_renamed": "Key renamed",
             "key_described": "Description changed",
+            "key_revoked_as_leaked": "Key revoked as leaked",
         }[self.value]
 
 
@@ -158,6 +160,14 @@ def record_policy_change(user: User, before: KeyPolicy, after: KeyPolicy) -> Non
     _insert(
         team_id=user.team_id, kind=AuditKind.POLICY_CHANGED, user_id=user.id, email=user.email, ip=client_ip(),
         detail=f"Before: {before.describe()}. After: {after.describe()}.",
+    )
+
+
+def record_revoked_as_leaked(key: ApiKey, reason: str, ip: str | None) -> None:
+    """A key of ours revoked because someone reported it as leaked: who reported it is only an IP address."""
+    _insert(
+        team_id=key.team_id, kind=AuditKind.KEY_REVOKED_AS_LEAKED, api_key_id=key.id, key_hint=key.hint,
+        key_name=key.name, ip=ip, detail=clip(reason, 200),
     )
 
 

@@ -1,4 +1,4 @@
-"""Operator commands: teams, users, key notices and the demo (`flask --app wsgi ...`)."""
+"""Operator commands: teams, users, keys (notices, GitHub's public keys) and the demo (`flask --app wsgi ...`)."""
 
 import re
 import sys
@@ -13,6 +13,7 @@ from floqast import mail, notices
 from floqast.demo import demo
 from floqast.extensions import db
 from floqast.models import Role, Team, User
+from floqast.secret_scanning import PublicKeysError, download_public_keys, keys_file
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
@@ -20,7 +21,7 @@ MAX_PASSWORD_BYTES = 72  # bcrypt's limit: bcrypt 5 refuses longer passwords wit
 
 team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
 user_cli = AppGroup("user", help="Create users.")
-keys_cli = AppGroup("keys", help="Mail API keys' admins before their keys expire.")
+keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys.")
 
 
 def team_named(name: str) -> Team:
@@ -142,6 +143,18 @@ def notify():
         click.echo(failure, err=True)
     if delivery.failures:
         sys.exit(1)  # cron and monitoring see it; what was not sent goes on the next run
+
+
+@keys_cli.command("github-public-keys")
+def github_public_keys():
+    """Download GitHub's secret scanning public keys into GITHUB_SECRET_SCANNING_KEYS."""
+    url, path = current_app.config["GITHUB_SECRET_SCANNING_KEYS_URL"], keys_file()
+    try:
+        count = download_public_keys(url, path)
+    except (OSError, PublicKeysError) as error:
+        raise click.ClickException(f"Could not download GitHub's public keys from {url} ({error}); "
+                                   f"{path} is left as it was.") from None
+    click.echo(f"Wrote {count} public key{'s' if count != 1 else ''} of GitHub's secret scanning to {path}.")
 
 
 def init_app(app) -> None:

@@ -56,6 +56,8 @@ class Config:
     LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "50 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     API_REFUSAL_LIMIT = os.environ.get("API_REFUSAL_LIMIT", "60 per minute")
+    # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
+    REVOKE_RATE_LIMIT = os.environ.get("REVOKE_RATE_LIMIT", "30 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
     RATELIMIT_NAMESPACE = "floqast"
     # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
@@ -74,6 +76,12 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM")
     # Where people open the site, for links in mail (no request to take it from in a cron run).
     APP_BASE_URL = os.environ.get("APP_BASE_URL")
+    # GitHub's secret scanning public keys (the JSON of GITHUB_SECRET_SCANNING_KEYS_URL), which sign its reports
+    # of leaked keys; `flask --app wsgi keys github-public-keys` downloads them. Unset: in the instance folder.
+    GITHUB_SECRET_SCANNING_KEYS = os.environ.get("GITHUB_SECRET_SCANNING_KEYS")
+    GITHUB_SECRET_SCANNING_KEYS_URL = os.environ.get(
+        "GITHUB_SECRET_SCANNING_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
+    )
 
 
 class TestConfig(Config):
@@ -91,6 +99,7 @@ class TestConfig(Config):
     # No mail leaves a test run but to the SMTP server a test starts and names.
     MAIL_SERVER = MAIL_USERNAME = MAIL_PASSWORD = MAIL_FROM = APP_BASE_URL = None
     MAIL_USE_TLS = False
+    REVOKE_RATE_LIMIT = "100000 per minute"
 
 
 def require_secrets(app) -> None:

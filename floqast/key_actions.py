@@ -1,17 +1,18 @@
-"""Creating, editing, rolling and deactivating a key, changing its allowed addresses, and changing the team's key
-policy, each with its audit event, for the views, commands and demo alike.
+"""Creating, editing, rolling, deactivating and revoking a key, changing its allowed addresses, and changing the
+team's key policy, each with its audit event, for the views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
 
 from datetime import date, timedelta
 
-from floqast import audit, ip_allowlist
+from floqast import audit, ip_allowlist, notices
 from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Team, User, name_key
+from floqast.notices import NoticeKind
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
@@ -147,3 +148,13 @@ def change_key_policy(by: User, policy: KeyPolicy) -> bool:
     by.team.key_policy = policy
     audit.record_policy_change(by, before, policy)
     return True
+
+
+def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
+    """Deactivate a key reported as leaked (by anyone, from `ip`) for `reason`, with its audit event and a notice to
+    its team's admins; False (and no event) when it was already deactivated."""
+    revoked_now = key.deactivate(by=None, reason=reason)
+    if revoked_now:
+        audit.record_revoked_as_leaked(key, reason, ip)
+        notices.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
+    return revoked_now

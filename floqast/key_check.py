@@ -29,7 +29,7 @@ class CheckedKey:
     (status, services, allowed addresses, expiry, Last used), without an ORM object or a session."""
 
     COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
-               "roll_ends_at", "replaced_by_id", "allowed_ips")
+               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
     __slots__ = (*COLUMNS, "team")
     status, has_service, service_list, allows = ApiKey.status, ApiKey.has_service, ApiKey.service_list, ApiKey.allows
     expires_at, record_use = ApiKey.expires_at, ApiKey.record_use

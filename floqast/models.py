@@ -187,6 +187,8 @@ def name_key(name: str) -> str:
 # The most of a key's description, and of the user agent its last pull sent, that is kept.
 DESCRIPTION_LENGTH = 500
 USER_AGENT_LENGTH = 255
+# Why a key was deactivated when no admin deleted it, such as "found by GitHub secret scanning at <url>".
+DEACTIVATED_REASON_LENGTH = 300
 
 
 class ApiKey(db.Model):
@@ -215,6 +217,8 @@ class ApiKey(db.Model):
     # own moment for "Stop now"). Both are set together, once: a key is rolled at most once.
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     roll_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was deactivated when no admin deleted it ("reported as leaked"); None for a delete.
+    deactivated_reason: Mapped[str | None] = mapped_column(String(DEACTIVATED_REASON_LENGTH))
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
@@ -350,13 +354,15 @@ class ApiKey(db.Model):
             query = query.where(cls.id != except_id)
         return list(db.session.scalars(query))
 
-    def deactivate(self, by: User) -> bool:
-        """Soft-delete the key once, for the caller to commit; False when it was already deactivated (by anyone)."""
+    def deactivate(self, by: User | None, reason: str | None = None) -> bool:
+        """Soft-delete the key once, for the caller to commit, by a user or (with no user) for a reason; False when
+        it was already deactivated (by anyone)."""
         now = utcnow()
         result = db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == self.id, ~ApiKey.status_clause(KeyStatus.DEACTIVATED, self.team.today(now), now))
-            .values(deleted_at=now, deleted_by_id=by.id)
+            .values(deleted_at=now, deleted_by_id=None if by is None else by.id,
+                    deactivated_reason=None if reason is None else reason[:DEACTIVATED_REASON_LENGTH])
         )
         db.session.refresh(self)
         return result.rowcount == 1

@@ -1,11 +1,12 @@
 """Rate limits and caps on what one request may carry.
 
 Limits: failed logins per client IP, per account from one IP and per account from anywhere (a backstop); API
-pulls per key (counted on the key's id, never its plaintext); refused API authentications per client IP. Counts
-live in Flask-Limiter's storage: this worker's memory by default, or Redis with RATELIMIT_STORAGE_URI so that
-every worker shares one count. Login answers and pulls send X-RateLimit-Limit, X-RateLimit-Remaining and
-X-RateLimit-Reset (epoch seconds) for the tightest limit that applies; every 429 has Retry-After (seconds, at
-least 1). If the storage cannot be reached, requests are let through uncounted and the failure logged.
+pulls per key (counted on the key's id, never its plaintext); refused API authentications per client IP; reports
+of leaked keys per client IP. Counts live in Flask-Limiter's storage: this worker's memory by default, or Redis
+with RATELIMIT_STORAGE_URI so that every worker shares one count. Login answers, pulls and reports send
+X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds) for the tightest limit that applies;
+every 429 has Retry-After (seconds, at least 1). If the storage cannot be reached, requests are let through
+uncounted and the failure logged.
 """
 
 import hashlib
@@ -175,14 +176,20 @@ def api_limit_message() -> str:
 def count_api_pull() -> None:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
     a 429. The rate-limit headers go on the response."""
-    counted = count(api_rate(), "api-pulls", f"key:{g.api_key.id}")
+    count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}")
+
+
+def count_within(rate: str, message, *identity: str) -> None:
+    """One more hit on a count whose rate-limit headers go on the response; past `rate`, a 429 saying `message()`
+    (only then: a pull does not build it)."""
+    counted = count(rate, *identity)
     if counted is None:
         return
     item, hits, reset_at = counted
     g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
     if hits > item.amount:
         g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
-        raise ApiRateLimited(api_limit_message())
+        raise ApiRateLimited(message())
 
 
 def count_api_refusal() -> None:
@@ -198,6 +205,14 @@ def count_api_refusal() -> None:
         g.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
         raise ApiRateLimited(f"Too many refused requests from this address (at most {rate}). Check the API key, "
                              "then wait for the number of seconds in the Retry-After header before retrying.")
+
+
+def count_revocation_report() -> None:
+    """Count one report of leaked keys against the client's IP (no key sent); past REVOKE_RATE_LIMIT, a 429."""
+    rate = current_app.config["REVOKE_RATE_LIMIT"]
+    count_within(rate, lambda: (f"Too many reports of leaked keys from this address (at most {rate}). Wait for the "
+                                "number of seconds in the Retry-After header, then send the rest."),
+                 "revocation-reports", f"ip:{get_remote_address()}")
 
 
 def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:
@@ -259,11 +274,15 @@ def add_rate_limit_headers(response):
 # ---------------------------------------------------------------- caps on the request
 
 
+def body_too_large() -> None:
+    abort(413, description=f"The request body is larger than {request.max_content_length // 1024} KiB.")
+
+
 def check_request_size() -> None:
     """Refuse bodies, URLs, headers and parameters larger than any real client sends: 413, 414, 431 or 400
     naming it. A body is refused on its Content-Length, before any of it is read."""
     if (request.content_length or 0) > request.max_content_length:
-        abort(413, description=f"The request body is larger than {request.max_content_length // 1024} KiB.")
+        body_too_large()
     if len(request.full_path) > MAX_URL_LENGTH:
         abort(414, description=f"The URL is longer than {MAX_URL_LENGTH} characters.")
     size = sum(len(name) + len(value) for name, value in request.headers.items())
@@ -279,6 +298,15 @@ def check_request_size() -> None:
         cap = LONG_PARAMETERS.get(name, MAX_PARAMETER_LENGTH)
         if len(value) > cap:
             abort(400, description=f"{name}: the value is longer than {cap} characters.")
+
+
+def read_body() -> bytes:
+    """The request body, whole. A chunked one has no Content-Length to refuse it by: Werkzeug stops reading it at
+    MAX_CONTENT_LENGTH without a word, so one that reaches the cap is a 413 too, never read cut short."""
+    body = request.get_data()
+    if request.content_length is None and len(body) >= request.max_content_length:
+        body_too_large()
+    return body
 
 
 def check_form_body() -> None:

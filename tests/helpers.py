@@ -9,16 +9,20 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import jsonschema
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from bs4 import BeautifulSoup
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 import floqast.models
-from floqast import keys
+from floqast import create_app, keys
+from floqast.audit import AuditEvent, AuditKind
+from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
 
@@ -46,6 +50,16 @@ INVALID_NAMES = [
 
 # A plaintext key in a page.
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
+
+
+def sqlite_file_app(database: Path, **settings) -> Flask:
+    """The app on a SQLite file of its own, whatever DATABASE_URL the rest of the suite uses, with some of
+    TestConfig's settings changed; its schema made."""
+    app = create_app(type("FileConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+                                                        **settings}))
+    with app.app_context():
+        db.create_all()
+    return app
 
 
 def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,
@@ -112,6 +126,18 @@ def reload(key: ApiKey) -> ApiKey:
     """The key as the database has it now."""
     db.session.expire_all()
     return db.session.get(ApiKey, key.id)
+
+
+def mistyped(plaintext: str) -> str:
+    """The key with one character changed, which its checksum catches."""
+    return plaintext[:10] + ("A" if plaintext[10] != "A" else "B") + plaintext[11:]
+
+
+def revocations() -> list[AuditEvent]:
+    """The "Key revoked as leaked" audit events, oldest first."""
+    db.session.expire_all()
+    query = select(AuditEvent).where(AuditEvent.kind == AuditKind.KEY_REVOKED_AS_LEAKED).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
 
 
 def only_the_audit_insert(statements) -> bool:
@@ -279,9 +305,9 @@ def statements_sent():
         _RECORDERS.remove(sent)
 
 
-def validate(document, path, status, body):
+def validate(document, path, status, body, method="get"):
     """Check a real body against the documented schema of that response, resolving its $refs."""
-    schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
+    schema = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
     wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
                "components": document["components"]}
     jsonschema.Draft202012Validator(wrapped).validate(body)

@@ -14,6 +14,7 @@ from helpers import (
     assert_api_error,
     freeze,
     issue_key,
+    mistyped,
     only_the_audit_insert,
     statements_sent,
 )
@@ -120,9 +121,8 @@ def test_key_with_a_bad_checksum_is_refused_before_any_query(api_get, admin, mak
 
 def test_mistyped_key_is_refused_before_any_query(api_get, admin, make_key):
     _, plaintext = make_key(admin)
-    typo = plaintext[:10] + ("A" if plaintext[10] != "A" else "B") + plaintext[11:]
     with statements_sent() as statements:
-        assert_api_error(api_get(ME, typo), 401)
+        assert_api_error(api_get(ME, mistyped(plaintext)), 401)
     assert only_the_audit_insert(statements)
 
 

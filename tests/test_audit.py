@@ -204,6 +204,9 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"overlap": "0", "csrf_token": token})
     plaintexts += [rolled_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
     client.get(ME, headers={"x-api-key": rolled_plain})  # refused now: rolled
+    _, leaked_plain = make_key(admin, name="Leaked")
+    client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
+    plaintexts.append(leaked_plain)
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]

@@ -1,8 +1,10 @@
-"""Under gunicorn with the README's gunicorn.conf.py, over-long URLs and headers reach the app's own 414 and 431."""
+"""Under gunicorn with the README's gunicorn.conf.py: over-long URLs and headers reach the app's own 414 and 431, and a
+key reported as leaked is refused by every worker at once."""
 
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,62 +12,79 @@ from pathlib import Path
 
 import pytest
 
-from floqast import create_app
-from floqast.config import TestConfig
 from floqast.extensions import db
+from floqast.models import Role, Team, User
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
-from helpers import ME, free_port
+from helpers import ME, free_port, issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[1]
+PEPPER = "gunicorn-test-pepper"
 
 
-def get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
-    """A GET sent as written (urllib would quote or refuse some of what these tests send); body read."""
+def get(port: int, path: str, headers: dict | None = None, method="GET", body: bytes | None = None
+        ) -> http.client.HTTPResponse:
+    """A GET (or `method`) sent as written (urllib would quote or refuse some of what these tests send), on a new
+    connection; body read."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", path, headers=headers or {})
+    connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
     response.body = response.read()
     connection.close()
     return response
 
 
-@pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory):
-    """`gunicorn -c gunicorn.conf.py wsgi:app` on a free loopback port and a SQLite file of its own."""
-    database = tmp_path_factory.mktemp("gunicorn") / "app.sqlite"
-
-    class FileConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
-
-    with create_app(FileConfig).app_context():
-        db.create_all()
+def start_gunicorn(directory: Path, workers: int, *options: str) -> subprocess.Popen:
+    """`gunicorn -c gunicorn.conf.py wsgi:app` with `workers` workers, on a free loopback port and the SQLite file
+    database_in(directory); extra command-line `options` override the file's. Its port is `.port`."""
     port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": "gunicorn-test-secret-key",
-        "API_KEY_PEPPER": "gunicorn-test-pepper",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "API_KEY_PEPPER": PEPPER,
+        "DATABASE_URL": f"sqlite:///{database_in(directory)}",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": str(workers),
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *options, "wsgi:app"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process.port = port
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        try:
+            if get(port, "/healthz").status == 200:
+                return process
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def database_in(directory: Path) -> Path:
+    return directory / "app.sqlite"
+
+
+def file_app(directory: Path):
+    """The app on the SQLite file that gunicorn serves from `directory`, with gunicorn's pepper, its schema made."""
+    return sqlite_file_app(database_in(directory), API_KEY_PEPPER=PEPPER)
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    """One gunicorn worker on a database of its own; its port."""
+    directory = tmp_path_factory.mktemp("gunicorn")
+    file_app(directory)
+    process = start_gunicorn(directory, workers=1)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read().decode()[-3000:]
-            try:
-                if get(port, "/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
-            time.sleep(0.1)
-        yield port
+        yield process.port
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop(process)
 
 
 def assert_the_apps_error(response, status: int, mentions: str) -> None:
@@ -93,3 +112,58 @@ def test_a_page_gets_the_apps_431_with_its_security_headers(gunicorn):
     assert response.status == 431
     assert response.getheader("Content-Type").startswith("text/html")
     assert response.getheader("Content-Security-Policy") == CONTENT_SECURITY_POLICY
+
+
+# ---------------------------------------------------------------- a leaked key, across workers
+
+WORKERS = 3
+ACCESS_LINE = re.compile(r"^<(\d+)> (\d{3}) (\S+)$")
+
+
+def worker_pids(master: subprocess.Popen) -> set[int]:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return {int(pid) for pid in children}
+
+
+def answered_by(access_log: Path, status: int, path: str) -> set[int]:
+    """The workers whose access log lines show a `status` answer to `path`."""
+    lines = [ACCESS_LINE.match(line) for line in access_log.read_text().splitlines()]
+    return {int(line[1]) for line in lines if line and int(line[2]) == status and line[3] == path}
+
+
+def pull_until_every_worker_answered(port, access_log, workers, key, status) -> list[int]:
+    """Pull /me on new connections until each worker's access log shows a `status` answer; every status received."""
+    received = []
+    while answered_by(access_log, status, ME) != workers:
+        assert len(received) < 2000, f"not every worker answered {status}: {answered_by(access_log, status, ME)}"
+        received.append(get(port, ME, {"x-api-key": key, "Connection": "close"}).status)
+    return received
+
+
+def test_a_reported_key_is_refused_by_every_worker_right_after_the_202(tmp_path):
+    with file_app(tmp_path).app_context():
+        team = Team(name="Acme Corp", open_api_enabled=True)
+        admin = User(team=team, email="admin@acme.test", name="Alex Admin", role=Role.ADMIN, password_hash="-")
+        _, plaintext = issue_key(admin)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    access_log = tmp_path / "access.log"
+    process = start_gunicorn(tmp_path, WORKERS, "--access-logfile", str(access_log),
+                             "--access-logformat", "%(p)s %(s)s %(U)s")
+    try:
+        workers = worker_pids(process)
+        assert len(workers) == WORKERS
+        # Each worker has served the key (anything a worker kept of it would be kept now).
+        assert set(pull_until_every_worker_answered(process.port, access_log, workers, plaintext, 200)) == {200}
+
+        report = get(process.port, "/api/v1/credentials/revoke", {"Content-Type": "application/json"}, "POST",
+                     json.dumps({"credentials": [plaintext]}).encode())
+        assert report.status == 202, report.body
+
+        after = pull_until_every_worker_answered(process.port, access_log, workers, plaintext, 401)
+        assert set(after) == {401}  # not one pull got through, from any worker
+        refusal = json.loads(get(process.port, ME, {"x-api-key": plaintext}).body)["errors"][0]["detail"]
+        assert refusal.endswith("because it was reported as leaked.")
+    finally:
+        stop(process)

@@ -1,4 +1,4 @@
-"""The key-authenticated /api/v1 blueprint: every route needs a valid key."""
+"""The key-authenticated /api/v1 blueprint: every route needs a valid key, except the few auth.PUBLIC_ENDPOINTS."""
 
 from flask import Blueprint, request
 
@@ -19,4 +19,4 @@ def never_stored(response):
     return response
 
 
-from floqast.api import auth, errors, lists, openapi, routes  # noqa: E402,F401  (they register on bp)
+from floqast.api import auth, errors, leaks, lists, openapi, routes  # noqa: E402,F401  (they register on bp)

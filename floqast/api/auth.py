@@ -106,8 +106,11 @@ def check_working(key: ApiKey, ip: str | None) -> ApiKey:
 
 
 def _deactivated_detail(key) -> str:
-    """Why a deactivated key is refused: rolled (naming its replacement by hint) or deleted, on a date in its
-    team's zone."""
+    """Why a deactivated key is refused: revoked (with the reason), rolled (naming its replacement by hint, even
+    when deleted in its overlap) or deleted, on a date in its team's zone."""
+    if key.deleted_at is not None and key.deactivated_reason:
+        revoked = key.deleted_at.astimezone(key.team.zone).date()
+        return f"This API key was revoked on {revoked.isoformat()} because it was {key.deactivated_reason}."
     if key.replaced_by_id is not None:
         replacement = db.session.get(ApiKey, key.replaced_by_id)  # one more lookup, for a rolled key's refusal only
         rolled = replacement.created_at.astimezone(key.team.zone).date()
@@ -122,9 +125,9 @@ def check_service(key: ApiKey, service: Service | None) -> None:
         raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
 
 
-# Endpoints that need no key header: the API's own description, and download links (floqast.api.lists), which
-# are their own credential and check the key they were given for themselves.
-PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.download"})
+# Endpoints that need no key header: the API's own description, reports of leaked keys, and download links
+# (floqast.api.lists), which are their own credential and check the key they were given for themselves.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.download", "api.revoke_credentials", "api.github_secret_scanning"})
 
 
 @bp.before_request

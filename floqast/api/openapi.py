@@ -14,6 +14,7 @@ from floqast.analytics.params import (
 )
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
+from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
 from floqast.models import Service
 
 KIND_SCHEMAS = {
@@ -117,12 +118,72 @@ def allow_redirect_parameter(seconds: int) -> dict:
     ), {"type": "string", "pattern": ALLOW_REDIRECT_PATTERN})
 
 
-def error_responses(statuses, descriptions=ERRORS) -> dict:
+def error_responses(statuses, descriptions: dict | None = None) -> dict:
+    """The error answers of a path, each described by ERRORS unless `descriptions` says what it means there."""
+    descriptions = {**ERRORS, **(descriptions or {})}
     return {
         status: {"description": descriptions[status],
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
         for status in sorted(statuses)
     }
+
+
+def json_content(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def revoke_path() -> dict:
+    credentials = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_CREDENTIALS,
+                   "description": "API keys found where they should not be, such as fq_ and 38 more characters."}
+    received = {"type": "integer", "minimum": 1, "maximum": MAX_CREDENTIALS,
+                "description": "How many strings the list held, whatever they were."}
+    return {"post": {
+        "summary": "Report leaked keys (no key needed)",
+        "description": ("Anyone who finds a key may send it here. Each key of ours that still works is revoked at "
+                        "once: its pulls get 401 saying it was reported as leaked, and its team is told. The "
+                        "answer is the same whatever the strings were, keys of ours or not."),
+        "security": [],
+        "requestBody": {"required": True, **json_content(object_schema({"credentials": credentials}))},
+        "responses": {
+            "202": {"description": "Received; each working key in it is revoked.",
+                    **json_content(object_schema({"data": object_schema({"received": received})}))},
+            **error_responses([*SIZE_ERRORS, "429", "503"], {
+                "400": "The body is not JSON, or not {\"credentials\": [...]} with 1 to "
+                       f"{MAX_CREDENTIALS} strings; the detail says which.",
+                "429": "Too many reports from this address; retry after the Retry-After header's seconds.",
+            }),
+        },
+    }}
+
+
+def github_secret_scanning_path() -> dict:
+    match = {"type": "object", "properties": {name: {"type": "string"} for name in ("token", "type", "url", "source")},
+             "required": ["token", "type"], "additionalProperties": False}
+    label = object_schema({"token_raw": {"type": "string"}, "token_type": {"type": "string"},
+                           "label": {"type": "string", "enum": ["true_positive", "false_positive"]}})
+    signature_headers = [
+        {"name": GITHUB_KEY_IDENTIFIER, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "Which of GitHub's secret scanning public keys signed the body."},
+        {"name": GITHUB_SIGNATURE, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "Base64 DER ECDSA P-256 SHA-256 signature over the raw body."},
+    ]
+    return {"post": {
+        "summary": "GitHub secret scanning partner endpoint (GitHub's signature, no key)",
+        "description": ("GitHub sends the keys its secret scanning finds in public code. The signature is checked "
+                        "over the raw body first; each working key of ours in it is then revoked. The answer labels "
+                        "each token true_positive (a key of ours, working or not) or false_positive."),
+        "security": [],
+        "parameters": signature_headers,
+        "requestBody": {"required": True, **json_content({"type": "array", "items": match})},
+        "responses": {
+            "200": {"description": "Each token, labelled.", **json_content({"type": "array", "items": label})},
+            **error_responses([*SIZE_ERRORS, "401", "429", "503"], {
+                "400": "The signed body is not GitHub's JSON array of matches.",
+                "401": "The body is not signed by one of GitHub's secret scanning public keys (or the key is unknown).",
+                "429": "Too many refused reports from this address; retry after the Retry-After header's seconds.",
+            }),
+        },
+    }}
 
 
 def redirect_response() -> dict:
@@ -217,7 +278,8 @@ def document(server_url: str, download_seconds: int) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "FloQast Open API", "version": "1",
-                 "description": "Reconciliation Analytics and Checklist Analytics for a team, read with an API key."},
+                 "description": ("Reconciliation Analytics and Checklist Analytics for a team, read with an API key; "
+                                 "and reports of leaked keys, which revoke them.")},
         "servers": [{"url": server_url}],
         "security": [{"apiKey": []}, {"bearer": []}],
         "paths": {
@@ -232,6 +294,8 @@ def document(server_url: str, download_seconds: int) -> dict:
             "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation", download_seconds),
             "/analytics/checklists": analytics_path(Service.CHECKLISTS, "ChecklistItem", download_seconds),
             "/downloads/{token}": download_path(download_seconds),
+            "/credentials/revoke": revoke_path(),
+            "/secret-scanning/github": github_secret_scanning_path(),
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],

@@ -8,12 +8,14 @@ from flask_login import current_user
 from floqast.analytics import params
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
+from floqast.api.leaks import MAX_CREDENTIALS
 from floqast.settings import bp
 
 
 @bp.get("/api-docs")
 def api_docs():
-    """How to pull both services with curl, as JSON and as CSV, and what each record holds."""
+    """How to pull both services with curl, as JSON and as CSV, what each record holds, and how to report a leaked
+    key."""
     # The examples ask for the month the team closed last, so that a pasted command shows real records.
     example_month = date(*last_closed_month(current_user.team.today()), 1)
     site_root = request.host_url.rstrip("/")
@@ -23,6 +25,8 @@ def api_docs():
         api_root=site_root + "/api/v1",
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
+        revoke_rate_limit=current_app.config["REVOKE_RATE_LIMIT"],
+        max_credentials=MAX_CREDENTIALS,
         example_month=example_month,
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,

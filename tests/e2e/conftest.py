@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from floqast import create_app
-from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
-from helpers import issue_key, serving
+from helpers import issue_key, serving, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -42,17 +40,9 @@ _team_numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     """The app on a fresh SQLite file of its own, whatever DATABASE_URL the rest of the suite uses."""
-    database = tmp_path_factory.mktemp("e2e") / "e2e.sqlite"
-
-    class E2EConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
-        SECRET_KEY = "e2e-secret-key-not-for-production"
-        API_KEY_PEPPER = "e2e-pepper-not-for-production"
-
-    app = create_app(E2EConfig)
-    with app.app_context():
-        db.create_all()
-    return app
+    return sqlite_file_app(tmp_path_factory.mktemp("e2e") / "e2e.sqlite",
+                           SECRET_KEY="e2e-secret-key-not-for-production",
+                           API_KEY_PEPPER="e2e-pepper-not-for-production")
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +88,9 @@ class Seeded:
 
     def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
                 last_used: timedelta | None = None, deleted_days_ago: int | None = None,
-                exposed_days_ago: int | None = None, **fields) -> str:
-        """Give the team a key made by its admin; returns the plaintext. Other fields (description,
+                exposed_days_ago: int | None = None, revoked_because: str | None = None, **fields) -> str:
+        """Give the team a key made by its admin; returns the plaintext. Deleted by the admin, or with
+        `revoked_because`, revoked for that reason (reported as leaked). Other fields (description,
         last_used_ip, ...) are set as given."""
         with self.app.app_context():
             team = db.session.get(Team, self.team_id)
@@ -114,7 +105,9 @@ class Seeded:
                 **fields,
             )
             if deleted_days_ago is not None:
-                key.deleted_at, key.deleted_by = now - timedelta(days=deleted_days_ago), admin
+                key.deleted_at = now - timedelta(days=deleted_days_ago)
+                key.deleted_by, key.deactivated_reason = (admin, None) if revoked_because is None else (
+                    None, revoked_because)
             db.session.commit()
         self.keys[name] = plaintext
         return plaintext

@@ -39,8 +39,10 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     admin_page.wait_for_url("**/settings/api-docs")
 
     commands = admin_page.locator("pre code").all_inner_texts()
-    # a walk over the pages, a JSON page through allowRedirect (curl -L), then JSON and CSV for each service
-    assert len(commands) == 6 and "allowRedirect=true" in commands[1]
+    # a walk over the pages, a JSON page through allowRedirect (curl -L), JSON and CSV for each service, then
+    # reporting a leaked key
+    assert len(commands) == 7 and "allowRedirect=true" in commands[1]
+    report_leak = commands.pop()
 
     walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
     assert walk.returncode == 0, walk.stderr
@@ -60,3 +62,10 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     for path in tmp_path.iterdir():
         rows = list(csv.DictReader(io.StringIO(path.read_text())))
         assert rows and {(row["period.year"], row["period.month"]) for row in rows} == {(str(year), str(month))}
+
+    # Last, as it ends the key: as printed it reports a placeholder; with the key pasted in, the key is revoked.
+    for command in (report_leak, report_leak.replace("fq_PASTE_THE_KEY_YOU_FOUND", key)):
+        result = run_in_shell(command, key, tmp_path)
+        assert result.returncode == 0 and json.loads(result.stdout) == {"data": {"received": 1}}, result.stderr
+    refused = run_in_shell(commands[0], key, tmp_path)
+    assert "reported as leaked" in refused.stdout

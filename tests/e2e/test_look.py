@@ -8,6 +8,8 @@ import pytest
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
 PHONE = {"width": 375, "height": 812}
+LEAK_REASON = ("found by GitHub secret scanning at https://github.com/octocat/hello-world/blob/"
+               "6dcb09b5b57875f334f61aebed695e2e4193db5e/config/production_settings.py")
 
 
 @pytest.fixture
@@ -18,6 +20,7 @@ def lived_in(seeded):
     seeded.add_key("Close checklist script", expires_in=None, created_days_ago=20)
     seeded.add_key("Tableau pilot", expires_in=-10, created_days_ago=120, last_used=timedelta(days=45))
     seeded.add_key("Contractor laptop", created_days_ago=60, deleted_days_ago=8, expires_in=2)
+    seeded.add_key("Pushed to GitHub", created_days_ago=30, deleted_days_ago=1, revoked_because=LEAK_REASON)
     return seeded
 
 
@@ -59,6 +62,8 @@ def test_expiring_soon_only_on_active_keys(admin_page, lived_in, shot):
     for name in ("Power BI connector with a rather long descriptive name", "Close checklist script",
                  "Tableau pilot", "Contractor laptop"):
         expect(row(page, name)).not_to_contain_text("Expiring soon")
+    # Why a key was revoked, its long URL wrapped within the table.
+    expect(row(page, "Pushed to GitHub").locator("td").nth(6)).to_contain_text(f"Revoked: {LEAK_REASON}")
     shot(page, "all", full_page=False)
 
 
