@@ -61,6 +61,14 @@ class Config:
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
+    # The API request log (floqast/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
+    # in batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
+    # REQUEST_LOG_RETENTION_DAYS by `flask --app wsgi api-log prune`.
+    REQUEST_LOG_ENABLED = env_flag("REQUEST_LOG_ENABLED", default=True)
+    REQUEST_LOG_BATCH_ROWS = int(os.environ.get("REQUEST_LOG_BATCH_ROWS") or 500)
+    REQUEST_LOG_FLUSH_SECONDS = float(os.environ.get("REQUEST_LOG_FLUSH_SECONDS") or 1.0)
+    REQUEST_LOG_RETENTION_DAYS = int(os.environ.get("REQUEST_LOG_RETENTION_DAYS") or 90)
+    REQUEST_LOG_BACKGROUND_FLUSH = True
     TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
 
 
@@ -76,6 +84,10 @@ class TestConfig(Config):
     LOGIN_FAILURES_PER_IP = LOGIN_FAILURES_PER_ACCOUNT_AND_IP = LOGIN_FAILURES_PER_ACCOUNT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     API_REFUSAL_LIMIT = "100000 per minute"
+    # Tests write the request log when they read it, or move the clock: no thread writing on its own (it would
+    # share the in-memory database's one connection) and no flush because a slow test took a second.
+    REQUEST_LOG_BACKGROUND_FLUSH = False
+    REQUEST_LOG_FLUSH_SECONDS = 3600.0
 
 
 def require_secrets(app) -> None:

@@ -13,6 +13,8 @@ CHECKSUM_LENGTH = 6
 HINT_LENGTH = 4
 KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 _ALPHABET_SET = frozenset(ALPHABET)
+# Query parameters in which clients put keys (never read from there: refused, and never logged).
+QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
 
 
 def _base62(number: int, width: int) -> str:
@@ -44,6 +46,11 @@ def is_well_formed(key: str) -> bool:
         return False
     random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
     return hmac.compare_digest(checksum(random_part), given)
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether `text` starts like a key, mistyped or not: a URL part to refuse and to keep out of logs."""
+    return text.strip().startswith(PREFIX)
 
 
 def digest(key: str, pepper: bytes) -> str:

@@ -10,15 +10,18 @@ from datetime import date
 import jsonschema
 from bs4 import BeautifulSoup
 from flask import current_app
+from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
+from floqast.request_log import ApiRequest, flush_own
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 CHECKLISTS = "/api/v1/analytics/checklists"
 PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
+AUDIT_TRAIL = "/api/v1/audit-trail"
 HTMX = {"HX-Request": "true"}
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
@@ -34,6 +37,12 @@ def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_o
         setattr(key, field, value)
     db.session.add(key)
     return key, plaintext
+
+
+def logged_requests() -> list[ApiRequest]:
+    """Every row of the API request log, oldest first, once this worker's buffer is written."""
+    flush_own()
+    return list(db.session.scalars(select(ApiRequest).order_by(ApiRequest.id)))
 
 
 def log_in(client, user: User) -> None:

@@ -40,32 +40,38 @@ def wants_csv() -> bool:
     return request.accept_mimetypes.best_match(["application/json", CSV]) == CSV
 
 
-def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_id, cursors: Cursors) -> Response:
-    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
-    # One row beyond the page tells whether there is a next page without a second query.
-    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+def streamed_page(statement, size: int, to_record, next_cursor) -> Response:
+    """One JSON page {"data": [...], "links": {"self": ..., "next": ...}} streamed from `statement`, which asks
+    for one row beyond the page (to tell whether there is a next page without a second query); next is null on
+    the last page, else this URL with page[cursor] set to next_cursor(the last row's id)."""
     # Links are paths of this site, as FloQast's are: never a URL built from the client's Host header.
     path = request.script_root + request.path
     self_url = f"{path}?{request.query_string.decode()}" if request.query_string else path
     engine, args = db.engine, request.args.to_dict()
 
     def next_url(last_id: int) -> str:
-        query = {**args, "page[cursor]": cursors.encode(filters.key, last_id)}
+        query = {**args, "page[cursor]": next_cursor(last_id)}
         return f"{path}?{urlencode(query, safe='[]')}"
 
     def body():
         yield '{"data":['
         last_id, count, more = None, 0, False
         for row in stream_rows(engine, statement):
-            if count == page.size:
+            if count == size:
                 more = True
                 break
-            yield ("," if count else "") + json.dumps(dataset.to_record(row))
+            yield ("," if count else "") + json.dumps(to_record(row))
             last_id, count = row.id, count + 1
         links = {"self": self_url, "next": next_url(last_id) if more else None}
         yield '],"links":' + json.dumps(links) + "}"
 
     return Response(chunked(body()), mimetype="application/json")
+
+
+def json_page(dataset: Dataset, team: Team, filters: Filters, page: Page, after_id, cursors: Cursors) -> Response:
+    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
+    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+    return streamed_page(statement, page.size, dataset.to_record, lambda last_id: cursors.encode(filters.key, last_id))
 
 
 def csv_name(dataset: Dataset, filters: Filters) -> str:

@@ -12,6 +12,7 @@ from floqast.analytics.params import (
 )
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
+from floqast.api.audit_trail import ALLOW_REDIRECT_PATTERN, KEY_ID_PATTERN
 from floqast.models import Service
 
 KIND_SCHEMAS = {
@@ -81,6 +82,11 @@ def parameter(name: str, description: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
+PAGE_PARAMETERS = [
+    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}, which is also the maximum.",
+              {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
+    parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
+]
 ANALYTICS_PARAMETERS = [
     parameter("filter[month]", "January to December (any case), or 1 to 12; requires filter[year].",
               {"type": "string", "pattern": MONTH_PATTERN}),
@@ -91,9 +97,18 @@ ANALYTICS_PARAMETERS = [
               {"type": "string", "format": "date"}),
     parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15.",
               {"type": "string", "pattern": ENTITY_IDS_PATTERN}),
-    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}, which is also the maximum.",
-              {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
-    parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
+    *PAGE_PARAMETERS,
+]
+AUDIT_TRAIL_PARAMETERS = [
+    parameter("filter[startDate]", "Requests made on or after this day (YYYY-MM-DD) in the team's time zone.",
+              {"type": "string", "format": "date"}),
+    parameter("filter[endDate]", "Requests made on or before this day in the team's time zone; not before "
+              "filter[startDate].", {"type": "string", "format": "date"}),
+    parameter("filter[userApiKey._id]", "Requests made with this key of the team (its apiKeyId, such as 7); "
+              "an id that is not the team's gives none.", {"type": "string", "pattern": KEY_ID_PATTERN}),
+    *PAGE_PARAMETERS,
+    parameter("allowRedirect", "FloQast's parameter, true or false.",
+              {"type": "string", "pattern": ALLOW_REDIRECT_PATTERN}),
 ]
 
 
@@ -105,8 +120,9 @@ def error_responses(statuses) -> dict:
     }
 
 
-def analytics_path(service: Service, schema_name: str) -> dict:
-    page = {
+def page_schema(schema_name: str) -> dict:
+    """A JSON page of `schema_name` items with its relative links."""
+    return {
         "type": "object",
         "properties": {
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
@@ -125,6 +141,10 @@ def analytics_path(service: Service, schema_name: str) -> dict:
         "required": ["data", "links"],
         "additionalProperties": False,
     }
+
+
+def analytics_path(service: Service, schema_name: str) -> dict:
+    page = page_schema(schema_name)
     columns = ", ".join(DATASETS[service].columns)
     return {"get": {
         "summary": f"{service.label} records",
@@ -138,6 +158,41 @@ def analytics_path(service: Service, schema_name: str) -> dict:
             **error_responses(KEY_ERRORS),
         },
     }}
+
+
+AUDIT_TRAIL_PATH = {"get": {
+    "summary": "The team's API requests",
+    "description": "Every request made with the team's keys, refused ones included, oldest first (by id, so that a "
+                   "reader can resume from links.next). Requests are logged in batches: a request shows up within "
+                   "about a second. Kept 90 days.",
+    "parameters": AUDIT_TRAIL_PARAMETERS,
+    "responses": {
+        "200": {"description": "The requests.",
+                "content": {"application/json": {"schema": page_schema("AuditTrailEntry")}}},
+        **error_responses(KEY_ERRORS),
+    },
+}}
+
+
+def audit_trail_entry_schema() -> dict:
+    services = [service.label for service in Service]
+    return object_schema({
+        "id": KIND_SCHEMAS["id"],
+        "uri": {"type": "string", "pattern": "^/api/",
+                "description": "Path and query as sent; anything that looks like a key reads REDACTED."},
+        "method": {"type": "string"},
+        "sourceIp": {"type": ["string", "null"], "description": "The client's IP address."},
+        "meta": object_schema({
+            "status": {"type": "string", "pattern": "^[1-5][0-9]{2}$", "description": "The answer's HTTP status."},
+            "service": {"type": ["string", "null"], "enum": [*services, None],
+                        "description": "The service of the route, if it needs one."},
+            "queryParameters": {"type": "object", "description": "The uri's query: each name's value, a list of "
+                                "them when the name repeats.",
+                                "additionalProperties": {"type": ["string", "array"], "items": {"type": "string"}}},
+        }),
+        "createdAt": {**KIND_SCHEMAS["datetime"], "description": "When the request was made."},
+        "apiKeyId": {**KIND_SCHEMAS["id"], "description": "The key it was made with."},
+    })
 
 
 def document(server_url: str) -> dict:
@@ -170,6 +225,7 @@ def document(server_url: str) -> dict:
             }},
             "/analytics/reconciliations": analytics_path(Service.RECONCILIATIONS, "Reconciliation"),
             "/analytics/checklists": analytics_path(Service.CHECKLISTS, "ChecklistItem"),
+            "/audit-trail": AUDIT_TRAIL_PATH,
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],
@@ -188,6 +244,7 @@ def document(server_url: str) -> dict:
             "schemas": {
                 "Reconciliation": record_schema(DATASETS[Service.RECONCILIATIONS].fields),
                 "ChecklistItem": record_schema(DATASETS[Service.CHECKLISTS].fields),
+                "AuditTrailEntry": audit_trail_entry_schema(),
                 "Errors": object_schema({"errors": {"type": "array", "items": error, "minItems": 1}}),
             },
         },
