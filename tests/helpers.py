@@ -4,6 +4,7 @@ recording the SQL the app sends. (Fixtures live in conftest.py.)"""
 import re
 import socket
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import date
 
@@ -181,3 +182,24 @@ def validate(document, path, status, body):
     wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
                "components": document["components"]}
     jsonschema.Draft202012Validator(wrapped).validate(body)
+
+
+def run_together(count: int, work, timeout: float = 60):
+    """Run work(i) in `count` threads released at the same instant; their results, or their exceptions."""
+    barrier = threading.Barrier(count, timeout=timeout)
+    results: list = [None] * count
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as error:  # noqa: BLE001  (handed back to the test, which asserts on it)
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
+    return results

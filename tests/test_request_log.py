@@ -12,8 +12,7 @@ from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
 from floqast.request_log import ApiRequest, RequestLog, month_of, partition_name, redacted_query
-from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, logged_requests
-from test_pg_concurrency import run_together
+from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, logged_requests, run_together
 
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 partitioned = pytest.mark.skipif(not ON_POSTGRESQL, reason="the log is partitioned on PostgreSQL only (SQLite's is "
