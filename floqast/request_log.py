@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    select,
     text,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast import keys
 from floqast.extensions import db
-from floqast.models import UTCDateTime, utcnow
+from floqast.models import ApiKey, UTCDateTime, utcnow
 
 logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"
@@ -85,6 +86,39 @@ class ApiRequest(db.Model):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     status: Mapped[int] = mapped_column(SmallInteger)
     service: Mapped[str | None] = mapped_column(String(32))
+
+
+# The Activity page's status filter: its choices, each with its condition on the status.
+STATUS_FILTERS = {
+    "all": ("All", None),
+    "succeeded": ("Succeeded", ApiRequest.status < 400),
+    "refused": ("Refused", ApiRequest.status >= 400),
+    **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
+        (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
+}
+PAGE_SIZE = 25
+
+
+def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
+                  limit: int = PAGE_SIZE) -> list:
+    """The team's logged requests, newest first, `limit` of them (older than `before_id` when given), each with
+    its key's name and hint; one key's only when `api_key_id` is given."""
+    flush_own()
+    query = (
+        select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
+        .outerjoin(ApiKey, (ApiKey.id == ApiRequest.api_key_id) & (ApiKey.team_id == team_id))
+        .where(ApiRequest.team_id == team_id)
+        .order_by(ApiRequest.id.desc())
+        .limit(limit)
+    )
+    condition = STATUS_FILTERS[status_filter][1]
+    if condition is not None:
+        query = query.where(condition)
+    if api_key_id is not None:
+        query = query.where(ApiRequest.api_key_id == api_key_id)
+    if before_id is not None:
+        query = query.where(ApiRequest.id < before_id)
+    return list(db.session.execute(query))
 
 
 class LoggedKey(NamedTuple):

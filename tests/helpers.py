@@ -46,6 +46,15 @@ def logged_requests() -> list[ApiRequest]:
     return list(db.session.scalars(select(ApiRequest).order_by(ApiRequest.id)))
 
 
+def log_rows(team_id: int, api_key_id: int, *moments, uri=ME, status=200, service=None) -> None:
+    """Put requests of a team's key in the API request log at the given instants, written at once."""
+    request_log = current_app.extensions["request_log"]
+    for moment in moments:
+        request_log.add({"created_at": moment, "team_id": team_id, "api_key_id": api_key_id, "method": "GET",
+                         "uri": uri, "source_ip": CLIENT_IP, "status": status, "service": service})
+    request_log.flush()
+
+
 def log_in(client, user: User) -> None:
     """Sign the test client in as `user`, the way Flask-Login records it in the session."""
     with client.session_transaction() as session:

@@ -7,7 +7,7 @@ import pytest
 
 from floqast.extensions import db
 from floqast.models import Role, Service
-from helpers import AUDIT_TRAIL, CLIENT_IP, ME, RECONCILIATIONS, assert_api_error, validate
+from helpers import AUDIT_TRAIL, CLIENT_IP, ME, RECONCILIATIONS, assert_api_error, log_rows, validate
 
 JANUARY = datetime(2026, 1, 10, tzinfo=timezone.utc)
 
@@ -15,20 +15,6 @@ JANUARY = datetime(2026, 1, 10, tzinfo=timezone.utc)
 @pytest.fixture
 def document(client):
     return client.get("/api/v1/openapi.json").get_json()
-
-
-@pytest.fixture
-def log_at(app, team):
-    """Log requests of `team` at given UTC instants, with a key id, written at once."""
-
-    def log(key_id: int, *moments, uri=ME, status=200):
-        request_log = app.extensions["request_log"]
-        for moment in moments:
-            request_log.add({"created_at": moment, "team_id": team.id, "api_key_id": key_id, "method": "GET",
-                             "uri": uri, "source_ip": CLIENT_IP, "status": status, "service": None})
-        request_log.flush()
-
-    return log
 
 
 def trail(api_get, key: str, **query) -> list[dict]:
@@ -99,12 +85,12 @@ def test_filter_by_key(api_get, admin, make_key):
     assert [entry["apiKeyId"] for entry in entries] == [str(first.id)] * 2
 
 
-def test_dates_are_whole_days_in_the_teams_time_zone_both_inclusive(api_get, team, admin, make_key, log_at):
+def test_dates_are_whole_days_in_the_teams_time_zone_both_inclusive(api_get, team, admin, make_key):
     team.timezone = "America/Los_Angeles"  # UTC-8 in January
     db.session.commit()
     key, plaintext = make_key(admin)
     moments = ["2026-01-10T07:59:59Z", "2026-01-10T08:00:00Z", "2026-01-11T07:59:59Z", "2026-01-11T08:00:00Z"]
-    log_at(key.id, *(datetime.fromisoformat(moment) for moment in moments))
+    log_rows(team.id, key.id, *(datetime.fromisoformat(moment) for moment in moments))
 
     def created(**query):
         return [entry["createdAt"] for entry in trail(api_get, plaintext, **query)]
@@ -114,10 +100,9 @@ def test_dates_are_whole_days_in_the_teams_time_zone_both_inclusive(api_get, tea
     assert created(**{"filter[endDate]": "2026-01-09"}) == moments[:1]
 
 
-def test_pages_follow_relative_links_to_a_null_next_and_cursors_stay_with_their_query(api_get, admin, make_key,
-                                                                                     log_at):
+def test_pages_follow_relative_links_to_a_null_next_and_cursors_stay_with_their_query(api_get, team, admin, make_key):
     key, plaintext = make_key(admin)
-    log_at(key.id, *([JANUARY] * 5))
+    log_rows(team.id, key.id, *([JANUARY] * 5))
     # January only: the trail's own reads, logged as the walk goes, are not part of it.
     january = {"filter[endDate]": "2026-01-31", "page[size]": "2"}
     first = api_get(AUDIT_TRAIL, plaintext, query_string=january).get_json()
@@ -163,9 +148,9 @@ def test_the_default_page_is_the_maximum_of_30000(document):
     assert size["schema"]["default"] == size["schema"]["maximum"] == 30000
 
 
-def test_a_page_is_streamed_not_built_whole(api_get, admin, make_key, log_at):
+def test_a_page_is_streamed_not_built_whole(api_get, admin, make_key, team):
     key, plaintext = make_key(admin)
-    log_at(key.id, *([JANUARY] * 1200))
+    log_rows(team.id, key.id, *([JANUARY] * 1200))
     response = api_get(AUDIT_TRAIL, plaintext, buffered=False)
     chunks = list(response.response)
     assert response.is_streamed and len(chunks) > 1

@@ -12,7 +12,7 @@ from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
 from floqast.request_log import ApiRequest, RequestLog, month_of, partition_name, redacted_query
-from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, logged_requests, run_together
+from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, log_rows, logged_requests, run_together
 
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 partitioned = pytest.mark.skipif(not ON_POSTGRESQL, reason="the log is partitioned on PostgreSQL only (SQLite's is "
@@ -245,13 +245,6 @@ def test_logging_can_be_switched_off(make_app, make_team, make_user):
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 
 
-def log_rows_at(log, team_id: int, *moments) -> None:
-    for moment in moments:
-        log.add({"created_at": moment, "team_id": team_id, "api_key_id": 1, "method": "GET", "uri": ME,
-                 "source_ip": CLIENT_IP, "status": 200, "service": None})
-    log.flush()
-
-
 def prune(runner, monkeypatch) -> list[str]:
     monkeypatch.setattr(request_log, "utcnow", lambda: NOW)
     result = runner.invoke(args=["api-log", "prune"])
@@ -259,9 +252,9 @@ def prune(runner, monkeypatch) -> list[str]:
     return result.output.splitlines()
 
 
-def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, log, team, monkeypatch):
+def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, team, monkeypatch):
     kept = [datetime(2026, 3, 20, tzinfo=timezone.utc), NOW]
-    log_rows_at(log, team.id, datetime(2026, 2, 10, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc),
+    log_rows(team.id, 1, datetime(2026, 2, 10, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc),
                 *kept)
     output = prune(runner, monkeypatch)
     assert [row.created_at for row in logged_requests()] == kept
@@ -271,9 +264,9 @@ def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, log, team
         assert output[-1] == "deleted 1 rows older than 2026-03-17 12:00 UTC"
 
 
-def test_prune_follows_the_retention_setting(app, runner, log, team, monkeypatch):
+def test_prune_follows_the_retention_setting(app, runner, team, monkeypatch):
     app.config["REQUEST_LOG_RETENTION_DAYS"] = 7
-    log_rows_at(log, team.id, NOW - timedelta(days=8), NOW - timedelta(days=6))
+    log_rows(team.id, 1, NOW - timedelta(days=8), NOW - timedelta(days=6))
     assert prune(runner, monkeypatch)[-1] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
     assert len(logged_requests()) == 1
 
@@ -291,8 +284,8 @@ def test_on_sqlite_the_log_is_one_plain_table(app):
 
 
 @partitioned
-def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, log, team, monkeypatch):
-    log_rows_at(log, team.id, datetime(2026, 2, 10, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc))
+def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, team, monkeypatch):
+    log_rows(team.id, 1, datetime(2026, 2, 10, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc))
     before = partitions()
     assert {"api_requests_2026_02", "api_requests_2026_03"} <= before
     coming = {f"api_requests_2026_{month:02d}" for month in (6, 7, 8)}  # this month and the next two
@@ -306,10 +299,10 @@ def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, log, tea
 
 
 @partitioned
-def test_a_batch_for_a_month_without_its_partition_makes_it(log, team):
+def test_a_batch_for_a_month_without_its_partition_makes_it(team):
     month = datetime(2031, 5, 2, tzinfo=timezone.utc)
     assert partition_name(month_of(month)) not in partitions()
-    log_rows_at(log, team.id, month)
+    log_rows(team.id, 1, month)
     assert partition_name(month_of(month)) in partitions()
     assert [row.created_at for row in logged_requests()] == [month]
 

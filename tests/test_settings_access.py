@@ -22,6 +22,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>", "DELETE"): (200, None),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
+    ("/settings/api-keys/activity/requests", "GET"): (200, None),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 
