@@ -8,7 +8,9 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 2. key_check: in-process verification with 10 keys in the database against --keys of them;
 3. export: CSV export over HTTP against the driver alone + csv.writer, and the server's peak RSS;
 4. deep_pages: the last page of a cursor walk against the first one;
-5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10.
+5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10;
+6. request_log: a keyed pull with the API request log on against off (two gunicorns), and 7. the log's rows
+   lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal).
 
 Every goal is a ratio; the raw figures are printed beside it and written to bench/results/*.json.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench import auth_overhead, deep_pages, export, harness, key_check, keys_tab
+from bench import auth_overhead, deep_pages, export, harness, key_check, keys_tab, request_log
 from bench.harness import Databases, Result, Sizes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,6 +128,8 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
         results.append(deep_pages.measure(server, databases, books.api_key, books.team_id, books.rows, chosen))
     finally:
         server.stop()
+    log("6, 7. request log ...")
+    results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
     return sorted(results, key=lambda result: result.number)
 
 
