@@ -155,7 +155,7 @@ def request_uri() -> str:
     uri = quote(path, safe="/:@!$&'()*+,;=-._~")
     if request.query_string:
         uri += "?" + redacted_query(request.query_string.decode())
-    return uri[:MAX_URI_LENGTH]
+    return uri
 
 
 def query_parameters(uri: str) -> dict:
@@ -188,11 +188,12 @@ def log_api_request(response):
         "created_at": utcnow(),
         "team_id": key.team_id,
         "api_key_id": key.id,
+        # Clipped to their columns: one value too long would make PostgreSQL refuse the whole batch.
         "method": request.method[:16],
-        "uri": g.get("logged_uri") or request_uri(),
-        "source_ip": request.remote_addr,
+        "uri": (g.get("logged_uri") or request_uri())[:MAX_URI_LENGTH],
+        "source_ip": None if request.remote_addr is None else request.remote_addr[:45],
         "status": response.status_code,
-        "service": g.get("logged_service") or route_service(),
+        "service": (g.get("logged_service") or route_service() or "")[:32] or None,
     })
     return response
 

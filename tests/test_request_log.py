@@ -6,12 +6,13 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from flask import Response, g
 from sqlalchemy import event, func, select, text
 
 from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
-from floqast.request_log import ApiRequest, RequestLog, month_of, partition_name, redacted_query
+from floqast.request_log import ApiRequest, LoggedKey, RequestLog, month_of, partition_name, redacted_query
 from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, log_rows, logged_requests, run_together
 
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -318,3 +319,13 @@ def test_two_workers_flushing_into_a_month_without_a_partition_both_succeed(app,
     assert run_together(2, lambda number: workers[number].flush()) == [50, 50]
     assert len(logged_requests()) == 100
     assert partition_name(month_of(month)) in partitions()
+
+
+def test_values_too_long_for_their_columns_are_clipped_so_the_batch_is_written(app, team):
+    # One value too long would make PostgreSQL refuse the whole batch: an address from a proxy header, or a
+    # service label a view sets.
+    with app.test_request_context(ME, environ_base={"REMOTE_ADDR": "9" * 100}):
+        g.api_key, g.logged_service = LoggedKey(7, team.id), "S" * 100
+        request_log.log_api_request(Response())
+    [row] = logged_requests()
+    assert (row.source_ip, row.service, row.api_key_id) == ("9" * 45, "S" * 32, 7)
