@@ -1,12 +1,17 @@
 """What tests share besides fixtures: constants, requests a browser or curl would send, reading pages, and
 recording the SQL the app sends. (Fixtures live in conftest.py.)"""
 
+import http.client
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import jsonschema
 from bs4 import BeautifulSoup
@@ -24,6 +29,7 @@ CHECKLISTS = "/api/v1/analytics/checklists"
 PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
 AUDIT_TRAIL = "/api/v1/audit-trail"
 HTMX = {"HX-Request": "true"}
+ROOT = Path(__file__).resolve().parents[1]
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
 
@@ -132,6 +138,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_serving(port: int, env: dict):
+    """`gunicorn -c gunicorn.conf.py wsgi:app` on a loopback port, with `env` as its environment, once /healthz
+    answers; stopped (SIGTERM, as a deploy does) after the block."""
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 # The open statements_sent() blocks, each the list of statements it has seen.

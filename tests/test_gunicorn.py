@@ -3,9 +3,6 @@
 import http.client
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
-from helpers import ME, free_port
+from helpers import ME, free_port, gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,26 +43,10 @@ def gunicorn(tmp_path_factory):
         "SECRET_KEY": "gunicorn-test-secret-key",
         "API_KEY_PEPPER": "gunicorn-test-pepper",
         "DATABASE_URL": f"sqlite:///{database}",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read().decode()[-3000:]
-            try:
-                if get(port, "/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
-            time.sleep(0.1)
+    with gunicorn_serving(port, env):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def assert_the_apps_error(response, status: int, mentions: str) -> None:

@@ -1,6 +1,7 @@
 """The API request log: what is logged (every request whose team is known, never a key), when the buffer is
 written (batch size, age, exit, reading), that a failed write fails no request, forks, and `api-log prune`."""
 
+import http.client
 import logging
 import os
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,18 @@ from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
 from floqast.request_log import ApiRequest, LoggedKey, RequestLog, month_of, partition_name, redacted_query
-from helpers import CHECKLISTS, CLIENT_IP, ME, RECONCILIATIONS, issue_key, log_rows, logged_requests, run_together
+from helpers import (
+    CHECKLISTS,
+    CLIENT_IP,
+    ME,
+    RECONCILIATIONS,
+    free_port,
+    gunicorn_serving,
+    issue_key,
+    log_rows,
+    logged_requests,
+    run_together,
+)
 
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 partitioned = pytest.mark.skipif(not ON_POSTGRESQL, reason="the log is partitioned on PostgreSQL only (SQLite's is "
@@ -329,3 +341,23 @@ def test_values_too_long_for_their_columns_are_clipped_so_the_batch_is_written(a
         request_log.log_api_request(Response())
     [row] = logged_requests()
     assert (row.source_ip, row.service, row.api_key_id) == ("9" * 45, "S" * 32, 7)
+
+
+def test_gunicorn_workers_write_what_they_hold_when_they_stop(make_app, make_team, make_user, tmp_path):
+    database = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    served = make_app(SQLALCHEMY_DATABASE_URI=database)
+    with served.app_context():
+        _, plaintext = issue_key(make_user(make_team(), Role.ADMIN))
+        db.session.commit()
+    port = free_port()
+    env = {**os.environ, "SECRET_KEY": "log-test-secret", "API_KEY_PEPPER": served.config["API_KEY_PEPPER"],
+           "DATABASE_URL": database, "WEB_CONCURRENCY": "2", "REQUEST_LOG_FLUSH_SECONDS": "3600"}
+    with gunicorn_serving(port, env):
+        for _ in range(6):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", ME, headers={"x-api-key": plaintext})
+            assert connection.getresponse().status == 200
+        with served.app_context():
+            assert rows_in_database() == 0  # held by the workers: neither 500 rows nor an hour old
+    with served.app_context():
+        assert rows_in_database() == 6
