@@ -24,6 +24,7 @@ def api_docs():
         datasets=DATASETS.values(),
         api_rate_limit=current_app.config["API_RATE_LIMIT"],
         example_month=example_month,
+        team_today=current_user.team.today(),
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,
     )

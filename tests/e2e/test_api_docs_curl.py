@@ -39,7 +39,8 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     admin_page.wait_for_url("**/settings/api-docs")
 
     commands = admin_page.locator("pre code").all_inner_texts()
-    assert len(commands) == 5  # a walk over the pages, then JSON and CSV for each service
+    assert len(commands) == 6  # a walk over the pages, JSON and CSV for each service, then the audit trail
+    trail_command = commands.pop()
 
     walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
     assert walk.returncode == 0, walk.stderr
@@ -54,6 +55,12 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
             records = json.loads(result.stdout)["data"]
             assert records and {(record["period"]["year"], record["period"]["month"]) for record in records} == {
                 (year, month)}
+    trail = run_in_shell(trail_command, key, tmp_path)
+    assert trail.returncode == 0, trail.stderr
+    entries = json.loads(trail.stdout)["data"]
+    pulled = [entry for entry in entries if entry["uri"].startswith("/api/v1/analytics/")]
+    assert len(pulled) == 6 and {entry["meta"]["status"] for entry in pulled} == {"200"}  # 2 walk pages, 4 pulls
+    assert {entry["sourceIp"] for entry in pulled} == {"127.0.0.1"}
     files = sorted(path.name for path in tmp_path.iterdir())
     assert files == [f"checklists-{year}-{month:02d}.csv", f"reconciliations-{year}-{month:02d}.csv"]
     for path in tmp_path.iterdir():
