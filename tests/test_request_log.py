@@ -361,3 +361,13 @@ def test_gunicorn_workers_write_what_they_hold_when_they_stop(make_app, make_tea
             assert rows_in_database() == 0  # held by the workers: neither 500 rows nor an hour old
     with served.app_context():
         assert rows_in_database() == 6
+
+
+def test_a_view_may_name_the_uri_and_service_to_log(app, team):
+    # A signed download URL is a credential: its view logs the query it stands for instead of its token.
+    with app.test_request_context("/api/v1/downloads/secret-token"):
+        g.api_key = LoggedKey(7, team.id)
+        g.logged_uri, g.logged_service = f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics"
+        request_log.log_api_request(Response())
+    [row] = logged_requests()
+    assert (row.uri, row.service) == (f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics")
