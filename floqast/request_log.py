@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"
 MAX_URI_LENGTH = 4096
 PARTITION_PREFIX = "api_requests_"
+# The advisory lock a batch holds from taking its ids to its commit (PostgreSQL).
+INSERT_LOCK = "api_requests ids"
 # Partitions made ahead by `api-log prune`, besides the current month's.
 MONTHS_AHEAD = 2
 # Patched by tests to move time; monotonic, so that a clock step never holds rows back or flushes early.
@@ -262,6 +264,10 @@ class RequestLog:
                 if connection.dialect.name == "postgresql":
                     for month in {month_of(row["created_at"]) for row in rows}:
                         make_partition(connection, month)
+                    # One batch at a time takes ids and commits, so ids become visible in their order: a trail
+                    # reader's cursor (after id N) never passes a batch with lower ids still being written.
+                    # (SQLite writes one transaction at a time anyway.)
+                    connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
                 connection.execute(insert(ApiRequest), rows)
         except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
             logger.warning("API request log: %d rows not written", len(rows), exc_info=True)

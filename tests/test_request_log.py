@@ -4,11 +4,13 @@ written (batch size, age, exit, reading), that a failed write fails no request, 
 import http.client
 import logging
 import os
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from flask import Response, g
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from floqast import keys, request_log
 from floqast.extensions import db
@@ -371,3 +373,26 @@ def test_a_view_may_name_the_uri_and_service_to_log(app, team):
         request_log.log_api_request(Response())
     [row] = logged_requests()
     assert (row.uri, row.service) == (f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics")
+
+
+@partitioned
+def test_a_batch_waits_for_the_one_being_written_so_ids_become_visible_in_order(app, team, log):
+    # Were they not, a trail reader could see ids 501-1000 committed, resume after 1000, and never see 1-500.
+    log_rows(team.id, 1, utcnow())  # the month's partition exists
+    row = {"created_at": utcnow(), "team_id": team.id, "api_key_id": 2, "method": "GET", "uri": ME,
+           "source_ip": CLIENT_IP, "status": 200, "service": None}
+    with db.engine.connect() as first:  # a worker in the middle of its batch
+        first.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{request_log.INSERT_LOCK}'))"))
+        first.execute(insert(ApiRequest), [{**row, "api_key_id": 1}])
+        log.rows = [row]
+        second = threading.Thread(target=log.flush)
+        second.start()
+        with db.engine.connect() as watcher:
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+            while watcher.execute(text(waiting)).scalar() == 0:
+                assert second.is_alive(), "the second batch was written without waiting"
+                time.sleep(0.01)
+        first.commit()
+    second.join(30)
+    first_id, second_id = (entry.id for entry in logged_requests()[1:])
+    assert first_id < second_id
