@@ -2,6 +2,7 @@
 
 import os
 
+from floqast import request_log
 from floqast.ratelimits import MAX_HEADER_BYTES
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -14,3 +15,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 limit_request_line = 8190
 limit_request_field_size = 2 * MAX_HEADER_BYTES
 limit_request_fields = 100
+
+
+def worker_exit(server, worker):
+    """Write the API request log rows this worker still holds before it goes."""
+    request_log.flush_all()

@@ -11,6 +11,8 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 4. deep_pages: the last page of a cursor walk against the first one;
 5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10;
 6. allowed_ips: GET /api/v1/me with a key that allows 20 IP ranges against a key that allows any address.
+7. request_log: a keyed pull with the API request log on against off (two gunicorns), and 8. the log's rows
+   lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal).
 
 Every goal is a ratio; the raw figures are printed beside it and written to bench/results/*.json.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench import allowed_ips, auth_overhead, deep_pages, export, harness, key_check, keys_tab
+from bench import allowed_ips, auth_overhead, deep_pages, export, harness, key_check, keys_tab, request_log
 from bench.harness import Databases, Result, Sizes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,6 +140,8 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
                                            args.load_tool))
     finally:
         server.stop()
+    log("6, 7. request log ...")
+    results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
     return sorted(results, key=lambda result: result.number)
 
 

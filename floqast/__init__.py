@@ -39,7 +39,7 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import ratelimits, security
+    from floqast import ratelimits, request_log, security
 
     security.init_app(app)  # first, so that its headers go on last, on every response
     db.init_app(app)
@@ -47,6 +47,7 @@ def create_app(config: type | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     ratelimits.init_app(app)
+    request_log.init_app(app)
 
     @app.before_request
     def check_csrf():

@@ -65,6 +65,14 @@ class Config:
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
+    # The API request log (floqast/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
+    # in batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
+    # REQUEST_LOG_RETENTION_DAYS by `flask --app wsgi api-log prune`.
+    REQUEST_LOG_ENABLED = env_flag("REQUEST_LOG_ENABLED", default=True)
+    REQUEST_LOG_BATCH_ROWS = int(os.environ.get("REQUEST_LOG_BATCH_ROWS") or 500)
+    REQUEST_LOG_FLUSH_SECONDS = float(os.environ.get("REQUEST_LOG_FLUSH_SECONDS") or 1.0)
+    REQUEST_LOG_RETENTION_DAYS = int(os.environ.get("REQUEST_LOG_RETENTION_DAYS") or 90)
+    REQUEST_LOG_BACKGROUND_FLUSH = True
     TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
     # Mail (key notices). Without MAIL_SERVER, demo runs write each message to instance/outbox/ instead.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
@@ -100,6 +108,10 @@ class TestConfig(Config):
     MAIL_SERVER = MAIL_USERNAME = MAIL_PASSWORD = MAIL_FROM = APP_BASE_URL = None
     MAIL_USE_TLS = False
     REVOKE_RATE_LIMIT = "100000 per minute"
+    # Tests write the request log when they read it, or move the clock: no thread writing on its own (it would
+    # share the in-memory database's one connection) and no flush because a slow test took a second.
+    REQUEST_LOG_BACKGROUND_FLUSH = False
+    REQUEST_LOG_FLUSH_SECONDS = 3600.0
 
 
 def require_secrets(app) -> None:

@@ -15,6 +15,8 @@ HINT_LENGTH = 4
 KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 _ALPHABET_SET = frozenset(ALPHABET)
 _KEY_SHAPED = re.compile(f"(?=({PREFIX}[0-9A-Za-z]{{{KEY_LENGTH - len(PREFIX)}}}))")
+# Query parameters in which clients put keys (never read from there: refused, and never logged).
+QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
 
 
 def _base62(number: int, width: int) -> str:
@@ -51,6 +53,11 @@ def is_well_formed(key: str) -> bool:
 def contains_key(text: str) -> bool:
     """Whether a well-formed key appears anywhere in `text` (say, pasted into a description)."""
     return any(is_well_formed(match) for match in _KEY_SHAPED.findall(text))
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether `text` starts like a key, mistyped or not: a URL part to refuse and to keep out of logs."""
+    return text.strip().startswith(PREFIX)
 
 
 def digest(key: str, pepper: bytes) -> str:

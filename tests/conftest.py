@@ -76,6 +76,7 @@ def app(_app):
     with _app.app_context():
         limiter.init_app(_app)  # new empty counts, and the limiter back on this app after one a test built
         yield _app
+        _app.extensions["request_log"].take()  # rows a test logged and never read are not the next test's
         db.session.remove()
         _empty_every_table()
     _app.config.clear()

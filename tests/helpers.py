@@ -1,10 +1,14 @@
 """What tests share besides fixtures: constants, requests a browser or curl would send, reading pages, and
 recording the SQL the app sends. (Fixtures live in conftest.py.)"""
 
+import http.client
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from datetime import date, datetime
 from email import message_from_bytes, policy
@@ -25,13 +29,16 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
+from floqast.request_log import ApiRequest, flush_own
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"
 RECONCILIATIONS = "/api/v1/analytics/reconciliations"
 CHECKLISTS = "/api/v1/analytics/checklists"
 PATHS = {Service.RECONCILIATIONS: RECONCILIATIONS, Service.CHECKLISTS: CHECKLISTS}
+AUDIT_TRAIL = "/api/v1/audit-trail"
 HTMX = {"HX-Request": "true"}
+ROOT = Path(__file__).resolve().parents[1]
 # Where the api_get fixture's requests come from.
 CLIENT_IP = "203.0.113.7"
 # Names a key may not have, beside a team that has a working key "Power BI": (case, name, message).
@@ -77,6 +84,19 @@ def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_o
 def freeze(monkeypatch, moment: datetime) -> None:
     """Make the app's clock (floqast.models.utcnow) read `moment`."""
     monkeypatch.setattr(floqast.models, "utcnow", lambda: moment)
+def logged_requests() -> list[ApiRequest]:
+    """Every row of the API request log, oldest first, once this worker's buffer is written."""
+    flush_own()
+    return list(db.session.scalars(select(ApiRequest).order_by(ApiRequest.id)))
+
+
+def log_rows(team_id: int, api_key_id: int, *moments, uri=ME, status=200, service=None) -> None:
+    """Put requests of a team's key in the API request log at the given instants, written at once."""
+    request_log = current_app.extensions["request_log"]
+    for moment in moments:
+        request_log.add({"created_at": moment, "team_id": team_id, "api_key_id": api_key_id, "method": "GET",
+                         "uri": uri, "source_ip": CLIENT_IP, "status": status, "service": service})
+    request_log.flush()
 
 
 def log_in(client, user: User) -> None:
@@ -254,6 +274,33 @@ class MailServer:
         return "250 Message accepted"
 
 
+@contextmanager
+def gunicorn_serving(port: int, env: dict, *options: str):
+    """`gunicorn -c gunicorn.conf.py wsgi:app` on a loopback port, with `env` as its environment and extra
+    command-line `options` over the file's, once /healthz answers; stopped (SIGTERM, as a deploy does) after the
+    block."""
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *options, "wsgi:app"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 # The open statements_sent() blocks, each the list of statements it has seen.
 _RECORDERS: list[list[str]] = []
 # Not statements of the app's: the driver's transaction control and the pool's pre-ping (SQLAlchemy pings
@@ -311,3 +358,24 @@ def validate(document, path, status, body, method="get"):
     wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
                "components": document["components"]}
     jsonschema.Draft202012Validator(wrapped).validate(body)
+
+
+def run_together(count: int, work, timeout: float = 60):
+    """Run work(i) in `count` threads released at the same instant; their results, or their exceptions."""
+    barrier = threading.Barrier(count, timeout=timeout)
+    results: list = [None] * count
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as error:  # noqa: BLE001  (handed back to the test, which asserts on it)
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
+    return results

@@ -116,7 +116,7 @@ def test_a_wrong_schema_would_be_caught(document, key):
 def test_admins_get_the_api_documentation_page(client, admin, key, team):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
-    assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 4
+    assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 5  # 4 pulls and the audit trail
     assert "Requests are limited to 100000 per minute per key" in text_of(parse_html(html))
     year, month = last_closed_month(team.today())  # the examples ask for the month the team closed last
     period = f"filter[month]={calendar.month_name[month]}&amp;filter[year]={year}"

@@ -16,7 +16,7 @@ from floqast.analytics.models import Reconciliation
 from floqast.analytics.params import MAX_PAGE_SIZE
 from floqast.extensions import db
 from floqast.models import Role, Service
-from helpers import PATHS, RECONCILIATIONS, serving, validate
+from helpers import AUDIT_TRAIL, PATHS, RECONCILIATIONS, serving, validate
 
 BASE_URL = "http://localhost"
 # 2 entities x 550 accounts: 1,100 reconciliations a month, more than our old default page of 1,000.
@@ -201,3 +201,24 @@ def test_curl_follows_allow_redirect_and_gets_every_record_of_the_month(server, 
     )
     assert curl.stdout == "200 1"
     assert march_records(output.read_bytes(), accept) == [("2025", "3")] * march_count() != []
+
+
+def test_a_script_that_reads_the_audit_trail_for_its_key_finds_its_own_requests(client, team, small_key):
+    # A security platform's shape: pull with a key from its address, then ask the trail what that key did.
+    headers, address = {"x-api-key": small_key}, {"REMOTE_ADDR": "198.51.100.23"}
+    me = client.get(f"{BASE_URL}/api/v1/me", headers=headers, environ_base=address).get_json()["data"]
+    client.get(f"{BASE_URL}{RECONCILIATIONS}?filter[month]=March&filter[year]=2025", headers=headers,
+               environ_base=address)
+    client.get(f"{BASE_URL}{RECONCILIATIONS}?filter[month]=Smarch&filter[year]=2025", headers=headers,
+               environ_base=address)
+    body = client.get(f"{BASE_URL}{AUDIT_TRAIL}", query_string={"filter[userApiKey._id]": me["apiKeyId"],
+                                                               "filter[startDate]": team.today().isoformat()},
+                      headers=headers).get_json()
+    seen = [(entry["uri"], entry["meta"]["status"], entry["sourceIp"], entry["apiKeyId"]) for entry in body["data"]]
+    assert seen == [
+        ("/api/v1/me", "200", "198.51.100.23", me["apiKeyId"]),
+        (f"{RECONCILIATIONS}?filter[month]=March&filter[year]=2025", "200", "198.51.100.23", me["apiKeyId"]),
+        (f"{RECONCILIATIONS}?filter[month]=Smarch&filter[year]=2025", "400", "198.51.100.23", me["apiKeyId"]),
+    ]
+    assert body["data"][1]["meta"]["queryParameters"] == {"filter[month]": "March", "filter[year]": "2025"}
+    assert body["links"]["next"] is None

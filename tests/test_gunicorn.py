@@ -6,8 +6,8 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from floqast.extensions import db
 from floqast.models import Role, Team, User
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
-from helpers import ME, free_port, issue_key, sqlite_file_app
+from helpers import ME, free_port, gunicorn_serving, issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "gunicorn-test-pepper"
@@ -34,36 +34,21 @@ def get(port: int, path: str, headers: dict | None = None, method="GET", body: b
     return response
 
 
-def start_gunicorn(directory: Path, workers: int, *options: str) -> subprocess.Popen:
-    """`gunicorn -c gunicorn.conf.py wsgi:app` with `workers` workers, on a free loopback port and the SQLite file
-    database_in(directory); extra command-line `options` override the file's. Its port is `.port`."""
+@contextmanager
+def gunicorn_on(directory: Path, workers: int, *options: str):
+    """gunicorn with `workers` workers on a free loopback port and the SQLite file database_in(directory); extra
+    command-line `options` override gunicorn.conf.py's. Yields its process; its port is `.port`."""
     port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": "gunicorn-test-secret-key",
         "API_KEY_PEPPER": PEPPER,
         "DATABASE_URL": f"sqlite:///{database_in(directory)}",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *options, "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    process.port = port
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.stderr.read().decode()[-3000:]
-        try:
-            if get(port, "/healthz").status == 200:
-                return process
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
-        time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=15)
+    with gunicorn_serving(port, env, *options) as process:
+        process.port = port
+        yield process
 
 
 def database_in(directory: Path) -> Path:
@@ -80,11 +65,8 @@ def gunicorn(tmp_path_factory):
     """One gunicorn worker on a database of its own; its port."""
     directory = tmp_path_factory.mktemp("gunicorn")
     file_app(directory)
-    process = start_gunicorn(directory, workers=1)
-    try:
+    with gunicorn_on(directory, workers=1) as process:
         yield process.port
-    finally:
-        stop(process)
 
 
 def assert_the_apps_error(response, status: int, mentions: str) -> None:
@@ -120,8 +102,12 @@ WORKERS = 3
 ACCESS_LINE = re.compile(r"^<(\d+)> (\d{3}) (\S+)$")
 
 
-def worker_pids(master: subprocess.Popen) -> set[int]:
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+def worker_pids(master: subprocess.Popen, count: int) -> set[int]:
+    """The master's `count` workers, once it has forked them all (the first may answer before the last is up)."""
+    deadline = time.monotonic() + 30
+    while len(children := Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()) < count:
+        assert time.monotonic() < deadline, f"gunicorn has {len(children)} of {count} workers after 30 s"
+        time.sleep(0.05)
     return {int(pid) for pid in children}
 
 
@@ -149,10 +135,9 @@ def test_a_reported_key_is_refused_by_every_worker_right_after_the_202(tmp_path)
         db.session.remove()
         db.engine.dispose()
     access_log = tmp_path / "access.log"
-    process = start_gunicorn(tmp_path, WORKERS, "--access-logfile", str(access_log),
-                             "--access-logformat", "%(p)s %(s)s %(U)s")
-    try:
-        workers = worker_pids(process)
+    with gunicorn_on(tmp_path, WORKERS, "--access-logfile", str(access_log),
+                     "--access-logformat", "%(p)s %(s)s %(U)s") as process:
+        workers = worker_pids(process, WORKERS)
         assert len(workers) == WORKERS
         # Each worker has served the key (anything a worker kept of it would be kept now).
         assert set(pull_until_every_worker_answered(process.port, access_log, workers, plaintext, 200)) == {200}
@@ -165,5 +150,3 @@ def test_a_reported_key_is_refused_by_every_worker_right_after_the_202(tmp_path)
         assert set(after) == {401}  # not one pull got through, from any worker
         refusal = json.loads(get(process.port, ME, {"x-api-key": plaintext}).body)["errors"][0]["detail"]
         assert refusal.endswith("because it was reported as leaked.")
-    finally:
-        stop(process)

@@ -23,7 +23,7 @@ from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 from floqast.notices import KeyNotice
-from helpers import ME, MailServer, csrf_token, free_port, log_in
+from helpers import ME, MailServer, csrf_token, free_port, log_in, run_together
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,27 +31,6 @@ on_postgresql = pytest.mark.skipif(
     not DATABASE_URL.startswith(("postgres://", "postgresql://")),
     reason="concurrency is tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",
 )
-
-
-def run_together(count: int, work, timeout: float = 60):
-    """Run work(i) in `count` threads released at the same instant; their results, or their exceptions."""
-    barrier = threading.Barrier(count, timeout=timeout)
-    results: list = [None] * count
-
-    def run(index):
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # noqa: BLE001  (handed back to the test, which asserts on it)
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
-    return results
 
 
 @on_postgresql

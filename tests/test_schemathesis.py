@@ -34,7 +34,7 @@ def plaintext(team, admin, make_key):
 def within_the_rules_across_parameters(query: dict) -> None:
     """Make a schema-valid query also meet the rules that span parameters, which OpenAPI cannot express (each
     parameter's description states them): month and year come together, modifiedBefore is later than
-    modifiedSince, and a cursor is one the API issued (signed), never made up."""
+    modifiedSince, endDate is not before startDate, and a cursor is one the API issued (signed), never made up."""
     month, year = "filter[month]" in query, "filter[year]" in query
     if month != year:
         query.setdefault("filter[month]", "March")
@@ -42,6 +42,9 @@ def within_the_rules_across_parameters(query: dict) -> None:
     since, before = query.get("filter[modifiedSince]"), query.get("filter[modifiedBefore]")
     if since and before and since >= before:
         del query["filter[modifiedBefore]"]
+    start, end = query.get("filter[startDate]"), query.get("filter[endDate]")
+    if start and end and end < start:
+        del query["filter[endDate]"]
     query.pop("page[cursor]", None)
 
 

@@ -46,31 +46,38 @@ def checked_query(dataset: Dataset, args) -> tuple[Filters, Page, int | None]:
     return filters, page, None if page.cursor is None else cursors_of(dataset).decode(page.cursor, filters.key)
 
 
-def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
-    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
-    team = pull.key.team
-    # One row beyond the page tells whether there is a next page without a second query.
-    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+def streamed_page(statement, size: int, to_record, next_cursor, pull: Pull) -> Response:
+    """One JSON page {"data": [...], "links": {"self": ..., "next": ...}} streamed from `statement`, which asks
+    for one row beyond the page (to tell whether there is a next page without a second query); next is null on
+    the last page, else the pull's URL with page[cursor] set to next_cursor(the last row's id)."""
     # Links are paths of this site, as FloQast's are.
-    engine, args, cursors = db.engine, pull.args.to_dict(), cursors_of(dataset)
+    engine, args = db.engine, pull.args.to_dict()
 
     def next_url(last_id: int) -> str:
-        query = {**args, "page[cursor]": cursors.encode(filters.key, last_id)}
+        query = {**args, "page[cursor]": next_cursor(last_id)}
         return f"{pull.path}?{urlencode(query, safe='[]')}"
 
     def body():
         yield '{"data":['
         last_id, count, more = None, 0, False
         for row in stream_rows(engine, statement):
-            if count == page.size:
+            if count == size:
                 more = True
                 break
-            yield ("," if count else "") + json.dumps(dataset.to_record(row))
+            yield ("," if count else "") + json.dumps(to_record(row))
             last_id, count = row.id, count + 1
         links = {"self": pull.url, "next": next_url(last_id) if more else None}
         yield '],"links":' + json.dumps(links) + "}"
 
     return Response(chunked(body()), mimetype="application/json")
+
+
+def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
+    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
+    team, cursors = pull.key.team, cursors_of(dataset)
+    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+    return streamed_page(statement, page.size, dataset.to_record,
+                         lambda last_id: cursors.encode(filters.key, last_id), pull)
 
 
 def csv_name(dataset: Dataset, filters: Filters) -> str:

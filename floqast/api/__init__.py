@@ -19,4 +19,4 @@ def never_stored(response):
     return response
 
 
-from floqast.api import auth, errors, leaks, lists, openapi, routes  # noqa: E402,F401  (they register on bp)
+from floqast.api import audit_trail, auth, errors, leaks, lists, openapi, routes  # noqa: E402,F401  (they register on bp)

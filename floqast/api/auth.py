@@ -14,8 +14,8 @@ from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimits import count_api_pull, count_api_refusal
+from floqast.request_log import LoggedKey
 
-QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
                    "new key and delete it.")
@@ -38,9 +38,7 @@ def _key_in_query_string() -> bool:
     """Whether the URL carries something that looks like a key: a key parameter, or a value or bare name
     starting with our prefix (`?fq_...`, `?filter[entityIds]=fq_...`)."""
     for name, value in request.args.items(multi=True):
-        if name.lower() in QUERY_KEY_PARAMETERS:
-            return True
-        if name.strip().startswith(keys.PREFIX) or value.strip().startswith(keys.PREFIX):
+        if name.lower() in keys.QUERY_KEY_PARAMETERS or keys.looks_like_key(name) or keys.looks_like_key(value):
             return True
     return False
 
@@ -183,6 +181,8 @@ def record_refusal(refusal: ApiError) -> None:
     presented = "" if isinstance(refusal, KeyInUrl) else header_key()
     parsed = keys.is_well_formed(presented)
     key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
+    if key is not None:
+        g.refused_key = LoggedKey(key.id, key.team_id)
     audit.record_api_refusal(refusal.detail, keys.hint(presented) if parsed else None, key)
 
 
@@ -194,6 +194,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
                if (key := ApiKey.by_plaintext(text, key_pepper())) is not None]
     if exposed:
         refusal.detail = f"{refusal.detail} {REPLACE_EXPOSED}"
+        g.refused_key = LoggedKey(exposed[0].id, exposed[0].team_id)
     for key in exposed:
         db.session.execute(
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))

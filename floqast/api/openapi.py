@@ -14,6 +14,7 @@ from floqast.analytics.params import (
 )
 from floqast.analytics.records import DATASETS
 from floqast.api import bp
+from floqast.api.audit_trail import KEY_ID_PATTERN
 from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
 from floqast.models import Service
 
@@ -93,6 +94,11 @@ def parameter(name: str, description: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
+PAGE_PARAMETERS = [
+    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}, which is also the maximum.",
+              {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
+    parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
+]
 ANALYTICS_PARAMETERS = [
     parameter("filter[month]", "January to December (any case), or 1 to 12; requires filter[year].",
               {"type": "string", "pattern": MONTH_PATTERN}),
@@ -103,9 +109,16 @@ ANALYTICS_PARAMETERS = [
               {"type": "string", "format": "date"}),
     parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15.",
               {"type": "string", "pattern": ENTITY_IDS_PATTERN}),
-    parameter("page[size]", f"Records per page (JSON only), default {DEFAULT_PAGE_SIZE}, which is also the maximum.",
-              {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
-    parameter("page[cursor]", "Opaque; taken from links.next of the previous page.", {"type": "string"}),
+    *PAGE_PARAMETERS,
+]
+AUDIT_TRAIL_PARAMETERS = [
+    parameter("filter[startDate]", "Requests made on or after this day (YYYY-MM-DD) in the team's time zone.",
+              {"type": "string", "format": "date"}),
+    parameter("filter[endDate]", "Requests made on or before this day in the team's time zone; not before "
+              "filter[startDate].", {"type": "string", "format": "date"}),
+    parameter("filter[userApiKey._id]", "Requests made with this key of the team (its apiKeyId, such as 7); "
+              "an id that is not the team's gives none.", {"type": "string", "pattern": KEY_ID_PATTERN}),
+    *PAGE_PARAMETERS,
 ]
 
 
@@ -198,6 +211,7 @@ def redirect_response() -> dict:
 
 
 def page_schema(schema_name: str) -> dict:
+    """A JSON page of `schema_name` items with its relative links."""
     return {
         "type": "object",
         "properties": {
@@ -262,6 +276,43 @@ def download_path(download_seconds: int) -> dict:
     }}
 
 
+def audit_trail_path(download_seconds: int) -> dict:
+    return {"get": {
+        "summary": "The team's API requests",
+        "description": "Every request made with the team's keys, refused ones included, oldest first (by id, so "
+                       "that a reader can resume from links.next). Requests are logged in batches: a request shows "
+                       "up within about a second. Kept 90 days.",
+        "parameters": [*AUDIT_TRAIL_PARAMETERS, allow_redirect_parameter(download_seconds)],
+        "responses": {
+            "200": {"description": "The requests.",
+                    "content": {"application/json": {"schema": page_schema("AuditTrailEntry")}}},
+            "303": redirect_response(),
+            **error_responses(KEY_ERRORS),
+        },
+    }}
+
+
+def audit_trail_entry_schema() -> dict:
+    services = [service.label for service in Service]
+    return object_schema({
+        "id": KIND_SCHEMAS["id"],
+        "uri": {"type": "string", "pattern": "^/api/",
+                "description": "Path and query as sent; anything that looks like a key reads REDACTED."},
+        "method": {"type": "string"},
+        "sourceIp": {"type": ["string", "null"], "description": "The client's IP address."},
+        "meta": object_schema({
+            "status": {"type": "string", "pattern": "^[1-5][0-9]{2}$", "description": "The answer's HTTP status."},
+            "service": {"type": ["string", "null"], "enum": [*services, None],
+                        "description": "The service of the route, if it needs one."},
+            "queryParameters": {"type": "object", "description": "The uri's query: each name's value, a list of "
+                                "them when the name repeats.",
+                                "additionalProperties": {"type": ["string", "array"], "items": {"type": "string"}}},
+        }),
+        "createdAt": {**KIND_SCHEMAS["datetime"], "description": "When the request was made."},
+        "apiKeyId": {**KIND_SCHEMAS["id"], "description": "The key it was made with."},
+    })
+
+
 def document(server_url: str, download_seconds: int) -> dict:
     """The OpenAPI 3.1 document."""
     error = object_schema({"status": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}})
@@ -296,6 +347,7 @@ def document(server_url: str, download_seconds: int) -> dict:
             "/downloads/{token}": download_path(download_seconds),
             "/credentials/revoke": revoke_path(),
             "/secret-scanning/github": github_secret_scanning_path(),
+            "/audit-trail": audit_trail_path(download_seconds),
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],
@@ -314,6 +366,7 @@ def document(server_url: str, download_seconds: int) -> dict:
             "schemas": {
                 "Reconciliation": record_schema(DATASETS[Service.RECONCILIATIONS].fields),
                 "ChecklistItem": record_schema(DATASETS[Service.CHECKLISTS].fields),
+                "AuditTrailEntry": audit_trail_entry_schema(),
                 "Errors": object_schema({"errors": {"type": "array", "items": error, "minItems": 1}}),
             },
         },

@@ -28,6 +28,7 @@ def api_docs():
         revoke_rate_limit=current_app.config["REVOKE_RATE_LIMIT"],
         max_credentials=MAX_CREDENTIALS,
         example_month=example_month,
+        team_today=current_user.team.today(),
         default_page_size=params.DEFAULT_PAGE_SIZE,
         max_page_size=params.MAX_PAGE_SIZE,
         download_seconds=current_app.config["DOWNLOAD_URL_SECONDS"],

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast import audit, key_actions
+from floqast import audit, key_actions, request_log
 from floqast.audit import AuditEvent
 from floqast.extensions import db
 from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken
@@ -141,7 +141,7 @@ def reveal(key: ApiKey, plaintext: str):
     }
 
 
-def activity_page(team_id: int, key_id: int | None = None) -> dict:
+def audit_events_page(team_id: int, key_id: int | None = None) -> dict:
     """One page of the team's audit trail (or of one key's), from the ?before= event: what _activity.html shows."""
     before = request.args.get("before", type=database_id)  # not an event's id: the newest page
     events = AuditEvent.for_team(team_id, before, audit.PAGE_SIZE + 1, key_id=key_id)
@@ -162,7 +162,8 @@ def edit_key_form(key: ApiKey, **kwargs) -> EditKeyForm:
 
 def key_activity(key: ApiKey) -> dict:
     """A page of the key's own audit events, paged on its own page."""
-    return {**activity_page(key.team_id, key.id), "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
+    return {**audit_events_page(key.team_id, key.id),
+            "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
 
 
 def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None):
@@ -336,10 +337,59 @@ def save_allowed_ips(key_id: int):
     return body, status, {"HX-Trigger": ACTIVITY_CHANGED}
 
 
+def activity_context() -> dict:
+    """The team's audit trail, newest first, a page at a time (older than ?before=)."""
+    return {**audit_events_page(current_user.team_id), "activity_args": {"endpoint": "settings.activity"}}
+
+
+def log_id(text: str) -> int:
+    """A request log id from a query argument (ValueError when it cannot be one, so that it reads as missing)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise ValueError(f"{text!r} is not a request id")
+    return int(text)
+
+
+def api_requests_context() -> dict:
+    """The team's API request log, newest first, a page at a time (older than ?older_than=), under the ?key= and
+    ?status= filters; and the filters' choices. A key id not of the team shows every key."""
+    team = current_user.team
+    team_keys = db.session.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.hint).where(ApiKey.team_id == team.id).order_by(ApiKey.name, ApiKey.id)
+    ).all()
+    key_id = request.args.get("key", type=database_id)
+    key_id = key_id if key_id in {key.id for key in team_keys} else None
+    status = request.args.get("status", "all")
+    status = status if status in request_log.STATUS_FILTERS else "all"
+    older_than = request.args.get("older_than", type=log_id)
+    rows = request_log.team_requests(team.id, key_id, status, older_than, request_log.PAGE_SIZE + 1)
+    return {
+        "requests": rows[:request_log.PAGE_SIZE],
+        "older_requests": rows[request_log.PAGE_SIZE - 1].ApiRequest.id if len(rows) > request_log.PAGE_SIZE else None,
+        "requests_paged": older_than is not None,
+        "request_filters": {"key": key_id, "status": None if status == "all" else status},
+        "team_keys": team_keys,
+        "status_filters": request_log.STATUS_FILTERS,
+        "team": team,
+    }
+
+
+def activity_page():
+    """The Activity page: the audit trail and the API request log, each at the page its own arguments ask for."""
+    return render_template("settings/activity.html", **activity_context() | api_requests_context())
+
+
 @bp.get("/api-keys/activity")
 def activity():
-    """The team's audit trail, newest first, a page at a time: the fragment to htmx, else a page."""
-    context = {**activity_page(current_user.team_id), "activity_args": {"endpoint": "settings.activity"}}
+    """The team's audit trail, newest first, a page at a time: the fragment to htmx, else the Activity page."""
     if wants_fragment():
-        return render_template("settings/_activity.html", **context)
-    return render_template("settings/activity.html", **context)
+        return render_template("settings/_activity.html", **activity_context())
+    return activity_page()
+
+
+@bp.get("/api-keys/activity/requests")
+def api_requests():
+    """The team's API request log by key and status, a page at a time: the fragment to htmx, else the Activity
+    page."""
+    if wants_fragment():
+        return render_template("settings/_api_requests.html", **api_requests_context())
+    return activity_page()

@@ -39,10 +39,10 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     admin_page.wait_for_url("**/settings/api-docs")
 
     commands = admin_page.locator("pre code").all_inner_texts()
-    # a walk over the pages, a JSON page through allowRedirect (curl -L), JSON and CSV for each service, then
-    # reporting a leaked key
-    assert len(commands) == 7 and "allowRedirect=true" in commands[1]
-    report_leak = commands.pop()
+    # a walk over the pages, a JSON page through allowRedirect (curl -L), JSON and CSV for each service, the audit
+    # trail, then reporting a leaked key
+    assert len(commands) == 8 and "allowRedirect=true" in commands[1]
+    report_leak, trail_command = commands.pop(), commands.pop()
 
     walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
     assert walk.returncode == 0, walk.stderr
@@ -57,6 +57,13 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
             records = json.loads(result.stdout)["data"]
             assert records and {(record["period"]["year"], record["period"]["month"]) for record in records} == {
                 (year, month)}
+    trail = run_in_shell(trail_command, key, tmp_path)
+    assert trail.returncode == 0, trail.stderr
+    entries = json.loads(trail.stdout)["data"]
+    pulled = [entry for entry in entries if entry["uri"].startswith("/api/v1/analytics/")]
+    # 2 walk pages, the allowRedirect 303 and its download, 4 pulls
+    assert sorted(entry["meta"]["status"] for entry in pulled) == ["200"] * 7 + ["303"]
+    assert {entry["sourceIp"] for entry in pulled} == {"127.0.0.1"}
     files = sorted(path.name for path in tmp_path.iterdir())
     assert files == [f"checklists-{year}-{month:02d}.csv", f"reconciliations-{year}-{month:02d}.csv"]
     for path in tmp_path.iterdir():

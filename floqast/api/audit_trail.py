@@ -1,0 +1,117 @@
+"""GET /api/v1/audit-trail: the team's API requests from the request log, oldest first, in FloQast's shape."""
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from floqast import request_log
+from floqast.analytics.cursor import Cursors
+from floqast.analytics.export import streamed_page
+from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
+from floqast.analytics.records import iso_utc
+from floqast.api import bp
+from floqast.api.lists import allows_redirect
+from floqast.pulls import Pull
+from floqast.request_log import ApiRequest
+
+KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
+PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
+              ALLOW_REDIRECT)
+# Names the trail's cursors apart from the analytics services' ones.
+CURSOR_SCOPE = "audit-trail"
+
+
+@dataclass(frozen=True)
+class TrailFilters:
+    """Which requests: days in the team's time zone (both inclusive) and one key, each optional."""
+
+    start: date | None = None
+    end: date | None = None
+    api_key_id: int | None = None
+
+    def clauses(self, team) -> list:
+        conditions = []
+        if self.start is not None:
+            conditions.append(ApiRequest.created_at >= team.end_of_day(self.start - timedelta(days=1)))
+        if self.end is not None:
+            conditions.append(ApiRequest.created_at < team.end_of_day(self.end))
+        if self.api_key_id is not None:
+            conditions.append(ApiRequest.api_key_id == self.api_key_id)
+        return conditions
+
+    @property
+    def key(self) -> list:
+        """A JSON-ready fingerprint, so that a cursor only continues the query that issued it."""
+        return [None if day is None else day.isoformat() for day in (self.start, self.end)] + [self.api_key_id]
+
+
+@dataclass(frozen=True)
+class TrailQuery:
+    filters: TrailFilters
+    page: Page
+
+
+def parse_trail_query(args) -> TrailQuery:
+    """The audit trail's query string (allowRedirect aside, which allows_redirect reads), checked; unknown
+    parameters are refused, not ignored."""
+    for name in args:
+        if name not in PARAMETERS:
+            raise BadParameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
+    start, end = single(args, "filter[startDate]"), single(args, "filter[endDate]")
+    key_id = single(args, "filter[userApiKey._id]")
+    if key_id is not None and not re.match(KEY_ID_PATTERN, key_id):
+        raise BadParameter("filter[userApiKey._id]", f"{key_id!r} is not an API key id; use apiKeyId from "
+                           "/api/v1/me or an entry, such as 7.")
+    filters = TrailFilters(
+        start=None if start is None else parse_date("filter[startDate]", start),
+        end=None if end is None else parse_date("filter[endDate]", end),
+        api_key_id=None if key_id is None else int(key_id),
+    )
+    if filters.start and filters.end and filters.end < filters.start:
+        raise BadParameter("filter[endDate]", "must be filter[startDate] or a later date.")
+    return TrailQuery(filters, parse_page(args))
+
+
+def entry(row) -> dict:
+    """One logged request as FloQast's audit trail gives it, with our createdAt and apiKeyId."""
+    return {
+        "id": str(row.id),
+        "uri": row.uri,
+        "method": row.method,
+        "sourceIp": row.source_ip,
+        "meta": {"status": str(row.status), "service": row.service,
+                 "queryParameters": request_log.query_parameters(row.uri)},
+        "createdAt": iso_utc(row.created_at),
+        "apiKeyId": str(row.api_key_id),
+    }
+
+
+def trail_page(pull: Pull):
+    """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this key
+    only."""
+    query, team, api_key_id = parse_trail_query(pull.args), pull.key.team, pull.key.id
+    request_log.flush_own()
+    cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
+    cursor_key = [*query.filters.key, api_key_id]
+    after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
+    statement = (
+        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
+               ApiRequest.source_ip, ApiRequest.status, ApiRequest.service)
+        .where(ApiRequest.team_id == team.id, *query.filters.clauses(team))
+        .order_by(ApiRequest.id)
+        .limit(query.page.size + 1)
+    )
+    if after_id is not None:
+        statement = statement.where(ApiRequest.id > after_id)
+    return streamed_page(statement, query.page.size, entry, lambda last_id: cursors.encode(cursor_key, last_id),
+                         pull)
+
+
+@bp.get("/audit-trail")
+@allows_redirect(parse_trail_query)
+def audit_trail(pull: Pull):
+    """The team's API requests, any working key of the team (no service needed)."""
+    return trail_page(pull)

@@ -1,0 +1,391 @@
+"""The API request log: every /api/ request whose team is known (accepted, or refused with a key of the team),
+read back by GET /api/v1/audit-trail and the Activity page.
+
+No write per request: each worker process keeps its rows in memory and inserts them in one batch when
+REQUEST_LOG_BATCH_ROWS have gathered or the oldest is REQUEST_LOG_FLUSH_SECONDS old (a daemon thread flushes
+an idle worker), and at the worker's exit. What a worker holds is lost if it is killed (at most one batch, or
+one second of requests), and a batch is dropped, with a warning, when the database refuses it: the request
+it logs has been answered already and never fails for it.
+
+On PostgreSQL the table is range-partitioned by month on created_at, so that `flask --app wsgi api-log prune`
+drops whole months instead of deleting millions of rows; a batch for a month without its partition makes it.
+On SQLite it is a plain table, pruned with DELETE.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
+from urllib.parse import parse_qsl, quote, unquote_plus
+
+import click
+from flask import current_app, g, request
+from flask.cli import AppGroup
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    delete,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapped, mapped_column
+
+from floqast import keys
+from floqast.extensions import db
+from floqast.models import ApiKey, UTCDateTime, utcnow
+
+logger = logging.getLogger(__name__)
+REDACTED = "REDACTED"
+MAX_URI_LENGTH = 4096
+PARTITION_PREFIX = "api_requests_"
+# The advisory lock a batch holds from taking its ids to its commit (PostgreSQL).
+INSERT_LOCK = "api_requests ids"
+# Partitions made ahead by `api-log prune`, besides the current month's.
+MONTHS_AHEAD = 2
+# Patched by tests to move time; monotonic, so that a clock step never holds rows back or flushes early.
+clock = time.monotonic
+
+
+class PartitionedPrimaryKey(PrimaryKeyConstraint):
+    """id, to SQLAlchemy and on SQLite (where a lone INTEGER PRIMARY KEY numbers new rows by itself); on
+    PostgreSQL (id, created_at), since a partitioned table's primary key must hold its partition key."""
+
+
+@compiles(PartitionedPrimaryKey, "postgresql")
+def _with_the_partition_key(constraint, compiler, **kw):
+    return f"CONSTRAINT {compiler.preparer.format_constraint(constraint)} PRIMARY KEY (id, created_at)"
+
+
+class ApiRequest(db.Model):
+    """One API request: when, which team and key, what was asked (never a key), from where, and the answer."""
+
+    __tablename__ = "api_requests"
+    __table_args__ = (
+        PartitionedPrimaryKey("id", name="pk_api_requests"),
+        Index("ix_api_requests_team_id_id", "team_id", "id"),
+        Index("ix_api_requests_api_key_id_id", "api_key_id", "id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+    # Plain integers, no foreign keys: a log outlives what it names, and inserting it checks nothing.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    team_id: Mapped[int]
+    api_key_id: Mapped[int]
+    method: Mapped[str] = mapped_column(String(16))
+    uri: Mapped[str] = mapped_column(Text)
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    service: Mapped[str | None] = mapped_column(String(32))
+
+
+# The Activity page's status filter: its choices, each with its condition on the status.
+STATUS_FILTERS = {
+    "all": ("All", None),
+    "succeeded": ("Succeeded", ApiRequest.status < 400),
+    "refused": ("Refused", ApiRequest.status >= 400),
+    **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
+        (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
+}
+PAGE_SIZE = 25
+
+
+def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
+                  limit: int = PAGE_SIZE) -> list:
+    """The team's logged requests, newest first, `limit` of them (older than `before_id` when given), each with
+    its key's name and hint; one key's only when `api_key_id` is given."""
+    flush_own()
+    query = (
+        select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
+        .outerjoin(ApiKey, (ApiKey.id == ApiRequest.api_key_id) & (ApiKey.team_id == team_id))
+        .where(ApiRequest.team_id == team_id)
+        .order_by(ApiRequest.id.desc())
+        .limit(limit)
+    )
+    condition = STATUS_FILTERS[status_filter][1]
+    if condition is not None:
+        query = query.where(condition)
+    if api_key_id is not None:
+        query = query.where(ApiRequest.api_key_id == api_key_id)
+    if before_id is not None:
+        query = query.where(ApiRequest.id < before_id)
+    return list(db.session.execute(query))
+
+
+class LoggedKey(NamedTuple):
+    """The key a refused request came with, read before the refusal's commit expires its row."""
+
+    id: int
+    team_id: int
+
+
+# ---------------------------------------------------------------------------------------------- what is logged
+
+
+def _redact(part: str) -> bool:
+    return keys.looks_like_key(unquote_plus(part))
+
+
+def redacted_query(query: str) -> str:
+    """The query string as sent, but REDACTED for every name or value that looks like a key and every value of
+    a key parameter (`?api_key=...`)."""
+    parts = []
+    for part in query.split("&"):
+        name, equals, value = part.partition("=")
+        if _redact(name):
+            name = REDACTED
+        if value and (unquote_plus(name).strip().lower() in keys.QUERY_KEY_PARAMETERS or _redact(value)):
+            value = REDACTED
+        parts.append(name + equals + value)
+    return "&".join(parts)
+
+
+def request_uri() -> str:
+    """This request's path and query, without any key in them."""
+    path = "/".join(REDACTED if keys.looks_like_key(part) else part for part in request.path.split("/"))
+    uri = quote(path, safe="/:@!$&'()*+,;=-._~")
+    if request.query_string:
+        uri += "?" + redacted_query(request.query_string.decode())
+    return uri
+
+
+def query_parameters(uri: str) -> dict:
+    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
+    parameters: dict = {}
+    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
+        if name in parameters:
+            held = parameters[name]
+            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
+        else:
+            parameters[name] = value
+    return parameters
+
+
+def route_service() -> str | None:
+    """The label of the service the request's route needs, if any."""
+    view = current_app.view_functions.get(request.endpoint)
+    service = getattr(view, "required_service", None)
+    return None if service is None else service.label
+
+
+def log_api_request(response):
+    """Buffer a row for an /api/ request whose key names a team: accepted, or refused with a key of ours."""
+    if not request.is_api:
+        return response
+    key = g.get("api_key") or g.get("refused_key")
+    if key is None:
+        return response
+    current_app.extensions["request_log"].add({
+        "created_at": utcnow(),
+        "team_id": key.team_id,
+        "api_key_id": key.id,
+        # Clipped to their columns: one value too long would make PostgreSQL refuse the whole batch.
+        "method": request.method[:16],
+        "uri": (g.get("logged_uri") or request_uri())[:MAX_URI_LENGTH],
+        "source_ip": None if request.remote_addr is None else request.remote_addr[:45],
+        "status": response.status_code,
+        "service": (g.get("logged_service") or route_service() or "")[:32] or None,
+    })
+    return response
+
+
+# ---------------------------------------------------------------------------------------------- the buffer
+
+_LOGS: "weakref.WeakSet[RequestLog]" = weakref.WeakSet()
+
+
+class RequestLog:
+    """This worker's rows not yet written, and the writing of them in batches."""
+
+    def __init__(self, app):
+        self.app = app
+        self.batch_rows = app.config["REQUEST_LOG_BATCH_ROWS"]
+        self.flush_seconds = app.config["REQUEST_LOG_FLUSH_SECONDS"]
+        self.background = app.config["REQUEST_LOG_BACKGROUND_FLUSH"]
+        self.forget_rows()
+        _LOGS.add(self)
+
+    def forget_rows(self) -> None:
+        """Start empty, with a lock and no flusher thread of our own (also in a forked child: the parent's
+        rows are the parent's to write, and its thread did not come along)."""
+        self.lock = threading.Lock()
+        self.rows: list[dict] = []
+        self.oldest = 0.0
+        self.flusher: threading.Thread | None = None
+
+    def add(self, row: dict) -> None:
+        """Keep a row; write the batch when it is full or its oldest row has waited long enough."""
+        with self.lock:
+            self.rows.append(row)
+            if len(self.rows) == 1:
+                self.oldest = clock()
+            due = len(self.rows) >= self.batch_rows or clock() - self.oldest >= self.flush_seconds
+            if self.background and self.flusher is None:
+                self.flusher = threading.Thread(target=self.flush_when_idle, name="request-log", daemon=True)
+                self.flusher.start()
+        if due:
+            self.flush()
+
+    def flush_if_due(self) -> int:
+        """Write the rows if the oldest has waited FLUSH_SECONDS; how many."""
+        with self.lock:
+            due = bool(self.rows) and clock() - self.oldest >= self.flush_seconds
+        return self.flush() if due else 0
+
+    def flush_when_idle(self) -> None:
+        """The daemon thread: write rows that have waited FLUSH_SECONDS when no request came to do it."""
+        while True:
+            time.sleep(self.flush_seconds / 4)
+            self.flush_if_due()
+
+    def take(self) -> list[dict]:
+        with self.lock:
+            rows, self.rows = self.rows, []
+            return rows
+
+    def flush(self) -> int:
+        """Write every buffered row in one INSERT; how many. A failure drops the batch, with a warning."""
+        rows = self.take()
+        if not rows:
+            return 0
+        try:
+            with self.app.app_context(), db.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    for month in {month_of(row["created_at"]) for row in rows}:
+                        make_partition(connection, month)
+                    # One batch at a time takes ids and commits, so ids become visible in their order: a trail
+                    # reader's cursor (after id N) never passes a batch with lower ids still being written.
+                    # (SQLite writes one transaction at a time anyway.)
+                    connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
+                connection.execute(insert(ApiRequest), rows)
+        except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
+            logger.warning("API request log: %d rows not written", len(rows), exc_info=True)
+            return 0
+        return len(rows)
+
+
+def flush_all() -> None:
+    """Write what every request log of this process holds (at exit: gunicorn's worker_exit, atexit)."""
+    for log in list(_LOGS):
+        log.flush()
+
+
+def flush_own() -> None:
+    """Write this worker's rows before reading the log, so that a client sees its own requests at once."""
+    log = current_app.extensions.get("request_log")
+    if log is not None:
+        log.flush()
+
+
+def _forget_parents_rows() -> None:
+    for log in list(_LOGS):
+        log.forget_rows()
+
+
+os.register_at_fork(after_in_child=_forget_parents_rows)
+atexit.register(flush_all)
+
+
+# ---------------------------------------------------------------------------------------------- partitions
+
+
+def month_of(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date().replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def partition_name(month: date) -> str:
+    return f"{PARTITION_PREFIX}{month:%Y_%m}"
+
+
+def is_partition(name: str) -> bool:
+    """Whether a table name is one of the log's monthly partitions (which no model describes)."""
+    suffix = name.removeprefix(PARTITION_PREFIX)
+    return name != suffix and len(suffix) == 7 and suffix[4] == "_" and suffix.replace("_", "").isdigit()
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Alembic's filter: the partitions are made by the log, not described by a model, so never drift."""
+    return not (type_ == "table" and is_partition(name))
+
+
+def make_partition(connection, month: date) -> bool:
+    """Create the partition for `month` (UTC) unless it exists; whether it was made. Workers racing to make
+    one wait for each other on an advisory lock, so that the loser finds it made rather than failing."""
+    name = partition_name(month)
+
+    def exists() -> bool:
+        return connection.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar() is not None
+
+    if exists():
+        return False
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('api_requests partitions'))"))
+    if exists():
+        return False
+    start, end = (datetime.combine(day, datetime.min.time(), timezone.utc) for day in (month, next_month(month)))
+    connection.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF api_requests "
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+    ))
+    return True
+
+
+def partitions(connection) -> list[tuple[str, date]]:
+    """The log's partitions and their months, oldest first."""
+    names = connection.execute(text(
+        "SELECT child.relname FROM pg_inherits JOIN pg_class child ON child.oid = pg_inherits.inhrelid "
+        "WHERE pg_inherits.inhparent = 'api_requests'::regclass"
+    )).scalars()
+    found = [(name, date(int(name[-7:-3]), int(name[-2:]), 1)) for name in names if is_partition(name)]
+    return sorted(found, key=lambda found_partition: found_partition[1])
+
+
+def prune(now: datetime, retention_days: int) -> list[str]:
+    """Keep `retention_days` of the log: what was done, a line each."""
+    cutoff = now - timedelta(days=retention_days)
+    done = []
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            for name, month in partitions(connection):
+                if datetime.combine(next_month(month), datetime.min.time(), timezone.utc) <= cutoff:
+                    connection.execute(text(f"DROP TABLE {name}"))
+                    done.append(f"dropped {name}")
+            month = month_of(now)
+            for _ in range(MONTHS_AHEAD + 1):
+                if make_partition(connection, month):
+                    done.append(f"created {partition_name(month)}")
+                month = next_month(month)
+        deleted = connection.execute(delete(ApiRequest).where(ApiRequest.created_at < cutoff)).rowcount
+        done.append(f"deleted {deleted} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
+    return done
+
+
+api_log_cli = AppGroup("api-log", help="The API request log: keep REQUEST_LOG_RETENTION_DAYS of it.")
+
+
+@api_log_cli.command("prune")
+def prune_command():
+    """Drop what is older than REQUEST_LOG_RETENTION_DAYS; on PostgreSQL, make the coming months' partitions."""
+    for line in prune(utcnow(), current_app.config["REQUEST_LOG_RETENTION_DAYS"]):
+        click.echo(line)
+
+
+def init_app(app) -> None:
+    app.extensions["request_log"] = RequestLog(app)
+    if app.config["REQUEST_LOG_ENABLED"]:
+        app.after_request(log_api_request)
+    app.cli.add_command(api_log_cli)
