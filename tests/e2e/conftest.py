@@ -6,8 +6,11 @@ from requirements-dev.txt.
 """
 
 import itertools
+import json
 import os
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib.resources import files
@@ -314,6 +317,17 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+
+
+def pull(base_url, key) -> tuple[int, dict]:
+    """GET /api/v1/me with the key, as curl would from this machine (127.0.0.1, where the test server listens):
+    the status and the JSON body."""
+    request = urllib.request.Request(f"{base_url}/api/v1/me", headers={"x-api-key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
 
 
 def fill_create_form(dialog, name="Looker", expiration="90 days", services=("Reconciliation Analytics",),

@@ -1,25 +1,12 @@
 """Allowed IP addresses in the browser: set in Create New Key, changed on the key's form, felt by curl at once."""
 
-import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
-from e2e.conftest import fill_create_form
+from e2e.conftest import fill_create_form, pull
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
-
-
-def pull(base_url, key) -> tuple[int, dict]:
-    """GET /api/v1/me with the key, from this machine (127.0.0.1, where the test server listens)."""
-    request = urllib.request.Request(f"{base_url}/api/v1/me", headers={"x-api-key": key})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.load(refused)
 
 
 def test_create_a_key_for_this_machine_only_then_move_it_elsewhere(admin_page, seeded, base_url, axe, shot):

@@ -1,28 +1,16 @@
 """Rolling a key in Chromium: the dialog, the reveal, both keys working through the overlap, the old one refused
 after it (the clock moved by patching the app's), with and without JavaScript, at 375px, checked by axe-core."""
 
-import json
 import re
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 
+from e2e.conftest import pull
 from floqast.models import utcnow
 from helpers import freeze
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
-
-
-def pull(base_url, key) -> tuple[int, dict]:
-    """GET /api/v1/me with the key, as curl would: the status and the JSON body."""
-    request = urllib.request.Request(f"{base_url}/api/v1/me", headers={"x-api-key": key})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def open_roll_dialog(page, name):
