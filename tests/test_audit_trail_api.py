@@ -159,3 +159,27 @@ def test_a_page_is_streamed_not_built_whole(api_get, admin, make_key, team):
 
 def test_without_a_working_key_it_is_refused(api_get):
     assert_api_error(api_get(AUDIT_TRAIL), 401)
+
+
+def test_allow_redirect_gives_a_download_link_to_the_same_page(api_get, client, admin, make_key, document):
+    key, plaintext = make_key(admin)
+    api_get(ME, plaintext)
+    redirect = api_get(f"{AUDIT_TRAIL}?filter[userApiKey._id]={key.id}&allowRedirect=true", plaintext)
+    assert redirect.status_code == 303
+    validate(document, "/audit-trail", "303", redirect.get_json())
+    link = redirect.headers["Location"]
+    assert link == redirect.get_json()["data"]["url"] and plaintext not in link
+
+    download = client.get(link)  # the link is the credential: no key header
+    assert download.status_code == 200
+    body = download.get_json()
+    assert [entry["uri"] for entry in body["data"]][:2] == [ME, f"{AUDIT_TRAIL}?filter[userApiKey._id]={key.id}"
+                                                            "&allowRedirect=true"]
+    assert body["links"] == {"self": f"{AUDIT_TRAIL}?filter[userApiKey._id]={key.id}", "next": None}
+
+
+def test_a_bad_filter_is_refused_before_a_link_is_given(api_get, admin, make_key):
+    _, plaintext = make_key(admin)
+    response = api_get(f"{AUDIT_TRAIL}?filter[startDate]=yesterday&allowRedirect=true", plaintext)
+    assert_api_error(response, 400)
+    assert response.get_json()["errors"][0]["detail"].startswith("filter[startDate]: 'yesterday' is not a date")
