@@ -153,6 +153,7 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
     if key is None:
         record_refusal(refusal)
     else:
+        g.refused_key = LoggedKey(key.id, key.team_id)
         audit.record_api_refusal(refusal.detail, key.hint, key)
     db.session.commit()
     raise refusal

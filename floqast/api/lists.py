@@ -86,12 +86,13 @@ def download(token: str):
     answer = getattr(current_app.view_functions.get(endpoint), "answer", None)
     if key is None or answer is None:
         raise not_a_link("This download link no longer leads anywhere.")
+    pull, service = Pull(key, url_for(endpoint), query, chosen), required_service(endpoint)
+    # What a request log shows for this download, refused or not: the list, its query and service, never the link.
+    g.logged_uri, g.logged_service = pull.url, service and service.label
     try:
         check_working(key, request.remote_addr)
-        check_service(key, required_service(endpoint))
+        check_service(key, service)
     except ApiError as refusal:
         refuse(refusal, key)
     accept(key)
-    pull = Pull(key, url_for(endpoint), query, chosen)
-    g.logged_uri = pull.url  # what a request log shows for this download: the list and its query, not the link
     return answer(pull)
