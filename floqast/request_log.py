@@ -43,6 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast import keys
 from floqast.extensions import db
+from floqast.request_days import count_days, prune_days
 from floqast.models import ApiKey, UTCDateTime, utcnow
 
 logger = logging.getLogger(__name__)
@@ -255,7 +256,8 @@ class RequestLog:
             return rows
 
     def flush(self) -> int:
-        """Write every buffered row in one INSERT; how many. A failure drops the batch, with a warning."""
+        """Write every buffered row in one INSERT, and add them to their keys' days, in one transaction; how
+        many. A failure drops the batch, with a warning."""
         rows = self.take()
         if not rows:
             return 0
@@ -269,6 +271,7 @@ class RequestLog:
                     # (SQLite writes one transaction at a time anyway.)
                     connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
                 connection.execute(insert(ApiRequest), rows)
+                count_days(connection, rows)
         except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
             logger.warning("API request log: %d rows not written", len(rows), exc_info=True)
             return 0
@@ -371,6 +374,7 @@ def prune(now: datetime, retention_days: int) -> list[str]:
                 month = next_month(month)
         deleted = connection.execute(delete(ApiRequest).where(ApiRequest.created_at < cutoff)).rowcount
         done.append(f"deleted {deleted} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
+        done.append(f"deleted {prune_days(connection, cutoff)} daily usage counts")
     return done
 
 

@@ -274,15 +274,15 @@ def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, team, mon
     output = prune(runner, monkeypatch)
     assert [row.created_at for row in logged_requests()] == kept
     if db.engine.dialect.name == "sqlite":
-        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC"]
+        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
     else:  # February's partition dropped whole, March's oldest row deleted
-        assert output[-1] == "deleted 1 rows older than 2026-03-17 12:00 UTC"
+        assert output[-2:] == ["deleted 1 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
 
 
 def test_prune_follows_the_retention_setting(app, runner, team, monkeypatch):
     app.config["REQUEST_LOG_RETENTION_DAYS"] = 7
     log_rows(team.id, 1, NOW - timedelta(days=8), NOW - timedelta(days=6))
-    assert prune(runner, monkeypatch)[-1] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
+    assert prune(runner, monkeypatch)[-2] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
     assert len(logged_requests()) == 1
 
 
@@ -310,7 +310,8 @@ def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, team, mo
     made = partitions()
     assert "api_requests_2026_02" not in made
     assert {"api_requests_2026_03", "api_requests_2026_06", "api_requests_2026_07", "api_requests_2026_08"} <= made
-    assert prune(runner, monkeypatch) == ["deleted 0 rows older than 2026-03-17 12:00 UTC"]  # twice is harmless
+    assert prune(runner, monkeypatch) == ["deleted 0 rows older than 2026-03-17 12:00 UTC",
+                                          "deleted 0 daily usage counts"]  # twice is harmless
 
 
 @partitioned
