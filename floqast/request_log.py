@@ -43,8 +43,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast import keys
 from floqast.extensions import db
-from floqast.request_days import count_days, prune_days
 from floqast.models import ApiKey, UTCDateTime, utcnow
+from floqast.request_days import count_days, prune_days
 
 logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"

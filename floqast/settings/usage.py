@@ -103,11 +103,12 @@ class Chart:
         for number, day in enumerate(self.days):
             segments, below = [], 0
             for name, _ in SERIES:
-                count = getattr(day, name)
-                if count:
-                    segments.append(Segment(f"bar-{name}", self.y(below + count), self.y(below) - self.y(below + count)))
-                below += count
-            bars.append(Bar(day, round(self.left + number * self.slot + (self.slot - self.bar_width) / 2, 2), segments))
+                above = below + getattr(day, name)
+                if above > below:
+                    segments.append(Segment(f"bar-{name}", self.y(above), self.y(below) - self.y(above)))
+                below = above
+            x = round(self.left + number * self.slot + (self.slot - self.bar_width) / 2, 2)
+            bars.append(Bar(day, x, segments))
         return bars
 
     @property
@@ -120,7 +121,9 @@ def last_day_counts(key: ApiKey, now: datetime) -> Counts:
     """The key's requests of the last 24 hours, counted in the log itself (by its index on the key's rows)."""
     counts = Counts()
     statuses = select(ApiRequest.status, func.count()).where(
-        ApiRequest.team_id == key.team_id, ApiRequest.api_key_id == key.id, ApiRequest.created_at >= now - timedelta(days=1)
+        ApiRequest.team_id == key.team_id,
+        ApiRequest.api_key_id == key.id,
+        ApiRequest.created_at >= now - timedelta(days=1),
     ).group_by(ApiRequest.status)
     for status, count in db.session.execute(statuses):
         setattr(counts, outcome(status), getattr(counts, outcome(status)) + count)
@@ -135,7 +138,9 @@ def key_usage(key: ApiKey, now: datetime | None = None) -> dict:
     today = key.team.today(now)
     first = today - timedelta(days=DAYS - 1)
     counted = {row.day: row for row in db.session.scalars(select(ApiRequestDay).where(
-        ApiRequestDay.team_id == key.team_id, ApiRequestDay.api_key_id == key.id, ApiRequestDay.day.between(first, today)
+        ApiRequestDay.team_id == key.team_id,
+        ApiRequestDay.api_key_id == key.id,
+        ApiRequestDay.day.between(first, today),
     ))}
     days = []
     for number in range(DAYS):
