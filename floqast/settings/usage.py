@@ -12,8 +12,9 @@ from floqast.request_days import ApiRequestDay, outcome
 from floqast.request_log import ApiRequest, flush_own
 
 DAYS = 30
-# The chart's drawing, in viewBox units: the bars' area and the room left of it for the scale, under it for dates.
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 44, 24, 8
+# The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them
+# for dates, right for half of today's date).
+WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 640, 220, 44, 20, 24, 8
 # Stacked bottom to top, each drawn with its class (static/app.css) and named in the legend.
 SERIES = (("succeeded", "Succeeded"), ("failed", "Other errors"), ("refused", "Refused (401, 403, 429)"))
 
@@ -71,7 +72,7 @@ class Chart:
 
     days: list[Day]
 
-    width, height, left, bottom, top = WIDTH, HEIGHT, LEFT, BOTTOM, TOP
+    width, height, left, right, bottom, top = WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP
 
     @property
     def scale_top(self) -> int:
@@ -83,7 +84,7 @@ class Chart:
 
     @property
     def slot(self) -> float:
-        return (self.width - self.left) / len(self.days)
+        return (self.width - self.left - self.right) / len(self.days)
 
     @property
     def bar_width(self) -> float:
