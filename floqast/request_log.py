@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, UTCDateTime, utcnow
-from floqast.request_days import count_days, prune_days
+from floqast.request_days import REFUSED_STATUSES, count_days, prune_days
 
 logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"
@@ -91,11 +91,13 @@ class ApiRequest(db.Model):
     service: Mapped[str | None] = mapped_column(String(32))
 
 
-# The Activity page's status filter: its choices, each with its condition on the status.
+# The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
+# the status; succeeded, refused and other errors as a key's Usage counts them.
 STATUS_FILTERS = {
     "all": ("All", None),
     "succeeded": ("Succeeded", ApiRequest.status < 400),
-    "refused": ("Refused", ApiRequest.status >= 400),
+    "refused": ("Refused (401, 403, 429)", ApiRequest.status.in_(sorted(REFUSED_STATUSES))),
+    "failed": ("Other errors", (ApiRequest.status >= 400) & ApiRequest.status.not_in(sorted(REFUSED_STATUSES))),
     **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
         (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
 }

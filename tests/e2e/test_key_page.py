@@ -140,7 +140,7 @@ def test_the_usage_chart_its_table_and_the_latest_requests_by_status(admin_page,
 
     requests = page.locator("#api-requests")
     expect(requests.locator("tbody tr")).to_have_count(min(SUCCEEDED + 2, 25))
-    page.get_by_label("Status").select_option(label="Refused")
+    page.get_by_label("Status").select_option(label="Refused (401, 403, 429)")
     expect(requests.locator("tbody tr")).to_have_count(2)
     expect(requests.locator("tbody tr td:nth-child(3)")).to_have_text(["429", "429"])
     expect(page).to_have_url(re.compile(rf"/settings/api-keys/{busy_key.id}/requests\?status=refused$"))
