@@ -57,11 +57,12 @@ class Bar:
 
 
 def nice_ceiling(value: int) -> int:
-    """The scale's top: 1, 2 or 5 times a power of ten, at least `value` (and at least 4, so halves are whole)."""
+    """The scale's top: 1, 2 or 5 times a power of ten, at least `value` and 5 (so a quiet key's few requests do
+    not stand as tall as a busy one's)."""
     step = 1
     while True:
         for multiple in (1, 2, 5):
-            if step * multiple >= max(value, 4):
+            if step * multiple >= max(value, 5):
                 return step * multiple
         step *= 10
 
