@@ -1,8 +1,9 @@
 """The demo (`flask --app wsgi demo`): two teams with their people, keys in every status and their books."""
 
 import os
+import random
 import secrets
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import click
 from flask import current_app
@@ -43,6 +44,14 @@ DEMO_POLICIES = {"Globex": KeyPolicy(require_expiration=True, max_lifetime_days=
 # A key in the middle of a roll: replaced a day ago, the old key working beside its replacement for 6 days more.
 DEMO_ROLL = ("Power BI connector", timedelta(days=7), timedelta(days=1))
 
+# The last 30 days of the keys in use: (requests on a weekday, on a weekend day), at which local hours, from where.
+# Now and then a burst is rate limited (429); a deleted key's client that was never told keeps trying (401).
+DEMO_USAGE = {
+    "Power BI connector": ((8, 2), range(7, 19), "198.51.100.24"),
+    "Snowflake nightly load": ((2, 2), range(1, 4), "203.0.113.50"),
+    "Contractor laptop": ((4, 0), range(9, 18), "192.0.2.77"),
+}
+
 # Each team's close data: a Profile but for `through`, which is the team's last closed month.
 DEMO_BOOKS = {
     "Acme Corp": dict(
@@ -58,9 +67,9 @@ DEMO_BOOKS = {
 }
 
 
-def seed_demo_keys(team: Team, admin: User) -> None:
+def seed_demo_keys(team: Team, admin: User) -> dict[str, ApiKey]:
     """A few keys in every status and one in the middle of a roll, backdated so the list looks lived in (their
-    audit events say when the demo made them)."""
+    audit events say when the demo made them); the keys by name."""
     now = utcnow()
     today = team.today()
     made = {}
@@ -77,6 +86,43 @@ def seed_demo_keys(team: Team, admin: User) -> None:
     replacement, _ = roll_key(made[name], admin, overlap)
     replacement.created_at = now - ago
     made[name].roll_ends_at = replacement.created_at + overlap
+    return made
+
+
+def demo_requests(team: Team, key: ApiKey, usage, now: datetime, rng: random.Random) -> list[dict]:
+    """A key's requests over the team's last 30 days as request log rows: pulls up to its last use, refusals
+    after its deletion."""
+    (weekday, weekend), hours, source_ip = usage
+    rows = []
+    for days_ago in range(30):
+        day = team.today(now) - timedelta(days=days_ago)
+        for number in range(weekday if day.weekday() < 5 else weekend):
+            moment = datetime.combine(day, time(rng.choice(hours), rng.randrange(60), rng.randrange(60)), team.zone)
+            if moment > now:
+                continue
+            if key.deleted_at is not None and moment > key.deleted_at:
+                status = 401
+            elif moment <= key.last_used_at:
+                status = 429 if rng.random() < 0.04 else 200
+            else:
+                continue
+            service = key.service_list[number % len(key.service_list)]
+            rows.append({"created_at": moment, "team_id": team.id, "api_key_id": key.id, "method": "GET",
+                         "uri": f"/api/v1/analytics/{service.value}", "source_ip": source_ip, "status": status,
+                         "service": service.label})
+    return rows
+
+
+def seed_demo_usage(team: Team, made: dict[str, ApiKey]) -> None:
+    """Write 30 days of the demo keys' requests through the request log's own batches, in time order, so that
+    their daily counts fill as a served day's would (after the keys are committed: the log has its own
+    connection)."""
+    rng, now = random.Random(team.id), utcnow()
+    rows = [row for name, usage in DEMO_USAGE.items() for row in demo_requests(team, made[name], usage, now, rng)]
+    log = current_app.extensions["request_log"]
+    for row in sorted(rows, key=lambda row: row["created_at"]):
+        log.add(row)
+    log.flush()
 
 
 def ensure_team(name: str, timezone: str) -> Team:
@@ -102,6 +148,7 @@ def demo():
     upgrade()
     password = os.environ.get("FLOQAST_DEMO_PASSWORD") or secrets.token_urlsafe(12)
     quickstart_key = None
+    new_keys = []
     for team_name, (timezone, people) in DEMO_TEAMS.items():
         team = ensure_team(team_name, timezone)
         for email, name, role in people:
@@ -111,13 +158,15 @@ def demo():
         db.session.flush()
         admin = User.by_email(people[0][0])
         if not db.session.scalar(select(func.count(ApiKey.id)).where(ApiKey.team_id == team.id)):
-            seed_demo_keys(team, admin)
+            new_keys.append((team, seed_demo_keys(team, admin)))
             if team_name == "Acme Corp":
                 _, quickstart_key = create_key(admin, "Quickstart (curl)", list(Service),
                                                team.today() + timedelta(days=30))
             if team_name in DEMO_POLICIES:
                 change_key_policy(admin, DEMO_POLICIES[team_name])
     db.session.commit()
+    for team, made in new_keys:
+        seed_demo_usage(team, made)
     seed_demo_analytics()
 
     click.echo("Demo data is ready. Start the app and open http://127.0.0.1:5000")

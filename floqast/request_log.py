@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from floqast import keys
 from floqast.extensions import db
 from floqast.models import ApiKey, UTCDateTime, utcnow
+from floqast.request_days import REFUSED_STATUSES, count_days, prune_days
 
 logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"
@@ -90,11 +91,13 @@ class ApiRequest(db.Model):
     service: Mapped[str | None] = mapped_column(String(32))
 
 
-# The Activity page's status filter: its choices, each with its condition on the status.
+# The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
+# the status; succeeded, refused and other errors as a key's Usage counts them.
 STATUS_FILTERS = {
     "all": ("All", None),
     "succeeded": ("Succeeded", ApiRequest.status < 400),
-    "refused": ("Refused", ApiRequest.status >= 400),
+    "refused": ("Refused (401, 403, 429)", ApiRequest.status.in_(sorted(REFUSED_STATUSES))),
+    "failed": ("Other errors", (ApiRequest.status >= 400) & ApiRequest.status.not_in(sorted(REFUSED_STATUSES))),
     **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
         (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
 }
@@ -255,7 +258,8 @@ class RequestLog:
             return rows
 
     def flush(self) -> int:
-        """Write every buffered row in one INSERT; how many. A failure drops the batch, with a warning."""
+        """Write every buffered row in one INSERT, and add them to their keys' days, in one transaction; how
+        many. A failure drops the batch, with a warning."""
         rows = self.take()
         if not rows:
             return 0
@@ -269,6 +273,7 @@ class RequestLog:
                     # (SQLite writes one transaction at a time anyway.)
                     connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
                 connection.execute(insert(ApiRequest), rows)
+                count_days(connection, rows)
         except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
             logger.warning("API request log: %d rows not written", len(rows), exc_info=True)
             return 0
@@ -371,6 +376,7 @@ def prune(now: datetime, retention_days: int) -> list[str]:
                 month = next_month(month)
         deleted = connection.execute(delete(ApiRequest).where(ApiRequest.created_at < cutoff)).rowcount
         done.append(f"deleted {deleted} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
+        done.append(f"deleted {prune_days(connection, cutoff)} daily usage counts")
     return done
 
 

@@ -71,7 +71,8 @@ def test_filter_by_key_offers_the_teams_keys_only(admin_client, team, admin, mak
 @pytest.mark.parametrize(("status", "expected"), [
     ("all", ["429", "403", "401", "400", "200"]),
     ("succeeded", ["200"]),
-    ("refused", ["429", "403", "401", "400"]),
+    ("refused", ["429", "403", "401"]),
+    ("failed", ["400"]),
     ("401", ["401"]),
     ("nonsense", ["429", "403", "401", "400", "200"]),
 ])

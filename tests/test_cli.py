@@ -10,6 +10,8 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
+from floqast.request_days import ApiRequestDay
+from floqast.request_log import ApiRequest
 from helpers import assert_refused
 
 PASSWORD = "a long enough password"
@@ -312,6 +314,25 @@ def test_demo_globex_has_a_strict_key_policy_that_some_of_its_keys_exceed_and_ac
     assert exceeding(globex) == {"Power BI connector", "Close checklist script"}
     [change] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.POLICY_CHANGED)).all()
     assert (change.team_id, change.email) == (globex.id, "admin@globex.test")
+
+
+def test_demo_keys_have_30_days_of_usage_counted_by_the_request_log(runner, empty_db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    assert db.session.scalar(select(func.count()).select_from(ApiRequest)) < 3000  # the demo stays quick
+    for team in db.session.scalars(select(Team)):
+        days = db.session.execute(
+            select(ApiKey.name, func.count(), func.sum(ApiRequestDay.succeeded), func.sum(ApiRequestDay.refused))
+            .join(ApiKey, ApiKey.id == ApiRequestDay.api_key_id).where(ApiRequestDay.team_id == team.id)
+            .group_by(ApiKey.name)
+        ).all()
+        usage = {name: (day_count, succeeded, refused) for name, day_count, succeeded, refused in days}
+        assert set(usage) == {"Power BI connector", "Snowflake nightly load", "Contractor laptop"}, team.name
+        assert usage["Power BI connector"][0] >= 29 and usage["Snowflake nightly load"][0] >= 28  # today may be early
+        assert usage["Contractor laptop"][2] > 0  # its client kept trying after the key was deleted
+        logged = db.session.scalar(select(func.count()).select_from(ApiRequest).where(ApiRequest.team_id == team.id))
+        assert sum(succeeded + refused for _, succeeded, refused in usage.values()) == logged
 
 
 def test_demo_uses_the_password_from_the_environment(runner, monkeypatch, empty_db):

@@ -15,6 +15,7 @@ from sqlalchemy import event, func, insert, select, text
 from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
+from floqast.request_days import ApiRequestDay
 from floqast.request_log import ApiRequest, LoggedKey, RequestLog, month_of, partition_name, redacted_query
 from helpers import (
     CHECKLISTS,
@@ -154,6 +155,53 @@ def test_requests_are_buffered_then_written_in_one_insert(app, api_get, admin, m
     assert rows_in_database() == 3
 
 
+def usage_days() -> list[tuple]:
+    db.session.expire_all()
+    return [(day.team_id, day.api_key_id, day.day.isoformat(), day.succeeded, day.refused, day.failed)
+            for day in db.session.scalars(select(ApiRequestDay).order_by(ApiRequestDay.api_key_id, ApiRequestDay.day))]
+
+
+def test_a_batch_adds_to_its_keys_days_in_the_teams_zone_with_one_upsert_per_key_and_day(make_team, log):
+    tokyo = make_team("Tokyo office", timezone="Asia/Tokyo")
+    late = datetime(2026, 5, 1, 14, 59, tzinfo=timezone.utc)  # 23:59 in Tokyo; a minute later it is May 2 there
+    upserts = []
+
+    def count(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO API_REQUEST_DAYS"):
+            upserts.append(len(parameters) if executemany else 1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        log_rows(tokyo.id, 1, late, late, late + timedelta(minutes=1), status=200)
+        log_rows(tokyo.id, 1, late, status=401)
+        log_rows(tokyo.id, 1, late, status=429)
+        log_rows(tokyo.id, 1, late, status=500)
+        log_rows(tokyo.id, 2, late + timedelta(minutes=1), status=403)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+    assert upserts == [2, 1, 1, 1, 1]  # the first batch: key 1 on May 1 and on May 2
+    assert usage_days() == [
+        (tokyo.id, 1, "2026-05-01", 2, 2, 1),
+        (tokyo.id, 1, "2026-05-02", 1, 0, 0),
+        (tokyo.id, 2, "2026-05-02", 0, 1, 0),
+    ]
+
+
+def test_the_days_are_counted_with_the_batch_or_not_at_all(team, log, caplog):
+    db.session.commit()
+    ApiRequestDay.__table__.drop(db.engine)
+    try:
+        with caplog.at_level(logging.WARNING, logger="floqast.request_log"):
+            log_rows(team.id, 1, utcnow())
+        assert "API request log: 1 rows not written" in caplog.text
+        assert rows_in_database() == 0  # the log's insert went back with the days'
+    finally:
+        ApiRequestDay.__table__.create(db.engine)
+    log_rows(team.id, 1, utcnow())
+    assert rows_in_database() == 1 and len(usage_days()) == 1
+
+
 def test_the_batch_is_written_when_it_reaches_its_size(api_get, admin, make_key, log, monkeypatch):
     monkeypatch.setattr(log, "batch_rows", 3)
     _, plaintext = make_key(admin)
@@ -274,15 +322,22 @@ def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, team, mon
     output = prune(runner, monkeypatch)
     assert [row.created_at for row in logged_requests()] == kept
     if db.engine.dialect.name == "sqlite":
-        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC"]
+        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
     else:  # February's partition dropped whole, March's oldest row deleted
-        assert output[-1] == "deleted 1 rows older than 2026-03-17 12:00 UTC"
+        assert output[-2:] == ["deleted 1 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
+
+
+def test_prune_deletes_the_days_of_usage_older_than_the_retention(runner, team, monkeypatch):
+    log_rows(team.id, 1, *(datetime(2026, 3, day, 12, tzinfo=timezone.utc) for day in (14, 15, 16, 17)), NOW)
+    # The cutoff is March 17 12:00 UTC: March 16 is kept, since in some zone its rows may still be kept.
+    assert prune(runner, monkeypatch)[-1] == "deleted 2 daily usage counts"
+    assert [day[2] for day in usage_days()] == ["2026-03-16", "2026-03-17", "2026-06-15"]
 
 
 def test_prune_follows_the_retention_setting(app, runner, team, monkeypatch):
     app.config["REQUEST_LOG_RETENTION_DAYS"] = 7
     log_rows(team.id, 1, NOW - timedelta(days=8), NOW - timedelta(days=6))
-    assert prune(runner, monkeypatch)[-1] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
+    assert prune(runner, monkeypatch)[-2] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
     assert len(logged_requests()) == 1
 
 
@@ -310,7 +365,8 @@ def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, team, mo
     made = partitions()
     assert "api_requests_2026_02" not in made
     assert {"api_requests_2026_03", "api_requests_2026_06", "api_requests_2026_07", "api_requests_2026_08"} <= made
-    assert prune(runner, monkeypatch) == ["deleted 0 rows older than 2026-03-17 12:00 UTC"]  # twice is harmless
+    assert prune(runner, monkeypatch) == ["deleted 0 rows older than 2026-03-17 12:00 UTC",
+                                          "deleted 0 daily usage counts"]  # twice is harmless
 
 
 @partitioned

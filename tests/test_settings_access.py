@@ -28,7 +28,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/activity", "GET"): (200, None),
     ("/settings/api-key-policy", "GET"): (200, None),
     ("/settings/api-key-policy", "POST"): (302, {"require_expiration": "y", "max_lifetime": "90"}),
-    ("/settings/api-keys/<id:key_id>/allowed-ips", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/requests", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
     ("/settings/api-keys/activity/requests", "GET"): (200, None),
 }

@@ -184,6 +184,7 @@ def test_renaming_changes_the_name_only_and_is_audited_with_before_and_after(cli
         assert text_of(fragment.find("h1")) == "Power BI prod"
         assert text_of(fragment.find("p", role="status")) == "Saved."
         assert fragment.find("input", id="name").get("value") == "Power BI prod"
+        assert response.headers["HX-Trigger"] == "keys-changed"  # the page's Activity list reloads itself
     else:
         assert response.status_code == 303
         assert response.headers["Location"] == f"/settings/api-keys/{power_bi.id}"
@@ -239,6 +240,7 @@ def test_saving_without_a_change_records_nothing(admin_client, power_bi):
 
     assert response.status_code == 200
     assert text_of(parse_html(response).find("p", role="status")) == "Nothing changed."
+    assert "HX-Trigger" not in response.headers
     assert key_events(power_bi, AuditKind.KEY_RENAMED, AuditKind.KEY_DESCRIBED) == []
 
 

@@ -9,8 +9,9 @@ from floqast.audit import AuditEvent
 from floqast.extensions import db
 from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
+from floqast.notices import KeyNotice
 from floqast.routing import database_id
-from floqast.settings import bp
+from floqast.settings import bp, usage
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
 
@@ -166,21 +167,45 @@ def key_activity(key: ApiKey) -> dict:
             "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
 
 
-def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None):
+def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = None) -> dict:
+    """What the key's page shows below its details and form: its allowed addresses (their form as submitted,
+    when given), its usage, its latest requests, its notices and its own audit events."""
+    return {
+        "allowed_ips_form": allowed_ips_form or AllowedIpsForm(formdata=None, obj=key),
+        **usage.key_usage(key),
+        **api_requests_context(key),
+        "notices": KeyNotice.for_key(key),
+        **key_activity(key),
+    }
+
+
+def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None,
+                    allowed_ips_form: AllowedIpsForm | None = None):
     """The key's page, or to htmx the part of it that an edit changes (#key-page); a key that no longer works
     says so in place of its form."""
-    template = "settings/_key_page.html" if wants_fragment() else "settings/key.html"
-    return render_template(template, key=key, form=form, message=message, today=key.team.today(),
-                           key_stopped=KEY_STOPPED, **key_activity(key)), status
+    context = {"key": key, "form": form, "message": message, "today": key.team.today(), "key_stopped": KEY_STOPPED}
+    if wants_fragment():
+        return render_template("settings/_key_page.html", **context), status
+    return render_template("settings/key.html", **context, **key_page_sections(key, allowed_ips_form)), status
 
 
 @bp.get("/api-keys/<id:key_id>")
 def key_page(key_id: int):
-    """Everything about one key: its fields, its last use, its name and description, its own audit events;
-    to htmx (the events' Older and Newest links), only its events."""
+    """Everything about one key: its fields, its last use, its name and description, its allowed addresses, its
+    usage and latest requests, its notices, its own audit events; to htmx (the events' Older and Newest links,
+    and their refresh after a change), only its events."""
     key = team_key_or_404(key_id)
     if wants_fragment():
         return render_template("settings/_activity.html", **key_activity(key))
+    return render_key_page(key, edit_key_form(key, formdata=None))
+
+
+@bp.get("/api-keys/<id:key_id>/requests")
+def key_requests(key_id: int):
+    """The key's latest requests by status, a page at a time: the fragment to htmx, else the key's page."""
+    key = team_key_or_404(key_id)
+    if wants_fragment():
+        return render_template("settings/_api_requests.html", **api_requests_context(key))
     return render_key_page(key, edit_key_form(key, formdata=None))
 
 
@@ -206,7 +231,8 @@ def edit_key(key_id: int):
     if not wants_fragment():
         flash(message)
         return redirect(url_for("settings.key_page", key_id=key.id), 303)
-    return render_key_page(key, edit_key_form(key, formdata=None), message=message)
+    body, status = render_key_page(key, edit_key_form(key, formdata=None), message=message)
+    return body, status, {"HX-Trigger": ACTIVITY_CHANGED} if changes else {}
 
 
 def roll_refusal(key: ApiKey) -> str | None:
@@ -298,10 +324,10 @@ def delete_key(key_id: int):
 
 
 def allowed_ips_answer(key: ApiKey, form: AllowedIpsForm, status: int = 200, message: str | None = None):
-    """The key's allowed addresses: the fragment to htmx, else the page that holds it."""
+    """The key's allowed addresses: the fragment to htmx, else the key's page that holds it."""
     if wants_fragment():
         return render_template("settings/_allowed_ips_form.html", key=key, form=form, message=message), status
-    return render_template("settings/allowed_ips.html", key=key, form=form, message=message), status
+    return render_key_page(key, edit_key_form(key, formdata=None), status, allowed_ips_form=form)
 
 
 def allowed_ips_message(key: ApiKey, changed: bool) -> str:
@@ -310,13 +336,6 @@ def allowed_ips_message(key: ApiKey, changed: bool) -> str:
     if key.allowed_ips is None:
         return "Saved: the key works from any address."
     return "Saved: pulls with the key from any other address are refused from now on."
-
-
-@bp.get("/api-keys/<id:key_id>/allowed-ips")
-def edit_allowed_ips(key_id: int):
-    """The key's allowed IP addresses in a form of their own."""
-    key = team_key_or_404(key_id)
-    return allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key))
 
 
 @bp.post("/api-keys/<id:key_id>/allowed-ips")
@@ -332,7 +351,7 @@ def save_allowed_ips(key_id: int):
     db.session.commit()
     if not wants_fragment():
         flash(message)
-        return redirect(url_for("settings.edit_allowed_ips", key_id=key.id), 303)
+        return redirect(url_for("settings.key_page", key_id=key.id), 303)
     body, status = allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key), message=message)
     return body, status, {"HX-Trigger": ACTIVITY_CHANGED}
 
@@ -349,24 +368,33 @@ def log_id(text: str) -> int:
     return int(text)
 
 
-def api_requests_context() -> dict:
-    """The team's API request log, newest first, a page at a time (older than ?older_than=), under the ?key= and
-    ?status= filters; and the filters' choices. A key id not of the team shows every key."""
+def api_requests_context(key: ApiKey | None = None) -> dict:
+    """The team's API request log (or, on its page, one key's), newest first, a page at a time (older than
+    ?older_than=), under the ?status= filter and on the team's list the ?key= one; and the filters' choices. A key
+    id not of the team shows every key."""
     team = current_user.team
-    team_keys = db.session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.hint).where(ApiKey.team_id == team.id).order_by(ApiKey.name, ApiKey.id)
-    ).all()
-    key_id = request.args.get("key", type=database_id)
-    key_id = key_id if key_id in {key.id for key in team_keys} else None
     status = request.args.get("status", "all")
     status = status if status in request_log.STATUS_FILTERS else "all"
+    filters = {"status": None if status == "all" else status}
+    if key is None:
+        team_keys = db.session.execute(select(ApiKey.id, ApiKey.name, ApiKey.hint).where(ApiKey.team_id == team.id)
+                                       .order_by(ApiKey.name, ApiKey.id)).all()
+        key_id = request.args.get("key", type=database_id)
+        key_id = key_id if key_id in {team_key.id for team_key in team_keys} else None
+        filters["key"] = key_id
+        list_args = {"endpoint": "settings.api_requests"}
+    else:
+        team_keys, key_id = (), key.id
+        list_args = {"endpoint": "settings.key_requests", "key_id": key.id}
     older_than = request.args.get("older_than", type=log_id)
     rows = request_log.team_requests(team.id, key_id, status, older_than, request_log.PAGE_SIZE + 1)
     return {
         "requests": rows[:request_log.PAGE_SIZE],
         "older_requests": rows[request_log.PAGE_SIZE - 1].ApiRequest.id if len(rows) > request_log.PAGE_SIZE else None,
         "requests_paged": older_than is not None,
-        "request_filters": {"key": key_id, "status": None if status == "all" else status},
+        "request_filters": filters,
+        "requests_key": key,
+        "requests_args": list_args,
         "team_keys": team_keys,
         "status_filters": request_log.STATUS_FILTERS,
         "team": team,

@@ -107,7 +107,7 @@ def test_key_pages_and_their_errors(admin_page, lived_in, axe):
     key_page(page, lived_in, "Power BI connector")
     page.get_by_label("Key name").fill("")
     page.get_by_label("Description (optional)").fill(f"Our key is {keys.generate()}")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#name-error")).to_be_visible()
     expect(page.locator("#description-error")).to_be_visible()
     axe(page)

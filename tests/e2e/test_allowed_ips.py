@@ -1,4 +1,4 @@
-"""Allowed IP addresses in the browser: set in Create New Key, changed on the key's form, felt by curl at once."""
+"""Allowed IP addresses in the browser: set in Create New Key, changed on the key's page, felt by curl at once."""
 
 import re
 
@@ -26,8 +26,8 @@ def test_create_a_key_for_this_machine_only_then_move_it_elsewhere(admin_page, s
     assert stored.allowed_ip_list == ["127.0.0.1", "198.51.100.0/24", "2001:db8::/32"]
     assert pull(base_url, key)[0] == 200
 
-    # On the key's own form: the list one a line, normalised; saved in place by htmx.
-    page.goto(f"/settings/api-keys/{stored.id}/allowed-ips")
+    # On the key's page: the list one a line, normalised; saved in place by htmx.
+    page.goto(f"/settings/api-keys/{stored.id}")
     form_field = page.get_by_label("Allowed IP addresses")
     expect(form_field).to_have_value("127.0.0.1\n198.51.100.0/24\n2001:db8::/32")
     axe(page)
@@ -66,7 +66,7 @@ def test_the_form_works_without_javascript_and_on_a_phone(make_page, seeded, log
     seeded.add_key("Phone key")
     key_id = seeded.key("Phone key").id
     log_in(page, seeded.admin_email)
-    page.goto(f"/settings/api-keys/{key_id}/allowed-ips")
+    page.goto(f"/settings/api-keys/{key_id}")
     page.get_by_label("Allowed IP addresses").fill("192.0.2.0/24 2001:db8::1")
     page.get_by_role("button", name="Save allowed addresses").click()
 

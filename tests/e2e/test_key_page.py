@@ -1,9 +1,13 @@
-"""A key's page in Chromium: reached from the list, its last use, renaming and describing it with htmx."""
+"""A key's page in Chromium: reached from the list, its last use, renaming and describing it with htmx, its usage
+chart with its table, and its latest requests by status."""
 
 import re
 from datetime import timedelta
 
 import pytest
+
+from floqast.models import utcnow
+from helpers import log_rows
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
@@ -49,7 +53,7 @@ def test_rename_and_describe_in_place_with_htmx(admin_page, used_key, base_url, 
 
     page.get_by_label("Key name").fill("Power BI production")
     page.get_by_label("Description (optional)").fill("Finance dashboards\nOwner: Dana in FP&A")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
 
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text("Power BI production")
@@ -69,7 +73,7 @@ def test_rename_and_describe_in_place_with_htmx(admin_page, used_key, base_url, 
 
     # An error shows next to its field, which gets focus; nothing is saved.
     page.get_by_label("Key name").fill("snowflake NIGHTLY")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     error = page.locator("#name-error")
     expect(error).to_have_text("A key that still works already has this name. Choose another name.")
     expect(page.get_by_label("Key name")).to_be_focused()
@@ -94,3 +98,73 @@ def test_the_delete_confirmation_says_when_and_where_the_key_was_last_used(admin
     page.get_by_role("link", name="Delete key").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete the API key “Snowflake nightly”?")
     expect(page.get_by_text("This key has never been used.")).to_be_visible()
+
+
+# Requests every third day of the last four weeks, a few more on some days, and two refusals (today, 2 days ago).
+USE_DAYS = range(0, 28, 3)
+SUCCEEDED = sum(day % 7 + 2 for day in USE_DAYS)
+
+
+def total(page, period: str):
+    return page.locator(".usage-totals div").filter(has=page.locator("dt", has_text=period)).locator("dd")
+
+
+@pytest.fixture
+def busy_key(seeded):
+    seeded.add_key("Warehouse load", created_days_ago=40)
+    key = seeded.key("Warehouse load")
+    now = utcnow()
+    with seeded.app.app_context():
+        pulls = [(now - timedelta(days=day, minutes=minute), 200) for day in USE_DAYS for minute in range(day % 7 + 2)]
+        for moment, status in sorted([*pulls, (now - timedelta(minutes=5), 429), (now - timedelta(days=2), 429)]):
+            log_rows(seeded.team_id, key.id, moment, status=status)  # in time order, as a server writes them
+    return key
+
+
+def test_the_usage_chart_its_table_and_the_latest_requests_by_status(admin_page, busy_key, axe, shot):
+    page = admin_page
+    page.goto(f"/settings/api-keys/{busy_key.id}")
+
+    expect(page.get_by_role("img", name="Requests per day, last 30 days")).to_be_visible()
+    expect(page.locator(".chart-bar rect.bar-refused")).to_have_count(2)
+    expect(total(page, "Last 30 days")).to_have_text(
+        f"{SUCCEEDED + 2} requests: {SUCCEEDED} succeeded, 2 refused, 0 other errors")
+    expect(total(page, "Last 24 hours")).to_have_text("3 requests: 2 succeeded, 1 refused, 0 other errors")
+    table = page.get_by_role("region", name="Requests per day as a table")
+    expect(table).to_be_hidden()
+    page.get_by_text("Requests per day as a table").click()
+    expect(table.get_by_role("row")).to_have_count(31)
+    expect(table.get_by_role("row").nth(1).get_by_role("cell").nth(4)).to_have_text("3")  # today: 2 + 1 refused
+    axe(page)
+    shot(page, "chart")
+
+    requests = page.locator("#api-requests")
+    expect(requests.locator("tbody tr")).to_have_count(min(SUCCEEDED + 2, 25))
+    page.get_by_label("Status").select_option(label="Refused (401, 403, 429)")
+    expect(requests.locator("tbody tr")).to_have_count(2)
+    expect(requests.locator("tbody tr td:nth-child(3)")).to_have_text(["429", "429"])
+    expect(page).to_have_url(re.compile(rf"/settings/api-keys/{busy_key.id}/requests\?status=refused$"))
+    axe(page)
+
+
+@pytest.mark.parametrize("how", ["without JavaScript", "at 375 px"])
+def test_the_usage_and_requests_work_without_javascript_and_on_a_phone(make_page, seeded, busy_key, log_in, axe,
+                                                                       shot, how):
+    options = {"java_script_enabled": False} if how == "without JavaScript" else {
+        "viewport": {"width": 375, "height": 812}}
+    page = make_page(**options)
+    log_in(page, seeded.admin_email)
+    page.goto(f"/settings/api-keys/{busy_key.id}")
+
+    expect(page.get_by_role("img", name="Requests per day, last 30 days")).to_be_visible()
+    page.get_by_text("Requests per day as a table").click()
+    expect(page.get_by_role("region", name="Requests per day as a table").get_by_role("row")).to_have_count(31)
+    if how == "at 375 px":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    axe(page)
+    shot(page, "usage")
+
+    page.get_by_label("Status").select_option(label="429 Too Many Requests")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#api-requests tbody tr")).to_have_count(2)
+    expect(page).to_have_url(re.compile(rf"/settings/api-keys/{busy_key.id}/requests\?status=429$"))

@@ -112,7 +112,7 @@ def test_the_key_page_fits_a_phone(make_page, lived_in, log_in, shot):
     page.goto(f"/settings/api-keys/{lived_in.key('Power BI connector with a rather long descriptive name').id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Power BI connector")
     no_horizontal_overflow(page)
-    save = page.get_by_role("button", name="Save")
+    save = page.get_by_role("button", name="Save", exact=True)
     box = save.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     page.get_by_label("Key name").fill("")

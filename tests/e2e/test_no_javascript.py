@@ -104,7 +104,7 @@ def test_the_key_page_without_javascript(no_js_page, seeded, shot):
     page.get_by_label("Key name").fill("looker")
     page.get_by_label("Description (optional)").fill("Board pack")
     with page.expect_response(key_url) as answer:
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert answer.value.status == 422
     expect(page.locator("#name-error")).to_contain_text("already has this name")
     expect(page.get_by_label("Description (optional)")).to_have_value("Board pack")
@@ -112,7 +112,7 @@ def test_the_key_page_without_javascript(no_js_page, seeded, shot):
 
     # Saving redirects back to the page, which says so.
     page.get_by_label("Key name").fill("Power BI production")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(key_url)
     expect(page.get_by_role("status").first).to_have_text("Saved.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Power BI production")
