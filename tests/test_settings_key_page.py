@@ -102,7 +102,19 @@ def test_a_deactivated_key_says_who_deleted_it_and_when_and_cannot_be_edited(adm
     assert facts(page)["Deleted"].startswith(f"{deleted:%b} {deleted.day}, {deleted.year}, ")
     assert page.find("form", id="edit-key-form") is None
     assert "can no longer be changed" in text_of(page.find("section", class_="key-edit"))
-    assert page.find("a", string="Delete key") is None
+    assert page.find("a", string="Delete key") is None and page.find("a", string="Roll key") is None
+
+
+def test_a_working_key_can_be_rolled_or_deleted_from_its_page_and_a_rolled_one_only_deleted(admin_client, admin,
+                                                                                           power_bi):
+    page = parse_html(admin_client.get(f"/settings/api-keys/{power_bi.id}"))
+    assert page.find("a", string="Roll key")["href"] == f"/settings/api-keys/{power_bi.id}/roll"
+    assert page.find("a", string="Delete key")["href"] == f"/settings/api-keys/{power_bi.id}/delete"
+
+    key_actions.roll_key(power_bi, admin, timedelta(hours=24))  # rolling: it works a day more, rolled once
+    db.session.commit()
+    page = parse_html(admin_client.get(f"/settings/api-keys/{power_bi.id}"))
+    assert page.find("a", string="Roll key") is None and page.find("a", string="Delete key") is not None
 
 
 def test_the_page_never_holds_the_key_itself(admin_client, admin, make_key):
