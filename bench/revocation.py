@@ -15,6 +15,7 @@ than MAX_GOAL_MS after it misses the goal.
 import http.client
 import itertools
 import json
+import statistics
 import threading
 import time
 from collections import Counter
@@ -150,6 +151,9 @@ class Prober:
             "latency_ms": (max(first_refusal.values()) - since) * 1000 if refused_everywhere else None,
             "first_refusal_ms": {pid: (answered - since) * 1000 for pid, answered in first_refusal.items()},
             "probes_answered": dict(Counter(probe.pid for probe in probes)),
+            # What a refused pull itself takes (an audit row and its commit): the latency includes one.
+            "refused_pull_ms": statistics.median((probe.answered - probe.sent) * 1000 for probe in probes
+                                                 if probe.status == 401) if first_refusal else None,
             "accepted_after_ms": [(probe.answered - committed) * 1000 for probe in probes
                                   if probe.status == 200 and probe.sent >= committed],
             "other_statuses": dict(Counter(probe.status for probe in probes if probe.status not in (200, 401))),
@@ -241,13 +245,16 @@ def result(events: list[dict], probes: int) -> Result:
     other = sum((Counter(event["other_statuses"]) for event in events), Counter())
     count = Counter(event["kind"] for event in events)
     met = p99 <= P99_GOAL_MS and worst <= MAX_GOAL_MS and beyond == 0 and not other
+    refused_pull_ms = statistics.median(event["refused_pull_ms"] for event in events
+                                        if event["refused_pull_ms"] is not None)
     return Result(
         9, "Revocation latency: a deactivation's commit to a 401 from every worker",
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms; {len(accepted_after)} pulls accepted after the "
         f"commit, {beyond} of them more than {MAX_GOAL_MS / 1000:.0f} s after"
         + (f"; other answers {dict(other)}" if other else ""),
         f"{len(events)} deactivations ({count['delete']} deletes, {count['leak report']} leak reports, "
-        f"{count['roll end']} roll ends), {events[0]['workers']} workers, {probes:,} probes",
+        f"{count['roll end']} roll ends), {events[0]['workers']} workers, {probes:,} probes; a refused pull "
+        f"{refused_pull_ms:.1f} ms (median)",
         p99 / P99_GOAL_MS, f"p99 <= {P99_GOAL_MS} ms, max <= 1 s, 0 accepted later", met,
-        {"events": events, "probes": probes},
+        {"events": events, "probes": probes, "refused_pull_ms_median": refused_pull_ms},
     )
