@@ -217,6 +217,7 @@ def main(argv=None) -> int:
     temp = Path(tempfile.mkdtemp(prefix="floqast-bench-"))
     databases = Databases(temp)
     began = time.perf_counter()
+    load_at_start = os.getloadavg()[0]  # the machine's state, said with the figures: a busy one slows them all
     # The app reads its settings from the environment: gunicorn and the generator get the same as the bench.
     env = {**os.environ, "SECRET_KEY": harness.SECRET_KEY, "API_KEY_PEPPER": harness.PEPPER,
            "FLOQAST_INSTANCE_PATH": str(temp / "instance"), "DATABASE_URL": databases.url("main"),
@@ -245,14 +246,15 @@ def main(argv=None) -> int:
         log(harness.table(results))
         total = time.perf_counter() - began
         log(f"\n{sum(r.met for r in results)} of {len(results)} goals met; generator {books.generate_seconds:.1f} s; "
-            f"whole run {total:.0f} s")
+            f"whole run {total:.0f} s; load average {load_at_start:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end")
         document = {
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "mode": mode,
             "production_shape": args.production,
             "database": databases.kind,
             "rate_limit_storage": redacted(storage),
-            "load_average": os.getloadavg(),
+            "load_average": {"start": load_at_start, "end": os.getloadavg()[0]},
             "load_tool": args.load_tool,
             "worker_class": args.worker_class,
             "rows": books.rows,
