@@ -30,7 +30,7 @@ class Sizes:
     rounds: int
     export_rounds: int
     page_rounds: int
-    revocations: int  # keys deactivated one at a time for the revocation latency (revocation.KINDS splits them)
+    revocations: int  # keys deactivated one at a time for the revocation latency (revocation.kinds splits them)
 
     @property
     def months(self) -> int:
