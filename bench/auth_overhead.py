@@ -1,4 +1,7 @@
-"""1. Auth overhead: GET /api/v1/me with a valid key against GET /healthz, same server, same load generator."""
+"""1. Auth overhead: GET /api/v1/me with a valid key against GET /healthz, same server, same load generator.
+
+The goal is issue 16's: a keyed pull as cheap as an unkeyed one, within 10%, on SQLite and in the production shape.
+"""
 
 from pathlib import Path
 
@@ -10,5 +13,5 @@ def measure(server: Server, key: str, sizes: Sizes, temp: Path, tool: str) -> Re
     summary, runs = side_by_side(server, targets, sizes, temp, tool)
     ratio = summary["me"]["rps"] / summary["health"]["rps"]
     return Result(1, "Auth overhead: /api/v1/me vs /healthz (throughput)", figures_text(summary["me"]),
-                  figures_text(summary["health"]), ratio, ">= 0.8", ratio >= 0.8,
+                  figures_text(summary["health"]), ratio, ">= 0.9", ratio >= 0.9,
                   {"tool": tool, "rounds": runs, "summary": summary})

@@ -30,6 +30,7 @@ class Sizes:
     rounds: int
     export_rounds: int
     page_rounds: int
+    revocations: int  # keys deactivated one at a time for the revocation latency (revocation.kinds splits them)
 
     @property
     def months(self) -> int:
@@ -44,10 +45,10 @@ def sizes(quick: bool, rows: int | None, keys: int | None) -> Sizes:
     if quick:
         # Enough rows for a full 30,000-record JSON page (export's memory row): 10 entities x 800 accounts x 4.
         chosen = Sizes(rows=32_000, keys=10_000, load_seconds=2.0, load_requests=50_000, rounds=3,
-                       export_rounds=3, page_rounds=7)
+                       export_rounds=3, page_rounds=7, revocations=20)
     else:
         chosen = Sizes(rows=1_000_000, keys=1_000_000, load_seconds=5.0, load_requests=200_000, rounds=5,
-                       export_rounds=1, page_rounds=11)
+                       export_rounds=1, page_rounds=11, revocations=60)
     if rows:
         chosen.rows = rows
     if keys:
@@ -224,17 +225,27 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn on a free loopback port, started and stopped by the benchmark."""
+    """gunicorn on a free loopback port, started and stopped by the benchmark.
 
-    def __init__(self, env: dict, worker_class: str, workers: int = 2, threads: int = 4):
+    production: as the README runs it, `gunicorn -c gunicorn.conf.py wsgi:app` (its sync workers, WEB_CONCURRENCY
+    of them, 4 by default), bound by GUNICORN_BIND. `options`: more gunicorn flags (the access log).
+    """
+
+    def __init__(self, env: dict, worker_class: str, workers: int = 2, threads: int = 4, production: bool = False,
+                 options: tuple[str, ...] = ()):
         self.port = free_port()
         self.env = env
-        self.command = [
-            sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", worker_class,
-            "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "--timeout", "300", "wsgi:app",
-        ]
-        if worker_class == "gthread":
-            self.command[-1:-1] = ["--threads", str(threads)]
+        if production:
+            self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+            self.command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--log-level", "warning",
+                            *options, "wsgi:app"]
+        else:
+            self.command = [
+                sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", worker_class,
+                "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "--timeout", "300", *options, "wsgi:app",
+            ]
+            if worker_class == "gthread":
+                self.command[-1:-1] = ["--threads", str(threads)]
         self.process = None
 
     @property

@@ -12,9 +12,14 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 5. keys_tab: the API Keys tab's server time with 1,000 keys in the team against 10;
 6. allowed_ips: GET /api/v1/me with a key that allows 20 IP ranges against a key that allows any address.
 7. request_log: a keyed pull with the API request log on against off (two gunicorns), and 8. the log's rows
-   lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal).
+   lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal);
+9. revocation: from a deactivation's commit to a 401 from every worker (a gunicorn with an access log of its own);
+10. last_used: the writes of Last used during row 1's loads.
 
-Every goal is a ratio; the raw figures are printed beside it and written to bench/results/*.json.
+`--production` runs rows 1, 10 and 9 in the production shape instead: PostgreSQL at DATABASE_URL, rate-limit
+counts in Redis at RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), `gunicorn -c gunicorn.conf.py`.
+
+Every goal is a ratio or a bound; the raw figures are printed beside it and written to bench/results/*.json.
 """
 
 import argparse
@@ -26,13 +31,26 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-from bench import allowed_ips, auth_overhead, deep_pages, export, harness, key_check, keys_tab, request_log
+from bench import (
+    allowed_ips,
+    auth_overhead,
+    deep_pages,
+    export,
+    harness,
+    key_check,
+    keys_tab,
+    last_used,
+    request_log,
+    revocation,
+)
 from bench.harness import Databases, Result, Sizes
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REDIS = "redis://127.0.0.1:6379"
 
 
 def log(message: str) -> None:
@@ -49,8 +67,16 @@ def options(argv) -> argparse.Namespace:
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
                         help="gunicorn workers: sync, as the README runs it in production (default), or gthread "
                              "(4 threads each)")
+    parser.add_argument("--production", action="store_true",
+                        help="the production shape: PostgreSQL at DATABASE_URL, rate limits in Redis at "
+                             f"RATELIMIT_STORAGE_URI (default {REDIS}), gunicorn -c gunicorn.conf.py; "
+                             "rows 1, 9 and 10 only")
     parser.add_argument("--output", type=Path, help="JSON results file (default bench/results/<time>.json)")
     args = parser.parse_args(argv)
+    if args.production and not os.environ.get("DATABASE_URL"):
+        parser.error("--production needs DATABASE_URL (a PostgreSQL database)")
+    if args.production and args.worker_class != "sync":
+        parser.error("--production runs gunicorn.conf.py's sync workers")
     args.sizes = harness.sizes(args.quick, args.rows, args.keys)
     if args.sizes.rows < export.LARGE_PAGE:
         parser.error(f"--rows must be at least {export.LARGE_PAGE:,}, for a full JSON page of that many records")
@@ -74,8 +100,9 @@ class Books:
     generate_seconds: float
 
 
-def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes) -> Books:
-    """Create the main database, its team and key, and generate the team's reconciliations."""
+def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, generate: bool = True) -> Books:
+    """Create the main database, its team and key, and generate the team's reconciliations (unless not
+    `generate`: the production shape's rows pull no analytics)."""
     from sqlalchemy import func, select
 
     from floqast import ip_allowlist
@@ -95,6 +122,9 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes) -> Bo
         db.session.add_all([key_row, allowlisted_row])
         db.session.commit()
         team_id = team.id
+    last_used.count_writes(databases)
+    if not generate:
+        return Books(app, team_id, api_key, allowlisted_key, 0, 0, "", 0.0)
 
     log(f"generating {chosen.rows:,} reconciliations ({harness.ENTITIES} entities x {chosen.accounts} accounts x "
         f"{chosen.months} months) ...")
@@ -128,8 +158,7 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
     try:
         server.start()
         log(f"gunicorn on {server.url}, workers {server.workers()}")
-        log("1. auth overhead ...")
-        results.append(auth_overhead.measure(server, books.api_key, chosen, temp, args.load_tool))
+        results += keyed_pulls(server, books, databases, chosen, temp, args.load_tool)
         log("3. export ...")
         results += export.measure(server, databases, books.api_key, books.team_id, books.entity_id, books.rows,
                                   chosen)
@@ -140,9 +169,46 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
                                            args.load_tool))
     finally:
         server.stop()
-    log("6, 7. request log ...")
+    log("7, 8. request log ...")
     results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
+    log("9. revocation latency ...")
+    results.append(revocation.measure(books.app, env, args.worker_class, False, chosen, temp))
     return sorted(results, key=lambda result: result.number)
+
+
+def run_production(args, books: Books, databases: Databases, temp: Path, env: dict) -> list[Result]:
+    """Rows 1 and 10 against gunicorn as the README runs it, then row 9 against another such gunicorn."""
+    from floqast.extensions import db
+
+    with books.app.app_context():
+        db.engine.dispose()
+    server = harness.Server(env, "sync", production=True)
+    try:
+        server.start()
+        log(f"gunicorn -c gunicorn.conf.py on {server.url}, workers {server.workers()}")
+        results = keyed_pulls(server, books, databases, args.sizes, temp, args.load_tool)
+    finally:
+        server.stop()
+    log("9. revocation latency ...")
+    results.append(revocation.measure(books.app, env, "sync", True, args.sizes, temp))
+    return sorted(results, key=lambda result: result.number)
+
+
+def keyed_pulls(server: harness.Server, books: Books, databases: Databases, chosen: Sizes, temp: Path,
+                tool: str) -> list[Result]:
+    """Row 1, the first keyed pulls of the run, and row 10, the Last used writes they made."""
+    log("1. auth overhead ...")
+    started = time.perf_counter()
+    overhead = auth_overhead.measure(server, books.api_key, chosen, temp, tool)
+    seconds = time.perf_counter() - started
+    log("10. Last used writes ...")
+    return [overhead, last_used.measure(databases, overhead.raw["summary"]["me"]["requests"], seconds)]
+
+
+def redacted(uri: str) -> str:
+    """A storage URI without its password, for the output."""
+    parts = urlsplit(uri)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def main(argv=None) -> int:
@@ -151,27 +217,44 @@ def main(argv=None) -> int:
     temp = Path(tempfile.mkdtemp(prefix="floqast-bench-"))
     databases = Databases(temp)
     began = time.perf_counter()
+    load_at_start = os.getloadavg()[0]  # the machine's state, said with the figures: a busy one slows them all
     # The app reads its settings from the environment: gunicorn and the generator get the same as the bench.
     env = {**os.environ, "SECRET_KEY": harness.SECRET_KEY, "API_KEY_PEPPER": harness.PEPPER,
            "FLOQAST_INSTANCE_PATH": str(temp / "instance"), "DATABASE_URL": databases.url("main"),
            # The load runs far past a client's rate limit on purpose: measure the work, not the 429s.
-           "API_RATE_LIMIT": "100000000 per minute"}
+           "API_RATE_LIMIT": "100000000 per minute",
+           # Nor the refusals of revoked keys' probes, nor the reports of leaked keys.
+           "API_REFUSAL_LIMIT": "100000000 per minute", "REVOKE_RATE_LIMIT": "100000000 per minute"}
     env.pop("FLOQAST_DEMO", None)
+    if args.production:
+        env.setdefault("RATELIMIT_STORAGE_URI", REDIS)
+    storage = env.get("RATELIMIT_STORAGE_URI", "inprocess://")
     mode = "quick" if args.quick else "full"
+    shape = "production" if args.production else databases.kind
     try:
-        log(f"bench: {mode} run on {databases.kind}, {chosen.rows:,} rows, {chosen.keys:,} keys, gunicorn "
-            f"{args.worker_class} workers, load by {args.load_tool}; scratch in {temp}")
-        books = load_books(databases, temp, env, chosen)
-        results = run_benchmarks(args, books, databases, temp, env)
+        if args.production:
+            log(f"bench: {mode} production-shape run on {databases.kind}, rate limits in {redacted(storage)}, "
+                f"gunicorn -c gunicorn.conf.py, load by {args.load_tool}; scratch in {temp}")
+            books = load_books(databases, temp, env, chosen, generate=False)
+            results = run_production(args, books, databases, temp, env)
+        else:
+            log(f"bench: {mode} run on {databases.kind}, {chosen.rows:,} rows, {chosen.keys:,} keys, gunicorn "
+                f"{args.worker_class} workers, load by {args.load_tool}; scratch in {temp}")
+            books = load_books(databases, temp, env, chosen)
+            results = run_benchmarks(args, books, databases, temp, env)
         log("")
         log(harness.table(results))
         total = time.perf_counter() - began
         log(f"\n{sum(r.met for r in results)} of {len(results)} goals met; generator {books.generate_seconds:.1f} s; "
-            f"whole run {total:.0f} s")
+            f"whole run {total:.0f} s; load average {load_at_start:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end")
         document = {
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "mode": mode,
+            "production_shape": args.production,
             "database": databases.kind,
+            "rate_limit_storage": redacted(storage),
+            "load_average": {"start": load_at_start, "end": os.getloadavg()[0]},
             "load_tool": args.load_tool,
             "worker_class": args.worker_class,
             "rows": books.rows,
@@ -182,7 +265,7 @@ def main(argv=None) -> int:
             "seconds": total,
             "results": [vars(result) for result in results],
         }
-        output = args.output or RESULTS / f"bench-{mode}-{databases.kind}-{datetime.now():%Y%m%d-%H%M%S}.json"
+        output = args.output or RESULTS / f"bench-{mode}-{shape}-{datetime.now():%Y%m%d-%H%M%S}.json"
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(document, indent=2, default=str) + "\n")
         log(f"results written to {output}")
