@@ -49,12 +49,25 @@ def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
     cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
     through the session.
     """
+    digest = keys.digest(plaintext, pepper)
+    try:
+        values = lookup(digest)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # The pooled connection had died since its last use (floqast/pool.py pings only idle ones): a read
+        # is safe to send again, once, on a new connection. A database still down fails again: a 503.
+        values = lookup(digest)
+    return None if values is None else CheckedKey(values)
+
+
+def lookup(digest: str) -> dict | None:
+    """The key row for `digest`, on a pooled connection."""
     with db.engine.connect() as connection:
         if connection.dialect.name != "sqlite":  # (SQLite's driver begins nothing for a SELECT anyway)
             # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it.
             connection.execution_options(isolation_level="AUTOCOMMIT")
-        values = KeyLookup.compiled_for(connection.dialect).run(connection, keys.digest(plaintext, pepper))
-    return None if values is None else CheckedKey(values)
+        return KeyLookup.compiled_for(connection.dialect).run(connection, digest)
 
 
 @cache
@@ -92,8 +105,9 @@ class KeyLookup:
     def run(self, connection, digest: str) -> dict | None:
         """The key row for `digest` as {column label: value}, or None."""
         dbapi_error = self.dialect.loaded_dbapi.Error
+        dbapi_connection = connection.connection.dbapi_connection
         try:
-            cursor = connection.connection.cursor()
+            cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
                 row = cursor.fetchone()
@@ -101,8 +115,12 @@ class KeyLookup:
                 cursor.close()
         except dbapi_error as error:
             # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/errors.py answers a lost
-            # database with a 503 here too. (A dead pooled connection is replaced by pool_pre_ping.)
-            raise DBAPIError.instance(self.sql, None, error, dbapi_error, dialect=self.dialect) from error
+            # database with a 503 here too; and, as Core does, a dead connection leaves the pool.
+            disconnected = self.dialect.is_disconnect(error, dbapi_connection, None)
+            if disconnected:
+                connection.invalidate(error)
+            raise DBAPIError.instance(self.sql, None, error, dbapi_error, connection_invalidated=disconnected,
+                                      dialect=self.dialect) from error
         if row is None:
             return None
         return {
