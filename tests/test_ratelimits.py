@@ -427,8 +427,9 @@ def redis_namespace():
 
 def redis_worker(make_app, namespace: str, rate: str):
     """An app counting in Redis under `namespace`, with a team and a key of its own: the app, the key's id and
-    plaintext."""
-    worker = make_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, API_RATE_LIMIT=rate)
+    plaintext. (It logs no requests: on PostgreSQL its rows would land in the next test's database.)"""
+    worker = make_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, API_RATE_LIMIT=rate,
+                      REQUEST_LOG_ENABLED=False)
     with worker.app_context():
         team = Team(name="Acme", open_api_enabled=True)
         admin = User(team=team, role=Role.ADMIN, email="admin@acme.test", name="Alex", password_hash="x")
@@ -479,7 +480,7 @@ def test_redis_holds_one_count_that_a_new_worker_sees(make_app, redis_namespace)
     # A worker starting now gets a new limiter storage with its own connection: the count it reads is
     # the one in Redis (an in-memory count would have started again from zero here).
     make_app(schema=False, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=redis_namespace,
-             API_RATE_LIMIT="3 per minute")
+             API_RATE_LIMIT="3 per minute", REQUEST_LOG_ENABLED=False)
     response = client.get(ME, headers=headers)
     assert response.status_code == 429
     assert response.headers["X-RateLimit-Remaining"] == "0"
