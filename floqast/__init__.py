@@ -30,19 +30,18 @@ def create_app(config: type | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A local file does not drop connections the way a server does: no ping before every checkout.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     require_secrets(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import ratelimits, request_log, security
+    from floqast import pool, ratelimits, request_log, security
 
     security.init_app(app)  # first, so that its headers go on last, on every response
+    pool.configure(app)
     db.init_app(app)
+    pool.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

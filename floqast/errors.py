@@ -22,8 +22,9 @@ def handle_http_error(error: HTTPException):
 def handle_database_unavailable(error: Exception):
     """The database is down, restarting or out of connections: 503 with Retry-After, never a 500.
 
-    Nothing is kept from the failed attempt: the session is dropped, and pool_pre_ping replaces dead
-    connections, so the next request after the database is back simply works, without a restart.
+    Nothing is kept from the failed attempt: the session is dropped, SQLAlchemy drops the pool's connections after
+    a lost one, and floqast/pool.py pings idle ones, so the next request after the database is back simply works,
+    without a restart.
     """
     current_app.logger.warning("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
     try:

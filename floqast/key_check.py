@@ -49,12 +49,21 @@ def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
     cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
     through the session.
     """
-    with db.engine.connect() as connection:
-        if connection.dialect.name != "sqlite":  # (SQLite's driver begins nothing for a SELECT anyway)
-            # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it.
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        values = KeyLookup.compiled_for(connection.dialect).run(connection, keys.digest(plaintext, pepper))
+    digest = keys.digest(plaintext, pepper)
+    try:
+        values = lookup(digest)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # The pooled connection had died since its last use (floqast/pool.py pings only idle ones): a read
+        # is safe to send again, once, on a new connection. A database still down fails again: a 503.
+        values = lookup(digest)
     return None if values is None else CheckedKey(values)
+
+
+def lookup(digest: str) -> dict | None:
+    """The key row for `digest`."""
+    return KeyLookup.compiled_for(db.engine.dialect).run(db.engine, digest)
 
 
 @cache
@@ -89,20 +98,41 @@ class KeyLookup:
     def compiled_for(cls, dialect) -> "KeyLookup":
         return cls(dialect)
 
-    def run(self, connection, digest: str) -> dict | None:
-        """The key row for `digest` as {column label: value}, or None."""
+    def run(self, engine, digest: str) -> dict | None:
+        """The key row for `digest` as {column label: value}, or None, read on a driver connection from `engine`'s
+        pool (checked out and in by the pool alone: a Core Connection, and its isolation level set and reset, cost
+        a pull more than the SELECT's own Python)."""
         dbapi_error = self.dialect.loaded_dbapi.Error
+        # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it. (SQLite's driver
+        # begins nothing for a SELECT anyway.)
+        autocommit = self.dialect.name != "sqlite"
+        connection = None
         try:
-            cursor = connection.connection.cursor()
+            connection = engine.raw_connection()
+            dbapi_connection = connection.dbapi_connection
+            if autocommit:
+                dbapi_connection.autocommit = True
             try:
-                cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
-                row = cursor.fetchone()
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
+                if autocommit and not dbapi_connection.closed:
+                    dbapi_connection.autocommit = False  # as the pool lends it: the session's transactions
         except dbapi_error as error:
             # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/errors.py answers a lost
-            # database with a 503 here too. (A dead pooled connection is replaced by pool_pre_ping.)
-            raise DBAPIError.instance(self.sql, None, error, dbapi_error, dialect=self.dialect) from error
+            # database with a 503 here too; and, as Core does, a dead connection leaves the pool.
+            disconnected = connection is not None and self.dialect.is_disconnect(error, dbapi_connection, None)
+            if disconnected:
+                connection.invalidate(error)
+            raise DBAPIError.instance(self.sql, None, error, dbapi_error, connection_invalidated=disconnected,
+                                      dialect=self.dialect) from error
+        finally:
+            if connection is not None:
+                connection.close()
         if row is None:
             return None
         return {

@@ -396,13 +396,13 @@ class ApiKey(db.Model):
         db.session.refresh(self)
         return (replacement, plaintext) if result.rowcount == 1 else None
 
-    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> None:
+    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
         """Note a pull and where it came from, for the caller to commit, writing at most once per `interval`
-        even across workers."""
+        even across workers; whether it wrote (else there is nothing to commit)."""
         now = utcnow()
         cutoff = now - interval
         if self.last_used_at is not None and self.last_used_at >= cutoff:
-            return
+            return False
         db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == self.id)
@@ -410,3 +410,4 @@ class ApiKey(db.Model):
             .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=clip(user_agent, USER_AGENT_LENGTH))
             .execution_options(synchronize_session=False)
         )
+        return True

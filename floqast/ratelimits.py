@@ -13,12 +13,12 @@ import hashlib
 import math
 import threading
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, WindowStats, parse
-from limits.storage import Storage
+from limits.storage import RedisStorage, Storage
 from werkzeug.exceptions import TooManyRequests
 
 from floqast.extensions import limiter
@@ -218,19 +218,45 @@ def count_revocation_report() -> None:
 def count(rate: str, *identity: str) -> tuple[RateLimitItem, int, float] | None:
     """One more hit on a fixed-window count: the limit, the hits so far in this window and the window's end.
 
-    On the API's hot path, so it takes limits' fixed-window count itself from the storage's public interface:
-    one increment and one read of the window's end. (FixedWindowRateLimiter.hit() and get_window_stats()
-    would read the count a second time, a third round trip to Redis.) If the storage cannot be reached, None:
-    the request is let through and the failure logged.
+    On the API's hot path, so it takes limits' fixed-window count itself (hit_and_expiry): one increment and one
+    read of the window's end. (FixedWindowRateLimiter.hit() and get_window_stats() would read the count a second
+    time.) If the storage cannot be reached, None: the request is let through and the failure logged.
     """
     item = parsed_limit(rate)
     count_key = item.key_for(namespace(), *identity)
     try:
-        hits = limiter.storage.incr(count_key, item.get_expiry())
-        return item, hits, limiter.storage.get_expiry(count_key)
+        return item, *hit_and_expiry(limiter.storage, count_key, item.get_expiry())
     except Exception:  # noqa: BLE001  (a storage outage must not refuse every pull)
         current_app.logger.warning("rate-limit storage unreachable; API request not counted", exc_info=True)
         return None
+
+
+# limits' incr_expire.lua (the fixed window's count: its expiry set by its first hit), answering the window's
+# remaining milliseconds too.
+INCR_EXPIRE_PTTL = """
+local current = redis.call("incrby", KEYS[1], ARGV[2])
+if current == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("pttl", KEYS[1])}
+"""
+
+
+def hit_and_expiry(storage: Storage, key: str, expiry: int) -> tuple[int, float]:
+    """One more hit on a fixed-window count in `storage`: the hits so far in its window, and the window's end.
+
+    On Redis in one round trip, a script (limits' incr() and get_expiry() are two, a pull's largest cost there).
+    """
+    if isinstance(storage, RedisStorage):
+        hits, milliseconds_left = incr_expire_pttl(storage)([storage.prefixed_key(key)], [expiry, 1])
+        return hits, time.time() + max(milliseconds_left, 0) / 1000
+    return storage.incr(key, expiry), storage.get_expiry(key)
+
+
+@cache
+def incr_expire_pttl(storage: RedisStorage):
+    """INCR_EXPIRE_PTTL registered on `storage`'s Redis (sent by its digest, loaded again if Redis lost it)."""
+    return storage.get_connection().register_script(INCR_EXPIRE_PTTL)
 
 
 # ---------------------------------------------------------------- headers

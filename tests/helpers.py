@@ -2,6 +2,7 @@
 recording the SQL the app sends. (Fixtures live in conftest.py.)"""
 
 import http.client
+import os
 import re
 import socket
 import sqlite3
@@ -208,6 +209,18 @@ def assert_error_next_to(page, field: str, message: str) -> None:
     control = page.find(attrs={"name": field, "aria-describedby": f"{field}-error"})
     assert control.get("aria-invalid") == "true"
     assert error.parent is control.parent
+
+
+def terminate_other_connections() -> int:
+    """What a database restart does to the app: the server ends every other connection to the test database
+    (pg_terminate_backend); how many it ended. PostgreSQL only."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        return admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
 
 
 def free_port() -> int:

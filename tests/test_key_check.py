@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from floqast import key_check, keys
 from floqast.extensions import db
@@ -86,3 +87,16 @@ def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):
     assert ApiKey.by_plaintext(unknown, pepper) is None
     assert key_check.check(unknown, pepper) is None
     assert key_check.check(key_zoo["used"], b"another pepper") is None
+
+
+def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, admin, make_key):
+    """The check reads without a transaction; the pool lends the same connection to the session next (LIFO), whose
+    rollback must still undo its writes."""
+    key, plaintext = make_key(admin)
+    key_id = key.id
+    db.session.remove()
+    assert key_check.check(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
+
+    db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name="Renamed"))
+    db.session.rollback()
+    assert db.session.get(ApiKey, key_id).name == "Power BI"

@@ -23,7 +23,7 @@ from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 from floqast.notices import KeyNotice
-from helpers import ME, MailServer, csrf_token, free_port, log_in, run_together
+from helpers import ME, MailServer, csrf_token, free_port, log_in, run_together, terminate_other_connections
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,7 +271,10 @@ def gunicorn(app):
 
 
 @on_postgresql
-def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, gunicorn):
+@pytest.mark.parametrize("connections_killed_first", [False, True], ids=["connections alive", "connections killed"])
+def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, gunicorn, connections_killed_first):
+    """Every worker refuses the key from the delete's commit on; also when the database ended every worker's
+    connection just before (a restart): no worker answers from what it knew before."""
     base, workers, log_path = gunicorn
     key, plaintext = make_key(admin, services=list(Service))
     headers = {"x-api-key": plaintext}
@@ -296,6 +299,8 @@ def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, 
     assert set(before) == {200}
     assert len(served_by_every_worker("phase=before")) == workers, "pulls never reached every worker"
 
+    if connections_killed_first:
+        assert terminate_other_connections() >= workers
     assert deactivate_key(key, by=admin)  # as the settings route does, committed by its caller
     db.session.commit()
 
@@ -309,6 +314,40 @@ def test_revocation_is_immediate_in_every_gunicorn_worker(app, admin, make_key, 
     assert all(statuses == {401} for statuses in served.values()), served
     stored = db.session.scalar(select(ApiKey).where(ApiKey.id == key.id))
     assert stored.deleted_at is not None
+
+
+@on_postgresql
+def test_connections_killed_mid_run_give_successes_or_503s_then_every_worker_recovers(app, admin, make_key, gunicorn):
+    base, workers, log_path = gunicorn
+    _, plaintext = make_key(admin, services=list(Service))
+    db.session.remove()  # the test's own connections go too: nothing of this test holds a lock meanwhile
+    headers = {"x-api-key": plaintext}
+    during: list[int] = []
+    stop = threading.Event()
+
+    def pull_until_stopped(_) -> None:
+        while not stop.is_set():
+            during.append(http_get(f"{base}{ME}?phase=during", headers))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pulling = [pool.submit(pull_until_stopped, number) for number in range(6)]
+        killed = 0
+        for restart in range(1, 6):  # five restarts, each after 30 more answers
+            while len(during) < 30 * restart and not any(future.done() for future in pulling):
+                time.sleep(0.01)
+            killed += terminate_other_connections()
+        stop.set()
+        for future in pulling:
+            future.result()
+    assert killed >= workers  # every worker lost its connection at least once
+    assert set(during) <= {200, 503}, sorted(set(during))  # never a 500
+    assert 200 in during
+
+    after = []
+    while len(worker_pids(log_path.read_text(), "phase=after")) < workers:
+        assert len(after) < 600, worker_pids(log_path.read_text(), "phase=after")
+        after.append(http_get(f"{base}{ME}?phase=after", {**headers, "Connection": "close"}))
+    assert set(after) == {200}  # every worker answers again, without a restart
 
 
 class MeetingMailServer(MailServer):

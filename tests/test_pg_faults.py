@@ -13,9 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from floqast.config import TestConfig, database_url
+from floqast.config import database_url
 from floqast.models import Service
-from helpers import log_in
+from helpers import log_in, terminate_other_connections
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -113,7 +113,7 @@ def proxied_app(make_app, forwarder):
     return make_app(
         schema=False,  # the test database's tables, made by `app`; and no connection before the test's own
         SQLALCHEMY_DATABASE_URI=database_url(urlunsplit(parts._replace(netloc=netloc))),
-        SQLALCHEMY_ENGINE_OPTIONS={**TestConfig.SQLALCHEMY_ENGINE_OPTIONS, "connect_args": {"connect_timeout": 3}},
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 3}},
     )
 
 
@@ -181,3 +181,62 @@ def test_nothing_listening_then_the_real_database(app, admin, make_key, proxied_
     forwarder.start()
     assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"}).status_code == 200
     assert browser.get("/settings/api-keys").status_code == 200
+
+
+# ---------------------------------------------------------------- the pool's ping; a connection lost since its last use
+
+
+class Pings(list):
+    """The pool's pings, and the time pool.clock says (`now`)."""
+
+    now = 1000.0
+
+
+@pytest.fixture
+def pings(app, monkeypatch):
+    """The pool's pings from now on, with pool.clock stopped until the test moves it."""
+    from floqast import pool
+    from floqast.extensions import db
+
+    sent = Pings()
+    ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda connection: sent.append(connection) or ping(connection))
+    monkeypatch.setattr(pool, "clock", lambda: sent.now)
+    return sent
+
+
+def test_a_connection_used_moments_ago_is_not_pinged_one_idle_longer_is(app, admin, make_key, api_get, pings):
+    _, plaintext = make_key(admin)
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    pings.clear()
+
+    pings.now += app.config["DATABASE_PING_AFTER_IDLE_SECONDS"] / 2
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert pings == []  # checked in moments ago: the pull's only round trip is its SELECT
+
+    pings.now += app.config["DATABASE_PING_AFTER_IDLE_SECONDS"] * 2
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert len(pings) == 1  # idle longer: pinged before use
+
+
+def test_a_connection_lost_since_its_last_use_costs_a_pull_nothing(app, admin, make_key, api_get, pings):
+    """The database restarted moments after the connection's last use: no ping finds it dead, so the key check's
+    SELECT does; it is sent once more on a new connection."""
+    _, plaintext = make_key(admin)
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert terminate_other_connections() >= 1
+
+    pings.clear()
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert pings == []  # not pinged (within the window): the SELECT found the connection dead, and was retried
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+
+
+def test_a_lost_connection_found_by_the_ping_is_replaced(app, admin, make_key, api_get, pings):
+    _, plaintext = make_key(admin)
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert terminate_other_connections() >= 1
+
+    pings.now += app.config["DATABASE_PING_AFTER_IDLE_SECONDS"] * 2
+    assert api_get("/api/v1/me", plaintext).status_code == 200
+    assert len(pings) >= 1  # idle: pinged, found dead, and replaced before the SELECT

@@ -409,36 +409,78 @@ def redis_reachable() -> bool:
         return False
 
 
-@pytest.mark.skipif(not redis_reachable(),
-                    reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
-def test_redis_holds_one_count_that_a_new_worker_sees(make_app):
+on_redis = pytest.mark.skipif(not redis_reachable(),
+                              reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
+
+
+@pytest.fixture
+def redis_namespace():
+    """This test's own prefix for counts in Redis, whoever else uses the server; its counts deleted after."""
     import redis
 
-    namespace = f"floqast-test-{uuid.uuid4().hex}"  # this run's own counts, whoever else uses the server
+    namespace = f"floqast-test-{uuid.uuid4().hex}"
     server = redis.Redis.from_url(REDIS_URL)
-    settings = dict(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, API_RATE_LIMIT="3 per minute")
-    first_worker = make_app(**settings)
-    try:
-        with first_worker.app_context():
-            team = Team(name="Acme", open_api_enabled=True)
-            admin = User(team=team, role=Role.ADMIN, email="admin@acme.test", name="Alex", password_hash="x")
-            key, plaintext = issue_key(admin)
-            db.session.commit()
-            key_id = key.id
-        headers = {"x-api-key": plaintext}
+    yield namespace
+    for name in server.scan_iter(f"*{namespace}*"):
+        server.delete(name)
 
-        client = first_worker.test_client()
-        assert [client.get(ME, headers=headers).status_code for _ in range(3)] == [200, 200, 200]
-        stored = [name.decode() for name in server.scan_iter(f"*{namespace}*")]
-        assert stored and all(f"{namespace}/api-pulls/key:{key_id}/" in name for name in stored)
-        assert not any(plaintext in name for name in stored)
 
-        # A worker starting now gets a new limiter storage with its own connection: the count it reads is
-        # the one in Redis (an in-memory count would have started again from zero here).
-        make_app(schema=False, **settings)
-        response = client.get(ME, headers=headers)
-        assert response.status_code == 429
-        assert response.headers["X-RateLimit-Remaining"] == "0"
-    finally:
-        for name in server.scan_iter(f"*{namespace}*"):
-            server.delete(name)
+def redis_worker(make_app, namespace: str, rate: str):
+    """An app counting in Redis under `namespace`, with a team and a key of its own: the app, the key's id and
+    plaintext. (It logs no requests: on PostgreSQL its rows would land in the next test's database.)"""
+    worker = make_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, API_RATE_LIMIT=rate,
+                      REQUEST_LOG_ENABLED=False)
+    with worker.app_context():
+        team = Team(name="Acme", open_api_enabled=True)
+        admin = User(team=team, role=Role.ADMIN, email="admin@acme.test", name="Alex", password_hash="x")
+        key, plaintext = issue_key(admin)
+        db.session.commit()
+        return worker, key.id, plaintext
+
+
+@on_redis
+def test_a_pull_is_counted_in_one_redis_round_trip_with_the_windows_headers(make_app, redis_namespace, monkeypatch):
+    worker, _, plaintext = redis_worker(make_app, redis_namespace, "3 per minute")
+    client = worker.test_client()
+    assert client.get(ME, headers={"x-api-key": plaintext}).status_code == 200  # (the script is loaded once)
+    connection = limiter.storage.get_connection()
+    commands = []
+    send = connection.execute_command
+    monkeypatch.setattr(connection, "execute_command", lambda *args, **options: commands.append(args[0]) or send(
+        *args, **options))
+
+    for remaining in (1, 0):
+        started = time.time()
+        response = client.get(ME, headers={"x-api-key": plaintext})
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+        assert int(started) <= int(response.headers["X-RateLimit-Reset"]) <= started + 60
+    assert commands == ["EVALSHA", "EVALSHA"]  # one command a pull: its count and its window's end
+
+    refused = client.get(ME, headers={"x-api-key": plaintext})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert len(commands) == 3
+
+
+@on_redis
+def test_redis_holds_one_count_that_a_new_worker_sees(make_app, redis_namespace):
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL)
+    first_worker, key_id, plaintext = redis_worker(make_app, redis_namespace, "3 per minute")
+    headers = {"x-api-key": plaintext}
+
+    client = first_worker.test_client()
+    assert [client.get(ME, headers=headers).status_code for _ in range(3)] == [200, 200, 200]
+    stored = [name.decode() for name in server.scan_iter(f"*{redis_namespace}*")]
+    assert stored and all(f"{redis_namespace}/api-pulls/key:{key_id}/" in name for name in stored)
+    assert not any(plaintext in name for name in stored)
+
+    # A worker starting now gets a new limiter storage with its own connection: the count it reads is
+    # the one in Redis (an in-memory count would have started again from zero here).
+    make_app(schema=False, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=redis_namespace,
+             API_RATE_LIMIT="3 per minute", REQUEST_LOG_ENABLED=False)
+    response = client.get(ME, headers=headers)
+    assert response.status_code == 429
+    assert response.headers["X-RateLimit-Remaining"] == "0"

@@ -164,8 +164,8 @@ def accept(key: ApiKey) -> None:
     g.api_key = key
     count_api_pull()
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
-    key.record_use(request.remote_addr, request.headers.get("User-Agent") or None, interval)
-    db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
+    if key.record_use(request.remote_addr, request.headers.get("User-Agent") or None, interval):
+        db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
 
 
 def refuse_key_in_url() -> None:
