@@ -32,6 +32,10 @@ class NameTaken(ValueError):
         super().__init__(NAME_TAKEN)
 
 
+class PolicyRefused(ValueError):
+    """The team's key policy, as committed now, does not allow the key's expiration (its message says why)."""
+
+
 class KeyStopped(ValueError):
     """The key no longer works, so it can no longer be changed."""
 
@@ -48,9 +52,15 @@ def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
 
 def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
                allowed_ips: str | None = None) -> tuple[ApiKey, str]:
-    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken; allowed_ips
-    in its stored form (None: any address)."""
-    hold_free_name(creator.team, name)
+    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
+    PolicyRefused; allowed_ips in its stored form (None: any address)."""
+    team = creator.team
+    hold_free_name(team, name)
+    # The policy again, read under the lock that a policy change waits for too: the form checked the policy it
+    # read, which another admin may have made stricter since.
+    db.session.refresh(team)
+    if refusal := team.key_policy.refusal(expires_on, team.today()):
+        raise PolicyRefused(refusal)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
                                   pepper=key_pepper(), allowed_ips=allowed_ips)
     key.description = description

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_policy import KeyPolicy
-from floqast.models import ApiKey, utcnow
+from floqast.models import ApiKey, Team, utcnow
 from helpers import HTMX, ME, cells, csrf_token, freeze, parse_html, text_of
 
 POLICY = "/settings/api-key-policy"
@@ -305,3 +305,26 @@ def test_a_key_created_late_in_the_day_is_measured_from_that_day_in_the_team_zon
 
     assert "Exceeds policy" not in badges(admin_client, within)
     assert "Exceeds policy" in badges(admin_client, past)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+def test_a_stricter_policy_saved_while_a_create_is_checked_still_refuses_it(admin_client, team, monkeypatch, htmx):
+    """Another admin's save lands after the form has read the old policy and before the create takes the team's
+    lock: the create refuses the key under the policy as it is now, and offers what that policy allows."""
+    freeze(monkeypatch, NOON)
+    team.timezone = ZONE
+    set_policy(team)  # no policy: 365 days passes the form
+    take_lock = ApiKey.hold_names
+
+    def saved_meanwhile(team_to_lock):
+        with db.engine.begin() as other_admin:
+            other_admin.execute(Team.__table__.update().where(Team.id == team.id)
+                                .values(require_key_expiration=True, max_key_lifetime_days=90))
+        take_lock(team_to_lock)
+
+    monkeypatch.setattr(ApiKey, "hold_names", saved_meanwhile)
+    response = create(admin_client, htmx, expiration="365")
+
+    assert_refused_next_to(response, "expiration", LIMIT_90)
+    offered = [text_of(option) for option in parse_html(response).find("select", id="expiration").find_all("option")]
+    assert offered == ["90 days", "60 days", "30 days", "Custom date"]

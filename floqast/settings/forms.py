@@ -164,13 +164,16 @@ class CreateKeyForm(KeyNameForm):
     allowed_ips = AllowedIpsField()
 
     def __init__(self, *args, today: date, policy: KeyPolicy, **kwargs):
-        choices = allowed_expiration_choices(policy, today)
-        offered = [choice.value for choice in choices]
+        offered = [choice.value for choice in allowed_expiration_choices(policy, today)]
         kwargs.setdefault("expiration", DEFAULT_EXPIRATION if DEFAULT_EXPIRATION in offered else offered[0])
         super().__init__(*args, **kwargs)
-        self.expiration.choices = choices
         self.today = today
+        self.use_policy(policy)
+
+    def use_policy(self, policy: KeyPolicy) -> None:
+        """Offer, and accept, only the expirations that `policy` allows."""
         self.policy = policy
+        self.expiration.choices = allowed_expiration_choices(policy, self.today)
 
     @property
     def earliest_custom_date(self) -> date:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from floqast import audit, key_actions, request_log
 from floqast.audit import AuditEvent
 from floqast.extensions import db
-from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken
+from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.notices import KeyNotice
 from floqast.routing import database_id
@@ -114,6 +114,11 @@ def create_key():
                                                     form.expires_on(), form.description.data, form.allowed_ips.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
+        except PolicyRefused as refused:  # a stricter policy saved after the form read the team's
+            db.session.rollback()
+            form.use_policy(current_user.team.key_policy)
+            expiry_field = form.custom_date if form.expiration.data == "custom" else form.expiration
+            expiry_field.errors.append(str(refused))
     if form.errors:
         if wants_fragment():
             return render_template("settings/_create_form.html", form=form), 422
