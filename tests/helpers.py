@@ -287,12 +287,18 @@ class MailServer:
         return "250 Message accepted"
 
 
+# The rate limits of a gunicorn a test starts (read from the environment, as in production): TestConfig's, high
+# enough for tests that pull until every worker has answered; the per-address refusal limit (60 a minute) would
+# otherwise turn a test's own refused pulls into 429s on whichever worker takes most of them.
+TEST_RATE_LIMITS = {"API_RATE_LIMIT": TestConfig.API_RATE_LIMIT, "API_REFUSAL_LIMIT": TestConfig.API_REFUSAL_LIMIT}
+
+
 @contextmanager
 def gunicorn_serving(port: int, env: dict, *options: str):
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a loopback port, with `env` as its environment and extra
     command-line `options` over the file's, once /healthz answers; stopped (SIGTERM, as a deploy does) after the
     block."""
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    env = {**TEST_RATE_LIMITS, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *options, "wsgi:app"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

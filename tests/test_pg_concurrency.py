@@ -23,7 +23,16 @@ from floqast.extensions import db
 from floqast.key_actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 from floqast.notices import KeyNotice
-from helpers import ME, MailServer, csrf_token, free_port, log_in, run_together, terminate_other_connections
+from helpers import (
+    ME,
+    TEST_RATE_LIMITS,
+    MailServer,
+    csrf_token,
+    free_port,
+    log_in,
+    run_together,
+    terminate_other_connections,
+)
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +247,7 @@ def gunicorn(app):
     log_path = Path(app.instance_path) / f"gunicorn-{port}.log"
     env = {
         **os.environ,
+        **TEST_RATE_LIMITS,
         "SECRET_KEY": app.config["SECRET_KEY"],
         "API_KEY_PEPPER": app.config["API_KEY_PEPPER"],
         "DATABASE_URL": DATABASE_URL,
