@@ -7,6 +7,7 @@ It reads the same values as `ApiKey.by_plaintext`, which tests/test_key_check.py
 state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
 """
 
+from datetime import timedelta
 from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, select
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from floqast import keys
 from floqast.extensions import db
-from floqast.models import ApiKey, Team
+from floqast.models import ApiKey, Team, utcnow
 
 
 class CheckedTeam:
@@ -32,7 +33,7 @@ class CheckedKey:
                "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
     __slots__ = (*COLUMNS, "team")
     status, has_service, service_list, allows = ApiKey.status, ApiKey.has_service, ApiKey.service_list, ApiKey.allows
-    expires_at, record_use = ApiKey.expires_at, ApiKey.record_use
+    expires_at = ApiKey.expires_at
 
     def __init__(self, values: dict):
         for name in self.COLUMNS:
@@ -41,15 +42,27 @@ class CheckedKey:
         for name in CheckedTeam.__slots__:
             setattr(team, name, values[f"team__{name}"])
 
+    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
+        """ApiKey.record_use, this copy's Last used moved on with it: a worker that keeps the key
+        (floqast/key_cache.py) writes it once an interval, not on every pull."""
+        wrote = ApiKey.record_use(self, ip, user_agent, interval)
+        if wrote:
+            self.last_used_at = utcnow()
+        return wrote
+
 
 def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
-    """What a pull needs to know about its key, read in one indexed query without the ORM session.
+    """What a pull needs to know about the key `plaintext`, read in one indexed query without the ORM session."""
+    return check_digest(keys.digest(plaintext, pepper))
+
+
+def check_digest(digest: str) -> CheckedKey | None:
+    """What a pull needs to know about the key with `digest`, read in one indexed query without the ORM session.
 
     A pull that only reads its key then begins no session transaction and builds no ORM objects, which
     cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
     through the session.
     """
-    digest = keys.digest(plaintext, pepper)
     try:
         values = lookup(digest)
     except DBAPIError as error:

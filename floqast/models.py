@@ -340,7 +340,8 @@ class ApiKey(db.Model):
         A unique index cannot say it: a name is taken only while its key works, and expiry comes with the date.
         """
         db.session.execute(
-            update(Team).where(Team.id == team.id).values(id=Team.id).execution_options(synchronize_session=False)
+            update(Team).where(Team.id == team.id).values(id=Team.id)
+            .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
 
     @classmethod
@@ -408,6 +409,6 @@ class ApiKey(db.Model):
             .where(ApiKey.id == self.id)
             .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
             .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=clip(user_agent, USER_AGENT_LENGTH))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
         return True

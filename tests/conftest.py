@@ -75,12 +75,21 @@ def app(_app):
     settings = dict(_app.config)
     with _app.app_context():
         limiter.init_app(_app)  # new empty counts, and the limiter back on this app after one a test built
+        _app.extensions["key_cache"].clear()  # emptying the tables below writes no change mark
         yield _app
         _app.extensions["request_log"].take()  # rows a test logged and never read are not the next test's
         db.session.remove()
         _empty_every_table()
     _app.config.clear()
     _app.config.update(settings)
+
+
+@pytest.fixture
+def key_read_every_pull(app, monkeypatch):
+    """No key kept between pulls, as on PostgreSQL without Redis: for tests of what reading a key costs."""
+    from floqast.key_cache import KeyCache
+
+    monkeypatch.setitem(app.extensions, "key_cache", KeyCache(None, 0, 0))
 
 
 @pytest.fixture

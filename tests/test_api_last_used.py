@@ -34,7 +34,7 @@ def test_the_user_agent_is_kept_clipped_and_nul_safe(api_get, admin, make_key, s
     assert reload(key).last_used_user_agent == kept
 
 
-def test_a_second_pull_within_the_interval_writes_nothing(app, api_get, admin, make_key):
+def test_a_second_pull_within_the_interval_writes_nothing(app, api_get, admin, make_key, key_read_every_pull):
     key, plaintext = make_key(admin)
     assert api_get(ME, plaintext).status_code == 200
     first = reload(key).last_used_at

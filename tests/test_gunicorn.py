@@ -1,5 +1,5 @@
 """Under gunicorn with the README's gunicorn.conf.py: over-long URLs and headers reach the app's own 414 and 431, and a
-key reported as leaked is refused by every worker at once."""
+key reported as leaked, or deleted by another process, is refused by every worker at once, whatever they kept of it."""
 
 import http.client
 import json
@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.extensions import db
-from floqast.models import Role, Team, User
+from floqast.key_actions import deactivate_key
+from floqast.models import ApiKey, Role, Team, User
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
 from helpers import ME, free_port, gunicorn_serving, issue_key, sqlite_file_app
@@ -35,12 +37,14 @@ def get(port: int, path: str, headers: dict | None = None, method="GET", body: b
 
 
 @contextmanager
-def gunicorn_on(directory: Path, workers: int, *options: str):
+def gunicorn_on(directory: Path, workers: int, *options: str, env: dict | None = None):
     """gunicorn with `workers` workers on a free loopback port and the SQLite file database_in(directory); extra
-    command-line `options` override gunicorn.conf.py's. Yields its process; its port is `.port`."""
+    command-line `options` override gunicorn.conf.py's, `env` adds to its environment. Yields its process; its port
+    is `.port`."""
     port = free_port()
     env = {
         **os.environ,
+        **(env or {}),
         "SECRET_KEY": "gunicorn-test-secret-key",
         "API_KEY_PEPPER": PEPPER,
         "DATABASE_URL": f"sqlite:///{database_in(directory)}",
@@ -55,9 +59,10 @@ def database_in(directory: Path) -> Path:
     return directory / "app.sqlite"
 
 
-def file_app(directory: Path):
-    """The app on the SQLite file that gunicorn serves from `directory`, with gunicorn's pepper, its schema made."""
-    return sqlite_file_app(database_in(directory), API_KEY_PEPPER=PEPPER)
+def file_app(directory: Path, **settings):
+    """The app on the SQLite file that gunicorn serves from `directory`, with gunicorn's pepper and `settings`, its
+    schema made."""
+    return sqlite_file_app(database_in(directory), API_KEY_PEPPER=PEPPER, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -117,36 +122,84 @@ def answered_by(access_log: Path, status: int, path: str) -> set[int]:
     return {int(line[1]) for line in lines if line and int(line[2]) == status and line[3] == path}
 
 
-def pull_until_every_worker_answered(port, access_log, workers, key, status) -> list[int]:
-    """Pull /me on new connections until each worker's access log shows a `status` answer; every status received."""
-    received = []
-    while answered_by(access_log, status, ME) != workers:
-        assert len(received) < 2000, f"not every worker answered {status}: {answered_by(access_log, status, ME)}"
-        received.append(get(port, ME, {"x-api-key": key, "Connection": "close"}).status)
-    return received
+def a_key_in(directory: Path, **settings) -> tuple[int, str]:
+    """A team with Open API on, its admin and a key, committed in the SQLite file gunicorn serves from `directory`;
+    the key's id and plaintext."""
+    with file_app(directory, **settings).app_context():
+        team = Team(name="Acme Corp", open_api_enabled=True)
+        admin = User(team=team, email="admin@acme.test", name="Alex Admin", role=Role.ADMIN, password_hash="-")
+        key, plaintext = issue_key(admin)
+        db.session.commit()
+        key_id = key.id
+        db.session.remove()
+        db.engine.dispose()
+    return key_id, plaintext
+
+
+@contextmanager
+def every_worker_serving(directory: Path, plaintext: str, *options: str, env: dict | None = None):
+    """WORKERS workers with an access log, each having accepted `plaintext` (anything a worker keeps of a key is
+    kept now); yields a function that pulls until every worker has answered a status, and returns every status."""
+    access_log = directory / "access.log"
+    with gunicorn_on(directory, WORKERS, "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s",
+                     *options, env=env) as process:
+        workers = worker_pids(process, WORKERS)
+        assert len(workers) == WORKERS
+
+        def pull_until_every_worker_answered(status: int) -> list[int]:
+            """Pull /me on new connections until each worker's access log shows a `status` answer."""
+            received = []
+            while answered_by(access_log, status, ME) != workers:
+                answered = answered_by(access_log, status, ME)
+                assert len(received) < 2000, f"not every worker answered {status}: {answered}"
+                received.append(get(process.port, ME, {"x-api-key": plaintext, "Connection": "close"}).status)
+            return received
+
+        assert set(pull_until_every_worker_answered(200)) == {200}
+        pull_until_every_worker_answered.port = process.port
+        yield pull_until_every_worker_answered
 
 
 def test_a_reported_key_is_refused_by_every_worker_right_after_the_202(tmp_path):
-    with file_app(tmp_path).app_context():
-        team = Team(name="Acme Corp", open_api_enabled=True)
-        admin = User(team=team, email="admin@acme.test", name="Alex Admin", role=Role.ADMIN, password_hash="-")
-        _, plaintext = issue_key(admin)
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-    access_log = tmp_path / "access.log"
-    with gunicorn_on(tmp_path, WORKERS, "--access-logfile", str(access_log),
-                     "--access-logformat", "%(p)s %(s)s %(U)s") as process:
-        workers = worker_pids(process, WORKERS)
-        assert len(workers) == WORKERS
-        # Each worker has served the key (anything a worker kept of it would be kept now).
-        assert set(pull_until_every_worker_answered(process.port, access_log, workers, plaintext, 200)) == {200}
-
-        report = get(process.port, "/api/v1/credentials/revoke", {"Content-Type": "application/json"}, "POST",
+    _, plaintext = a_key_in(tmp_path)
+    with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
+        port = pull_until_every_worker_answered.port
+        report = get(port, "/api/v1/credentials/revoke", {"Content-Type": "application/json"}, "POST",
                      json.dumps({"credentials": [plaintext]}).encode())
         assert report.status == 202, report.body
 
-        after = pull_until_every_worker_answered(process.port, access_log, workers, plaintext, 401)
+        after = pull_until_every_worker_answered(401)
         assert set(after) == {401}  # not one pull got through, from any worker
-        refusal = json.loads(get(process.port, ME, {"x-api-key": plaintext}).body)["errors"][0]["detail"]
+        refusal = json.loads(get(port, ME, {"x-api-key": plaintext}).body)["errors"][0]["detail"]
         assert refusal.endswith("because it was reported as leaked.")
+
+
+def delete_in_another_process(directory: Path, key_id: int, **settings) -> None:
+    """Delete the key as the API Keys tab does, in this process (not a worker of the gunicorn), and commit."""
+    with file_app(directory, **settings).app_context():
+        key = db.session.get(ApiKey, key_id)
+        assert deactivate_key(key, by=key.created_by)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_key_deleted_elsewhere_is_refused_by_every_worker_right_after_the_commit(tmp_path):
+    key_id, plaintext = a_key_in(tmp_path)
+    with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
+        delete_in_another_process(tmp_path, key_id)
+        assert set(pull_until_every_worker_answered(401)) == {401}
+
+
+@on_redis
+def test_on_redis_a_deleted_key_is_refused_by_every_worker_even_with_their_redis_connections_killed(tmp_path):
+    """The workers keep keys under a change mark in Redis: killing their connections to it just before the delete
+    loses nothing."""
+    import redis
+
+    on_redis_settings = {"RATELIMIT_STORAGE_URI": REDIS_URL}
+    key_id, plaintext = a_key_in(tmp_path)
+    with every_worker_serving(tmp_path, plaintext, env=on_redis_settings) as pull_until_every_worker_answered:
+        assert redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="normal", skipme=True) >= WORKERS
+        delete_in_another_process(tmp_path, key_id, **on_redis_settings)
+        assert set(pull_until_every_worker_answered(401)) == {401}

@@ -59,7 +59,8 @@ def test_a_key_check_is_one_select_on_the_digest_whatever_the_number_of_keys(app
     assert "api_keys.allowed_ips" in sent[0]  # the allowed addresses come with the key's row
 
 
-def test_a_pull_from_an_address_the_key_allows_costs_what_a_pull_with_any_address_costs(api_get, admin, make_key):
+def test_a_pull_from_an_address_the_key_allows_costs_what_a_pull_with_any_address_costs(api_get, admin, make_key,
+                                                                                       key_read_every_pull):
     sent = {}
     for name, allowed_ips in (("any", None), ("twenty", TWENTY_RANGES)):
         _, plaintext = make_key(admin, name=name, allowed_ips=allowed_ips)
@@ -73,7 +74,7 @@ def test_a_pull_from_an_address_the_key_allows_costs_what_a_pull_with_any_addres
     assert len(sent["twenty"]) == 3
 
 
-def test_a_pull_costs_the_same_statements_with_3_keys_as_with_500(client, team, admin, make_key):
+def test_a_pull_costs_the_same_statements_with_3_keys_as_with_500(client, team, admin, make_key, key_read_every_pull):
     _, plaintext = make_key(admin)
 
     def pull_twice() -> tuple[list[str], list[str]]:

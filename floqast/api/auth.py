@@ -72,25 +72,25 @@ def presented_key() -> str:
     return key
 
 
-def authenticate() -> ApiKey:
-    """The working key behind this request, or an ApiError saying why not."""
-    return verify(presented_key(), request.remote_addr)
-
-
 def verify(presented: str, ip: str | None) -> ApiKey:
-    """The working key for a plaintext presented from `ip`: checksum, digest, one indexed lookup, then its status,
-    its allowed addresses (before anything else about its team or services is told to a client elsewhere)."""
+    """The working key for a plaintext presented from `ip`, as the database has it: checksum, digest, one indexed
+    lookup, then its status, its allowed addresses (before anything else about its team or services is told to a
+    client elsewhere)."""
+    check_form(presented)
+    return check_working(key_check.check(presented, key_pepper()), ip)
+
+
+def check_form(presented: str) -> None:
+    """Refuse a key that is not one of ours by its form (a checksum catches a miscopied one)."""
     if not keys.is_well_formed(presented):
         raise _unauthorized("The API key is malformed. Check that it was copied whole.")
-    key = key_check.check(presented, key_pepper())
+
+
+def check_working(key: ApiKey | None, ip: str | None) -> ApiKey:
+    """`key`, unless it is unknown, deactivated, expired, not allowed from `ip` or its team has Open API off: then an
+    ApiError saying so."""
     if key is None:
         raise _unauthorized("The API key is not valid.")
-    return check_working(key, ip)
-
-
-def check_working(key: ApiKey, ip: str | None) -> ApiKey:
-    """`key`, unless it is deactivated, expired, not allowed from `ip` or its team has Open API off: then an
-    ApiError saying so."""
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
         raise _unauthorized(_deactivated_detail(key))
@@ -130,15 +130,46 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.download", "api.revoke_credent
 
 @bp.before_request
 def require_key():
-    """Authenticate, check the route's service, and only then count the pull as Last used."""
+    """Authenticate, check the route's service, and only then count the pull and write Last used: on this
+    worker's kept copy of the key while it is current (floqast/key_cache.py), else on the database's."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
+    cache = current_app.extensions["key_cache"]
     try:
-        key = authenticate()
-        check_service(key, required_service(request.endpoint))
+        presented = presented_key()
+        check_form(presented)
+        digest = keys.digest(presented, key_pepper())
+        kept = cache.get(digest)
+        if kept is not None and accepted_as_kept(cache, digest, kept):
+            return
+        key = authorized(cache.load(digest))
     except ApiError as refusal:
         refuse(refusal)
     accept(key)
+
+
+def authorized(key: ApiKey | None) -> ApiKey:
+    """`key`, if it works from this client and holds the route's service; else an ApiError saying why not."""
+    check_working(key, request.remote_addr)
+    check_service(key, required_service(request.endpoint))
+    return key
+
+
+def accepted_as_kept(cache, digest: str, kept) -> bool:
+    """Whether the pull was accepted on the kept copy of its key: one that works here, counted, and still current
+    by the change mark (read with the count when the mark is in Redis). A copy that refuses the pull may be out of
+    date: the database says why. One found stale after counting leaves the pull counted."""
+    try:
+        key = authorized(kept.key)
+    except ApiError:
+        return False
+    g.api_key = key
+    mark = count_api_pull(cache.mark.key)
+    if cache.mark.key is not None and not cache.confirm(digest, kept, mark):
+        g.pull_counted = True
+        return False
+    record_use(key)
+    return True
 
 
 def required_service(endpoint: str) -> Service | None:
@@ -149,6 +180,8 @@ def required_service(endpoint: str) -> Service | None:
 def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
     """Count a refused authentication against the client's address, put it in the audit trail (under `key` when
     the refused key is known, else as the request presented it), and raise it."""
+    g.pop("api_key", None)
+    g.pop("rate_limit_headers", None)  # a kept copy's pull was counted before the database refused it
     count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
     if key is None:
         record_refusal(refusal)
@@ -162,7 +195,13 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
 def accept(key: ApiKey) -> None:
     """Let the request through as `key`'s: one more pull on its rate limit (a 429 past it), and Last used."""
     g.api_key = key
-    count_api_pull()
+    if not g.pop("pull_counted", False):
+        count_api_pull()
+    record_use(key)
+
+
+def record_use(key: ApiKey) -> None:
+    """Write the key's Last used, at most once every LAST_USED_INTERVAL_SECONDS."""
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
     if key.record_use(request.remote_addr, request.headers.get("User-Agent") or None, interval):
         db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
@@ -199,7 +238,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
     for key in exposed:
         db.session.execute(
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
-            .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False)
+            .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
         audit.record_key_in_url(key, REPLACE_EXPOSED)
     return bool(exposed)
