@@ -230,13 +230,15 @@ class RequestLog:
     def add(self, row: dict) -> None:
         """Keep a row; write the batch when it is full or its oldest row has waited long enough."""
         with self.lock:
-            self.rows.append(row)
-            if len(self.rows) == 1:
-                self.oldest = clock()
-            due = len(self.rows) >= self.batch_rows or clock() - self.oldest >= self.flush_seconds
-            if self.background and self.flusher is None:
-                self.flusher = threading.Thread(target=self.flush_when_idle, name="request-log", daemon=True)
-                self.flusher.start()
+            rows = self.rows
+            rows.append(row)
+            now = clock()
+            if len(rows) == 1:
+                self.oldest = now
+                if self.background and self.flusher is None:
+                    self.flusher = threading.Thread(target=self.flush_when_idle, name="request-log", daemon=True)
+                    self.flusher.start()
+            due = len(rows) >= self.batch_rows or now - self.oldest >= self.flush_seconds
         if due:
             self.flush()
 
