@@ -143,6 +143,15 @@ def test_a_key_in_the_path_is_never_logged(api_get, admin, make_key):
     assert plaintext not in logged_requests()[0].uri
 
 
+def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_ended(app, team):
+    plaintext = keys.generate()
+    with app.test_request_context(f"/api/v1/downloads/{plaintext}?filter[x]={plaintext}"):
+        g.api_key = LoggedKey(7, team.id)
+        request_log.log_api_request(Response())
+    [row] = logged_requests()
+    assert row.uri == "/api/v1/downloads/REDACTED?filter[x]=REDACTED"
+
+
 def test_requests_are_buffered_then_written_in_one_insert(app, api_get, admin, make_key, log):
     _, plaintext = make_key(admin)
     inserts = []
