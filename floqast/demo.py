@@ -16,6 +16,7 @@ from floqast.extensions import db
 from floqast.key_actions import change_key_policy, create_key, deactivate_key, roll_key
 from floqast.key_policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
+from floqast.request_log import Captured
 
 DEMO_TEAMS = {
     "Acme Corp": ("America/Los_Angeles", [
@@ -89,9 +90,9 @@ def seed_demo_keys(team: Team, admin: User) -> dict[str, ApiKey]:
     return made
 
 
-def demo_requests(team: Team, key: ApiKey, usage, now: datetime, rng: random.Random) -> list[dict]:
-    """A key's requests over the team's last 30 days as request log rows: pulls up to its last use, refusals
-    after its deletion."""
+def demo_requests(team: Team, key: ApiKey, usage, now: datetime, rng: random.Random) -> list[Captured]:
+    """A key's requests over the team's last 30 days as the request log captures them: pulls up to its last
+    use, refusals after its deletion."""
     (weekday, weekend), hours, source_ip = usage
     rows = []
     for days_ago in range(30):
@@ -107,9 +108,8 @@ def demo_requests(team: Team, key: ApiKey, usage, now: datetime, rng: random.Ran
             else:
                 continue
             service = key.service_list[number % len(key.service_list)]
-            rows.append({"created_at": moment, "team_id": team.id, "api_key_id": key.id, "method": "GET",
-                         "uri": f"/api/v1/analytics/{service.value}", "source_ip": source_ip, "status": status,
-                         "service": service.label})
+            rows.append(Captured(moment.timestamp(), team.id, key.id, "GET", source_ip, status,
+                                 f"/api/v1/analytics/{service.value}", service.label))
     return rows
 
 
@@ -120,7 +120,7 @@ def seed_demo_usage(team: Team, made: dict[str, ApiKey]) -> None:
     rng, now = random.Random(team.id), utcnow()
     rows = [row for name, usage in DEMO_USAGE.items() for row in demo_requests(team, made[name], usage, now, rng)]
     log = current_app.extensions["request_log"]
-    for row in sorted(rows, key=lambda row: row["created_at"]):
+    for row in sorted(rows, key=lambda row: row.at):
         log.add(row)
     log.flush()
 

@@ -1,7 +1,8 @@
 """The API request log: every /api/ request whose team is known (accepted, or refused with a key of the team),
 read back by GET /api/v1/audit-trail and the Activity page.
 
-No write per request: each worker process keeps its rows in memory and inserts them in one batch when
+No write per request: each worker process keeps its requests in memory, only their raw values (a row's uri
+without keys, its service and its clipping are made with the batch), and inserts them in one batch when
 REQUEST_LOG_BATCH_ROWS have gathered or the oldest is REQUEST_LOG_FLUSH_SECONDS old (a daemon thread flushes
 an idle worker), and at the worker's exit. What a worker holds is lost if it is killed (at most one batch, or
 one second of requests), and a batch is dropped, with a warning, when the database refuses it: the request
@@ -13,6 +14,7 @@ On SQLite it is a plain table, pruned with DELETE.
 """
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -154,12 +156,12 @@ def redacted_query(query: str) -> str:
     return "&".join(parts)
 
 
-def request_uri() -> str:
-    """This request's path and query, without any key in them."""
-    path = "/".join(REDACTED if keys.looks_like_key(part) else part for part in request.path.split("/"))
+def request_uri(path: str, query: bytes) -> str:
+    """A request's path and query, without any key in them."""
+    path = "/".join(REDACTED if keys.looks_like_key(part) else part for part in path.split("/"))
     uri = quote(path, safe="/:@!$&'()*+,;=-._~")
-    if request.query_string:
-        uri += "?" + redacted_query(request.query_string.decode())
+    if query:
+        uri += "?" + redacted_query(query.decode())
     return uri
 
 
@@ -175,32 +177,68 @@ def query_parameters(uri: str) -> dict:
     return parameters
 
 
-def route_service() -> str | None:
-    """The label of the service the request's route needs, if any."""
-    view = current_app.view_functions.get(request.endpoint)
-    service = getattr(view, "required_service", None)
+def route_service(view_functions: dict, endpoint: str | None) -> str | None:
+    """The label of the service an endpoint's route needs, if any."""
+    service = getattr(view_functions.get(endpoint), "required_service", None)
     return None if service is None else service.label
 
 
+class Captured(NamedTuple):
+    """A request as the buffer holds it: what only the live request knows, made a row at flush time.
+
+    log_api_request appends plain tuples in this order: this class's constructor would add a fifth to the cost of
+    the capture.
+    """
+
+    at: float  # time.time()
+    team_id: int
+    api_key_id: int
+    method: str
+    source_ip: str | None
+    status: int
+    uri: str | None  # the view's own, else made from path and query
+    service: str | None  # the view's own label, else its endpoint's
+    path: str = ""
+    query: bytes = b""
+    endpoint: str | None = None
+
+
 def log_api_request(response):
-    """Buffer a row for an /api/ request whose key names a team: accepted, or refused with a key of ours."""
-    if not request.is_api:
+    """Buffer an /api/ request whose key names a team (accepted, or refused with a key of ours): its raw values
+    only, since a row's uri, service and clipping can wait for the batch."""
+    # A read through one of Flask's proxies costs about a microsecond, more than the rest of this hook together,
+    # and g.get is a Python call: each object is read through its proxy once, g's attributes as a dict.
+    live = request._get_current_object()
+    if not live.is_api:
         return response
-    key = g.get("api_key") or g.get("refused_key")
+    found = vars(g._get_current_object())
+    key = found.get("api_key") or found.get("refused_key")
     if key is None:
         return response
-    current_app.extensions["request_log"].add({
-        "created_at": utcnow(),
-        "team_id": key.team_id,
-        "api_key_id": key.id,
-        # Clipped to their columns: one value too long would make PostgreSQL refuse the whole batch.
-        "method": request.method[:16],
-        "uri": (g.get("logged_uri") or request_uri())[:MAX_URI_LENGTH],
-        "source_ip": None if request.remote_addr is None else request.remote_addr[:45],
-        "status": response.status_code,
-        "service": (g.get("logged_service") or route_service() or "")[:32] or None,
-    })
+    current_app._get_current_object().extensions["request_log"].add((
+        time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
+        found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
+    ))
     return response
+
+
+def rows_of(captured: list[tuple], view_functions: dict) -> list[dict]:
+    """The log's rows for captured requests: their uri without keys, their route's service, every value clipped
+    to its column (one value too long would make PostgreSQL refuse the whole batch)."""
+    uri_of = functools.cache(request_uri)  # a batch mostly repeats a few uris (and forgets them with it)
+    return [
+        {
+            "created_at": datetime.fromtimestamp(at, timezone.utc),
+            "team_id": team_id,
+            "api_key_id": api_key_id,
+            "method": method[:16],
+            "uri": (uri or uri_of(path, query))[:MAX_URI_LENGTH],
+            "source_ip": None if source_ip is None else source_ip[:45],
+            "status": status,
+            "service": (service or route_service(view_functions, endpoint) or "")[:32] or None,
+        }
+        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint in captured
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- the buffer
@@ -223,20 +261,22 @@ class RequestLog:
         """Start empty, with a lock and no flusher thread of our own (also in a forked child: the parent's
         rows are the parent's to write, and its thread did not come along)."""
         self.lock = threading.Lock()
-        self.rows: list[dict] = []
+        self.rows: list[tuple] = []  # Captured requests
         self.oldest = 0.0
         self.flusher: threading.Thread | None = None
 
-    def add(self, row: dict) -> None:
-        """Keep a row; write the batch when it is full or its oldest row has waited long enough."""
+    def add(self, captured: tuple) -> None:
+        """Keep a Captured request; write the batch when it is full or its oldest has waited long enough."""
         with self.lock:
-            self.rows.append(row)
-            if len(self.rows) == 1:
-                self.oldest = clock()
-            due = len(self.rows) >= self.batch_rows or clock() - self.oldest >= self.flush_seconds
-            if self.background and self.flusher is None:
-                self.flusher = threading.Thread(target=self.flush_when_idle, name="request-log", daemon=True)
-                self.flusher.start()
+            rows = self.rows
+            rows.append(captured)
+            now = clock()
+            if len(rows) == 1:
+                self.oldest = now
+                if self.background and self.flusher is None:
+                    self.flusher = threading.Thread(target=self.flush_when_idle, name="request-log", daemon=True)
+                    self.flusher.start()
+            due = len(rows) >= self.batch_rows or now - self.oldest >= self.flush_seconds
         if due:
             self.flush()
 
@@ -252,18 +292,19 @@ class RequestLog:
             time.sleep(self.flush_seconds / 4)
             self.flush_if_due()
 
-    def take(self) -> list[dict]:
+    def take(self) -> list[tuple]:
         with self.lock:
             rows, self.rows = self.rows, []
             return rows
 
     def flush(self) -> int:
-        """Write every buffered row in one INSERT, and add them to their keys' days, in one transaction; how
-        many. A failure drops the batch, with a warning."""
-        rows = self.take()
-        if not rows:
+        """Make the buffered requests rows and write them in one INSERT, and add them to their keys' days, in one
+        transaction; how many. A failure drops the batch, with a warning."""
+        captured = self.take()
+        if not captured:
             return 0
         try:
+            rows = rows_of(captured, self.app.view_functions)
             with self.app.app_context(), db.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     for month in {month_of(row["created_at"]) for row in rows}:
@@ -275,7 +316,7 @@ class RequestLog:
                 connection.execute(insert(ApiRequest), rows)
                 count_days(connection, rows)
         except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
-            logger.warning("API request log: %d rows not written", len(rows), exc_info=True)
+            logger.warning("API request log: %d rows not written", len(captured), exc_info=True)
             return 0
         return len(rows)
 

@@ -30,7 +30,7 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.models import ApiKey, Service, User
-from floqast.request_log import ApiRequest, flush_own
+from floqast.request_log import ApiRequest, Captured, flush_own
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"
@@ -95,8 +95,7 @@ def log_rows(team_id: int, api_key_id: int, *moments, uri=ME, status=200, servic
     """Put requests of a team's key in the API request log at the given instants, written at once."""
     request_log = current_app.extensions["request_log"]
     for moment in moments:
-        request_log.add({"created_at": moment, "team_id": team_id, "api_key_id": api_key_id, "method": "GET",
-                         "uri": uri, "source_ip": CLIENT_IP, "status": status, "service": service})
+        request_log.add(Captured(moment.timestamp(), team_id, api_key_id, "GET", CLIENT_IP, status, uri, service))
     request_log.flush()
 
 

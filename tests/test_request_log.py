@@ -16,7 +16,15 @@ from floqast import keys, request_log
 from floqast.extensions import db
 from floqast.models import Role, Service, utcnow
 from floqast.request_days import ApiRequestDay
-from floqast.request_log import ApiRequest, LoggedKey, RequestLog, month_of, partition_name, redacted_query
+from floqast.request_log import (
+    ApiRequest,
+    Captured,
+    LoggedKey,
+    RequestLog,
+    month_of,
+    partition_name,
+    redacted_query,
+)
 from helpers import (
     CHECKLISTS,
     CLIENT_IP,
@@ -135,6 +143,15 @@ def test_a_key_in_the_path_is_never_logged(api_get, admin, make_key):
     assert plaintext not in logged_requests()[0].uri
 
 
+def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_ended(app, team):
+    plaintext = keys.generate()
+    with app.test_request_context(f"/api/v1/downloads/{plaintext}?filter[x]={plaintext}"):
+        g.api_key = LoggedKey(7, team.id)
+        request_log.log_api_request(Response())
+    [row] = logged_requests()
+    assert row.uri == "/api/v1/downloads/REDACTED?filter[x]=REDACTED"
+
+
 def test_requests_are_buffered_then_written_in_one_insert(app, api_get, admin, make_key, log):
     _, plaintext = make_key(admin)
     inserts = []
@@ -244,7 +261,7 @@ def test_a_worker_flushes_in_a_daemon_thread_of_its_own_started_with_its_first_r
     worker.test_client().get(ME)
     assert log.flusher is None  # nothing logged: no team
     with worker.app_context():
-        log.add({"created_at": utcnow()})
+        log.add(Captured(time.time(), 1, 1, "GET", CLIENT_IP, 200, ME, None))
     assert log.flusher.daemon and log.flusher.is_alive()
     log.take()
 
@@ -383,8 +400,8 @@ def test_two_workers_flushing_into_a_month_without_a_partition_both_succeed(app,
     month = datetime(2032, 7, 9, tzinfo=timezone.utc)
     workers = [RequestLog(app), RequestLog(app)]
     for number, worker in enumerate(workers):
-        worker.rows = [{"created_at": month + timedelta(minutes=number), "team_id": team.id, "api_key_id": number,
-                        "method": "GET", "uri": ME, "source_ip": CLIENT_IP, "status": 200, "service": None}] * 50
+        worker.rows = [Captured((month + timedelta(minutes=number)).timestamp(), team.id, number, "GET", CLIENT_IP,
+                                200, ME, None)] * 50
 
     assert run_together(2, lambda number: workers[number].flush()) == [50, 50]
     assert len(logged_requests()) == 100
@@ -435,12 +452,11 @@ def test_a_view_may_name_the_uri_and_service_to_log(app, team):
 def test_a_batch_waits_for_the_one_being_written_so_ids_become_visible_in_order(app, team, log):
     # Were they not, a trail reader could see ids 501-1000 committed, resume after 1000, and never see 1-500.
     log_rows(team.id, 1, utcnow())  # the month's partition exists
-    row = {"created_at": utcnow(), "team_id": team.id, "api_key_id": 2, "method": "GET", "uri": ME,
-           "source_ip": CLIENT_IP, "status": 200, "service": None}
     with db.engine.connect() as first:  # a worker in the middle of its batch
         first.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{request_log.INSERT_LOCK}'))"))
-        first.execute(insert(ApiRequest), [{**row, "api_key_id": 1}])
-        log.rows = [row]
+        first.execute(insert(ApiRequest), [{"created_at": utcnow(), "team_id": team.id, "api_key_id": 1,
+                                            "method": "GET", "uri": ME, "source_ip": CLIENT_IP, "status": 200}])
+        log.rows = [Captured(time.time(), team.id, 2, "GET", CLIENT_IP, 200, ME, None)]
         second = threading.Thread(target=log.flush)
         second.start()
         with db.engine.connect() as watcher:
