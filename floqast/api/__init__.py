@@ -7,6 +7,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # What an answer depends on besides its URL: the key (x-api-key is no credential to a shared cache, so it
 # must be named) and the format asked for.
 VARY = ("x-api-key", "Authorization", "Accept")
+VARY_HEADER = ", ".join(VARY)
 
 
 @bp.after_app_request
@@ -15,7 +16,10 @@ def never_stored(response):
     keeps one, so one client's records never reach another."""
     if request.is_api:
         response.headers["Cache-Control"] = "no-store"
-        response.vary.update(VARY)
+        if "Vary" in response.headers:
+            response.vary.update(VARY)
+        else:
+            response.headers["Vary"] = VARY_HEADER  # as vary.update writes it, without parsing a header not there
     return response
 
 
