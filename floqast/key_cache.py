@@ -4,11 +4,11 @@ Reading its key is most of what a keyed pull costs beyond an unkeyed request in 
 PostgreSQL and the database's own work (README's benchmark, rows 1 and 9). A kept key saves both and stays safe to
 use through a change mark, a token written anew after every commit that changes a key or a team (all but a key's
 Last used and its exposure in a URL: UPDATEs with the execution option keeps_keys_as_checked). The mark is in Redis
-when the rate limits are (every host's workers read the same one; a pull reads it in its count's round trip), or in
-a file beside the SQLite database (one host). A kept key is used only while the mark is the one read before
-it was loaded: a delete, a roll, a leak report or a team's change stops every worker's copy once its commit's mark
-is written. A mark that cannot be read means nothing is kept or used. PostgreSQL without Redis keeps nothing: other
-hosts' commits would not reach this host's mark.
+when the rate limits are (every host's workers read the same one, and a pull's count checks it in its own round
+trip), or in a file beside the SQLite database (one host). A kept key is used only while the mark is the one read
+before it was loaded: a delete, a roll, a leak report or a team's change stops every worker's copy once its
+commit's mark is written. A mark that cannot be read means nothing is kept or used. PostgreSQL without Redis keeps
+nothing: other hosts' commits would not reach this host's mark.
 
 Kept keys are also read again after KEY_CACHE_SECONDS whatever the mark says: the bound on what a lost mark can
 cost (a process killed between its commit and its mark, or Redis unreachable for that one write, which is logged).
@@ -71,8 +71,8 @@ class FileMark:
 
 
 class RedisMark:
-    """The change mark in Redis, beside the rate limits' counts: every host's workers. A kept key is confirmed by
-    the mark read in the same round trip as the pull's count (floqast/ratelimits.py), so it costs a pull nothing."""
+    """The change mark in Redis, beside the rate limits' counts: every host's workers. A kept key is confirmed in the
+    pull's count, which counts only while the mark is unchanged (floqast/ratelimits.py): it costs a pull nothing."""
 
     def __init__(self, storage: RedisStorage, namespace: str):
         self.storage = storage
@@ -107,7 +107,7 @@ class KeyCache:
 
     def get(self, digest: str) -> Kept | None:
         """This worker's copy of the key, if it may still be current: confirmed by the mark in a file, or to be
-        confirmed by the mark read with the pull's count (confirm()) when the mark is in Redis."""
+        confirmed by the pull's count when the mark is in Redis (unless_changed())."""
         kept = self.kept.get(digest)
         if kept is None or clock() >= kept.until:
             return None
@@ -115,13 +115,13 @@ class KeyCache:
             return None
         return kept
 
-    def confirm(self, digest: str, kept: Kept, mark: bytes | None) -> bool:
-        """Whether `mark`, read from Redis with the pull's count (None: not read), says the kept copy is current;
-        else the copy is dropped."""
-        if mark == kept.mark:
-            return True
+    def unless_changed(self, kept: Kept) -> tuple[str, bytes] | None:
+        """The Redis mark and the value it held when `kept` was loaded: a pull is counted on its kept key only while
+        the mark still holds it (floqast/ratelimits.py count_api_pull)."""
+        return None if self.mark.key is None else (self.mark.key, kept.mark)
+
+    def forget(self, digest: str) -> None:
         self.kept.pop(digest, None)
-        return False
 
     def load(self, digest: str) -> key_check.CheckedKey | None:
         """key_check's answer for `digest`, kept under the mark read before it (when the mark could be read)."""

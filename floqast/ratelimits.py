@@ -175,25 +175,27 @@ def api_limit_message() -> str:
             "Wait for the number of seconds in the Retry-After header, then retry.")
 
 
-def count_api_pull(read: str | None = None) -> bytes | None:
+def count_api_pull(unless_changed: tuple[str, bytes] | None = None) -> bool:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
-    a 429. The rate-limit headers go on the response. The value of Redis key `read`, read in the same round trip
-    (floqast/key_cache.py's change mark); None if it was not read."""
-    return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}", read=read)
+    a 429. The rate-limit headers go on the response. Whether it was counted: not when `unless_changed`, a Redis
+    key and the value it should hold (floqast/key_cache.py's change mark, checked in the same round trip), holds
+    another; nor when the storage cannot be reached."""
+    return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}",
+                        unless_changed=unless_changed)
 
 
-def count_within(rate: str, message, *identity: str, read: str | None = None) -> bytes | None:
+def count_within(rate: str, message, *identity: str, unless_changed: tuple[str, bytes] | None = None) -> bool:
     """One more hit on a count whose rate-limit headers go on the response; past `rate`, a 429 saying `message()`
-    (only then: a pull does not build it). The value of Redis key `read`, as count() reads it."""
-    counted = count(rate, *identity, read=read)
+    (only then: a pull does not build it). Whether it was counted (see count())."""
+    counted = count(rate, *identity, unless_changed=unless_changed)
     if counted is None:
-        return None
-    item, hits, reset_at, value = counted
+        return False
+    item, hits, reset_at = counted
     g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
     if hits > item.amount:
         g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
         raise ApiRateLimited(message())
-    return value
+    return True
 
 
 def count_api_refusal() -> None:
@@ -204,7 +206,7 @@ def count_api_refusal() -> None:
     counted = count(rate, "api-refusals", f"ip:{get_remote_address()}")
     if counted is None:
         return
-    item, hits, reset_at, _ = counted
+    item, hits, reset_at = counted
     if hits > item.amount:
         g.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
         raise ApiRateLimited(f"Too many refused requests from this address (at most {rate}). Check the API key, "
@@ -219,45 +221,58 @@ def count_revocation_report() -> None:
                  "revocation-reports", f"ip:{get_remote_address()}")
 
 
-def count(rate: str, *identity: str, read: str | None = None) -> tuple[RateLimitItem, int, float, bytes | None] | None:
-    """One more hit on a fixed-window count: the limit, the hits so far in this window, the window's end, and the
-    value of Redis key `read` read in the same round trip (None when not read: no `read`, or counts not in Redis).
+def count(rate: str, *identity: str, unless_changed: tuple[str, bytes] | None = None
+          ) -> tuple[RateLimitItem, int, float] | None:
+    """One more hit on a fixed-window count: the limit, the hits so far in this window and the window's end; None
+    when not counted: Redis key `unless_changed[0]` does not hold `unless_changed[1]`, or the storage cannot be
+    reached (the request is let through and the failure logged).
 
     On the API's hot path, so it takes limits' fixed-window count itself (hit_and_expiry): one increment and one
     read of the window's end. (FixedWindowRateLimiter.hit() and get_window_stats() would read the count a second
-    time.) If the storage cannot be reached, None: the request is let through and the failure logged.
+    time.)
     """
     item = parsed_limit(rate)
     count_key = item.key_for(namespace(), *identity)
     try:
-        return item, *hit_and_expiry(limiter.storage, count_key, item.get_expiry(), read)
+        counted = hit_and_expiry(limiter.storage, count_key, item.get_expiry(), unless_changed)
     except Exception:  # noqa: BLE001  (a storage outage must not refuse every pull)
         current_app.logger.warning("rate-limit storage unreachable; API request not counted", exc_info=True)
         return None
+    return None if counted is None else (item, *counted)
 
 
 # limits' incr_expire.lua (the fixed window's count: its expiry set by its first hit), answering the window's
-# remaining milliseconds too, and the value of KEYS[2] when there is one ("" if it is not set).
+# remaining milliseconds too; with a KEYS[2], only while it holds ARGV[3] (unset reads as "").
 INCR_EXPIRE_PTTL = """
+if #KEYS > 1 and (redis.call("get", KEYS[2]) or "") ~= ARGV[3] then
+    return false
+end
 local current = redis.call("incrby", KEYS[1], ARGV[2])
 if current == tonumber(ARGV[2]) then
     redis.call("expire", KEYS[1], ARGV[1])
 end
-return {current, redis.call("pttl", KEYS[1]), #KEYS > 1 and (redis.call("get", KEYS[2]) or "")}
+return {current, redis.call("pttl", KEYS[1])}
 """
 
 
-def hit_and_expiry(storage: Storage, key: str, expiry: int, read: str | None = None) -> tuple[int, float, bytes | None]:
-    """One more hit on a fixed-window count in `storage`: the hits so far in its window, the window's end, and
-    the value of Redis key `read` (None when not read).
+def hit_and_expiry(storage: Storage, key: str, expiry: int, unless_changed: tuple[str, bytes] | None = None
+                   ) -> tuple[int, float] | None:
+    """One more hit on a fixed-window count in `storage`: the hits so far in its window and the window's end; None,
+    uncounted, when Redis key `unless_changed[0]` does not hold `unless_changed[1]`.
 
     On Redis in one round trip, a script (limits' incr() and get_expiry() are two, a pull's largest cost there).
     """
     if isinstance(storage, RedisStorage):
-        keys = [storage.prefixed_key(key)] + ([read] if read else [])
-        hits, milliseconds_left, value = incr_expire_pttl(storage)(keys, [expiry, 1])
-        return hits, time.time() + max(milliseconds_left, 0) / 1000, value if read else None
-    return storage.incr(key, expiry), storage.get_expiry(key), None
+        keys, arguments = [storage.prefixed_key(key)], [expiry, 1]
+        if unless_changed:
+            keys.append(unless_changed[0])
+            arguments.append(unless_changed[1])
+        counted = incr_expire_pttl(storage)(keys, arguments)
+        if counted is None:
+            return None
+        hits, milliseconds_left = counted
+        return hits, time.time() + max(milliseconds_left, 0) / 1000
+    return storage.incr(key, expiry), storage.get_expiry(key)
 
 
 def incr_expire_pttl(storage: RedisStorage):

@@ -147,13 +147,20 @@ def test_with_key_cache_seconds_zero_every_pull_reads_its_key(tmp_path):
 
 @pytest.fixture
 def redis_workers(tmp_path):
-    """Workers counting in Redis under a namespace of their own, which holds their change mark."""
+    """Workers counting in Redis under a namespace of their own, which holds their change mark; `redis_workers(
+    **settings)` builds them."""
     import redis
 
     namespace = f"test-key-cache-{uuid.uuid4().hex}"
-    built = Workers(tmp_path, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace)
-    yield built
-    built.close()
+    built = []
+
+    def build(**settings) -> Workers:
+        built.append(Workers(tmp_path, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_NAMESPACE=namespace, **settings))
+        return built[-1]
+
+    yield build
+    for workers in built:
+        workers.close()
     server = redis.Redis.from_url(REDIS_URL)
     for name in server.scan_iter(f"*{namespace}*"):
         server.delete(name)
@@ -161,6 +168,7 @@ def redis_workers(tmp_path):
 
 @on_redis
 def test_on_redis_a_kept_key_costs_one_redis_command_and_no_query(redis_workers, monkeypatch):
+    redis_workers = redis_workers()
     assert redis_workers.pull(0).status_code == 200
     import redis
 
@@ -179,10 +187,31 @@ def test_on_redis_a_kept_key_costs_one_redis_command_and_no_query(redis_workers,
 def test_on_redis_a_delete_reaches_a_worker_whose_connections_were_killed(redis_workers):
     import redis
 
+    redis_workers = redis_workers()
     assert redis_workers.pull(0).status_code == 200
     redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="normal", skipme=True)
     redis_workers.change(1, lambda key: deactivate_key(key, by=key.created_by))
     assert_deactivated(redis_workers.pull(0))
+
+
+@on_redis
+def test_on_redis_the_pull_after_a_change_is_counted_once(redis_workers):
+    workers = redis_workers(API_RATE_LIMIT="5 per minute")
+    assert workers.pull(0).headers["X-RateLimit-Remaining"] == "4"
+    workers.change(1, lambda key: setattr(key, "name", "Power BI (renamed)"))
+    response = workers.pull(0)  # the kept copy is stale: not counted on it, read again and counted then
+    assert response.get_json()["data"]["name"] == "Power BI (renamed)"
+    assert response.headers["X-RateLimit-Remaining"] == "3"
+
+
+@on_redis
+def test_on_redis_a_key_deleted_past_its_limit_gets_its_401_not_a_429(redis_workers):
+    workers = redis_workers(API_RATE_LIMIT="1 per minute")
+    assert workers.pull(0).status_code == 200
+    workers.change(1, lambda key: deactivate_key(key, by=key.created_by))
+    refused = workers.pull(0)
+    assert_deactivated(refused)
+    assert "X-RateLimit-Remaining" not in refused.headers
 
 
 def test_with_redis_unreachable_every_pull_reads_its_key_and_a_delete_is_refused_at_once(tmp_path):

@@ -156,17 +156,16 @@ def authorized(key: ApiKey | None) -> ApiKey:
 
 
 def accepted_as_kept(cache, digest: str, kept) -> bool:
-    """Whether the pull was accepted on the kept copy of its key: one that works here, counted, and still current
-    by the change mark (read with the count when the mark is in Redis). A copy that refuses the pull may be out of
-    date: the database says why. One found stale after counting leaves the pull counted."""
+    """Whether the pull was accepted on the kept copy of its key: one that works here, counted while the change
+    mark says it is current (checked in the count's round trip when the mark is in Redis). A copy that would
+    refuse the pull may be out of date: the database says why."""
     try:
         key = authorized(kept.key)
     except ApiError:
         return False
     g.api_key = key
-    mark = count_api_pull(cache.mark.key)
-    if cache.mark.key is not None and not cache.confirm(digest, kept, mark):
-        g.pull_counted = True
+    if not count_api_pull(unless_changed=cache.unless_changed(kept)):
+        cache.forget(digest)
         return False
     record_use(key)
     return True
@@ -180,8 +179,7 @@ def required_service(endpoint: str) -> Service | None:
 def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
     """Count a refused authentication against the client's address, put it in the audit trail (under `key` when
     the refused key is known, else as the request presented it), and raise it."""
-    g.pop("api_key", None)
-    g.pop("rate_limit_headers", None)  # a kept copy's pull was counted before the database refused it
+    g.pop("api_key", None)  # a kept copy's, which the database refused
     count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
     if key is None:
         record_refusal(refusal)
@@ -195,8 +193,7 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
 def accept(key: ApiKey) -> None:
     """Let the request through as `key`'s: one more pull on its rate limit (a 429 past it), and Last used."""
     g.api_key = key
-    if not g.pop("pull_counted", False):
-        count_api_pull()
+    count_api_pull()
     record_use(key)
 
 
