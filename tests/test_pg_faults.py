@@ -12,6 +12,7 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.config import database_url
 from floqast.models import Service
@@ -105,6 +106,11 @@ def forwarder():
 @pytest.fixture
 def proxied_app(make_app, forwarder):
     """A second app on the same database (its tables made by `app`), reached through the forwarder."""
+    return app_through(make_app, forwarder)
+
+
+def app_through(make_app, forwarder, **settings):
+    """An app on the test database reached through the forwarder, with `settings`."""
     parts = urlsplit(DATABASE_URL)
     netloc = (f"{parts.username}@" if parts.username else "") + f"127.0.0.1:{forwarder.port}"
     if parts.password:
@@ -114,6 +120,7 @@ def proxied_app(make_app, forwarder):
         schema=False,  # the test database's tables, made by `app`; and no connection before the test's own
         SQLALCHEMY_DATABASE_URI=database_url(urlunsplit(parts._replace(netloc=netloc))),
         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 3}},
+        **settings,
     )
 
 
@@ -167,6 +174,26 @@ def test_database_down_then_back(app, admin, make_key, proxied_app, forwarder):
     assert_unavailable_json(api.get("/api/v1/me", headers=pulls))
     forwarder.start()
     assert api.get("/api/v1/me", headers=pulls).status_code == 200
+
+
+@on_redis
+def test_in_the_production_shape_a_restart_gives_503s_and_no_500_then_recovers(app, admin, make_key, make_app,
+                                                                                forwarder):
+    """With Redis, workers keep the keys they checked: a pull that needs nothing more of the database is answered
+    through the outage; every other gets its 503."""
+    _, plaintext = make_key(admin, services=list(Service))
+    api = app_through(make_app, forwarder, RATELIMIT_STORAGE_URI=REDIS_URL,
+                      RATELIMIT_NAMESPACE=f"test-pg-faults-{os.getpid()}").test_client()
+    pulls = {"x-api-key": plaintext}
+    assert api.get("/api/v1/me", headers=pulls).status_code == 200
+
+    forwarder.stop()
+    assert api.get("/api/v1/me", headers=pulls).status_code == 200  # its key kept, its Last used written a moment ago
+    for path in ("/api/v1/analytics/reconciliations", "/api/v1/analytics/checklists"):
+        assert_unavailable_json(api.get(path, headers=pulls))
+    forwarder.start()
+    for path in ("/api/v1/me", "/api/v1/analytics/reconciliations", "/api/v1/analytics/checklists"):
+        assert api.get(path, headers=pulls).status_code == 200
 
 
 def test_nothing_listening_then_the_real_database(app, admin, make_key, proxied_app, forwarder):

@@ -3,7 +3,7 @@
 import csv
 import io
 import json
-from itertools import islice
+from itertools import chain, islice
 from urllib.parse import urlencode
 
 from flask import Response, current_app
@@ -34,6 +34,14 @@ def chunked(pieces, size: int = RECORDS_PER_CHUNK):
     pieces = iter(pieces)
     while batch := "".join(islice(pieces, size)):
         yield batch
+
+
+def started(chunks):
+    """`chunks` with the first one made now, while the view runs: its query is sent before the status line, so a
+    database that cannot be reached is the API's 503, never a 200 whose body stops short."""
+    chunks = iter(chunks)
+    first = list(islice(chunks, 1))
+    return chain(first, chunks)
 
 
 def cursors_of(dataset: Dataset) -> Cursors:
@@ -69,7 +77,7 @@ def streamed_page(statement, size: int, to_record, next_cursor, pull: Pull) -> R
         links = {"self": pull.url, "next": next_url(last_id) if more else None}
         yield '],"links":' + json.dumps(links) + "}"
 
-    return Response(chunked(body()), mimetype="application/json")
+    return Response(started(chunked(body())), mimetype="application/json")
 
 
 def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
@@ -107,12 +115,12 @@ def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Resp
             yield buffer.getvalue()
 
     headers = {"Content-Disposition": f'attachment; filename="{csv_name(dataset, filters)}"'}
-    return Response(chunks(), mimetype=CSV, headers=headers)
+    return Response(started(chunks()), mimetype=CSV, headers=headers)
 
 
 def respond(dataset: Dataset, pull: Pull) -> Response:
     """The records a pull asks for: a JSON page or, in CSV, all of them. Parameters are checked here; the
-    records are read only while the body is sent."""
+    records are read while the body is sent, from a query sent before it (started())."""
     filters, page, after_id = checked_query(dataset, pull.args)
     if pull.format == CSV:
         return csv_export(dataset, pull.key.team, filters, after_id)
