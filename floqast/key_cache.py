@@ -54,10 +54,11 @@ class FileMark:
         self.fd: int | None = None
 
     def descriptor(self) -> int:
-        with self.lock:
-            if self.fd is None:
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            return self.fd
+        if self.fd is None:
+            with self.lock:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self.fd
 
     def read(self) -> bytes | None:
         try:
