@@ -42,16 +42,16 @@ def outcome(status: int) -> str:
     return "succeeded" if status < 400 else "failed"
 
 
-def count_days(connection, rows: list[dict]) -> None:
-    """Add a batch of log rows to their keys' days, in the batch's transaction: one upsert per key and day."""
-    team_ids = {row["team_id"] for row in rows}
+def count_days(connection, requests: list[tuple[int, int, datetime, int]]) -> None:
+    """Add a batch of the log's requests, each (team_id, api_key_id, created_at, status), to their keys' days, in
+    the batch's transaction: one upsert per key and day."""
+    team_ids = {team_id for team_id, *_ in requests}
     zones = {team_id: ZoneInfo(name) for team_id, name in connection.execute(
         select(Team.id, Team.timezone).where(Team.id.in_(team_ids)))}
     counts: Counter = Counter()
-    for row in rows:
-        zone = zones.get(row["team_id"], ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
-        day = row["created_at"].astimezone(zone).date()
-        counts[row["team_id"], row["api_key_id"], day, outcome(row["status"])] += 1
+    for team_id, api_key_id, created_at, status in requests:
+        zone = zones.get(team_id, ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
+        counts[team_id, api_key_id, created_at.astimezone(zone).date(), outcome(status)] += 1
     days: dict = {}
     for (team_id, api_key_id, day, kind), count in counts.items():
         days.setdefault((team_id, api_key_id, day), {"succeeded": 0, "refused": 0, "failed": 0})[kind] = count
