@@ -6,6 +6,7 @@ keeps its past days as they were counted.
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,19 +43,20 @@ def outcome(status: int) -> str:
     return "succeeded" if status < 400 else "failed"
 
 
-def count_days(connection, requests: list[tuple[int, int, datetime, int]]) -> None:
-    """Add a batch of the log's requests, each (team_id, api_key_id, created_at, status), to their keys' days, in
-    the batch's transaction: one upsert per key and day."""
-    team_ids = {team_id for team_id, *_ in requests}
+def count_days(connection, requests: Iterable[tuple[int, int, int, int]]) -> None:
+    """Add a batch of the log's requests, each (team_id, api_key_id, the Unix second it came, status), to their
+    keys' days, in the batch's transaction: one upsert per key and day."""
+    # Tallied by whole second first (a day begins on one in every zone), so that a batch's distinct seconds,
+    # not its rows, are turned into dates.
+    tallies = Counter(requests)
     zones = {team_id: ZoneInfo(name) for team_id, name in connection.execute(
-        select(Team.id, Team.timezone).where(Team.id.in_(team_ids)))}
-    counts: Counter = Counter()
-    for team_id, api_key_id, created_at, status in requests:
-        zone = zones.get(team_id, ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
-        counts[team_id, api_key_id, created_at.astimezone(zone).date(), outcome(status)] += 1
+        select(Team.id, Team.timezone).where(Team.id.in_({team_id for team_id, *_ in tallies})))}
     days: dict = {}
-    for (team_id, api_key_id, day, kind), count in counts.items():
-        days.setdefault((team_id, api_key_id, day), {"succeeded": 0, "refused": 0, "failed": 0})[kind] = count
+    for (team_id, api_key_id, second, status), count in tallies.items():
+        zone = zones.get(team_id, ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
+        day = datetime.fromtimestamp(second, zone).date()
+        counts = days.setdefault((team_id, api_key_id, day), {"succeeded": 0, "refused": 0, "failed": 0})
+        counts[outcome(status)] += count
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     table = ApiRequestDay.__table__
     upsert = insert(table)

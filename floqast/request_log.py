@@ -228,7 +228,9 @@ def log_api_request(response):
 def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
     """The log's rows for captured requests, as tuples of COLUMNS: their uri without keys, their route's service,
     every value clipped to its column (one value too long would make PostgreSQL refuse the whole batch)."""
-    uri_of = functools.cache(request_uri)  # a batch mostly repeats a few uris (and forgets them with it)
+    # A batch mostly repeats a few uris and endpoints (and forgets them with it).
+    uri_of = functools.cache(request_uri)
+    service_of = functools.cache(functools.partial(route_service, view_functions))
     return [
         (
             datetime.fromtimestamp(at, timezone.utc),
@@ -238,7 +240,7 @@ def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
             (uri or uri_of(path, query))[:MAX_URI_LENGTH],
             None if source_ip is None else source_ip[:45],
             status,
-            (service or route_service(view_functions, endpoint) or "")[:32] or None,
+            (service or service_of(endpoint) or "")[:32] or None,
         )
         for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint in captured
     ]
@@ -322,15 +324,18 @@ class RequestLog:
             rows = rows_of(captured, self.app.view_functions)
             with self.app.app_context(), db.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
-                    for month in {month_of(row[0]) for row in rows}:
+                    moments = [row[0] for row in rows]
+                    month, last = month_of(min(moments)), month_of(max(moments))
+                    while month <= last:  # every month from the batch's first to its last: they are rarely two
                         make_partition(connection, month)
+                        month = next_month(month)
                     # One batch at a time takes ids and commits, so ids become visible in their order: a trail
                     # reader's cursor (after id N) never passes a batch with lower ids still being written.
                     # (SQLite writes one transaction at a time anyway.)
                     connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
                 write_rows(connection, rows)
-                count_days(connection, [(team_id, api_key_id, created_at, status)
-                                        for created_at, team_id, api_key_id, _, _, _, status, _ in rows])
+                count_days(connection, ((team_id, api_key_id, int(at), status)
+                                        for at, team_id, api_key_id, _, _, status, *_ in captured))
         except Exception:  # noqa: BLE001  (the requests were answered; a log outage must not fail anything)
             logger.warning("API request log: %d rows not written", len(captured), exc_info=True)
             return 0
