@@ -334,7 +334,7 @@ def _record(sql) -> None:
 
 
 def _recording(cursor_class):
-    """A psycopg cursor class that records what it executes."""
+    """A psycopg cursor class that records what it executes and copies."""
 
     class Recording(cursor_class):
         def execute(self, query, *args, **kwargs):
@@ -344,6 +344,10 @@ def _recording(cursor_class):
         def executemany(self, query, *args, **kwargs):
             _record(query)
             return super().executemany(query, *args, **kwargs)
+
+        def copy(self, statement, *args, **kwargs):
+            _record(statement)
+            return super().copy(statement, *args, **kwargs)
 
     return Recording
 
