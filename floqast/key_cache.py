@@ -19,7 +19,6 @@ import os
 import secrets
 import threading
 import time
-from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
@@ -168,17 +167,18 @@ def init_app(app) -> None:
 
 
 def changes_a_check(instance) -> bool:
-    """Whether a flushed change to a key or a team could change how a pull checks a key."""
-    if not isinstance(instance, ApiKey | Team):
-        return False
-    state = inspect(instance)
-    return state.deleted or any(attribute.history.has_changes() for attribute in state.attrs
-                                if attribute.key not in UNCHECKED_COLUMNS)
+    """Whether a change about to be flushed to a key or a team could change how a pull checks a key."""
+    return isinstance(instance, ApiKey | Team) and any(
+        attribute.history.has_changes() for attribute in inspect(instance).attrs
+        if attribute.key not in UNCHECKED_COLUMNS
+    )
 
 
 @event.listens_for(Session, "before_flush")
 def _note_changed_instances(session, flush_context, instances) -> None:
-    if any(changes_a_check(instance) for instance in chain(session.dirty, session.deleted)):
+    if any(isinstance(instance, ApiKey | Team) for instance in session.deleted) or any(
+        changes_a_check(instance) for instance in session.dirty
+    ):
         session.info[CHANGED] = True
 
 
@@ -195,8 +195,8 @@ def _note_bulk_changes(state) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _write_the_mark(session) -> None:
-    if session.info.pop(CHANGED, False):
-        current_app.extensions["key_cache"].changed()
+    if session.info.pop(CHANGED, False) and (cache := current_app.extensions.get("key_cache")) is not None:
+        cache.changed()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,6 +1,6 @@
 """Keys a worker keeps between pulls (floqast/key_cache.py): a kept key costs a pull no query, and every change that
-could refuse it (a delete, Open API turned off, allowed addresses) reaches the other workers at their next pull,
-through the change mark beside the SQLite file or in Redis."""
+could refuse it (a delete, Open API turned off, allowed addresses, a row removed) reaches the other workers at their
+next pull, through the change mark beside the SQLite file or in Redis."""
 
 import logging
 import uuid
@@ -101,6 +101,12 @@ def test_new_allowed_addresses_are_checked_at_the_next_pull(workers):
     assert_api_error(workers.pull(0), 403, f"This API key cannot be used from {CLIENT_IP}.")
     workers.change(1, lambda key: setattr(key, "allowed_ips", None))
     assert workers.pull(0).status_code == 200
+
+
+def test_a_key_removed_from_the_database_is_refused_at_the_next_pull(workers):
+    assert workers.pull(0).status_code == 200
+    workers.change(1, db.session.delete)
+    assert_api_error(workers.pull(0), 401, "The API key is not valid.")
 
 
 def test_another_workers_last_used_write_keeps_the_key_kept(workers):
