@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS, flatten
@@ -323,3 +324,22 @@ def test_json_keeps_text_as_it_was(client, acme_key, hostile_ids):
     [item] = pull(client, CHECKLISTS, acme_key, **{"page[size]": 1}).get_json()["data"]
     assert item["description"] == HOSTILE["description"] and item["tags"] == HOSTILE["tags"]
     assert item["entity"]["name"] == "@North"
+
+
+def test_a_client_that_hangs_up_mid_csv_gives_back_the_database_connection(client, acme_key, monkeypatch):
+    monkeypatch.setattr(export, "ROWS_PER_FETCH", 1)
+    opened = []
+
+    def record(connection):
+        opened.append(connection)
+
+    event.listen(db.engine, "engine_connect", record)
+    try:
+        response = client.get(RECONCILIATIONS, headers={"x-api-key": acme_key, "Accept": "text/csv"}, buffered=False)
+        assert response.status_code == 200
+        next(response.response)  # the first rows, then the client goes away
+        assert not all(connection.closed for connection in opened)  # the records' own, still streaming
+        response.close()
+        assert all(connection.closed for connection in opened)
+    finally:
+        event.remove(db.engine, "engine_connect", record)

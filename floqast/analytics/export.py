@@ -3,7 +3,7 @@
 import csv
 import io
 import json
-from itertools import chain, islice
+from itertools import islice
 from urllib.parse import urlencode
 
 from flask import Response, current_app
@@ -41,7 +41,12 @@ def started(chunks):
     database that cannot be reached is the API's 503, never a 200 whose body stops short."""
     chunks = iter(chunks)
     first = list(islice(chunks, 1))
-    return chain(first, chunks)
+
+    def the_rest():
+        yield from first
+        yield from chunks  # closing this closes `chunks` too, and with it its connection
+
+    return the_rest()
 
 
 def cursors_of(dataset: Dataset) -> Cursors:
