@@ -83,16 +83,23 @@ class AuditEvent(db.Model):
     user: Mapped[User | None] = relationship()
 
     @classmethod
-    def for_team(cls, team_id: int, before_id: int | None = None, limit: int = PAGE_SIZE,
-                 key_id: int | None = None) -> list["AuditEvent"]:
-        """The team's events (only key `key_id`'s when given), newest first, `limit` of them, older than event
-        `before_id` when given."""
+    def for_team(cls, team_id: int, before_id: int | None = None, limit: int = PAGE_SIZE, key_id: int | None = None,
+                 kind: AuditKind | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> list["AuditEvent"]:
+        """The team's events (only key `key_id`'s, of `kind`, from `since` and before `until` when given), newest
+        first, `limit` of them, older than event `before_id` when given."""
         query = (
             select(cls).where(cls.team_id == team_id).options(selectinload(cls.user))
             .order_by(cls.created_at.desc(), cls.id.desc()).limit(limit)
         )
         if key_id is not None:
             query = query.where(cls.api_key_id == key_id)
+        if kind is not None:
+            query = query.where(cls.kind == kind)
+        if since is not None:
+            query = query.where(cls.created_at >= since)
+        if until is not None:
+            query = query.where(cls.created_at < until)
         if before_id is not None:
             anchor = db.session.get(cls, before_id)
             if anchor is None or anchor.team_id != team_id or (key_id is not None and anchor.api_key_id != key_id):

@@ -14,6 +14,7 @@ On SQLite it is a plain table, pruned with DELETE.
 """
 
 import atexit
+import enum
 import functools
 import logging
 import os
@@ -57,7 +58,7 @@ INSERT_LOCK = "api_requests ids"
 # Partitions made ahead by `api-log prune`, besides the current month's.
 MONTHS_AHEAD = 2
 # What a batch writes of each row, in the order of rows_of's tuples (the id comes from the table's sequence).
-COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service")
+COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "refusal")
 COPY_ROWS = f"COPY api_requests ({', '.join(COLUMNS)}) FROM STDIN"
 # Patched by tests to move time; monotonic, so that a clock step never holds rows back or flushes early.
 clock = time.monotonic
@@ -94,6 +95,44 @@ class ApiRequest(db.Model):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     status: Mapped[int] = mapped_column(SmallInteger)
     service: Mapped[str | None] = mapped_column(String(32))
+    # Why the key was refused (a Refusal), for refusals that know; None for the rest.
+    refusal: Mapped[str | None] = mapped_column(String(16))
+
+    @property
+    def refusal_reason(self) -> str | None:
+        """Why the request was refused, in words; None for one that was not (or logged before reasons were)."""
+        if self.refusal is not None:
+            return Refusal(self.refusal).label
+        return Refusal.RATE_LIMITED.label if self.status == 429 else None
+
+
+class Refusal(enum.StrEnum):
+    """Why a key's request was refused, as the log keeps it. A 429 is always a pull over its rate limit (past the
+    refusals' own limit nothing is logged), so it needs none stored."""
+
+    DELETED = "deleted"
+    ROLLED = "rolled"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    ADDRESS = "address"
+    SERVICE = "service"
+    OPEN_API_OFF = "open_api_off"
+    KEY_IN_URL = "key_in_url"
+    RATE_LIMITED = "rate_limited"
+
+    @property
+    def label(self) -> str:
+        return {
+            "deleted": "Deleted key",
+            "rolled": "Rolled key, replaced",
+            "revoked": "Key revoked as leaked",
+            "expired": "Expired key",
+            "address": "Address not allowed",
+            "service": "Service not allowed",
+            "open_api_off": "Open API off",
+            "key_in_url": "Key in the URL",
+            "rate_limited": "Rate limited",
+        }[self.value]
 
 
 # The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
@@ -110,9 +149,9 @@ PAGE_SIZE = 25
 
 
 def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
-                  limit: int = PAGE_SIZE) -> list:
-    """The team's logged requests, newest first, `limit` of them (older than `before_id` when given), each with
-    its key's name and hint; one key's only when `api_key_id` is given."""
+                  limit: int = PAGE_SIZE, since: datetime | None = None, until: datetime | None = None) -> list:
+    """The team's logged requests, newest first, `limit` of them (older than `before_id`, from `since` and before
+    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given."""
     flush_own()
     query = (
         select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
@@ -128,6 +167,10 @@ def team_requests(team_id: int, api_key_id: int | None, status_filter: str, befo
         query = query.where(ApiRequest.api_key_id == api_key_id)
     if before_id is not None:
         query = query.where(ApiRequest.id < before_id)
+    if since is not None:
+        query = query.where(ApiRequest.created_at >= since)
+    if until is not None:
+        query = query.where(ApiRequest.created_at < until)
     return list(db.session.execute(query))
 
 
@@ -204,6 +247,7 @@ class Captured(NamedTuple):
     path: str = ""
     query: bytes = b""
     endpoint: str | None = None
+    refusal: str | None = None  # a Refusal
 
 
 def log_api_request(response):
@@ -221,6 +265,7 @@ def log_api_request(response):
     current_app._get_current_object().extensions["request_log"].add((
         time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
         found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
+        found.get("refusal"),
     ))
     return response
 
@@ -241,8 +286,9 @@ def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
             None if source_ip is None else source_ip[:45],
             status,
             (service or service_of(endpoint) or "")[:32] or None,
+            refusal,
         )
-        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint in captured
+        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal in captured
     ]
 
 

@@ -176,7 +176,7 @@ def test_the_latest_requests_are_the_keys_own_filtered_by_status(admin_client, t
     everything = page_of(admin_client, key).find("section", id="api-requests")
     assert text_of(everything.find("h2")) == "Latest requests"
     assert [row[1:] for row in shown(everything)] == [
-        [f"GET {ME}?mine=429", "429", CLIENT_IP], [f"GET {ME}?mine=401", "401", CLIENT_IP],
+        [f"GET {ME}?mine=429", "429 Rate limited", CLIENT_IP], [f"GET {ME}?mine=401", "401", CLIENT_IP],
         [f"GET {ME}?mine=200", "200", CLIENT_IP]]
     assert everything.find("select", id="request-key") is None  # the key is the page's
     form = everything.find("form")
@@ -184,7 +184,8 @@ def test_the_latest_requests_are_the_keys_own_filtered_by_status(admin_client, t
 
     fragment = admin_client.get(url, query_string={"status": "refused"}, headers=HTMX)
     assert "<html" not in fragment.get_data(as_text=True)
-    assert [row[2] for row in shown(parse_html(fragment).find("section", id="api-requests"))] == ["429", "401"]
+    assert [row[2] for row in shown(parse_html(fragment).find("section", id="api-requests"))] == [
+        "429 Rate limited", "401"]
 
     # Without JavaScript the filter answers with the whole key page, the filter applied.
     whole = parse_html(admin_client.get(url, query_string={"status": "401"}))
@@ -201,7 +202,7 @@ def test_the_latest_requests_are_paged_keeping_the_filter(admin_client, team, ke
     older = first.find("nav", class_="pager").find("a", string="Older")
     assert re.fullmatch(rf"/settings/api-keys/{key.id}/requests\?older_than=\d+&status=429", older["href"])
     second = parse_html(admin_client.get(older["href"], headers=HTMX))
-    assert [row[2] for row in shown(second)] == ["429", "429"]
+    assert [row[2] for row in shown(second)] == ["429 Rate limited"] * 2
 
 
 def test_another_teams_key_has_no_request_list(admin_client, make_team, make_user, make_key):

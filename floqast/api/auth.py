@@ -14,7 +14,7 @@ from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimits import count_api_pull, count_api_refusal
-from floqast.request_log import LoggedKey
+from floqast.request_log import LoggedKey, Refusal
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
@@ -27,11 +27,12 @@ class KeyInUrl(ApiError):
     """The refusal of a URL that carries a key, which is never read from there."""
 
     def __init__(self):
-        super().__init__(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}")
+        super().__init__(400, "Bad Request", f"API keys are not accepted in the URL. {HOW_TO_SEND}",
+                         refusal=Refusal.KEY_IN_URL)
 
 
-def _unauthorized(detail: str) -> ApiError:
-    return ApiError(401, "Unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="FloQast Open API"'})
+def _unauthorized(detail: str, refusal: Refusal | None = None) -> ApiError:
+    return ApiError(401, "Unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="FloQast Open API"'}, refusal)
 
 
 def _key_in_query_string() -> bool:
@@ -93,34 +94,38 @@ def check_working(key: ApiKey | None, ip: str | None) -> ApiKey:
         raise _unauthorized("The API key is not valid.")
     status = key.status(key.team.today())
     if status is KeyStatus.DEACTIVATED:
-        raise _unauthorized(_deactivated_detail(key))
+        raise _deactivated(key)
     if status is KeyStatus.EXPIRED:
-        raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.")
+        raise _unauthorized(f"This API key expired on {key.expires_on.isoformat()}.", Refusal.EXPIRED)
     if not key.allows(ip):
-        raise ApiError(403, "Forbidden", f"This API key cannot be used from {ip or 'an unknown address'}.")
+        raise ApiError(403, "Forbidden", f"This API key cannot be used from {ip or 'an unknown address'}.",
+                       refusal=Refusal.ADDRESS)
     if not key.team.open_api_enabled:
-        raise ApiError(403, "Forbidden", "Open API is not enabled for this team.")
+        raise ApiError(403, "Forbidden", "Open API is not enabled for this team.", refusal=Refusal.OPEN_API_OFF)
     return key
 
 
-def _deactivated_detail(key) -> str:
-    """Why a deactivated key is refused: revoked (with the reason), rolled (naming its replacement by hint, even
+def _deactivated(key) -> ApiError:
+    """The refusal of a deactivated key: revoked (with the reason), rolled (naming its replacement by hint, even
     when deleted in its overlap) or deleted, on a date in its team's zone."""
     if key.deleted_at is not None and key.deactivated_reason:
         revoked = key.deleted_at.astimezone(key.team.zone).date()
-        return f"This API key was revoked on {revoked.isoformat()} because it was {key.deactivated_reason}."
+        return _unauthorized(f"This API key was revoked on {revoked.isoformat()} because it was "
+                             f"{key.deactivated_reason}.", Refusal.REVOKED)
     if key.replaced_by_id is not None:
         replacement = db.session.get(ApiKey, key.replaced_by_id)  # one more lookup, for a rolled key's refusal only
         rolled = replacement.created_at.astimezone(key.team.zone).date()
-        return f"This API key was rolled on {rolled.isoformat()} and replaced by {replacement.hint}…"
+        return _unauthorized(f"This API key was rolled on {rolled.isoformat()} and replaced by {replacement.hint}…",
+                             Refusal.ROLLED)
     stopped = key.deleted_at.astimezone(key.team.zone).date()
-    return f"This API key was deactivated on {stopped.isoformat()}."
+    return _unauthorized(f"This API key was deactivated on {stopped.isoformat()}.", Refusal.DELETED)
 
 
 def check_service(key: ApiKey, service: Service | None) -> None:
     """Refuse a key that does not hold `service` (None: any working key will do)."""
     if service is not None and not key.has_service(service):
-        raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.")
+        raise ApiError(403, "Forbidden", f"This API key does not have access to {service.label}.",
+                       refusal=Refusal.SERVICE)
 
 
 # Endpoints that need no key header: the API's own description, reports of leaked keys, and download links

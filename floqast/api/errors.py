@@ -1,16 +1,18 @@
 """The API's JSON error shape, and the exception views raise to answer with it."""
 
-from flask import jsonify
+from flask import g, jsonify
 
 from floqast.api import bp
 
 
 class ApiError(Exception):
-    """An error answered as `{"errors": [...]}` with its status."""
+    """An error answered as `{"errors": [...]}` with its status; a refused key's carries why, as the request log
+    keeps it (one of request_log.REFUSALS)."""
 
-    def __init__(self, status: int, title: str, detail: str, headers: dict | None = None):
+    def __init__(self, status: int, title: str, detail: str, headers: dict | None = None, refusal: str | None = None):
         super().__init__(detail)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+        self.refusal = refusal
 
 
 def error_response(status: int, title: str, detail: str, headers=None):
@@ -25,4 +27,6 @@ def error_response(status: int, title: str, detail: str, headers=None):
 
 @bp.errorhandler(ApiError)
 def handle_api_error(error: ApiError):
+    if error.refusal is not None:
+        g.refusal = error.refusal  # for the request log's row
     return error_response(error.status, error.title, error.detail, error.headers)

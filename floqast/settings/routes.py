@@ -5,13 +5,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from floqast import audit, key_actions, request_log
-from floqast.audit import AuditEvent
+from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.notices import KeyNotice
 from floqast.routing import database_id
 from floqast.settings import bp, usage
+from floqast.settings.activity import DateRange, date_range
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
 
@@ -147,10 +148,16 @@ def reveal(key: ApiKey, plaintext: str):
     }
 
 
-def audit_events_page(team_id: int, key_id: int | None = None) -> dict:
-    """One page of the team's audit trail (or of one key's), from the ?before= event: what _activity.html shows."""
+def audit_events_page(team_id: int, key_id: int | None = None, kind: AuditKind | None = None,
+                      dates: DateRange | None = None) -> dict:
+    """One page of the team's audit trail (or of one key's), from the ?before= event, of `kind` and within `dates`
+    when given: what _activity.html shows (nothing for dates in error)."""
     before = request.args.get("before", type=database_id)  # not an event's id: the newest page
-    events = AuditEvent.for_team(team_id, before, audit.PAGE_SIZE + 1, key_id=key_id)
+    if dates is not None and dates.errors:
+        events = []
+    else:
+        events = AuditEvent.for_team(team_id, before, audit.PAGE_SIZE + 1, key_id=key_id, kind=kind,
+                                     since=dates and dates.since, until=dates and dates.until)
     return {
         "events": events[:audit.PAGE_SIZE],
         "older": events[audit.PAGE_SIZE - 1].id if len(events) > audit.PAGE_SIZE else None,
@@ -168,7 +175,7 @@ def edit_key_form(key: ApiKey, **kwargs) -> EditKeyForm:
 
 def key_activity(key: ApiKey) -> dict:
     """A page of the key's own audit events, paged on its own page."""
-    return {**audit_events_page(key.team_id, key.id),
+    return {**audit_events_page(key.team_id, key.id), "activity_title": "Activity",
             "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
 
 
@@ -210,8 +217,10 @@ def key_requests(key_id: int):
     """The key's latest requests by status, a page at a time: the fragment to htmx, else the key's page."""
     key = team_key_or_404(key_id)
     if wants_fragment():
-        return render_template("settings/_api_requests.html", **api_requests_context(key))
-    return render_key_page(key, edit_key_form(key, formdata=None))
+        context = api_requests_context(key)
+        return render_template("settings/_api_requests.html", **context), filter_status(context["request_dates"])
+    status = filter_status(date_range(request.args, key.team, REQUEST_DATES))
+    return render_key_page(key, edit_key_form(key, formdata=None), status)
 
 
 @bp.post("/api-keys/<id:key_id>")
@@ -361,9 +370,25 @@ def save_allowed_ips(key_id: int):
     return body, status, {"HX-Trigger": ACTIVITY_CHANGED}
 
 
+# The audit list's filters in the Activity page's URL (the request list's have names of their own).
+EVENT_DATES = ("from", "to")
+EVENT_KINDS = sorted(AuditKind, key=lambda kind: kind.label)
+
+
 def activity_context() -> dict:
-    """The team's audit trail, newest first, a page at a time (older than ?before=)."""
-    return {**audit_events_page(current_user.team_id), "activity_args": {"endpoint": "settings.activity"}}
+    """The team's audit trail, newest first, a page at a time (older than ?before=), of the ?event= kind and within
+    the ?from= and ?to= days when asked."""
+    dates = date_range(request.args, current_user.team, EVENT_DATES)
+    event = request.args.get("event", "")
+    kind = next((kind for kind in AuditKind if kind == event), None)  # any other ?event=: every kind
+    return {
+        **audit_events_page(current_user.team_id, kind=kind, dates=dates),
+        "activity_title": "Audit events",
+        "activity_args": {"endpoint": "settings.activity", "event": kind and kind.value, **dates.args()},
+        "event_dates": dates,
+        "event_kind": kind,
+        "event_kinds": EVENT_KINDS,
+    }
 
 
 def log_id(text: str) -> int:
@@ -373,14 +398,19 @@ def log_id(text: str) -> int:
     return int(text)
 
 
+# The request list's From and To in the URL.
+REQUEST_DATES = ("requests_from", "requests_to")
+
+
 def api_requests_context(key: ApiKey | None = None) -> dict:
     """The team's API request log (or, on its page, one key's), newest first, a page at a time (older than
-    ?older_than=), under the ?status= filter and on the team's list the ?key= one; and the filters' choices. A key
-    id not of the team shows every key."""
+    ?older_than=), under the ?status= filter, within the ?requests_from= and ?requests_to= days and on the team's
+    list under the ?key= filter; and the filters' choices. A key id not of the team shows every key."""
     team = current_user.team
     status = request.args.get("status", "all")
     status = status if status in request_log.STATUS_FILTERS else "all"
-    filters = {"status": None if status == "all" else status}
+    dates = date_range(request.args, team, REQUEST_DATES)
+    filters = {"status": None if status == "all" else status, **dates.args()}
     if key is None:
         team_keys = db.session.execute(select(ApiKey.id, ApiKey.name, ApiKey.hint).where(ApiKey.team_id == team.id)
                                        .order_by(ApiKey.name, ApiKey.id)).all()
@@ -392,12 +422,14 @@ def api_requests_context(key: ApiKey | None = None) -> dict:
         team_keys, key_id = (), key.id
         list_args = {"endpoint": "settings.key_requests", "key_id": key.id}
     older_than = request.args.get("older_than", type=log_id)
-    rows = request_log.team_requests(team.id, key_id, status, older_than, request_log.PAGE_SIZE + 1)
+    rows = [] if dates.errors else request_log.team_requests(team.id, key_id, status, older_than,
+                                                             request_log.PAGE_SIZE + 1, dates.since, dates.until)
     return {
         "requests": rows[:request_log.PAGE_SIZE],
         "older_requests": rows[request_log.PAGE_SIZE - 1].ApiRequest.id if len(rows) > request_log.PAGE_SIZE else None,
         "requests_paged": older_than is not None,
         "request_filters": filters,
+        "request_dates": dates,
         "requests_key": key,
         "requests_args": list_args,
         "team_keys": team_keys,
@@ -406,23 +438,33 @@ def api_requests_context(key: ApiKey | None = None) -> dict:
     }
 
 
+def filter_status(*date_ranges: DateRange) -> int:
+    """400 when a list's From or To is not a day (or To comes before From), else 200."""
+    return 400 if any(dates.errors for dates in date_ranges) else 200
+
+
 def activity_page():
     """The Activity page: the audit trail and the API request log, each at the page its own arguments ask for."""
-    return render_template("settings/activity.html", **activity_context() | api_requests_context())
+    context = activity_context() | api_requests_context()
+    status = filter_status(context["event_dates"], context["request_dates"])
+    return render_template("settings/activity.html", **context), status
 
 
 @bp.get("/api-keys/activity")
 def activity():
-    """The team's audit trail, newest first, a page at a time: the fragment to htmx, else the Activity page."""
+    """The team's audit trail by kind and date, newest first, a page at a time: the fragment to htmx, else the
+    Activity page."""
     if wants_fragment():
-        return render_template("settings/_activity.html", **activity_context())
+        context = activity_context()
+        return render_template("settings/_activity.html", **context), filter_status(context["event_dates"])
     return activity_page()
 
 
 @bp.get("/api-keys/activity/requests")
 def api_requests():
-    """The team's API request log by key and status, a page at a time: the fragment to htmx, else the Activity
-    page."""
+    """The team's API request log by key, status and date, a page at a time: the fragment to htmx, else the
+    Activity page."""
     if wants_fragment():
-        return render_template("settings/_api_requests.html", **api_requests_context())
+        context = api_requests_context()
+        return render_template("settings/_api_requests.html", **context), filter_status(context["request_dates"])
     return activity_page()

@@ -61,7 +61,7 @@ def test_filters_without_javascript(make_page, requested, log_in, axe):
     log_in(page, requested.admin_email)
     page.goto(ACTIVITY)
     page.get_by_label("Status").select_option(label="401 Unauthorized")
-    page.get_by_role("button", name="Show").click()
+    page.locator("#api-requests").get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"/activity/requests\?key=&status=401"))
     expect(request_rows(page)).to_have_count(1)
     expect(request_rows(page)).to_contain_text("Contractor laptop")
