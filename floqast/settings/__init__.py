@@ -1,7 +1,11 @@
 """Admin Settings: the API Keys tab, gated as a whole to admins of teams with Open API on."""
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
+
+from floqast.extensions import db
+from floqast.models import Role, User
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -17,9 +21,16 @@ def admins_of_open_api_teams_only():
             return "", 401, {"HX-Redirect": login_url}
         return redirect(login_url)
     if not current_user.is_admin:
-        abort(403)
+        return admins_only()
     if not current_user.team.open_api_enabled:
         abort(404)
+
+
+def admins_only():
+    """403 for the other roles: a page in the app's layout naming the team's Admins and System Admins to ask."""
+    admins = db.session.scalars(select(User).where(User.team_id == current_user.team_id,
+                                                   User.role.in_((Role.ADMIN, Role.SYSADMIN))).order_by(User.name))
+    return render_template("settings/admins_only.html", admins=list(admins)), 403
 
 
 @bp.after_request

@@ -37,7 +37,12 @@ def test_manager_sees_no_api_keys_tab_and_gets_403(page, seeded, log_in):
 
     response = page.goto("/settings/api-keys")
     assert response.status == 403
-    expect(page.get_by_role("heading", level=1)).to_have_text("Forbidden")
+    # In the app's layout, naming who to ask rather than Werkzeug's stock text.
+    expect(page.get_by_role("heading", level=1)).to_have_text("API keys are managed by your team's Admins")
+    expect(page.get_by_role("main")).to_contain_text(f"{seeded.admin_name} (Admin)")
+    expect(page.get_by_role("link", name=seeded.admin_email)).to_have_attribute("href", f"mailto:{seeded.admin_email}")
+    expect(page.get_by_role("banner")).to_contain_text("Max Manager")
+    expect(page.get_by_role("main")).not_to_contain_text("You don't have the permission")
 
 
 def test_anonymous_visitor_is_sent_to_login_and_back(page, seeded, log_in):
