@@ -1,4 +1,4 @@
-// What htmx does not do for the API Keys tab: the modal dialog, copying the key, keyboard tabs.
+// What htmx does not do for the settings pages: the modal dialog, copying a key or a command, keyboard tabs.
 // Plain listeners in a file (no inline script), so a strict Content-Security-Policy holds.
 (() => {
   "use strict";
@@ -29,15 +29,18 @@
     });
   }
 
+  // Copy a field's value or a code block's text; its box (.copyable) says how it went.
   async function copyFrom(button) {
-    const field = document.querySelector(button.dataset.copy);
-    const feedback = button.closest(".reveal")?.querySelector("[data-copy-feedback]");
+    const source = document.querySelector(button.dataset.copy);
+    const isField = source instanceof HTMLTextAreaElement || source instanceof HTMLInputElement;
+    const feedback = button.closest(".copyable")?.querySelector("[data-copy-feedback]");
     try {
-      await navigator.clipboard.writeText(field.value);
+      await navigator.clipboard.writeText(isField ? source.value : source.textContent);
       if (feedback) feedback.textContent = "Copied to the clipboard.";
     } catch {
-      field.select();
-      if (feedback) feedback.textContent = "Press Ctrl+C (or ⌘C) to copy the selected key.";
+      if (isField) source.select();
+      else window.getSelection().selectAllChildren(source);
+      if (feedback) feedback.textContent = "Press Ctrl+C (or ⌘C) to copy the selected text.";
     }
   }
 

@@ -175,6 +175,18 @@ def text_of(element) -> str:
     return " ".join(element.get_text().split())
 
 
+def revealed_key(body: str) -> str:
+    """The new key of an answer with the reveal panel: it is in the panel's key field and its Test this key command
+    (curl against this site's /api/v1/me), and nowhere else."""
+    plaintext = KEY_PATTERN.search(body).group()
+    reveal = parse_html(body).find("section", class_="reveal")
+    assert reveal.find("textarea", id="new-key-value").get_text() == plaintext
+    command = text_of(reveal.find("pre", id="test-key-command"))
+    assert command == f'curl -H "x-api-key: {plaintext}" http://localhost{ME}'
+    assert body.count(plaintext) == 2
+    return plaintext
+
+
 def key_rows(page) -> list:
     """The rows of the key list."""
     return page.find(id="key-list").find("tbody").find_all("tr")

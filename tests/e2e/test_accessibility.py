@@ -66,7 +66,7 @@ def test_reveal_panel(admin_page, axe):
     panel = page.get_by_role("status").filter(has_text="This is the only time")
     expect(panel).to_be_visible()
     axe(page)
-    panel.get_by_role("button", name="Copy").click()
+    panel.get_by_role("button", name="Copy", exact=True).click()
     axe(page)
 
 

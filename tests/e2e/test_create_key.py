@@ -72,8 +72,8 @@ def test_reveal_copy_use_and_never_again(admin_page, seeded, base_url, shot):
     # The panel: the key, the warning, Copy focused and described by the warning.
     key = panel.get_by_label("New API key").input_value()
     assert re.fullmatch(r"fq_[0-9A-Za-z]{38}", key)
-    expect(panel.get_by_role("heading")).to_have_text("Your new API key “Power BI”")
-    copy = panel.get_by_role("button", name="Copy")
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Your new API key “Power BI”")
+    copy = panel.get_by_role("button", name="Copy", exact=True)
     expect(copy).to_be_focused()
     expect(copy).to_have_accessible_description(re.compile("^This is the only time this key will be displayed"))
     shot(page, "reveal", full_page=False)

@@ -100,7 +100,7 @@ def test_phone_width_has_cards_and_no_sideways_scrolling(make_page, lived_in, lo
     panel = page.get_by_role("status").filter(has_text="This is the only time")
     expect(panel).to_be_visible()
     no_horizontal_overflow(page)
-    copy = panel.get_by_role("button", name="Copy")
+    copy = panel.get_by_role("button", name="Copy", exact=True)
     box = copy.bounding_box()
     assert box["x"] + box["width"] <= PHONE["width"]
     shot(page, "reveal", full_page=False)

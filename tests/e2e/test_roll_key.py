@@ -52,7 +52,7 @@ def test_roll_both_keys_work_through_the_overlap_then_the_old_one_is_refused(adm
     panel = page.get_by_role("status").filter(has_text="This is the only time this key will be displayed")
     expect(panel).to_contain_text("Your new API key “Warehouse load”")
     new_plaintext = panel.get_by_label("New API key").input_value()
-    expect(panel.get_by_role("button", name="Copy")).to_be_focused()
+    expect(panel.get_by_role("button", name="Copy", exact=True)).to_be_focused()
     expect(page.get_by_role("dialog")).to_have_count(0)
     new = seeded.key("Warehouse load")
     # Made 30 days ago to expire in 90: a lifetime of 120 days, counted again from today.
