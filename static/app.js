@@ -72,6 +72,11 @@
     }
   });
 
+  // A form sent makes what earlier saves said stale ("Saved." beside another form): its answer brings its own.
+  document.addEventListener("submit", () => {
+    document.querySelectorAll("main .notice").forEach((notice) => notice.remove());
+  }, true);
+
   // Space activates a link that acts as a button, as it would a real button.
   document.addEventListener("keydown", (event) => {
     if (event.key === " " && event.target.matches('a[role="button"]')) {

@@ -136,7 +136,7 @@ def test_pulls_just_made_are_counted_at_once_and_a_refusal_apart(admin_client, a
     page = page_of(admin_client, key)  # this worker's unwritten rows are written before the page reads them
 
     assert list(counted_days(page).values()) == [[1, 1, 1, 3]]
-    assert totals(page)["Last 24 hours"] == "3 requests: 1 succeeded, 1 refused, 1 other errors"
+    assert totals(page)["Last 24 hours"] == "3 requests: 1 succeeded, 1 refused, 1 other error"
 
 
 def test_a_key_never_used_shows_an_empty_chart_and_zero_totals(admin_client, key):

@@ -1,9 +1,13 @@
-"""Template filters that show dates and times in the team's time zone, and how long ago a time was."""
+"""Template filters that show dates and times in the team's time zone, how long ago a time was, numbers and
+counts of things."""
 
+import re
 from datetime import date, datetime, timedelta
 
-from floqast.models import EXPIRING_SOON_DAYS, utcnow
+from floqast.models import EXPIRING_SOON_DAYS, KeyStatus, utcnow
 from floqast.settings import bp
+
+NO_EXPIRY = "—"  # a deactivated key's, whose expiry no longer means anything
 
 
 @bp.app_template_filter()
@@ -29,8 +33,26 @@ def exact_time(value: datetime, team) -> str:
     return f"{moment(value, team)} {value.astimezone(team.zone):%Z}"
 
 
-def _count(number: int, unit: str) -> str:
-    return f"{number} {unit}{'' if number == 1 else 's'} ago"
+@bp.app_template_filter()
+def number(value: int) -> str:
+    """A whole number as every page writes one: 30,000."""
+    return f"{value:,}"
+
+
+@bp.app_template_filter()
+def numbers_in(text: str) -> str:
+    """Text with each number in it written as `number` does: "30000 per minute" is "30,000 per minute"."""
+    return re.sub(r"\d+", lambda found: number(int(found.group())), text)
+
+
+@bp.app_template_filter()
+def count(value: int, unit: str, units: str | None = None) -> str:
+    """A number of things, the unit agreeing with it: "1 other error", "2 other errors", "1,200 requests"."""
+    return f"{number(value)} {unit if value == 1 else units or unit + 's'}"
+
+
+def _count(amount: int, unit: str) -> str:
+    return f"{count(amount, unit)} ago"
 
 
 @bp.app_template_filter()
@@ -58,6 +80,16 @@ def last_use(key) -> str:
         return "This key has never been used."
     where = f" from {key.last_used_ip}" if key.last_used_ip else ""
     return f"Last used {ago(key.last_used_at).lower()}{where}. Anything using it stops working at once."
+
+
+@bp.app_template_filter()
+def expiry(key, today: date) -> str:
+    """The Expires a key shows: its date, or Never; for a deactivated key only an expiry that came before it stopped
+    (a later one, or none, never happens)."""
+    if key.status(today) is KeyStatus.DEACTIVATED:
+        stopped_on = key.stopped_at.astimezone(key.team.zone).date()
+        return day(key.expires_on) if key.expires_on is not None and key.expires_on < stopped_on else NO_EXPIRY
+    return day(key.expires_on) if key.expires_on else "Never"
 
 
 @bp.app_template_test()
