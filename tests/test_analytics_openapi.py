@@ -117,7 +117,7 @@ def test_admins_get_the_api_documentation_page(client, admin, key, team):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
     assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 5  # 4 pulls and the audit trail
-    assert "Requests are limited to 100000 per minute per key" in text_of(parse_html(html))
+    assert "Requests are limited to 100,000 per minute per key" in text_of(parse_html(html))
     year, month = last_closed_month(team.today())  # the examples ask for the month the team closed last
     period = f"filter[month]={calendar.month_name[month]}&amp;filter[year]={year}"
     assert f"http://localhost/api/v1/analytics/reconciliations?{period}" in html
@@ -134,7 +134,7 @@ def test_the_api_documentation_page_states_the_page_sizes_the_api_takes(client, 
     monkeypatch.setattr(params, "MAX_PAGE_SIZE", 5000)
     log_in(client, admin)
     text = text_of(parse_html(client.get("/settings/api-docs").get_data(as_text=True)))
-    assert "page[size]: 1 to 5000 records per JSON page (default 250)" in text
+    assert "page[size]: 1 to 5,000 records per JSON page (default 250)" in text
     for size, status in (("5000", 200), ("5001", 400)):  # and the API takes what the page says
         response = client.get("/api/v1/analytics/reconciliations", query_string={"page[size]": size},
                               headers={"x-api-key": key})

@@ -294,4 +294,4 @@ def test_the_api_documentation_page_says_how_to_report_a_leaked_key(client, admi
     assert text_of(section.find("pre")) == (
         'curl -X POST -H "Content-Type: application/json" \\ -d \'{"credentials": ["fq_PASTE_THE_KEY_YOU_FOUND"]}\' '
         '\\ "http://localhost/api/v1/credentials/revoke"')
-    assert f"Send 1 to {MAX_CREDENTIALS} keys a request, at most 100000 per minute requests" in text_of(section)
+    assert f"Send 1 to {MAX_CREDENTIALS} keys a request, at most 100,000 per minute requests" in text_of(section)
