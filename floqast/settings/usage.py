@@ -14,7 +14,7 @@ from floqast.request_log import ApiRequest, flush_own
 DAYS = 30
 # The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them
 # for dates, right for half of today's date).
-WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 640, 220, 44, 20, 24, 8
+WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 640, 220, 52, 20, 24, 8
 # Stacked bottom to top, each drawn with its class (static/app.css) and named in the legend.
 SERIES = (("succeeded", "Succeeded"), ("failed", "Other errors"), ("refused", "Refused (401, 403, 429)"))
 
