@@ -36,7 +36,8 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import key_cache, pool, ratelimits, request_log, security
+    from floqast import pool, ratelimits, request_log, security
+    from floqast.keys import cache
 
     security.init_app(app)  # first, so that its headers go on last, on every response
     pool.configure(app)
@@ -46,7 +47,7 @@ def create_app(config: type | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     ratelimits.init_app(app)
-    key_cache.init_app(app)  # after the limiter: its Redis holds the key change mark
+    cache.init_app(app)  # after the limiter: its Redis holds the key change mark
     request_log.init_app(app)
 
     @app.before_request

@@ -17,7 +17,7 @@ from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, User, UTCDateTime, _str_enum, clip, utcnow
 
 PAGE_SIZE = 25

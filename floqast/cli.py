@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from floqast import mail, notices
 from floqast.demo import demo
 from floqast.extensions import db
+from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.models import Role, Team, User
-from floqast.secret_scanning import PublicKeysError, download_public_keys, keys_file
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12

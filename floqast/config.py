@@ -61,7 +61,7 @@ class Config:
     REVOKE_RATE_LIMIT = os.environ.get("REVOKE_RATE_LIMIT", "30 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
     RATELIMIT_NAMESPACE = "floqast"
-    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/key_cache.py), for at
+    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/keys/cache.py), for at
     # most KEY_CACHE_SECONDS (0: never kept), at most KEY_CACHE_SIZE of them.
     KEY_CACHE_SECONDS = float(os.environ.get("KEY_CACHE_SECONDS") or 10)
     KEY_CACHE_SIZE = int(os.environ.get("KEY_CACHE_SIZE") or 10_000)

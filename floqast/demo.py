@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from floqast.analytics.generate import Profile, generate, has_data
 from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
-from floqast.key_actions import change_key_policy, create_key, deactivate_key, roll_key
-from floqast.key_policy import KeyPolicy
+from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 from floqast.request_log import Captured
 

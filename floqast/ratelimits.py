@@ -178,7 +178,7 @@ def api_limit_message() -> str:
 def count_api_pull(unless_changed: tuple[str, bytes] | None = None) -> bool:
     """Count one pull against the authenticated key (one count across every API route); past the limit,
     a 429. The rate-limit headers go on the response. Whether it was counted: not when `unless_changed`, a Redis
-    key and the value it should hold (floqast/key_cache.py's change mark, checked in the same round trip), holds
+    key and the value it should hold (floqast/keys/cache.py's change mark, checked in the same round trip), holds
     another; nor when the storage cannot be reached."""
     return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}",
                         unless_changed=unless_changed)

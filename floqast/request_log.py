@@ -43,8 +43,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, UTCDateTime, utcnow
 from floqast.request_days import REFUSED_STATUSES, count_days, prune_days
 
@@ -142,7 +142,7 @@ class LoggedKey(NamedTuple):
 
 
 def _redact(part: str) -> bool:
-    return keys.looks_like_key(unquote_plus(part))
+    return tokens.looks_like_key(unquote_plus(part))
 
 
 def redacted_query(query: str) -> str:
@@ -153,7 +153,7 @@ def redacted_query(query: str) -> str:
         name, equals, value = part.partition("=")
         if _redact(name):
             name = REDACTED
-        if value and (unquote_plus(name).strip().lower() in keys.QUERY_KEY_PARAMETERS or _redact(value)):
+        if value and (unquote_plus(name).strip().lower() in tokens.QUERY_KEY_PARAMETERS or _redact(value)):
             value = REDACTED
         parts.append(name + equals + value)
     return "&".join(parts)
@@ -161,7 +161,7 @@ def redacted_query(query: str) -> str:
 
 def request_uri(path: str, query: bytes) -> str:
     """A request's path and query, without any key in them."""
-    path = "/".join(REDACTED if keys.looks_like_key(part) else part for part in path.split("/"))
+    path = "/".join(REDACTED if tokens.looks_like_key(part) else part for part in path.split("/"))
     uri = quote(path, safe="/:@!$&'()*+,;=-._~")
     if query:
         uri += "?" + redacted_query(query.decode())

@@ -25,10 +25,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 import floqast.models
-from floqast import create_app, keys
+from floqast import create_app
 from floqast.audit import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, Service, User
 from floqast.request_log import ApiRequest, Captured, flush_own
 
@@ -53,7 +54,7 @@ INVALID_NAMES = [
     ("zero-width space only", "\u200b", "no control characters or invisible formatting"),
     ("right-to-left override", "abc\u202edcba", "no control characters or invisible formatting"),
     ("soft hyphen", "Power\u00adBI", "no control characters or invisible formatting"),
-    ("a key in the name", f"Mine is {keys.generate()}", "This holds an API key."),
+    ("a key in the name", f"Mine is {tokens.generate()}", "This holds an API key."),
 ]
 
 # A plaintext key in a page.

@@ -7,7 +7,7 @@ from floqast.api.auth import verify
 from floqast.api.errors import ApiError
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.ip_allowlist import parse, shown
+from floqast.keys.allowlist import parse, shown
 from floqast.models import ApiKey, Service, utcnow
 from helpers import CHECKLISTS, CLIENT_IP, HTMX, ME, assert_api_error, csrf_token, parse_html, reload, text_of
 

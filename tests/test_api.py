@@ -4,8 +4,8 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import Service, utcnow
 from helpers import (
     CHECKLISTS,
@@ -128,8 +128,8 @@ def test_mistyped_key_is_refused_before_any_query(api_get, admin, make_key):
 
 def test_well_formed_but_never_issued_key_is_401(api_get, admin, make_key):
     make_key(admin)
-    never_issued = keys.generate()
-    assert keys.is_well_formed(never_issued)
+    never_issued = tokens.generate()
+    assert tokens.is_well_formed(never_issued)
     error = assert_api_error(api_get(ME, never_issued), 401, "The API key is not valid.")
     assert never_issued not in str(error)
 
@@ -230,7 +230,7 @@ def test_ordinary_filters_are_not_mistaken_for_a_key(api_get, admin, make_key, p
 def test_analytics_refuse_every_bad_key_the_same_way_as_me(api_get, team, admin, make_key, path):
     assert_api_error(api_get(path), 401)
     assert_api_error(api_get(path, "fq_nope"), 401)
-    assert_api_error(api_get(path, keys.generate()), 401)
+    assert_api_error(api_get(path, tokens.generate()), 401)
     assert_api_error(api_get(path, make_key(admin, expires_on=team.today() - timedelta(days=1))[1]), 401)
 
 
@@ -247,6 +247,6 @@ def test_both_header_styles_authenticate_and_are_refused_alike(client, team, adm
     key, plaintext = make_key(admin)
     assert pull(plaintext).get_json()["data"]["apiKeyId"] == str(key.id)
     assert "malformed" in assert_api_error(pull("fq_short"), 401)["detail"]
-    assert_api_error(pull(keys.generate()), 401, "The API key is not valid.")
+    assert_api_error(pull(tokens.generate()), 401, "The API key is not valid.")
     _, expired = make_key(admin, name="Old", expires_on=team.today() - timedelta(days=1))
     assert "expired on" in assert_api_error(pull(expired), 401)["detail"]

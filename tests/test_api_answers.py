@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from floqast import key_check, keys
 from floqast.extensions import db
+from floqast.keys import lookup, tokens
 from floqast.models import Service, utcnow
 from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, log_in, statements_sent
 
@@ -53,7 +53,7 @@ def key_zoo(make_team, make_user, make_key, team, admin):
         "deactivated": make_key(admin, name="Gone", deleted_at=utcnow(), deleted_by=admin)[1],
         "closed": make_key(make_user(closed), name="Closed")[1],
         "bad-checksum": good[:-1] + ("0" if good[-1] != "0" else "1"),
-        "unknown": keys.generate(),
+        "unknown": tokens.generate(),
     }
 
 
@@ -112,7 +112,7 @@ def test_a_database_error_in_the_key_check_arrives_as_sqlalchemys_and_leaves_the
     db.session.commit()
     try:
         with pytest.raises(DBAPIError) as raised:
-            key_check.check(plaintext, app.config["API_KEY_PEPPER"].encode())
+            lookup.check(plaintext, app.config["API_KEY_PEPPER"].encode())
         assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
         assert "api_keys" in str(raised.value)
     finally:

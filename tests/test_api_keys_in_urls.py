@@ -7,8 +7,8 @@ from itertools import cycle
 import pytest
 from sqlalchemy import update
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, utcnow
 from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, only_the_audit_insert, reload, statements_sent
 
@@ -72,7 +72,7 @@ def test_the_first_exposure_is_the_one_kept(api_get, admin, make_key):
 def test_a_url_without_a_key_of_ours_is_refused_without_saying_to_replace_anything(api_get, admin, make_key, query):
     key, plaintext = make_key(admin)
     typo = plaintext[:-1] + ("0" if plaintext[-1] != "0" else "1")
-    error = assert_api_error(api_get(f"{ME}?{query.format(unknown=keys.generate(), typo=typo)}"), 400)
+    error = assert_api_error(api_get(f"{ME}?{query.format(unknown=tokens.generate(), typo=typo)}"), 400)
     assert "replace" not in error["detail"]
     assert reload(key).exposed_in_url_at is None
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from floqast import keys
 from floqast.audit import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Service, utcnow
 from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
 
@@ -108,7 +108,7 @@ def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client
     recs_only, recs_plain = make_key(admin, name="Recs only", services=[Service.RECONCILIATIONS])
     closed_admin = make_user(make_team("Initech", open_api=False), Role.ADMIN)
     closed, closed_plain = make_key(closed_admin, name="Closed")
-    unknown = keys.generate()
+    unknown = tokens.generate()
 
     assert pull("fq_garbage").status_code == 401
     assert client.get(ME, environ_base={"REMOTE_ADDR": IP}).status_code == 401
@@ -124,7 +124,7 @@ def test_refused_api_authentications_are_recorded_with_hint_ip_and_reason(client
     assert summary == [
         (None, None, None),                                   # malformed: no hint
         (None, None, None),                                   # no key at all
-        (None, None, keys.hint(unknown)),                     # parsed but unknown: hint, no team
+        (None, None, tokens.hint(unknown)),                     # parsed but unknown: hint, no team
         (team.id, deleted.id, deleted.hint),
         (team.id, expired.id, expired.hint),
         (team.id, recs_only.id, recs_only.hint),
@@ -190,7 +190,7 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     existing, existing_plain = make_key(admin, name="Existing")
     plaintexts = [existing_plain]
     mistyped = existing_plain[:-1] + ("x" if existing_plain[-1] != "x" else "y")
-    for presented in (existing_plain, mistyped, keys.generate(), "Bearer " + existing_plain):
+    for presented in (existing_plain, mistyped, tokens.generate(), "Bearer " + existing_plain):
         client.get(ME, headers={"x-api-key": presented})
         client.get(ME, headers={"Authorization": f"Bearer {presented}"})
         plaintexts.append(presented)
@@ -310,7 +310,7 @@ def test_another_teams_event_id_as_the_page_anchor_shows_nothing(admin_client, g
 def test_events_without_a_team_are_never_shown(admin_client, team):
     stranger = admin_client.application.test_client()
     log_in_with(stranger, "stranger@nowhere.test", "guess")
-    stranger.get(ME, headers={"x-api-key": keys.generate()})
+    stranger.get(ME, headers={"x-api-key": tokens.generate()})
     assert len(events()) == 2 and all(event.team_id is None for event in events())
 
     body = admin_client.get("/settings/api-keys/activity", headers=HTMX).get_data(as_text=True)

@@ -8,7 +8,7 @@ from sqlalchemy import func, inspect, select
 
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
 from floqast.request_days import ApiRequestDay
 from floqast.request_log import ApiRequest

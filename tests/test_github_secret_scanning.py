@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens as keys
 from floqast.models import utcnow
 from helpers import ME, assert_api_error, issue_key, mistyped, reload, revocations, statements_sent, validate
 

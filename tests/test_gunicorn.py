@@ -14,7 +14,7 @@ import pytest
 from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.extensions import db
-from floqast.key_actions import deactivate_key
+from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
 from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY

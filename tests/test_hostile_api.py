@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floqast import keys
 from floqast.analytics.params import PARAMETERS
+from floqast.keys import tokens
 from floqast.models import Service
 from helpers import CHECKLISTS, ME, RECONCILIATIONS
 
@@ -56,28 +56,28 @@ anything = st.text(max_size=64)
 wild_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
 long_text = st.text(st.sampled_from("a\x00é€😀%[]=&,"), min_size=1000, max_size=20000)
 header_value = st.one_of(anything, wild_text, long_text, st.just(""), st.just("\x00" * 10))
-alphabet_char = st.sampled_from(keys.ALPHABET)
+alphabet_char = st.sampled_from(tokens.ALPHABET)
 
 
 @st.composite
 def key_shaped(draw) -> str:
     """Strings that look like keys: right prefix and length, with random or right checksums."""
     kind = draw(st.sampled_from(["random-body", "right-checksum", "wrong-prefix", "off-by-one", "wild-chars"]))
-    body = draw(st.text(alphabet_char, min_size=keys.RANDOM_LENGTH, max_size=keys.RANDOM_LENGTH))
+    body = draw(st.text(alphabet_char, min_size=tokens.RANDOM_LENGTH, max_size=tokens.RANDOM_LENGTH))
     if kind == "random-body":
-        tail = draw(st.text(alphabet_char, min_size=keys.CHECKSUM_LENGTH, max_size=keys.CHECKSUM_LENGTH))
-        return keys.PREFIX + body + tail
+        tail = draw(st.text(alphabet_char, min_size=tokens.CHECKSUM_LENGTH, max_size=tokens.CHECKSUM_LENGTH))
+        return tokens.PREFIX + body + tail
     if kind == "right-checksum":
-        return keys.PREFIX + body + keys.checksum(body)  # well formed, but no such key
+        return tokens.PREFIX + body + tokens.checksum(body)  # well formed, but no such key
     if kind == "wrong-prefix":
         prefix = draw(st.text(string.ascii_letters + "_", min_size=3, max_size=3))
-        return prefix + body + keys.checksum(body)
+        return prefix + body + tokens.checksum(body)
     if kind == "off-by-one":
         extra = draw(st.text(alphabet_char, max_size=2))
-        return keys.PREFIX + body[: draw(st.integers(30, 32))] + keys.checksum(body) + extra
-    wild = draw(st.text(st.characters(exclude_categories=["Cs"]), min_size=keys.RANDOM_LENGTH,
-                        max_size=keys.RANDOM_LENGTH))
-    return keys.PREFIX + wild + draw(st.text(min_size=6, max_size=6))
+        return tokens.PREFIX + body[: draw(st.integers(30, 32))] + tokens.checksum(body) + extra
+    wild = draw(st.text(st.characters(exclude_categories=["Cs"]), min_size=tokens.RANDOM_LENGTH,
+                        max_size=tokens.RANDOM_LENGTH))
+    return tokens.PREFIX + wild + draw(st.text(min_size=6, max_size=6))
 
 
 parameter_name = st.one_of(

@@ -1,4 +1,4 @@
-"""Keys a worker keeps between pulls (floqast/key_cache.py): a kept key costs a pull no query, and every change that
+"""Keys a worker keeps between pulls (floqast/keys/cache.py): a kept key costs a pull no query, and every change that
 could refuse it (a delete, Open API turned off, allowed addresses, a row removed) reaches the other workers at their
 next pull, through the change mark beside the SQLite file or in Redis."""
 
@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event
 from test_ratelimits import REDIS_URL, on_redis
 
-from floqast import key_cache
 from floqast.extensions import db
-from floqast.key_actions import deactivate_key
+from floqast.keys import cache as key_cache
+from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
 from helpers import (
     CLIENT_IP,
@@ -129,7 +129,7 @@ def test_a_mark_not_written_stops_the_kept_key_after_key_cache_seconds(workers, 
         raise OSError("disk full")
 
     monkeypatch.setattr(key_cache.FileMark, "write", unwritable)
-    with caplog.at_level(logging.ERROR, logger="floqast.key_cache"):
+    with caplog.at_level(logging.ERROR, logger="floqast.keys.cache"):
         workers.change(1, lambda key: deactivate_key(key, by=key.created_by))
     assert "key change mark not written" in caplog.text
     assert workers.pull(0).status_code == 200

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from floqast import key_check, keys
 from floqast.extensions import db
+from floqast.keys import lookup, tokens
 from floqast.models import ApiKey, Role, Service, utcnow
 
 MOMENT = datetime(2025, 3, 31, 23, 45, 6, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))  # microseconds, another zone
@@ -70,23 +70,23 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
     for state, plaintext in key_zoo.items():
         db.session.expire_all()  # the ORM's values from the database, not those the fixture set
         plain = seen_by_a_pull(ApiKey.by_plaintext(plaintext, pepper))
-        fast = seen_by_a_pull(key_check.check(plaintext, pepper))
+        fast = seen_by_a_pull(lookup.check(plaintext, pepper))
         assert fast == plain, state
-    assert {seen_by_a_pull(key_check.check(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
+    assert {seen_by_a_pull(lookup.check(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
         "active", "expired", "deactivated"}
-    used = key_check.check(key_zoo["used"], pepper)
+    used = lookup.check(key_zoo["used"], pepper)
     assert seen_by_a_pull(used)["last_used_at"] == "2025-03-31T18:15:06.123456+00:00"
-    office_only = seen_by_a_pull(key_check.check(key_zoo["allowed addresses"], pepper))
+    office_only = seen_by_a_pull(lookup.check(key_zoo["allowed addresses"], pepper))
     assert office_only["allows"] == [True, True, False, False]
-    assert seen_by_a_pull(key_check.check(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
+    assert seen_by_a_pull(lookup.check(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
 
 
 def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):
     pepper = app.config["API_KEY_PEPPER"].encode()
-    unknown = keys.generate()
+    unknown = tokens.generate()
     assert ApiKey.by_plaintext(unknown, pepper) is None
-    assert key_check.check(unknown, pepper) is None
-    assert key_check.check(key_zoo["used"], b"another pepper") is None
+    assert lookup.check(unknown, pepper) is None
+    assert lookup.check(key_zoo["used"], b"another pepper") is None
 
 
 def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, admin, make_key):
@@ -95,7 +95,7 @@ def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, ad
     key, plaintext = make_key(admin)
     key_id = key.id
     db.session.remove()
-    assert key_check.check(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
+    assert lookup.check(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
 
     db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name="Renamed"))
     db.session.rollback()

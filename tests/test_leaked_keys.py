@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floqast import keys
 from floqast.api.leaks import MAX_CREDENTIALS
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import KeyStatus, Role, utcnow
 from floqast.notices import KeyNotice, NoticeKind
 from helpers import (
@@ -153,7 +153,7 @@ def test_the_answer_is_the_same_whatever_was_sent(client, team, admin, make_key)
     _, other_pepper = issue_key(admin, name="Other pepper", pepper=b"another pepper")
     db.session.commit()
     answers = [report(client, [sent]) for sent in
-               (working, working, deleted, other_pepper, keys.generate(), mistyped(working), "not a key", "")]
+               (working, working, deleted, other_pepper, tokens.generate(), mistyped(working), "not a key", "")]
     assert {(answer.status_code, answer.get_data()) for answer in answers} == {(202, b'{"data":{"received":1}}\n')}
     assert len({tuple(sorted(set(answer.headers.keys()) - {"X-RateLimit-Remaining"})) for answer in answers}) == 1
 
@@ -164,7 +164,7 @@ def test_one_and_a_hundred_credentials(client, admin, make_key):
     assert_received(report(client, [first_plaintext]), 1)
     assert reload(first).deleted_at is not None
 
-    filler = [keys.generate() for _ in range(MAX_CREDENTIALS - 4)] + ["not a key", first_plaintext]
+    filler = [tokens.generate() for _ in range(MAX_CREDENTIALS - 4)] + ["not a key", first_plaintext]
     hundred = [rest[0][1], *filler, rest[1][1]]
     assert len(hundred) == MAX_CREDENTIALS
     assert_received(report(client, hundred), MAX_CREDENTIALS)
@@ -175,7 +175,7 @@ def test_one_and_a_hundred_credentials(client, admin, make_key):
 @pytest.mark.parametrize("count", [0, MAX_CREDENTIALS + 1])
 def test_none_or_more_than_a_hundred_credentials_are_refused_and_revoke_nothing(client, admin, make_key, count):
     key, plaintext = make_key(admin)
-    credentials = ([plaintext] + [keys.generate() for _ in range(count - 1)])[:count]
+    credentials = ([plaintext] + [tokens.generate() for _ in range(count - 1)])[:count]
     error = assert_api_error(report(client, credentials), 400)
     assert error["detail"] == f"credentials: send 1 to {MAX_CREDENTIALS} keys at a time; this list has {count}."
     assert reload(key).deleted_at is None
@@ -208,7 +208,7 @@ def test_reports_are_rate_limited_per_client_ip(app, client, admin, make_key):
     app.config["REVOKE_RATE_LIMIT"] = "2 per minute"
     key, plaintext = make_key(admin)
     for _ in range(2):
-        assert_received(report(client, [keys.generate()]), 1)
+        assert_received(report(client, [tokens.generate()]), 1)
     refused = report(client, [plaintext])
     assert "Too many reports of leaked keys" in assert_api_error(refused, 429)["detail"]
     assert 0 < int(refused.headers["Retry-After"]) <= 60

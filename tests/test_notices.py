@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 import floqast.models
 import floqast.notices
 from floqast.extensions import db
-from floqast.key_actions import deactivate_key, roll_key
+from floqast.keys.actions import deactivate_key, roll_key
 from floqast.models import ApiKey, Role, Service, utcnow
 from floqast.notices import KeyNotice, NoticeKind, notify_key_admins
 from helpers import MailServer, assert_refused, free_port

@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select
 
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_actions import deactivate_key
+from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
 from floqast.notices import KeyNotice
 from helpers import (

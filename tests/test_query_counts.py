@@ -11,13 +11,13 @@ import os
 import pytest
 from sqlalchemy import insert, text
 
-from floqast import key_check, keys
 from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.params import Filters
 from floqast.analytics.records import DATASETS
 from floqast.api.auth import verify
 from floqast.extensions import db
+from floqast.keys import lookup, tokens
 from floqast.models import ApiKey, Role, utcnow
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, log_in, statements_sent
 
@@ -182,8 +182,8 @@ def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE api_keys")
-    compiled = key_check.statement().compile(dialect=connection.dialect)
-    digest = keys.digest(plaintext, pepper(app))
+    compiled = lookup.statement().compile(dialect=connection.dialect)
+    digest = tokens.digest(plaintext, pepper(app))
     if connection.dialect.name == "sqlite":
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (digest,))]
     else:

@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from floqast import keys, ratelimits
+from floqast import ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit import AuditEvent
 from floqast.extensions import db, limiter
+from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow
 from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
@@ -263,7 +264,7 @@ def test_refused_keys_are_limited_per_ip_and_stop_writing_audit_rows(app, admin,
     app.config["API_REFUSAL_LIMIT"] = "3 per minute"
     _, plaintext = make_key(admin)
     _, dead = make_key(admin, name="Old script", deleted_at=utcnow(), deleted_by_id=admin.id)
-    for presented in ("fq_not-a-key", keys.generate(), dead):
+    for presented in ("fq_not-a-key", tokens.generate(), dead):
         assert_api_error(pull(presented), 401)
     written = audit_rows()
     assert written == 3
@@ -275,7 +276,7 @@ def test_refused_keys_are_limited_per_ip_and_stop_writing_audit_rows(app, admin,
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert dead not in refused.get_data(as_text=True)
     for _ in range(5):
-        assert_api_error(pull(keys.generate()), 429)
+        assert_api_error(pull(tokens.generate()), 429)
     assert audit_rows() == written, "a flood of bad keys is not a flood of writes"
 
     # Working keys are never held back by refusals, from that address or any other, and other addresses
@@ -457,7 +458,7 @@ def test_a_pull_is_counted_in_one_redis_round_trip_with_the_windows_headers(make
         assert response.headers["X-RateLimit-Remaining"] == str(remaining)
         assert int(started) <= int(response.headers["X-RateLimit-Reset"]) <= started + 60
     assert commands == ["EVALSHA", "EVALSHA"]  # one command a pull, any client: its count, its window's end (and the
-    # key change mark: floqast/key_cache.py)
+    # key change mark: floqast/keys/cache.py)
 
     refused = client.get(ME, headers={"x-api-key": plaintext})
     assert refused.status_code == 429

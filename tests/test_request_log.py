@@ -12,8 +12,9 @@ import pytest
 from flask import Response, g
 from sqlalchemy import event, func, insert, select, text
 
-from floqast import keys, request_log
+from floqast import request_log
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import Role, Service, utcnow
 from floqast.request_days import ApiRequestDay
 from floqast.request_log import (
@@ -111,7 +112,7 @@ def test_a_key_sent_in_the_url_is_logged_for_its_team_without_the_key(api_get, t
     assert row.uri == f"{ME}?api_key=REDACTED&filter[x]=REDACTED"
 
 
-@pytest.mark.parametrize("headers", [{}, {"x-api-key": "fq_not-a-key"}, {"x-api-key": keys.generate()}])
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "fq_not-a-key"}, {"x-api-key": tokens.generate()}])
 def test_a_request_without_a_key_of_any_team_is_logged_nowhere(api_get, admin, make_key, headers):
     make_key(admin)
     assert api_get(ME, headers=headers).status_code == 401
@@ -145,7 +146,7 @@ def test_a_key_in_the_path_is_never_logged(api_get, admin, make_key):
 
 
 def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_ended(app, team):
-    plaintext = keys.generate()
+    plaintext = tokens.generate()
     with app.test_request_context(f"/api/v1/downloads/{plaintext}?filter[x]={plaintext}"):
         g.api_key = LoggedKey(7, team.id)
         request_log.log_api_request(Response())

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from floqast import key_actions, keys
 from floqast.audit import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_actions import KeyStopped, NameTaken
+from floqast.keys import actions, tokens
+from floqast.keys.actions import KeyStopped, NameTaken
 from floqast.models import ApiKey, Role, Service, utcnow
 from helpers import (
     HTMX,
@@ -111,7 +111,7 @@ def test_a_working_key_can_be_rolled_or_deleted_from_its_page_and_a_rolled_one_o
     assert page.find("a", string="Roll key")["href"] == f"/settings/api-keys/{power_bi.id}/roll"
     assert page.find("a", string="Delete key")["href"] == f"/settings/api-keys/{power_bi.id}/delete"
 
-    key_actions.roll_key(power_bi, admin, timedelta(hours=24))  # rolling: it works a day more, rolled once
+    actions.roll_key(power_bi, admin, timedelta(hours=24))  # rolling: it works a day more, rolled once
     db.session.commit()
     page = parse_html(admin_client.get(f"/settings/api-keys/{power_bi.id}"))
     assert page.find("a", string="Roll key") is None and page.find("a", string="Delete key") is not None
@@ -278,7 +278,7 @@ INVALID_EDITS = [
     ("control character in description", {"description": "bell\x07"}, "description",
      "no control characters or invisible formatting"),
     ("NUL in description", {"description": "nul\x00"}, "description", "no control characters"),
-    ("a key in the description", {"description": f"the key is {keys.generate()} ok"}, "description",
+    ("a key in the description", {"description": f"the key is {tokens.generate()} ok"}, "description",
      "This holds an API key."),
 ]
 
@@ -339,14 +339,14 @@ def test_a_key_deactivated_while_the_edit_waited_for_the_name_lock_is_not_edited
     monkeypatch.setattr(ApiKey, "hold_names", deactivated_meanwhile)
 
     with pytest.raises(KeyStopped):
-        key_actions.edit_key(power_bi, "Renamed", None, by=admin)
+        actions.edit_key(power_bi, "Renamed", None, by=admin)
 
 
 def test_a_name_taken_after_the_form_was_read_is_refused_under_the_lock(app, admin, power_bi, make_key):
     make_key(admin, name="Looker")
 
     with pytest.raises(NameTaken):
-        key_actions.edit_key(power_bi, "LOOKER", power_bi.description, by=admin)
+        actions.edit_key(power_bi, "LOOKER", power_bi.description, by=admin)
 
 
 def test_the_page_costs_the_same_statements_with_one_event_as_with_many(admin_client, admin, power_bi):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, Team, utcnow
 from helpers import HTMX, ME, cells, csrf_token, freeze, parse_html, text_of
 

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from floqast import key_actions
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys import actions as key_actions
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Service, utcnow
 from helpers import (
     HTMX,

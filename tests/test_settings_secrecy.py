@@ -5,8 +5,8 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey
 from helpers import HTMX, KEY_PATTERN, csrf_token
 
@@ -63,7 +63,7 @@ def test_plaintext_is_shown_once_and_stored_nowhere(app, admin_client, caplog, h
     body = created.get_data(as_text=True)
     plaintext = KEY_PATTERN.search(body).group()
     assert body.count(plaintext) == 1
-    secret_part = plaintext[len(keys.PREFIX):]
+    secret_part = plaintext[len(tokens.PREFIX):]
     key = db.session.scalars(select(ApiKey)).one()
 
     for what, response in everywhere_else(admin_client, key.id):
@@ -78,9 +78,9 @@ def test_plaintext_is_shown_once_and_stored_nowhere(app, admin_client, caplog, h
     stored = database_as_text()
     assert "Secret keeper" in stored  # the scan does see the api_keys rows
     assert secret_part not in stored
-    assert plaintext[: len(keys.PREFIX) + keys.HINT_LENGTH + 1] not in stored  # no more than the hint
-    assert key.hint == plaintext[: len(keys.PREFIX) + keys.HINT_LENGTH]
-    assert key.digest == keys.digest(plaintext, app.config["API_KEY_PEPPER"].encode())
+    assert plaintext[: len(tokens.PREFIX) + tokens.HINT_LENGTH + 1] not in stored  # no more than the hint
+    assert key.hint == plaintext[: len(tokens.PREFIX) + tokens.HINT_LENGTH]
+    assert key.digest == tokens.digest(plaintext, app.config["API_KEY_PEPPER"].encode())
 
     assert key.digest in caplog.text  # the capture does see the INSERT's parameters
     logged = caplog.text + "\n".join(str(record.args) for record in caplog.records)

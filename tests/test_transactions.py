@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
+from floqast.keys.actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
 from floqast.models import ApiKey, KeyStatus, Service, User
 from helpers import csrf_token, log_in
 

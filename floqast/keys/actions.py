@@ -6,11 +6,12 @@ Nothing here commits: the caller commits once, so a key change and its audit row
 
 from datetime import date, timedelta
 
-from floqast import audit, ip_allowlist, notices
+from floqast import audit, notices
 from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys import allowlist
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Team, User, name_key
 from floqast.notices import NoticeKind
 
@@ -127,7 +128,7 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
 
 def addresses(stored: str | None) -> str:
     """Allowed addresses as the audit trail words them."""
-    return ", ".join(ip_allowlist.shown(stored)) or "any address"
+    return ", ".join(allowlist.shown(stored)) or "any address"
 
 
 def change_allowed_ips(key: ApiKey, allowed_ips: str | None, by: User) -> bool:

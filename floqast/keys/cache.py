@@ -27,8 +27,8 @@ from limits.storage import RedisStorage
 from sqlalchemy import event, inspect, make_url
 from sqlalchemy.orm import Session
 
-from floqast import key_check
 from floqast.extensions import limiter
+from floqast.keys import lookup
 from floqast.models import ApiKey, Team
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class RedisMark:
 
 
 class Kept(NamedTuple):
-    key: key_check.CheckedKey
+    key: lookup.CheckedKey
     mark: bytes
     until: float
 
@@ -123,10 +123,10 @@ class KeyCache:
     def forget(self, digest: str) -> None:
         self.kept.pop(digest, None)
 
-    def load(self, digest: str) -> key_check.CheckedKey | None:
+    def load(self, digest: str) -> lookup.CheckedKey | None:
         """key_check's answer for `digest`, kept under the mark read before it (when the mark could be read)."""
         mark = None if self.mark is None else self.mark.read()
-        key = key_check.check_digest(digest)
+        key = lookup.check_digest(digest)
         if mark is not None and key is not None:
             if len(self.kept) >= self.size:
                 self.kept.clear()  # a worker serving that many keys at once reads them again: no eviction order kept

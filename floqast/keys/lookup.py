@@ -13,8 +13,8 @@ from functools import cache, lru_cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
-from floqast import keys
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, Team, utcnow
 
 
@@ -44,7 +44,7 @@ class CheckedKey:
 
     def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
         """ApiKey.record_use, this copy's Last used moved on with it: a worker that keeps the key
-        (floqast/key_cache.py) writes it once an interval, not on every pull."""
+        (floqast/keys/cache.py) writes it once an interval, not on every pull."""
         wrote = ApiKey.record_use(self, ip, user_agent, interval)
         if wrote:
             self.last_used_at = utcnow()
@@ -53,7 +53,7 @@ class CheckedKey:
 
 def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
     """What a pull needs to know about the key `plaintext`, read in one indexed query without the ORM session."""
-    return check_digest(keys.digest(plaintext, pepper))
+    return check_digest(tokens.digest(plaintext, pepper))
 
 
 def check_digest(digest: str) -> CheckedKey | None:
