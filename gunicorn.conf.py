@@ -2,8 +2,8 @@
 
 import os
 
-from floqast import request_log
 from floqast.ratelimits import MAX_HEADER_BYTES
+from floqast.usage import request_log
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))

@@ -36,8 +36,9 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import pool, ratelimits, request_log, security
+    from floqast import pool, ratelimits, security
     from floqast.keys import cache
+    from floqast.usage import request_log
 
     security.init_app(app)  # first, so that its headers go on last, on every response
     pool.configure(app)

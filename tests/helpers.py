@@ -31,7 +31,7 @@ from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, Service, User
-from floqast.request_log import ApiRequest, Captured, flush_own
+from floqast.usage.request_log import ApiRequest, Captured, flush_own
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"

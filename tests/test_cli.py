@@ -10,8 +10,8 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
-from floqast.request_days import ApiRequestDay
-from floqast.request_log import ApiRequest
+from floqast.usage.days import ApiRequestDay
+from floqast.usage.request_log import ApiRequest
 from helpers import assert_refused
 
 PASSWORD = "a long enough password"

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Team, User, utcnow
-from floqast.request_log import include_name, is_partition, month_of, next_month, partition_name
+from floqast.usage.request_log import include_name, is_partition, month_of, next_month, partition_name
 from helpers import issue_key
 
 

@@ -12,12 +12,12 @@ import pytest
 from flask import Response, g
 from sqlalchemy import event, func, insert, select, text
 
-from floqast import request_log
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import Role, Service, utcnow
-from floqast.request_days import ApiRequestDay
-from floqast.request_log import (
+from floqast.usage import request_log
+from floqast.usage.days import ApiRequestDay
+from floqast.usage.request_log import (
     ApiRequest,
     Captured,
     LoggedKey,
@@ -218,7 +218,7 @@ def test_the_days_are_counted_with_the_batch_or_not_at_all(team, log, caplog):
     db.session.commit()
     ApiRequestDay.__table__.drop(db.engine)
     try:
-        with caplog.at_level(logging.WARNING, logger="floqast.request_log"):
+        with caplog.at_level(logging.WARNING, logger="floqast.usage.request_log"):
             log_rows(team.id, 1, utcnow())
         assert "API request log: 1 rows not written" in caplog.text
         assert rows_in_database() == 0  # the log's insert went back with the days'
@@ -307,7 +307,7 @@ def test_a_failed_write_fails_no_request_and_says_how_many_rows_it_lost(api_get,
     db.session.commit()
     ApiRequest.__table__.drop(db.engine)
     try:
-        with caplog.at_level(logging.WARNING, logger="floqast.request_log"):
+        with caplog.at_level(logging.WARNING, logger="floqast.usage.request_log"):
             assert [api_get(ME, plaintext).status_code for _ in range(2)] == [200, 200]
         assert "API request log: 2 rows not written" in caplog.text
         assert log.rows == []

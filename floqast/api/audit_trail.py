@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from floqast import request_log
 from floqast.analytics.cursor import Cursors
 from floqast.analytics.export import streamed_page
 from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
@@ -15,7 +14,8 @@ from floqast.analytics.records import iso_utc
 from floqast.api import bp
 from floqast.api.lists import allows_redirect
 from floqast.pulls import Pull
-from floqast.request_log import ApiRequest
+from floqast.usage import request_log
+from floqast.usage.request_log import ApiRequest
 
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",

@@ -16,7 +16,7 @@ from floqast.keys import lookup as key_check
 from floqast.keys import tokens
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimits import count_api_pull, count_api_refusal
-from floqast.request_log import LoggedKey
+from floqast.usage.request_log import LoggedKey
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast import audit, request_log
+from floqast import audit
 from floqast.audit import AuditEvent
 from floqast.extensions import db
 from floqast.keys import actions
@@ -15,6 +15,7 @@ from floqast.routing import database_id
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
+from floqast.usage import request_log
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"

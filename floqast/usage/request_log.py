@@ -46,7 +46,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, UTCDateTime, utcnow
-from floqast.request_days import REFUSED_STATUSES, count_days, prune_days
+from floqast.usage.days import REFUSED_STATUSES, count_days, prune_days
 
 logger = logging.getLogger(__name__)
 REDACTED = "REDACTED"
