@@ -9,11 +9,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from floqast import mail, notices
 from floqast.demo import demo
 from floqast.extensions import db
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.models import Role, Team, User
+from floqast.notices import mail, outbox
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
@@ -131,9 +131,9 @@ def notify():
         transport = mail.transport()
     except mail.MailNotConfigured as error:
         raise click.ClickException(str(error)) from None
-    notices.record_expiry_notices()
+    outbox.record_expiry_notices()
     try:
-        delivery = notices.deliver(transport)
+        delivery = outbox.deliver(transport)
     finally:
         transport.close()
     for path in delivery.written:

@@ -9,7 +9,7 @@ import pytest
 
 from floqast.extensions import db
 from floqast.models import Role
-from floqast.notices import KeyNotice, NoticeKind, notify_key_admins
+from floqast.notices.outbox import KeyNotice, NoticeKind, notify_key_admins
 from floqast.settings import usage
 from helpers import CLIENT_IP, HTMX, ME, RECONCILIATIONS, log_rows, parse_html, statements_sent, text_of
 

@@ -14,7 +14,7 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import KeyStatus, Role, utcnow
-from floqast.notices import KeyNotice, NoticeKind
+from floqast.notices.outbox import KeyNotice, NoticeKind
 from helpers import (
     HTMX,
     ME,

@@ -16,11 +16,11 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 import floqast.models
-import floqast.notices
+import floqast.notices.outbox
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key, roll_key
 from floqast.models import ApiKey, Role, Service, utcnow
-from floqast.notices import KeyNotice, NoticeKind, notify_key_admins
+from floqast.notices.outbox import KeyNotice, NoticeKind, notify_key_admins
 from helpers import MailServer, assert_refused, free_port
 
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
@@ -33,7 +33,7 @@ def notify(runner):
 
 def freeze(monkeypatch, moment: datetime) -> None:
     """Make the app's clock read `moment`: the teams' dates, and the notices' own."""
-    for module in (floqast.models, floqast.notices):
+    for module in (floqast.models, floqast.notices.outbox):
         monkeypatch.setattr(module, "utcnow", lambda: moment)
 
 

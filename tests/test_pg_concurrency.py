@@ -22,7 +22,7 @@ from floqast.audit import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
-from floqast.notices import KeyNotice
+from floqast.notices.outbox import KeyNotice
 from helpers import (
     ME,
     TEST_RATE_LIMITS,

@@ -6,14 +6,15 @@ Nothing here commits: the caller commits once, so a key change and its audit row
 
 from datetime import date, timedelta
 
-from floqast import audit, notices
+from floqast import audit
 from floqast.audit import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import allowlist
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Team, User, name_key
-from floqast.notices import NoticeKind
+from floqast.notices import outbox
+from floqast.notices.outbox import NoticeKind
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
@@ -167,5 +168,5 @@ def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
     revoked_now = key.deactivate(by=None, reason=reason)
     if revoked_now:
         audit.record_revoked_as_leaked(key, reason, ip)
-        notices.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
+        outbox.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
     return revoked_now

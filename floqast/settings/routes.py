@@ -10,7 +10,7 @@ from floqast.extensions import db
 from floqast.keys import actions
 from floqast.keys.actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
-from floqast.notices import KeyNotice
+from floqast.notices.outbox import KeyNotice
 from floqast.routing import database_id
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day

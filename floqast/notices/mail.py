@@ -52,7 +52,7 @@ def compose(name: str, email: str, subject: str, paragraphs: list[str], link_tex
         raise MessageRefused(f"{email!r} is not an address mail can be sent to") from error
     message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain="floqast.notices")
+    message["Message-ID"] = make_msgid(domain="floqast.notices.outbox")
     wrapped = [textwrap.fill(paragraph, 76, break_long_words=False, break_on_hyphens=False) for paragraph in paragraphs]
     message.set_content("\n\n".join([*wrapped, f"{link_text}:\n{url}"]) + "\n")
     html = render_template("mail/message.html", subject=subject, paragraphs=paragraphs, link_text=link_text, url=url)

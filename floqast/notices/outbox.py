@@ -16,9 +16,9 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship, selectinload
 
-from floqast import mail
 from floqast.extensions import db
 from floqast.models import EXPIRING_SOON_DAYS, ApiKey, Role, Team, User, UTCDateTime, _str_enum, utcnow
+from floqast.notices import mail
 
 # A key that has expired gets its notice from a run within this many days of its expiration date, so that a
 # first run, or one after a long pause, does not mail about keys that stopped working long ago.
