@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 
 import floqast.models
 from floqast import create_app
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from floqast.analytics.generate import Profile
 from floqast.api import lists
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, Service, Team, utcnow
 from helpers import CHECKLISTS, PATHS, RECONCILIATIONS, assert_api_error, logged_requests, validate

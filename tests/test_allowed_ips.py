@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from floqast.api.auth import verify
 from floqast.api.errors import ApiError
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.allowlist import parse, shown
 from floqast.models import ApiKey, Service, utcnow

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from floqast.audit import PAGE_SIZE, AuditEvent, AuditKind
+from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Service, utcnow

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, inspect, select
 
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow

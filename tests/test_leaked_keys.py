@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from floqast.api.leaks import MAX_CREDENTIALS
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import KeyStatus, Role, utcnow

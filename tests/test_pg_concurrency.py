@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, KeyStatus, Role, Service, name_key

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from floqast import ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
-from floqast.audit import AuditEvent
+from floqast.audit.events import AuditEvent
 from floqast.extensions import db, limiter
 from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow

@@ -202,7 +202,7 @@ def test_full_page_post_with_a_stale_token_gets_the_message_as_a_page(admin_clie
 
 
 def test_behind_a_trusted_proxy_the_client_ip_and_https_come_from_its_headers(make_app):
-    from floqast.audit import AuditEvent
+    from floqast.audit.events import AuditEvent
 
     proxied = make_app(TRUSTED_PROXY_COUNT=1)
     with proxied.app_context():

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, Team, utcnow

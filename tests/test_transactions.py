@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
 from floqast.models import ApiKey, KeyStatus, Service, User

@@ -7,9 +7,9 @@ from typing import NoReturn
 from flask import current_app, g, request
 from sqlalchemy import update
 
-from floqast import audit
 from floqast.api import bp
 from floqast.api.errors import ApiError
+from floqast.audit import events
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import lookup as key_check
@@ -187,7 +187,7 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
         record_refusal(refusal)
     else:
         g.refused_key = LoggedKey(key.id, key.team_id)
-        audit.record_api_refusal(refusal.detail, key.hint, key)
+        events.record_api_refusal(refusal.detail, key.hint, key)
     db.session.commit()
     raise refusal
 
@@ -222,7 +222,7 @@ def record_refusal(refusal: ApiError) -> None:
     key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
     if key is not None:
         g.refused_key = LoggedKey(key.id, key.team_id)
-    audit.record_api_refusal(refusal.detail, tokens.hint(presented) if parsed else None, key)
+    events.record_api_refusal(refusal.detail, tokens.hint(presented) if parsed else None, key)
 
 
 def record_exposed_keys(refusal: KeyInUrl) -> bool:
@@ -239,7 +239,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
             .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
-        audit.record_key_in_url(key, REPLACE_EXPOSED)
+        events.record_key_in_url(key, REPLACE_EXPOSED)
     return bool(exposed)
 
 

@@ -6,8 +6,8 @@ Nothing here commits: the caller commits once, so a key change and its audit row
 
 from datetime import date, timedelta
 
-from floqast import audit
-from floqast.audit import AuditKind
+from floqast.audit import events as audit
+from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import allowlist

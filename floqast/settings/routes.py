@@ -4,8 +4,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast import audit
-from floqast.audit import AuditEvent
+from floqast.audit import events as audit
+from floqast.audit.events import AuditEvent
 from floqast.extensions import db
 from floqast.keys import actions
 from floqast.keys.actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
