@@ -2,7 +2,7 @@
 
 import os
 
-from floqast.ratelimits import MAX_HEADER_BYTES
+from floqast.ratelimit.limits import MAX_HEADER_BYTES
 from floqast.usage import request_log
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

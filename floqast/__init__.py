@@ -36,8 +36,9 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import pool, ratelimits, security
+    from floqast import pool, security
     from floqast.keys import cache
+    from floqast.ratelimit import limits
     from floqast.usage import request_log
 
     security.init_app(app)  # first, so that its headers go on last, on every response
@@ -47,7 +48,7 @@ def create_app(config: type | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(root / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    ratelimits.init_app(app)
+    limits.init_app(app)
     cache.init_app(app)  # after the limiter: its Redis holds the key change mark
     request_log.init_app(app)
 

@@ -16,7 +16,7 @@ from test_ratelimits import REDIS_URL, on_redis
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
-from floqast.ratelimits import MAX_HEADER_BYTES, MAX_URL_LENGTH
+from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.security import CONTENT_SECURITY_POLICY
 from helpers import ME, free_port, gunicorn_serving, issue_key, sqlite_file_app
 

@@ -11,13 +11,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from floqast import ratelimits
 from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit.events import AuditEvent
 from floqast.extensions import db, limiter
 from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
+from floqast.ratelimit import limits as ratelimits
+from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
 
 REDIS_URL = "redis://127.0.0.1:6379"

@@ -15,7 +15,7 @@ from floqast.extensions import db
 from floqast.keys import lookup as key_check
 from floqast.keys import tokens
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
-from floqast.ratelimits import count_api_pull, count_api_refusal
+from floqast.ratelimit.limits import count_api_pull, count_api_refusal
 from floqast.usage.request_log import LoggedKey
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."

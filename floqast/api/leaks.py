@@ -17,7 +17,7 @@ from floqast.extensions import db
 from floqast.keys import secret_scanning, tokens
 from floqast.keys.actions import revoke_leaked
 from floqast.models import ApiKey, KeyStatus
-from floqast.ratelimits import count_api_refusal, count_revocation_report, read_body
+from floqast.ratelimit.limits import count_api_refusal, count_revocation_report, read_body
 
 MAX_CREDENTIALS = 100
 REPORTED = "reported as leaked"

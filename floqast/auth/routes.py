@@ -13,7 +13,7 @@ from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
 from floqast.http_request import same_site_path
 from floqast.models import User, bcrypt_secret
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
+from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
 
 
 @lru_cache(maxsize=4)

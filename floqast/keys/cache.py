@@ -72,7 +72,7 @@ class FileMark:
 
 class RedisMark:
     """The change mark in Redis, beside the rate limits' counts: every host's workers. A kept key is confirmed in the
-    pull's count, which counts only while the mark is unchanged (floqast/ratelimits.py): it costs a pull nothing."""
+    pull's count, which counts only while the mark is unchanged (floqast/ratelimit/limits.py): it costs a pull nothing."""
 
     def __init__(self, storage: RedisStorage, namespace: str):
         self.storage = storage
@@ -117,7 +117,7 @@ class KeyCache:
 
     def unless_changed(self, kept: Kept) -> tuple[str, bytes] | None:
         """The Redis mark and the value it held when `kept` was loaded: a pull is counted on its kept key only while
-        the mark still holds it (floqast/ratelimits.py count_api_pull)."""
+        the mark still holds it (floqast/ratelimit/limits.py count_api_pull)."""
         return None if self.mark.key is None else (self.mark.key, kept.mark)
 
     def forget(self, digest: str) -> None:
