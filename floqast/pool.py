@@ -4,7 +4,7 @@ SQLAlchemy's pool_pre_ping pings on every checkout: one more round trip on every
 own SELECT. Here, as HikariCP's alive-bypass window, a connection checked in less than
 DATABASE_PING_AFTER_IDLE_SECONDS ago is used without a ping; one that sat longer is pinged, and replaced if the
 ping finds it dead. A connection that died within the window fails its first statement: the key check retries its
-SELECT once on a new connection (floqast/keys/lookup.py), and anything else is a 503 (floqast/errors.py) after which
+SELECT once on a new connection (floqast/keys/lookup.py), and anything else is a 503 (floqast/web/errors.py) after which
 SQLAlchemy replaces the pool's connections.
 """
 

@@ -17,7 +17,7 @@ from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
-from floqast.security import CONTENT_SECURITY_POLICY
+from floqast.web.security import CONTENT_SECURITY_POLICY
 from helpers import ME, free_port, gunicorn_serving, issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from floqast.http_request import same_site_path
+from floqast.web.request import same_site_path
 
 
 @pytest.mark.parametrize("path", ["/", "/settings/api-keys", "/settings/api-keys?status=all&page=2", "/a:b"])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from floqast.extensions import db
-from floqast.security import CONTENT_SECURITY_POLICY, EXPIRED_MESSAGE
+from floqast.web.security import CONTENT_SECURITY_POLICY, EXPIRED_MESSAGE
 from helpers import HTMX, PASSWORD, csrf_token, log_in, parse_html, text_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from floqast.audit import events
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.http_request import same_site_path
 from floqast.models import User, bcrypt_secret
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
+from floqast.web.request import same_site_path
 
 
 @lru_cache(maxsize=4)

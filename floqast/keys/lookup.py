@@ -136,7 +136,7 @@ class KeyLookup:
                 if autocommit and not dbapi_connection.closed:
                     dbapi_connection.autocommit = False  # as the pool lends it: the session's transactions
         except dbapi_error as error:
-            # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/errors.py answers a lost
+            # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/web/errors.py answers a lost
             # database with a 503 here too; and, as Core does, a dead connection leaves the pool.
             disconnected = connection is not None and self.dialect.is_disconnect(error, dbapi_connection, None)
             if disconnected:

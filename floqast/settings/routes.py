@@ -11,11 +11,11 @@ from floqast.keys import actions
 from floqast.keys.actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.notices.outbox import KeyNotice
-from floqast.routing import database_id
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
 from floqast.usage import request_log
+from floqast.web.converters import database_id
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"

@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from floqast.api.errors import error_response
-from floqast.http_request import same_site_path
+from floqast.web.request import same_site_path
 
 # No 'unsafe-inline', no 'unsafe-eval': scripts and styles come from our own files only. htmx needs
 # neither: the templates use no hx-on or js: values, and base.html turns off its injected indicator CSS.
