@@ -13,7 +13,7 @@ from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_d
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
 from floqast.api.lists import allows_redirect
-from floqast.pulls import Pull
+from floqast.api.pulls import Pull
 from floqast.usage import request_log
 from floqast.usage.request_log import ApiRequest
 
