@@ -72,7 +72,8 @@ class FileMark:
 
 class RedisMark:
     """The change mark in Redis, beside the rate limits' counts: every host's workers. A kept key is confirmed in the
-    pull's count, which counts only while the mark is unchanged (floqast/ratelimit/limits.py): it costs a pull nothing."""
+    pull's count, which counts only while the mark is unchanged (floqast/ratelimit/limits.py):
+    it costs a pull nothing."""
 
     def __init__(self, storage: RedisStorage, namespace: str):
         self.storage = storage
