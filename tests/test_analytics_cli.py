@@ -12,7 +12,7 @@ from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliati
 from floqast.analytics.params import Filters
 from floqast.analytics.periods import last_closed_month, months_through, period_end
 from floqast.analytics.records import DATASETS
-from floqast.demo import DEMO_BOOKS, seed_demo_analytics
+from floqast.cli.demo import DEMO_BOOKS, seed_demo_analytics
 from floqast.extensions import db
 from floqast.models import Service, Team
 

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from floqast.demo import demo
+from floqast.cli.demo import demo
 from floqast.extensions import db
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.models import Role, Team, User
