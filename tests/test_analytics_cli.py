@@ -92,6 +92,27 @@ def test_text_neutralised_against_formulas_in_an_export_imports_as_it_was(runner
     assert [(item.description, item.tags) for item in imported] == [(text, [text, "month-end"]) for text in hostile]
 
 
+def test_parts_neutralised_after_semicolons_and_line_breaks_import_as_they_were(runner, client, make_team, team,
+                                                                                admin, make_key, tmp_path):
+    assert runner.invoke(args=[*GENERATE, "--team", team.name]).exit_code == 0
+    texts = [("Review;=1+1", ["month-end", "=1+1", "'quoted"]), ('a;"=2;;', ["@SUM(1)", '"=2']),
+             ("line\n-3\n'", ["ok", "'=1", "+4"]), ("a;'b;'=c", ["-"])]
+    items = db.session.scalars(select(ChecklistItem).order_by(ChecklistItem.id).limit(len(texts))).all()
+    for item, (description, tags) in zip(items, texts, strict=True):
+        item.description, item.tags = description, tags
+    db.session.commit()
+    exported = export_csv(client, make_key(admin)[1], Service.CHECKLISTS)
+    assert "Review;'=1+1" in exported and "month-end;'=1+1;''quoted" in exported
+    path = tmp_path / "checklists.csv"
+    path.write_text(exported)
+    make_team("Globex")
+    result = runner.invoke(args=["analytics", "import", "checklists", "--team", "Globex", str(path)])
+    assert result.exit_code == 0, result.output
+    globex = select(ChecklistItem).join(Team, Team.id == ChecklistItem.team_id).where(Team.name == "Globex")
+    imported = db.session.scalars(globex.order_by(ChecklistItem.id).limit(len(texts))).all()
+    assert [(item.description, item.tags) for item in imported] == texts
+
+
 def test_reimporting_updates_instead_of_duplicating(runner, team, acme_export):
     before = db.session.scalar(select(func.count()).select_from(Reconciliation))
     path = acme_export[Service.RECONCILIATIONS]

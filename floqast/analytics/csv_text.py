@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 
 from floqast.analytics.money import Money
 from floqast.analytics.params import Filters
-from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, result_key
+from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, neutralise_formula, result_key
 from floqast.models import UTCDateTime
 
 
@@ -121,7 +121,7 @@ def rows(dataset: Dataset, result):
 
     The same text as `flat_record`, without building the nested record and flattening it again: one C-level
     itemgetter per row, a conversion of the boolean and tags fields only, then text fields neutralised against
-    formulas (never money, numbers or dates: -1234.50 stays a number).
+    formulas by `neutralise_formula` (never money, numbers or dates: -1234.50 stays a number).
     """
     positions = {key: index for index, key in enumerate(result.keys())}
     getter = itemgetter(*(positions[result_key(field.name)] for field in dataset.fields))
@@ -133,8 +133,9 @@ def rows(dataset: Dataset, result):
         for index, convert in converters:
             values[index] = convert(values[index])
         for index in texts:
-            # neutralise_formula written out: a function call per text cell is a large share of the export's time
+            # Only the cells neutralise_formula may change (CELL_BREAKS written out) call it: a function call per
+            # text cell is a large share of the export's time.
             text = values[index]
-            if text and text[0] in FORMULA_STARTS:
-                values[index] = "'" + text
+            if text and (text[0] in FORMULA_STARTS or ";" in text or "\n" in text or "\r" in text):
+                values[index] = neutralise_formula(text)
         yield values

@@ -1,5 +1,6 @@
 """The two datasets: their query, their records as the API shows them, and the flat CSV form."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -184,17 +185,26 @@ def snake(name: str) -> str:
 # A quote before such a text cell makes it text; cells that begin with a quote get one too, so that
 # `restore_formula_text` takes exactly one off again and an export imports unchanged.
 FORMULA_STARTS = "=+-@\t\r'"
+# A spreadsheet whose list separator is ; (Excel in most of Europe) cuts this comma-separated file at every ; and
+# line break, inside our quotes too, and honours a " only at the start of a cell it cut: each part of a text cell
+# after one of these is a cell's start of its own (each tag, for one), where a " needs the quote as well.
+CELL_BREAKS = ";\r\n"
+_FORMULA_START = f"[{re.escape(FORMULA_STARTS)}]"
+_SPLIT_OFF_START = f"[{re.escape(FORMULA_STARTS)}\"]"
+_AFTER_BREAK = f"(?<=[{re.escape(CELL_BREAKS)}])"
+NEUTRALISED_AT = re.compile(f"^(?={_FORMULA_START})|{_AFTER_BREAK}(?={_SPLIT_OFF_START})")
+ADDED_QUOTES = re.compile(f"^'(?={_FORMULA_START})|{_AFTER_BREAK}'(?={_SPLIT_OFF_START})")
 TEXT_KINDS = ("string", "tags")
 
 
 def neutralise_formula(text: str | None) -> str | None:
-    """A text cell as spreadsheets show it without running it: a quote before a formula's first character."""
-    return "'" + text if text and text[0] in FORMULA_STARTS else text
+    """A text cell as spreadsheets show it without running it: a quote before each part's formula character."""
+    return NEUTRALISED_AT.sub("'", text) if text else text
 
 
 def restore_formula_text(text: str) -> str:
     """The text an exported cell held before `neutralise_formula`."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
+    return ADDED_QUOTES.sub("", text)
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,10 @@ DOWNLOAD_PATH = r"^/api/v1/downloads/[^/?]+$"
 
 CSV_FORMULAS = (
     "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
-    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', so that a spreadsheet "
-    "shows them as text instead of running them as formulas; an import of the file takes it off again. "
+    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', and so does each part after a "
+    "; or a line break inside one that begins with one of these or \" (each tag, for one: a spreadsheet that "
+    "separates cells with ; starts a cell there), so that a spreadsheet shows them as text instead of running "
+    "them as formulas; an import of the file takes each one off again. "
     "Amounts, numbers and dates are never changed: -1234.50 stays a number."
 )
 
