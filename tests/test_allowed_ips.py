@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from floqast import ip_allowlist
 from floqast.api.auth import verify
 from floqast.api.errors import ApiError
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.keys import allowlist
 from floqast.keys.allowlist import parse, shown
 from floqast.models import ApiKey, Service, utcnow
 from helpers import CHECKLISTS, CLIENT_IP, HTMX, ME, assert_api_error, csrf_token, parse_html, reload, text_of
@@ -422,7 +422,7 @@ def test_a_list_far_over_the_maximum_is_refused_by_its_count_before_any_entry_is
     typed = " ".join(f"10.{number // 256}.{number % 256}.1" for number in range(5_300))
     assert len(typed) > 58_000
     read = []
-    monkeypatch.setattr(ip_allowlist, "network", lambda entry: read.append(entry))
+    monkeypatch.setattr(allowlist, "network", lambda entry: read.append(entry))
 
     response = save(admin_client, office_key, typed)
 
