@@ -242,9 +242,9 @@ def count(rate: str, *identity: str, unless_changed: tuple[str, bytes] | None = 
 
 
 # limits' incr_expire.lua (the fixed window's count: its expiry set by its first hit), answering the window's
-# remaining milliseconds too; with a KEYS[2], only while it holds ARGV[3] (unset reads as "").
+# remaining milliseconds too; with a KEYS[2], only while it holds ARGV[3] (unset holds nothing: not counted).
 INCR_EXPIRE_PTTL = """
-if #KEYS > 1 and (redis.call("get", KEYS[2]) or "") ~= ARGV[3] then
+if #KEYS > 1 and redis.call("get", KEYS[2]) ~= ARGV[3] then
     return false
 end
 local current = redis.call("incrby", KEYS[1], ARGV[2])
