@@ -104,6 +104,26 @@ def test_a_page_gets_the_apps_431_with_its_security_headers(gunicorn):
     assert response.getheader("Content-Security-Policy") == CONTENT_SECURITY_POLICY
 
 
+# ---------------------------------------------------------------- rate limits counted per worker
+
+
+@pytest.mark.parametrize(("workers", "storage", "warned"), [
+    (2, "inprocess://", True),
+    (1, "inprocess://", False),
+    pytest.param(2, REDIS_URL, False, marks=on_redis),
+], ids=["2 workers in-process", "1 worker in-process", "2 workers on Redis"])
+def test_gunicorn_warns_at_start_when_each_worker_would_count_on_its_own(tmp_path, workers, storage, warned):
+    file_app(tmp_path)
+    error_log = tmp_path / "error.log"
+    with gunicorn_on(tmp_path, workers, "--error-logfile", str(error_log), env={"RATELIMIT_STORAGE_URI": storage}):
+        warnings = [line for line in error_log.read_text().splitlines() if "RATELIMIT_STORAGE_URI" in line]
+    if warned:
+        [warning] = warnings
+        assert "[WARNING]" in warning and "2 workers" in warning and "2 times" in warning
+    else:
+        assert warnings == []
+
+
 # ---------------------------------------------------------------- a leaked key, across workers
 
 WORKERS = 3
