@@ -1,24 +1,27 @@
 """Under gunicorn with the README's gunicorn.conf.py: over-long URLs and headers reach the app's own 414 and 431, and a
 key reported as leaked, or deleted by another process, is refused by every worker at once, whatever they kept of it."""
 
+import csv
 import http.client
+import io
 import json
 import os
 import re
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 from test_ratelimits import REDIS_URL, on_redis
 
+from floqast.analytics.generate import Profile, generate
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.web.security import CONTENT_SECURITY_POLICY
-from helpers import ME, free_port, gunicorn_serving, issue_key, sqlite_file_app
+from helpers import ME, RECONCILIATIONS, free_port, gunicorn_serving, issue_key, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "gunicorn-test-pepper"
@@ -101,6 +104,26 @@ def test_a_page_gets_the_apps_431_with_its_security_headers(gunicorn):
     assert response.getheader("Content-Security-Policy") == CONTENT_SECURITY_POLICY
 
 
+# ---------------------------------------------------------------- rate limits counted per worker
+
+
+@pytest.mark.parametrize(("workers", "storage", "warned"), [
+    (2, "inprocess://", True),
+    (1, "inprocess://", False),
+    pytest.param(2, REDIS_URL, False, marks=on_redis),
+], ids=["2 workers in-process", "1 worker in-process", "2 workers on Redis"])
+def test_gunicorn_warns_at_start_when_each_worker_would_count_on_its_own(tmp_path, workers, storage, warned):
+    file_app(tmp_path)
+    error_log = tmp_path / "error.log"
+    with gunicorn_on(tmp_path, workers, "--error-logfile", str(error_log), env={"RATELIMIT_STORAGE_URI": storage}):
+        warnings = [line for line in error_log.read_text().splitlines() if "RATELIMIT_STORAGE_URI" in line]
+    if warned:
+        [warning] = warnings
+        assert "[WARNING]" in warning and "2 workers" in warning and "2 times" in warning
+    else:
+        assert warnings == []
+
+
 # ---------------------------------------------------------------- a leaked key, across workers
 
 WORKERS = 3
@@ -122,14 +145,16 @@ def answered_by(access_log: Path, status: int, path: str) -> set[int]:
     return {int(line[1]) for line in lines if line and int(line[2]) == status and line[3] == path}
 
 
-def a_key_in(directory: Path, **settings) -> tuple[int, str]:
-    """A team with Open API on, its admin and a key, committed in the SQLite file gunicorn serves from `directory`;
-    the key's id and plaintext."""
+def a_key_in(directory: Path, books: Profile | None = None, **settings) -> tuple[int, str]:
+    """A team with Open API on, its admin and a key, committed in the SQLite file gunicorn serves from `directory`,
+    with the close data of `books` if given; the key's id and plaintext."""
     with file_app(directory, **settings).app_context():
         team = Team(name="Acme Corp", open_api_enabled=True)
         admin = User(team=team, email="admin@acme.test", name="Alex Admin", role=Role.ADMIN, password_hash="-")
         key, plaintext = issue_key(admin)
         db.session.commit()
+        if books:
+            generate(team, books)
         key_id = key.id
         db.session.remove()
         db.engine.dispose()
@@ -203,3 +228,27 @@ def test_on_redis_a_deleted_key_is_refused_by_every_worker_even_with_their_redis
         assert redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="normal", skipme=True) >= WORKERS
         delete_in_another_process(tmp_path, key_id, **on_redis_settings)
         assert set(pull_until_every_worker_answered(401)) == {401}
+
+
+# ---------------------------------------------------------------- SQLite: a slow reader and the writers
+
+# 100,000 reconciliations: their CSV (about 30 MB) is far more than the sockets between a worker and its client hold,
+# so a worker whose client stops reading waits mid-export, its query open.
+EXPORT_BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=1000, months=50, through=(2025, 3),
+                       seed=1, people=("Ann", "Ben"), checklists=False)
+
+
+def test_on_sqlite_a_key_is_deleted_at_once_while_a_client_is_not_reading_its_export(tmp_path):
+    key_id, plaintext = a_key_in(tmp_path, books=EXPORT_BOOKS)
+    with gunicorn_on(tmp_path, workers=2) as process, \
+            closing(http.client.HTTPConnection("127.0.0.1", process.port, timeout=60)) as export:
+        export.request("GET", RECONCILIATIONS, headers={"x-api-key": plaintext, "Accept": "text/csv"})
+        response = export.getresponse()
+        assert response.status == 200
+        header = response.readline()  # the export has begun; the client reads nothing more for now
+
+        delete_in_another_process(tmp_path, key_id)  # "database is locked" while the export held SQLite's lock
+        assert get(process.port, ME, {"x-api-key": plaintext}).status == 401  # from the other worker
+
+        rows = list(csv.reader(io.StringIO((header + response.read()).decode())))
+    assert len(rows) == 1 + 100_000  # the slow reader still gets the whole export, as it stood when it began

@@ -201,6 +201,22 @@ def test_on_redis_a_delete_reaches_a_worker_whose_connections_were_killed(redis_
 
 
 @on_redis
+def test_on_redis_a_key_deleted_right_before_redis_lost_its_data_is_refused(redis_workers):
+    """A flush or a failover to an empty replica takes the mark with it: a missing mark means "ask the database"."""
+    import redis
+
+    workers = redis_workers()
+    assert workers.pull(0).status_code == 200  # kept; no key has changed yet, so no mark has been written
+    workers.change(1, lambda key: deactivate_key(key, by=key.created_by))
+    server = redis.Redis.from_url(REDIS_URL)
+    namespace = workers.apps[0].config["RATELIMIT_NAMESPACE"]
+    for name in server.scan_iter(f"*{namespace}*"):
+        server.delete(name)
+    assert_deactivated(workers.pull(0))
+    assert_deactivated(workers.pull(1))
+
+
+@on_redis
 def test_on_redis_the_pull_after_a_change_is_counted_once(redis_workers):
     workers = redis_workers(API_RATE_LIMIT="5 per minute")
     assert workers.pull(0).headers["X-RateLimit-Remaining"] == "4"

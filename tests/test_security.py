@@ -243,7 +243,32 @@ def test_a_host_outside_trusted_hosts_is_refused(app, client, admin, make_key):
     for path in ("/api/v1/me", "/api/v1/openapi.json", "/api/v1/analytics/checklists", "/login"):
         response = client.get(path, headers={**api, "Host": "evil.example"})
         assert response.status_code == 400, path
-        assert response.mimetype == ("application/json" if path.startswith("/api/") else "text/plain")
+        assert response.mimetype == ("application/json" if path.startswith("/api/") else "text/html")
+
+
+# Host headers that name no host: an empty label, a label past 63 characters, a space, a port out of range or not a
+# number, an unclosed IPv6 bracket.
+MALFORMED_HOSTS = ["a..b", ".", f"{'k' * 64}.example.test", "keys example.test", "keys.example.test:99999",
+                   "keys.example.test:http", "[::1"]
+
+
+@pytest.mark.parametrize("trusted_hosts", [None, ["keys.example.test"]], ids=["any host", "trusted hosts"])
+@pytest.mark.parametrize("host", MALFORMED_HOSTS)
+def test_a_malformed_host_is_a_400_page(app, client, admin, make_key, host, trusted_hosts):
+    _, plaintext = make_key(admin)
+    app.config["TRUSTED_HOSTS"] = trusted_hosts
+    for path, headers in (("/login", {}), ("/", HTMX), ("/no-such-page", {})):
+        response = client.get(path, headers={**headers, "Host": host})
+        assert response.status_code == 400, path
+        assert text_of(parse_html(response).find("h1")) == "Bad Request", path
+        assert_security_headers(response)
+    # Before any other check: a form without its CSRF token is refused for its Host, not its token.
+    refused_form = client.post("/login", data={}, headers={"Host": host})
+    assert refused_form.status_code == 400
+    assert EXPIRED_MESSAGE not in refused_form.get_data(as_text=True)
+    response = client.get("/api/v1/me", headers={"x-api-key": plaintext, "Host": host})
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    assert "Host" in response.get_json()["errors"][0]["detail"]
 
 
 @pytest.mark.parametrize(("value", "expected"), [

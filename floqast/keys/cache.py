@@ -7,8 +7,9 @@ Last used and its exposure in a URL: UPDATEs with the execution option keeps_key
 when the rate limits are (every host's workers read the same one, and a pull's count checks it in its own round
 trip), or in a file beside the SQLite database (one host). A kept key is used only while the mark is the one read
 before it was loaded: a delete, a roll, a leak report or a team's change stops every worker's copy once its
-commit's mark is written. A mark that cannot be read means nothing is kept or used. PostgreSQL without Redis keeps
-nothing: other hosts' commits would not reach this host's mark.
+commit's mark is written. A mark that cannot be read means nothing is kept or used; a mark missing from Redis (lost
+in a flush or a failover, perhaps with the change that wrote it) means every kept key is read again. PostgreSQL
+without Redis keeps nothing: other hosts' commits would not reach this host's mark.
 
 Kept keys are also read again after KEY_CACHE_SECONDS whatever the mark says: the bound on what a lost mark can
 cost (a process killed between its commit and its mark, or Redis unreachable for that one write, which is logged).
@@ -80,9 +81,15 @@ class RedisMark:
         self.key = f"{namespace}:key-changes"
 
     def read(self) -> bytes | None:
+        """The mark, made now if there is none (no change yet, or Redis lost it in a flush or a failover): a key is
+        kept only under a mark that a change replaces, never under its absence, which a lost change leaves too."""
         try:
-            # b"" before the first change (or after Redis lost the mark): a token that no write makes.
-            return self.storage.get_connection().get(self.key) or b""
+            connection = self.storage.get_connection()
+            mark = connection.get(self.key)
+            if mark is None:
+                connection.set(self.key, secrets.token_hex(16), nx=True)
+                mark = connection.get(self.key)  # None if lost again in between: nothing is kept
+            return mark
         except Exception:  # noqa: BLE001  (Redis unreachable: nothing kept is used, pulls read the database)
             logger.warning("key change mark unreadable: keys are read from the database", exc_info=True)
             return None

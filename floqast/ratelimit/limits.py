@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, WindowStats, parse
-from limits.storage import RedisStorage, Storage
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from redis import Redis
 from werkzeug.exceptions import TooManyRequests
 
@@ -97,6 +97,11 @@ class InProcessStorage(Storage):
         self.next_cleanup = now + self.CLEANUP_SECONDS
         for key in [key for key, expiry in self.expirations.items() if expiry <= now]:
             del self.counts[key], self.expirations[key]
+
+
+def counted_per_worker(storage_uri: str) -> bool:
+    """Whether counts at `storage_uri` are each worker's own, in its memory: every limit then holds once per worker."""
+    return storage_uri.split(":", 1)[0] in (*InProcessStorage.STORAGE_SCHEME, *MemoryStorage.STORAGE_SCHEME)
 
 
 def namespace() -> str:
@@ -242,9 +247,9 @@ def count(rate: str, *identity: str, unless_changed: tuple[str, bytes] | None = 
 
 
 # limits' incr_expire.lua (the fixed window's count: its expiry set by its first hit), answering the window's
-# remaining milliseconds too; with a KEYS[2], only while it holds ARGV[3] (unset reads as "").
+# remaining milliseconds too; with a KEYS[2], only while it holds ARGV[3] (unset holds nothing: not counted).
 INCR_EXPIRE_PTTL = """
-if #KEYS > 1 and (redis.call("get", KEYS[2]) or "") ~= ARGV[3] then
+if #KEYS > 1 and redis.call("get", KEYS[2]) ~= ARGV[3] then
     return false
 end
 local current = redis.call("incrby", KEYS[1], ARGV[2])

@@ -1,12 +1,14 @@
-"""Security headers on every response, and a clear answer when a page's CSRF token has gone stale."""
+"""Security headers on every response, a 400 for a Host header that names no host of ours, and a clear answer when a
+page's CSRF token has gone stale."""
 
 from flask import current_app, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import MethodNotAllowed, NotFound, SecurityError
+from werkzeug.exceptions import BadHost, BadRequest, MethodNotAllowed, NotFound, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from floqast.api.errors import error_response
+from floqast.web.errors import handle_http_error
 from floqast.web.request import same_site_path
 
 # No 'unsafe-inline', no 'unsafe-eval': scripts and styles come from our own files only. htmx needs
@@ -33,6 +35,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 # Flask-Limiter sets Retry-After on every response it counted; it only means something on these.
 RETRY_STATUSES = {429, 503}
 EXPIRED_MESSAGE = "Your session has expired. Reload the page to continue."
+MALFORMED_HOST = "The Host header is not a valid host name."
 
 
 def add_security_headers(response):
@@ -77,11 +80,25 @@ def csrf_expired(error: CSRFError):
     return page, 400
 
 
-def untrusted_host(error: SecurityError):
-    """A Host header outside TRUSTED_HOSTS: a 400 made without any URL of ours, since none can be built."""
-    if request.is_api:
-        return error_response(400, "Bad Request", error.description)
-    return error.description, 400, {"Content-Type": "text/plain; charset=utf-8"}
+def refuse_unusable_host() -> None:
+    """A Host header that is malformed or outside TRUSTED_HOSTS is a 400 before anything else looks at the request.
+
+    Werkzeug finds no URL of ours for some malformed hosts ("a..b": an empty label), and reads the others (a space,
+    a port past 65535) as no Host at all, which a request with a Host header never means.
+    """
+    error = request.routing_exception
+    if isinstance(error, SecurityError):
+        raise error
+    if isinstance(error, BadHost) or (request.headers.get("Host") and not request.host):
+        raise BadHost(MALFORMED_HOST)
+
+
+def unusable_host(error: BadRequest):
+    """The 400 for a Host header that is malformed or outside TRUSTED_HOSTS, in the form the client reads. Its page's
+    links are paths, built as for a request without a Host, since this one has no URL adapter of its own."""
+    request_ctx.url_adapter = current_app.url_map.bind("", script_name=request.root_path or "/",
+                                                       url_scheme=request.scheme)
+    return handle_http_error(error)
 
 
 def init_app(app) -> None:
@@ -89,7 +106,9 @@ def init_app(app) -> None:
     if proxies:
         # Behind N proxies of ours: the client's IP (limits, audit) and https (HSTS, Secure) from their headers.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    # Registered before the other extensions' after_request hooks, so it runs after them (last).
+    # Registered before the other extensions' hooks: its before_request runs first, its after_request last.
+    app.before_request(refuse_unusable_host)
     app.after_request(add_security_headers)
     app.register_error_handler(CSRFError, csrf_expired)
-    app.register_error_handler(SecurityError, untrusted_host)
+    for error in (BadHost, SecurityError):
+        app.register_error_handler(error, unusable_host)
