@@ -10,7 +10,16 @@ from sqlalchemy import update
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, utcnow
-from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, only_the_audit_insert, reload, statements_sent
+from helpers import (
+    AUDIT_TRAIL,
+    CHECKLISTS,
+    ME,
+    RECONCILIATIONS,
+    assert_api_error,
+    only_the_audit_insert,
+    reload,
+    statements_sent,
+)
 
 QUERIES = ["api_key={key}", "key={key}", "token={key}", "access_token={key}", "x-api-key={key}", "API_KEY={key}",
            "q={key}", "filter[month]=1&whatever={key}", "api_key=not-even-a-key", "{key}", "filter[entityIds]={key}",
@@ -91,3 +100,30 @@ def test_accepted_pulls_never_look_for_exposed_keys(api_get, admin, make_key):
         assert api_get(f"{RECONCILIATIONS}?filter[month]=1&filter[year]=2026", plaintext).status_code == 200
     assert not any("exposed_in_url_at" in statement for statement in statements)
     assert reload(key).exposed_in_url_at is None
+
+
+# A key inside a parameter's value or name, not at its start: each (query, what the trail shows in its place).
+KEYS_INSIDE = [
+    ("authorization=Bearer%20{key}", {"authorization": "REDACTED"}),
+    ("filter[month]=%22{key}%22&filter[year]=2026", {"filter[month]": "REDACTED", "filter[year]": "2026"}),
+    ("filter[entityIds]=1,{key}", {"filter[entityIds]": "REDACTED"}),
+    ("filter[{key}]=1", {"REDACTED": "1"}),
+    ("note=key:{key}.", {"note": "REDACTED"}),
+]
+
+
+@pytest.mark.parametrize(("query", "shown"), KEYS_INSIDE)
+def test_a_key_anywhere_in_a_parameter_is_refused_marked_exposed_and_redacted_in_the_trail(
+        api_get, admin, make_key, query, shown):
+    key, plaintext = make_key(admin, name="Leaked")
+    _, reader = make_key(admin, name="Reader")
+    response = api_get(f"{RECONCILIATIONS}?{query.format(key=plaintext)}", plaintext)
+    error = assert_api_error(response, 400)
+    assert "not accepted in the URL" in error["detail"] and "replace it with a new key" in error["detail"]
+    assert reload(key).exposed_in_url_at is not None
+    answer = api_get(AUDIT_TRAIL, reader)
+    assert plaintext not in answer.get_data(as_text=True)
+    [refused] = answer.get_json()["data"]
+    assert refused["meta"]["status"] == "400" and refused["apiKeyId"] == str(key.id)
+    assert refused["meta"]["queryParameters"] == shown
+

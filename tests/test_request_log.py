@@ -134,9 +134,23 @@ def test_pages_are_not_logged(admin_client):
     ("filter[entityIds]=%20fq_abc", "filter[entityIds]=REDACTED"),
     ("%66q_abc=x", "REDACTED=x"),
     ("filter[month]=May&filter[year]=2025", "filter[month]=May&filter[year]=2025"),
+    ("page[cursor]=WyJhdWRpdC10cmFpbCJdfq_x", "page[cursor]=WyJhdWRpdC10cmFpbCJdfq_x"),
 ])
 def test_anything_like_a_key_in_a_query_is_redacted(query, logged):
     assert redacted_query(query) == logged
+
+
+@pytest.mark.parametrize(("query", "logged"), [
+    ("authorization=Bearer%20{key}", "authorization=REDACTED"),
+    ("filter[month]=%22{key}%22&filter[year]=2026", "filter[month]=REDACTED&filter[year]=2026"),
+    ("filter[entityIds]=1,{key}", "filter[entityIds]=REDACTED"),
+    ("filter[entityIds]=1%2C{percent_encoded_key}", "filter[entityIds]=REDACTED"),
+    ("filter[{key}]=1&page[size]=5", "REDACTED=1&page[size]=5"),
+])
+def test_a_key_anywhere_in_a_name_or_value_is_redacted(query, logged):
+    key = tokens.generate()
+    percent_encoded_key = "".join(f"%{ord(char):02X}" for char in key)
+    assert redacted_query(query.format(key=key, percent_encoded_key=percent_encoded_key)) == logged
 
 
 def test_a_key_in_the_path_is_never_logged(api_get, admin, make_key):
@@ -152,6 +166,15 @@ def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_end
         request_log.log_api_request(Response())
     [row] = logged_requests()
     assert row.uri == "/api/v1/downloads/REDACTED?filter[x]=REDACTED"
+
+
+def test_a_path_part_holding_a_key_is_redacted(app, team):
+    plaintext = tokens.generate()
+    with app.test_request_context(f"/api/v1/downloads/link-{plaintext}"):
+        g.api_key = LoggedKey(7, team.id)
+        request_log.log_api_request(Response())
+    [row] = logged_requests()
+    assert row.uri == "/api/v1/downloads/REDACTED"
 
 
 def test_requests_are_buffered_then_written_in_one_statement(app, api_get, admin, make_key, log):

@@ -37,8 +37,8 @@ def _unauthorized(detail: str) -> ApiError:
 
 
 def _key_in_query_string() -> bool:
-    """Whether the URL carries something that looks like a key: a key parameter, or a value or bare name
-    starting with our prefix (`?fq_...`, `?filter[entityIds]=fq_...`)."""
+    """Whether the URL carries something that looks like a key: a key parameter, or a name or value holding a
+    key anywhere or starting with our prefix (`?fq_...`, `?filter[entityIds]=1,fq_...`, `?filter[fq_...]=1`)."""
     for name, value in request.args.items(multi=True):
         if name.lower() in tokens.QUERY_KEY_PARAMETERS or tokens.looks_like_key(name) or tokens.looks_like_key(value):
             return True
@@ -46,13 +46,11 @@ def _key_in_query_string() -> bool:
 
 
 def _well_formed_keys_in_url() -> list[str]:
-    """The well-formed keys (checksum and all) among the URL's parameter names and values."""
+    """The well-formed keys (checksum and all) anywhere in the URL's parameter names and values, each once."""
     found = []
     for name, value in request.args.items(multi=True):
-        for text in (name.strip(), value.strip()):
-            if tokens.is_well_formed(text) and text not in found:
-                found.append(text)
-    return found
+        found += tokens.keys_in(name) + tokens.keys_in(value)
+    return list(dict.fromkeys(found))
 
 
 def header_key() -> str:

@@ -16,7 +16,8 @@ KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 _ALPHABET_SET = frozenset(ALPHABET)
 _KEY_SHAPED = re.compile(f"(?=({PREFIX}[0-9A-Za-z]{{{KEY_LENGTH - len(PREFIX)}}}))")
 # Query parameters in which clients put keys (never read from there: refused, and never logged).
-QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token"}
+QUERY_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token",
+                        "authorization"}
 
 
 def _base62(number: int, width: int) -> str:
@@ -50,14 +51,22 @@ def is_well_formed(key: str) -> bool:
     return hmac.compare_digest(checksum(random_part), given)
 
 
+def keys_in(text: str) -> list[str]:
+    """The well-formed keys anywhere in `text` (say, pasted into a description or a URL's `?q="Bearer fq_..."`),
+    each once, in order."""
+    return list(dict.fromkeys(match for match in _KEY_SHAPED.findall(text) if is_well_formed(match)))
+
+
 def contains_key(text: str) -> bool:
-    """Whether a well-formed key appears anywhere in `text` (say, pasted into a description)."""
-    return any(is_well_formed(match) for match in _KEY_SHAPED.findall(text))
+    """Whether a well-formed key appears anywhere in `text`."""
+    return bool(keys_in(text))
 
 
 def looks_like_key(text: str) -> bool:
-    """Whether `text` starts like a key, mistyped or not: a URL part to refuse and to keep out of logs."""
-    return text.strip().startswith(PREFIX)
+    """Whether `text` holds a key anywhere, or starts like one, mistyped or not: a URL part to refuse and to keep
+    out of logs."""
+    text = text.strip()
+    return text.startswith(PREFIX) or contains_key(text)
 
 
 def digest(key: str, pepper: bytes) -> str:
