@@ -100,6 +100,25 @@ def test_dates_are_whole_days_in_the_teams_time_zone_both_inclusive(api_get, tea
     assert created(**{"filter[endDate]": "2026-01-09"}) == moments[:1]
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14 and UTC-12
+@pytest.mark.parametrize("days", [
+    {"filter[startDate]": "0001-01-01"},
+    {"filter[endDate]": "9999-12-31"},
+    {"filter[startDate]": "0001-01-01", "filter[endDate]": "9999-12-31"},
+    {"filter[startDate]": "0001-01-02", "filter[endDate]": "9999-12-30"},
+])
+def test_the_first_and_last_days_a_date_can_name_bound_nothing(api_get, client, team, admin, make_key, zone, days):
+    team.timezone = zone
+    db.session.commit()
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, JANUARY)
+    assert [entry["createdAt"] for entry in trail(api_get, plaintext, **days)] == ["2026-01-10T00:00:00Z"]
+    redirect = api_get(AUDIT_TRAIL, plaintext, query_string={**days, "allowRedirect": "true"})
+    download = client.get(redirect.headers["Location"])
+    assert download.status_code == 200, download.get_data(as_text=True)
+    assert download.get_json()["data"][0]["createdAt"] == "2026-01-10T00:00:00Z"
+
+
 def test_pages_follow_relative_links_to_a_null_next_and_cursors_stay_with_their_query(api_get, team, admin, make_key):
     key, plaintext = make_key(admin)
     log_rows(team.id, key.id, *([JANUARY] * 5))

@@ -34,9 +34,11 @@ class TrailFilters:
 
     def clauses(self, team) -> list:
         conditions = []
-        if self.start is not None:
+        # The first and last days a date can name bound nothing, and their bounds (the end of the day before the
+        # first, of the day after the last) are beyond what a datetime holds.
+        if self.start is not None and self.start > date.min:
             conditions.append(ApiRequest.created_at >= team.end_of_day(self.start - timedelta(days=1)))
-        if self.end is not None:
+        if self.end is not None and self.end < date.max:
             conditions.append(ApiRequest.created_at < team.end_of_day(self.end))
         if self.api_key_id is not None:
             conditions.append(ApiRequest.api_key_id == self.api_key_id)
