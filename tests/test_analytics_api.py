@@ -153,6 +153,20 @@ def test_csv_carries_the_same_records_as_json(client, acme_key, service):
     assert rows == [flatten(record) for record in records]
 
 
+def test_every_time_is_whole_seconds_in_utc_in_json_and_csv(client, acme_key):
+    reconciliation_id = db.session.scalar(select(func.min(Reconciliation.id)))
+    moment = datetime(2025, 3, 31, 18, 15, 6, 123456, tzinfo=timezone.utc)
+    db.session.execute(update(Reconciliation).where(Reconciliation.id == reconciliation_id).values(
+        preparer_signed_at=moment, updated_at=moment))
+    db.session.commit()
+    [record] = [record for record in walk(client, RECONCILIATIONS, acme_key) if record["id"] == str(reconciliation_id)]
+    [row] = [row for row in csv_rows(pull(client, RECONCILIATIONS, acme_key, accept="text/csv"))
+             if row["id"] == str(reconciliation_id)]
+    preparer = next(signature for signature in record["signatures"] if signature["group"] == "preparer")
+    assert record["updatedAt"] == preparer["signedDate"] == "2025-03-31T18:15:06Z"
+    assert row["updatedAt"] == row["signatures.preparer.signedDate"] == "2025-03-31T18:15:06Z"
+
+
 def test_json_numbers_match_the_database_exactly(client, acme_key):
     records = walk(client, RECONCILIATIONS, acme_key)
     for record in records:

@@ -1,6 +1,7 @@
 """GET /api/v1/audit-trail: the team's logged API requests in FloQast's shape, its filters, pages and errors."""
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -117,6 +118,17 @@ def test_the_first_and_last_days_a_date_can_name_bound_nothing(api_get, client, 
     download = client.get(redirect.headers["Location"])
     assert download.status_code == 200, download.get_data(as_text=True)
     assert download.get_json()["data"][0]["createdAt"] == "2026-01-10T00:00:00Z"
+
+
+def test_every_created_at_is_whole_seconds_in_utc(api_get, team, admin, make_key, document):
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, JANUARY, JANUARY.replace(microsecond=654321))
+    api_get(ME, plaintext)  # logged at the moment of its request, microseconds and all
+    body = api_get(AUDIT_TRAIL, plaintext).get_json()
+    validate(document, "/audit-trail", "200", body)
+    created = [entry["createdAt"] for entry in body["data"]]
+    assert created[:2] == ["2026-01-10T00:00:00Z"] * 2
+    assert len(created) == 3 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", moment) for moment in created)
 
 
 def test_pages_follow_relative_links_to_a_null_next_and_cursors_stay_with_their_query(api_get, team, admin, make_key):

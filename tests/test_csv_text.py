@@ -66,4 +66,4 @@ def test_the_fast_csv_rows_are_the_plain_flattened_records(app, team, odd_books,
             "'@North", ""} <= cells
     assert {"ok;'=1+1", "a;'\"=2", "line\n'@x", "a\r'@x", "a\r\n'-1;b", "a;;''"} <= cells
     assert ("-1234.50" in cells and "-0.05" in cells) if service is Service.RECONCILIATIONS else ("'@x;ok;'@x" in cells)
-    assert {"2025-03-31T18:15:06Z", "2025-03-31T18:15:06.123456Z"} <= cells
+    assert "2025-03-31T18:15:06Z" in cells and not any(cell.endswith(".123456Z") for cell in cells)  # whole seconds

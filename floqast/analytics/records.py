@@ -3,7 +3,7 @@
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
@@ -28,9 +28,15 @@ class Field:
         return self.column is None
 
 
+# Every time the API gives, in JSON and CSV (FloQast's form): UTC, whole seconds, as iso_utc writes it.
+ISO_UTC_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
 def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    """The API's one time format, YYYY-MM-DDTHH:MM:SSZ (ISO 8601 in UTC, whole seconds), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def iso_date(day: date | None) -> str | None:
