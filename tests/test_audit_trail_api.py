@@ -2,11 +2,12 @@
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from floqast.extensions import db
+from floqast.keys.actions import roll_key
 from floqast.models import Role, Service
 from helpers import AUDIT_TRAIL, CLIENT_IP, ME, RECONCILIATIONS, assert_api_error, log_rows, validate
 
@@ -145,10 +146,26 @@ def test_pages_follow_relative_links_to_a_null_next_and_cursors_stay_with_their_
         pages += 1
     assert pages == 3 and len(ids) == len(set(ids)) == 5 and ids == sorted(ids, key=int)
     cursor = first["links"]["next"].split("page[cursor]=")[1]
-    _, other_key = make_key(admin, name="Other")
-    for query, key_used in [({"page[size]": "2"}, plaintext), (january, other_key)]:
-        response = api_get(AUDIT_TRAIL, key_used, query_string={**query, "page[cursor]": cursor})
-        assert "issued for a different query" in assert_api_error(response, 400)["detail"]
+    response = api_get(AUDIT_TRAIL, plaintext, query_string={"page[size]": "2", "page[cursor]": cursor})
+    assert "issued for a different query" in assert_api_error(response, 400)["detail"]
+
+
+def test_a_saved_next_link_resumes_with_the_replacement_of_a_rolled_key_and_no_other_teams(
+        api_get, team, admin, make_team, make_user, make_key):
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, *([JANUARY] * 3))
+    january = {"filter[endDate]": "2026-01-31", "page[size]": "2"}
+    first = api_get(AUDIT_TRAIL, plaintext, query_string=january).get_json()
+    saved = first["links"]["next"]
+    _, replacement = roll_key(key, admin, timedelta(0))  # the old key stops at once
+    db.session.commit()
+    assert_api_error(api_get(saved, plaintext), 401)
+    resumed = api_get(saved, replacement)
+    assert resumed.status_code == 200, resumed.get_data(as_text=True)
+    ids = [entry["id"] for entry in first["data"] + resumed.get_json()["data"]]
+    assert len(ids) == len(set(ids)) == 3 and resumed.get_json()["links"]["next"] is None
+    _, theirs = make_key(make_user(make_team("Globex"), Role.ADMIN))
+    assert "issued for a different query" in assert_api_error(api_get(saved, theirs), 400)["detail"]
 
 
 @pytest.mark.parametrize(("query", "named"), [

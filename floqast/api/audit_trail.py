@@ -92,12 +92,12 @@ def entry(row) -> dict:
 
 
 def trail_page(pull: Pull):
-    """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this key
-    only."""
-    query, team, api_key_id = parse_trail_query(pull.args), pull.key.team, pull.key.id
+    """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this team
+    only, so that any key of the team (a rolled key's replacement) resumes a saved links.next."""
+    query, team = parse_trail_query(pull.args), pull.key.team
     request_log.flush_own()
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
-    cursor_key = [*query.filters.key, api_key_id]
+    cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
     statement = (
         select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
