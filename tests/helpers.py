@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import jsonschema
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from bs4 import BeautifulSoup
@@ -402,3 +403,18 @@ def run_together(count: int, work, timeout: float = 60):
         thread.join(timeout)
         assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
     return results
+
+
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+on_redis = pytest.mark.skipif(not redis_reachable(),
+                              reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")

@@ -2,7 +2,7 @@
 taken straight from the query's tuples.
 
 It skips what the JSON form needs for every row (Python datetimes and Decimals, the nested record, flattening
-it again) and writes the same text as `Dataset.flat_record`: tests/test_csv_text.py compares them row by row,
+it again) and writes the same text as `Dataset.flat_record`: tests/analytics/test_csv_text.py compares them row by row,
 on SQLite and PostgreSQL. What that buys is measured in commit b613951 and is the export row (3) of README's
 benchmark section. Only the CSV export reads rows this way.
 """

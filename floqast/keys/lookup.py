@@ -3,7 +3,7 @@
 Every API request checks its key, so the check's cost is most of what a keyed request costs beyond an
 unkeyed one: README's benchmark section measures it in row 1 (auth overhead, /api/v1/me against /healthz)
 and row 2 (key check), and commits 19523b8, dc0ad99, 591174a and 4cd4736 measured each step taken here.
-It reads the same values as `ApiKey.by_plaintext`, which tests/test_key_check.py checks for keys in every
+It reads the same values as `ApiKey.by_plaintext`, which tests/keys/test_key_check.py checks for keys in every
 state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
 """
 

@@ -13,7 +13,6 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.analytics.generate import Profile, generate
 from floqast.extensions import db
@@ -21,9 +20,9 @@ from floqast.keys.actions import deactivate_key
 from floqast.models import ApiKey, Role, Team, User
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.web.security import CONTENT_SECURITY_POLICY
-from helpers import ME, RECONCILIATIONS, free_port, gunicorn_serving, issue_key, sqlite_file_app
+from helpers import ME, RECONCILIATIONS, REDIS_URL, free_port, gunicorn_serving, issue_key, on_redis, sqlite_file_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PEPPER = "gunicorn-test-pepper"
 
 

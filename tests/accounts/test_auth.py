@@ -202,5 +202,5 @@ def test_importing_the_app_hashes_no_password():
               "bcrypt.hashpw = refuse\n"
               "import floqast.auth.routes\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parent.parent)
+                            cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr

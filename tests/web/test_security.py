@@ -9,7 +9,7 @@ from floqast.extensions import db
 from floqast.web.security import CONTENT_SECURITY_POLICY, EXPIRED_MESSAGE
 from helpers import HTMX, PASSWORD, csrf_token, log_in, parse_html, text_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_security_headers(response):

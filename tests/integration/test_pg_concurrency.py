@@ -35,7 +35,7 @@ from helpers import (
 )
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 on_postgresql = pytest.mark.skipif(
     not DATABASE_URL.startswith(("postgres://", "postgresql://")),
     reason="concurrency is tested on PostgreSQL: set DATABASE_URL=postgresql://... (CI does)",

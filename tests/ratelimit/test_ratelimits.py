@@ -2,7 +2,6 @@
 IP) and caps on what one request may carry."""
 
 import io
-import socket
 import threading
 import time
 import uuid
@@ -18,10 +17,18 @@ from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow
 from floqast.ratelimit import limits as ratelimits
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
-from helpers import ME, PASSWORD, RECONCILIATIONS, assert_api_error, csrf_token, issue_key, parse_html, text_of
-
-REDIS_URL = "redis://127.0.0.1:6379"
-
+from helpers import (
+    ME,
+    PASSWORD,
+    RECONCILIATIONS,
+    REDIS_URL,
+    assert_api_error,
+    csrf_token,
+    issue_key,
+    on_redis,
+    parse_html,
+    text_of,
+)
 
 # ---------------------------------------------------------------- login
 
@@ -400,18 +407,6 @@ def test_a_form_just_under_the_cap_is_read(client, admin):
 
 
 # ---------------------------------------------------------------- Redis: one count for every worker
-
-
-def redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-on_redis = pytest.mark.skipif(not redis_reachable(),
-                              reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.config import database_url
 from floqast.models import Service
-from helpers import log_in, terminate_other_connections
+from helpers import REDIS_URL, log_in, on_redis, terminate_other_connections
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
-from test_ratelimits import REDIS_URL, on_redis
 
 from floqast.extensions import db
 from floqast.keys import cache as key_cache
@@ -17,9 +16,11 @@ from floqast.models import ApiKey, Role, Team, User
 from helpers import (
     CLIENT_IP,
     ME,
+    REDIS_URL,
     assert_api_error,
     free_port,
     issue_key,
+    on_redis,
     record_at_the_driver,
     sqlite_file_app,
     statements_sent,
