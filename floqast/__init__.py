@@ -7,8 +7,8 @@ from flask import Flask, request
 
 from floqast.config import Config, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
-from floqast.http_request import BrowserSessionInterface, Request
-from floqast.routing import IdConverter
+from floqast.web.converters import IdConverter
+from floqast.web.request import BrowserSessionInterface, Request
 
 
 def create_app(config: type | None = None) -> Flask:
@@ -36,7 +36,11 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import key_cache, pool, ratelimits, request_log, security
+    from floqast import pool
+    from floqast.keys import cache
+    from floqast.ratelimit import limits
+    from floqast.usage import request_log
+    from floqast.web import security
 
     security.init_app(app)  # first, so that its headers go on last, on every response
     pool.configure(app)
@@ -45,8 +49,8 @@ def create_app(config: type | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(root / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    ratelimits.init_app(app)
-    key_cache.init_app(app)  # after the limiter: its Redis holds the key change mark
+    limits.init_app(app)
+    cache.init_app(app)  # after the limiter: its Redis holds the key change mark
     request_log.init_app(app)
 
     @app.before_request
@@ -55,7 +59,8 @@ def create_app(config: type | None = None) -> Flask:
         if not request.is_api:
             csrf.protect()
 
-    from floqast import analytics, api, auth, cli, errors, health, home, settings
+    from floqast import analytics, api, auth, cli, health, home, settings
+    from floqast.web import errors
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)

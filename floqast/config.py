@@ -61,7 +61,7 @@ class Config:
     REVOKE_RATE_LIMIT = os.environ.get("REVOKE_RATE_LIMIT", "30 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
     RATELIMIT_NAMESPACE = "floqast"
-    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/key_cache.py), for at
+    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/keys/cache.py), for at
     # most KEY_CACHE_SECONDS (0: never kept), at most KEY_CACHE_SIZE of them.
     KEY_CACHE_SECONDS = float(os.environ.get("KEY_CACHE_SECONDS") or 10)
     KEY_CACHE_SIZE = int(os.environ.get("KEY_CACHE_SIZE") or 10_000)
@@ -70,7 +70,7 @@ class Config:
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
-    # The API request log (floqast/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
+    # The API request log (floqast/usage/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
     # in batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
     # REQUEST_LOG_RETENTION_DAYS by `flask --app wsgi api-log prune`.
     REQUEST_LOG_ENABLED = env_flag("REQUEST_LOG_ENABLED", default=True)

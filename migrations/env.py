@@ -4,7 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from floqast.request_log import include_name
+from floqast.usage.request_log import include_name
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

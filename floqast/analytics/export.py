@@ -12,9 +12,9 @@ from floqast.analytics import csv_text
 from floqast.analytics.cursor import Cursors
 from floqast.analytics.params import Filters, Page, parse_query
 from floqast.analytics.records import Dataset
+from floqast.api.pulls import CSV, Pull
 from floqast.extensions import db
 from floqast.models import Team
-from floqast.pulls import CSV, Pull
 
 ROWS_PER_FETCH = 1000
 RECORDS_PER_CHUNK = 500

@@ -11,8 +11,8 @@ from floqast.api import bp
 from floqast.api.auth import requires_service
 from floqast.api.errors import error_response
 from floqast.api.lists import allows_redirect
+from floqast.api.pulls import CSV, JSON, Pull
 from floqast.models import Service
-from floqast.pulls import CSV, JSON, Pull
 
 RECONCILIATIONS, CHECKLISTS = DATASETS[Service.RECONCILIATIONS], DATASETS[Service.CHECKLISTS]
 

@@ -4,17 +4,19 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast import audit, key_actions, request_log
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit import events as audit
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
+from floqast.keys import actions
+from floqast.keys.actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
-from floqast.notices import KeyNotice
-from floqast.routing import database_id
+from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
 from floqast.settings.activity import DateRange, date_range
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
+from floqast.usage import request_log
+from floqast.web.converters import database_id
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
@@ -111,7 +113,7 @@ def create_key():
     form = new_key_form()
     if form.validate():
         try:
-            key, plaintext = key_actions.create_key(current_user, form.name.data, form.services.data,
+            key, plaintext = actions.create_key(current_user, form.name.data, form.services.data,
                                                     form.expires_on(), form.description.data, form.allowed_ips.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
@@ -229,9 +231,9 @@ def edit_key(key_id: int):
     key = team_key_or_404(key_id)
     form = edit_key_form(key)
     try:
-        key_actions.check_editable(key)
+        actions.check_editable(key)
         if form.validate():
-            changes = key_actions.edit_key(key, form.name.data, form.description.data, by=current_user)
+            changes = actions.edit_key(key, form.name.data, form.description.data, by=current_user)
     except NameTaken as taken:  # by a create or rename committed after the form read the names
         form.name.errors.append(str(taken))
     except KeyStopped:  # expired, or deactivated before or while this was sent
@@ -290,7 +292,7 @@ def roll_key(key_id: int):
     if not form.validate():
         return render_roll(key, form, 422)
     try:
-        replacement, plaintext = key_actions.roll_key(key, current_user, form.overlap_time())
+        replacement, plaintext = actions.roll_key(key, current_user, form.overlap_time())
     except CannotRoll:  # rolled or stopped since the form was shown (by another admin, perhaps a moment ago)
         db.session.rollback()
         return render_roll(key, form, 409)
@@ -307,7 +309,7 @@ def confirm_delete(key_id: int):
 
 def deactivate(key: ApiKey) -> bool:
     """Deactivate the key for the current admin, committed with its audit event; False when it already was."""
-    deactivated_now = key_actions.deactivate_key(key, by=current_user)
+    deactivated_now = actions.deactivate_key(key, by=current_user)
     db.session.commit()
     return deactivated_now
 
@@ -361,7 +363,7 @@ def save_allowed_ips(key_id: int):
         return allowed_ips_answer(key, form, 409)
     if not form.validate():
         return allowed_ips_answer(key, form, 422)
-    message = allowed_ips_message(key, key_actions.change_allowed_ips(key, form.allowed_ips.data, by=current_user))
+    message = allowed_ips_message(key, actions.change_allowed_ips(key, form.allowed_ips.data, by=current_user))
     db.session.commit()
     if not wants_fragment():
         flash(message)

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, utcnow
-from floqast.request_days import ApiRequestDay, outcome
-from floqast.request_log import ApiRequest, flush_own
+from floqast.usage.days import ApiRequestDay, outcome
+from floqast.usage.request_log import ApiRequest, flush_own
 
 DAYS = 30
 # The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them

@@ -1,7 +1,7 @@
 """api_requests.refusal: why a key's request was refused, for the Activity page to say it in words
 
 Revision ID: bfdc6c6890d5
-Revises: b8e2f4a61c39
+Revises: fb9987f3bcb6
 Create Date: 2026-12-03 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'bfdc6c6890d5'
-down_revision = 'b8e2f4a61c39'
+down_revision = 'fb9987f3bcb6'
 branch_labels = None
 depends_on = None
 

@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 from floqast.models import utcnow
-from floqast.request_log import make_partition, month_of, next_month
+from floqast.usage.request_log import make_partition, month_of, next_month
 
 
 # revision identifiers, used by Alembic.

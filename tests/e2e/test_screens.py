@@ -9,7 +9,7 @@ import pytest
 
 from e2e.conftest import pull
 from floqast.extensions import db
-from floqast.request_days import ApiRequestDay
+from floqast.usage.days import ApiRequestDay
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
