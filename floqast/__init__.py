@@ -59,7 +59,7 @@ def create_app(config: type | None = None) -> Flask:
         if not request.is_api:
             csrf.protect()
 
-    from floqast import analytics, api, auth, cli, health, home, settings
+    from floqast import api, auth, cli, health, home, settings
     from floqast.web import errors
 
     app.register_blueprint(auth.bp)
@@ -69,5 +69,4 @@ def create_app(config: type | None = None) -> Flask:
     app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)
-    analytics.init_app(app)
     return app

@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from floqast.analytics.cursor import Cursors
-from floqast.analytics.export import streamed_page
-from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
+from floqast.api.cursor import Cursors
+from floqast.api.export import streamed_page
 from floqast.api.lists import allows_redirect
+from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.api.pulls import Pull
 from floqast.usage import request_log
 from floqast.usage.request_log import ApiRequest

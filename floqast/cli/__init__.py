@@ -162,3 +162,6 @@ def init_app(app) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo)
+    from floqast.cli.analytics import analytics_cli
+
+    app.cli.add_command(analytics_cli)

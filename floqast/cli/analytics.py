@@ -70,7 +70,3 @@ def import_command(service, team_name, file):
             f"Nothing was imported: {len(rejected.problems)} problem(s) in {file.name}."
         ) from None
     click.echo(f"Imported {file.name} into {team.name!r}: {inserted} new, {updated} updated.")
-
-
-def init_app(app) -> None:
-    app.cli.add_command(analytics_cli)
