@@ -4,7 +4,7 @@ import os
 
 from floqast.config import Config
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, counted_per_worker
-from floqast.usage import request_log
+from floqast.usage import buffer
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -30,4 +30,4 @@ def on_starting(server):
 
 def worker_exit(server, worker):
     """Write the API request log rows this worker still holds before it goes."""
-    request_log.flush_all()
+    buffer.flush_all()

@@ -36,10 +36,9 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import pool
+    from floqast import pool, usage
     from floqast.keys import cache
     from floqast.ratelimit import limits
-    from floqast.usage import request_log
     from floqast.web import security
 
     security.init_app(app)  # first, so that its headers go on last, on every response
@@ -51,7 +50,7 @@ def create_app(config: type | None = None) -> Flask:
     csrf.init_app(app)
     limits.init_app(app)
     cache.init_app(app)  # after the limiter: its Redis holds the key change mark
-    request_log.init_app(app)
+    usage.init_app(app)
 
     @app.before_request
     def check_csrf():

@@ -70,7 +70,7 @@ class Config:
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
-    # The API request log (floqast/usage/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
+    # The API request log (floqast/usage/): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
     # in batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
     # REQUEST_LOG_RETENTION_DAYS by `flask --app wsgi api-log prune`.
     REQUEST_LOG_ENABLED = env_flag("REQUEST_LOG_ENABLED", default=True)

@@ -15,7 +15,7 @@ from floqast.keys import lookup as key_check
 from floqast.keys import tokens
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimit.limits import count_api_pull, count_api_refusal
-from floqast.usage.request_log import LoggedKey
+from floqast.usage.capture import LoggedKey
 from floqast.web.json_errors import ApiError
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."

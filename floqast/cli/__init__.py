@@ -163,5 +163,7 @@ def init_app(app) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo)
     from floqast.cli.analytics import analytics_cli
+    from floqast.cli.api_log import api_log_cli
 
     app.cli.add_command(analytics_cli)
+    app.cli.add_command(api_log_cli)
