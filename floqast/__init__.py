@@ -5,18 +5,19 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from floqast.config import Config, require_secrets
+from floqast.config import overrides_of, read_settings, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
 from floqast.web.converters import IdConverter
 from floqast.web.request import BrowserSessionInterface, Request
 
 
 def create_app(config: type | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, error pages and CLI commands."""
+    """Build the app: settings (the environment's now, `config`'s UPPERCASE attributes over them), extensions,
+    blueprints, error pages and CLI commands."""
     root = Path(__file__).resolve().parent.parent
-    config = config or Config
+    settings = read_settings(os.environ, overrides_of(config))
     # The instance folder (dev secrets, default SQLite file): INSTANCE_PATH, else instance/ in the checkout.
-    instance_path = Path(getattr(config, "INSTANCE_PATH", None) or root / "instance").resolve()
+    instance_path = Path(settings["INSTANCE_PATH"] or root / "instance").resolve()
     app = Flask(
         __name__,
         instance_path=str(instance_path),
@@ -26,7 +27,7 @@ def create_app(config: type | None = None) -> Flask:
     app.request_class = Request
     app.url_map.converters["id"] = IdConverter  # before any route uses <id:...>
     app.session_interface = BrowserSessionInterface()
-    app.config.from_object(config)
+    app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
