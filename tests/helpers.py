@@ -32,7 +32,9 @@ from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, Service, User
-from floqast.usage.request_log import ApiRequest, Captured, flush_own
+from floqast.usage.buffer import flush_own
+from floqast.usage.capture import Captured
+from floqast.usage.models import ApiRequest
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"

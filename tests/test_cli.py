@@ -11,7 +11,7 @@ from floqast.extensions import db
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
 from floqast.usage.days import ApiRequestDay
-from floqast.usage.request_log import ApiRequest
+from floqast.usage.models import ApiRequest
 from helpers import assert_refused
 
 PASSWORD = "a long enough password"

@@ -15,7 +15,8 @@ from sqlalchemy import table as table_named
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow
-from floqast.usage.request_log import ApiRequest, include_name, is_partition, month_of, next_month, partition_name
+from floqast.usage.models import ApiRequest
+from floqast.usage.partitions import include_name, is_partition, month_of, next_month, partition_name
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, issue_key
 
 # The migration that redacts keys the request log kept inside a parameter.

@@ -12,8 +12,8 @@ from operator import itemgetter
 from sqlalchemy import Date, DateTime, Numeric, String, type_coerce
 from sqlalchemy.types import TypeDecorator
 
+from floqast.analytics.filters import Filters
 from floqast.analytics.money import Money
-from floqast.analytics.params import Filters
 from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, iso_utc, neutralise_formula, result_key
 from floqast.models import UTCDateTime
 

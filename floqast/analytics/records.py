@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
+from floqast.analytics.filters import Filters
 from floqast.analytics.models import SIGN_OFF_GROUPS, ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.money import money_text
-from floqast.analytics.params import Filters
 from floqast.models import Service
 
 

@@ -7,15 +7,16 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from floqast.analytics.cursor import Cursors
-from floqast.analytics.export import streamed_page
-from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
+from floqast.api.cursor import Cursors
+from floqast.api.export import streamed_page
 from floqast.api.lists import allows_redirect
+from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.api.pulls import Pull
-from floqast.usage import request_log
-from floqast.usage.request_log import ApiRequest
+from floqast.usage.buffer import flush_own
+from floqast.usage.models import ApiRequest
+from floqast.usage.queries import query_parameters
 
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
@@ -85,7 +86,7 @@ def entry(row) -> dict:
         "method": row.method,
         "sourceIp": row.source_ip,
         "meta": {"status": str(row.status), "service": row.service,
-                 "queryParameters": request_log.query_parameters(row.uri)},
+                 "queryParameters": query_parameters(row.uri)},
         "createdAt": iso_utc(row.created_at),
         "apiKeyId": str(row.api_key_id),
     }
@@ -95,7 +96,7 @@ def trail_page(pull: Pull):
     """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this team
     only, so that any key of the team (a rolled key's replacement) resumes a saved links.next."""
     query, team = parse_trail_query(pull.args), pull.key.team
-    request_log.flush_own()
+    flush_own()
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
     cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)

@@ -8,7 +8,6 @@ from flask import current_app, g, request
 from sqlalchemy import update
 
 from floqast.api import bp
-from floqast.api.errors import ApiError
 from floqast.audit import events
 from floqast.config import key_pepper
 from floqast.extensions import db
@@ -16,7 +15,9 @@ from floqast.keys import lookup as key_check
 from floqast.keys import tokens
 from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from floqast.ratelimit.limits import count_api_pull, count_api_refusal
-from floqast.usage.request_log import LoggedKey, Refusal
+from floqast.usage.capture import LoggedKey
+from floqast.usage.models import Refusal
+from floqast.web.json_errors import ApiError
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "

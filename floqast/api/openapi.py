@@ -2,7 +2,11 @@
 
 from flask import current_app, request
 
-from floqast.analytics.params import (
+from floqast.analytics.records import DATASETS, ISO_UTC_PATTERN
+from floqast.api import bp
+from floqast.api.audit_trail import KEY_ID_PATTERN
+from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
+from floqast.api.params import (
     ALLOW_REDIRECT,
     ALLOW_REDIRECT_PATTERN,
     DEFAULT_PAGE_SIZE,
@@ -12,10 +16,6 @@ from floqast.analytics.params import (
     MONTH_PATTERN,
     YEAR_PATTERN,
 )
-from floqast.analytics.records import DATASETS, ISO_UTC_PATTERN
-from floqast.api import bp
-from floqast.api.audit_trail import KEY_ID_PATTERN
-from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
 from floqast.models import Service
 
 KIND_SCHEMAS = {

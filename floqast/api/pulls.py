@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from werkzeug.datastructures import ImmutableMultiDict
 
-from floqast.analytics.params import ALLOW_REDIRECT
+from floqast.api.params import ALLOW_REDIRECT
 from floqast.models import ApiKey
 
 JSON = "application/json"

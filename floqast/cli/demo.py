@@ -16,7 +16,7 @@ from floqast.extensions import db
 from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
 from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
-from floqast.usage.request_log import Captured
+from floqast.usage.capture import Captured
 
 DEMO_TEAMS = {
     "Acme Corp": ("America/Los_Angeles", [

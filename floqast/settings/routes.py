@@ -15,7 +15,7 @@ from floqast.settings import bp, usage
 from floqast.settings.activity import DateRange, date_range
 from floqast.settings.formatting import day
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
-from floqast.usage import request_log
+from floqast.usage import queries as request_log
 from floqast.web.converters import database_id
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, utcnow
+from floqast.usage.buffer import flush_own
 from floqast.usage.days import ApiRequestDay, outcome
-from floqast.usage.request_log import ApiRequest, flush_own
+from floqast.usage.models import ApiRequest
 
 DAYS = 30
 # The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them

@@ -5,8 +5,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from floqast.api.errors import error_response
 from floqast.extensions import db
+from floqast.web.json_errors import error_response
 
 DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = "We can't reach the database right now. Nothing you did caused this; try again in a moment."

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from floqast.analytics.filters import Filters
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
-from floqast.analytics.params import Filters
 from floqast.analytics.periods import last_closed_month, months_through, period_end
 from floqast.analytics.records import DATASETS
 from floqast.cli.demo import DEMO_BOOKS, seed_demo_analytics

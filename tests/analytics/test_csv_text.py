@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select, update
 
 from floqast.analytics import csv_text
+from floqast.analytics.filters import Filters
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
-from floqast.analytics.params import Filters
 from floqast.analytics.records import DATASETS
 from floqast.extensions import db
 from floqast.models import Service

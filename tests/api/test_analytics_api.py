@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select, update
 
-from floqast.analytics import export
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS, flatten
+from floqast.api import export
 from floqast.extensions import db
 from floqast.models import Role, Service
 from helpers import CHECKLISTS, PATHS, RECONCILIATIONS

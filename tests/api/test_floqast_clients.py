@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from floqast.analytics.generate import Profile
 from floqast.analytics.models import Reconciliation
-from floqast.analytics.params import MAX_PAGE_SIZE
+from floqast.api.params import MAX_PAGE_SIZE
 from floqast.extensions import db
 from floqast.models import Role, Service
 from helpers import AUDIT_TRAIL, PATHS, RECONCILIATIONS, serving, validate

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floqast.analytics.params import PARAMETERS
+from floqast.api.params import PARAMETERS
 from floqast.keys import tokens
 from floqast.models import Service
 from helpers import CHECKLISTS, ME, RECONCILIATIONS

@@ -11,10 +11,10 @@ import os
 import pytest
 from sqlalchemy import insert, text
 
-from floqast.analytics import export
+from floqast.analytics.filters import Filters
 from floqast.analytics.generate import Profile, generate
-from floqast.analytics.params import Filters
 from floqast.analytics.records import DATASETS
+from floqast.api import export
 from floqast.api.auth import verify
 from floqast.extensions import db
 from floqast.keys import lookup, tokens

@@ -4,12 +4,12 @@ import pytest
 from sqlalchemy import select
 
 from floqast.api.auth import verify
-from floqast.api.errors import ApiError
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import allowlist
 from floqast.keys.allowlist import parse, shown
 from floqast.models import ApiKey, Service, utcnow
+from floqast.web.json_errors import ApiError
 from helpers import CHECKLISTS, CLIENT_IP, HTMX, ME, assert_api_error, csrf_token, parse_html, reload, text_of
 
 OFFICE = "203.0.113.0/24"  # holds CLIENT_IP

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from floqast.analytics.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
+from floqast.api.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit.events import AuditEvent
 from floqast.extensions import db, limiter
 from floqast.keys import tokens

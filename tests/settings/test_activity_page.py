@@ -10,7 +10,7 @@ from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import actions
 from floqast.models import Service, utcnow
-from floqast.usage.request_log import ApiRequest, Refusal
+from floqast.usage.models import ApiRequest, Refusal
 from helpers import CHECKLISTS, HTMX, ME, RECONCILIATIONS, log_in, log_rows, logged_requests, parse_html, text_of
 
 ACTIVITY = "/settings/api-keys/activity"

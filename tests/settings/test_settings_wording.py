@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from floqast.analytics import params
+from floqast.api import params
 from floqast.models import ApiKey, Team
 from floqast.settings.formatting import count, day, expiry, number, numbers_in
 from helpers import cells, parse_html, text_of

@@ -12,20 +12,17 @@ import pytest
 from flask import Response, g
 from sqlalchemy import event, func, insert, select, text
 
+from floqast.cli import api_log
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.models import Role, Service, utcnow
-from floqast.usage import request_log
+from floqast.usage import batch, buffer
+from floqast.usage import partitions as log_partitions
+from floqast.usage.buffer import RequestLog, flush_all
+from floqast.usage.capture import Captured, LoggedKey, log_api_request, redacted_query
 from floqast.usage.days import ApiRequestDay
-from floqast.usage.request_log import (
-    ApiRequest,
-    Captured,
-    LoggedKey,
-    RequestLog,
-    month_of,
-    partition_name,
-    redacted_query,
-)
+from floqast.usage.models import ApiRequest
+from floqast.usage.partitions import is_partition, month_of, partition_name
 from helpers import (
     CHECKLISTS,
     CLIENT_IP,
@@ -57,7 +54,7 @@ def clock(monkeypatch):
     class Clock:
         now = 1000.0
 
-    monkeypatch.setattr(request_log, "clock", lambda: Clock.now)
+    monkeypatch.setattr(buffer, "clock", lambda: Clock.now)
     return Clock
 
 
@@ -163,7 +160,7 @@ def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_end
     plaintext = tokens.generate()
     with app.test_request_context(f"/api/v1/downloads/{plaintext}?filter[x]={plaintext}"):
         g.api_key = LoggedKey(7, team.id)
-        request_log.log_api_request(Response())
+        log_api_request(Response())
     [row] = logged_requests()
     assert row.uri == "/api/v1/downloads/REDACTED?filter[x]=REDACTED"
 
@@ -172,7 +169,7 @@ def test_a_path_part_holding_a_key_is_redacted(app, team):
     plaintext = tokens.generate()
     with app.test_request_context(f"/api/v1/downloads/link-{plaintext}"):
         g.api_key = LoggedKey(7, team.id)
-        request_log.log_api_request(Response())
+        log_api_request(Response())
     [row] = logged_requests()
     assert row.uri == "/api/v1/downloads/REDACTED"
 
@@ -196,7 +193,7 @@ def test_requests_are_buffered_then_written_in_one_statement(app, api_get, admin
         event.remove(db.engine, "before_cursor_execute", count)
     copies = [statement for statement in statements if statement.upper().startswith("COPY")]
     if ON_POSTGRESQL:  # COPY, past SQLAlchemy
-        assert (inserts, copies) == ([], [request_log.COPY_ROWS])
+        assert (inserts, copies) == ([], [batch.COPY_ROWS])
     else:
         assert (inserts, copies) == ([(True, 3)], [])
     assert rows_in_database() == 3
@@ -241,7 +238,7 @@ def test_the_days_are_counted_with_the_batch_or_not_at_all(team, log, caplog):
     db.session.commit()
     ApiRequestDay.__table__.drop(db.engine)
     try:
-        with caplog.at_level(logging.WARNING, logger="floqast.usage.request_log"):
+        with caplog.at_level(logging.WARNING, logger="floqast.usage.buffer"):
             log_rows(team.id, 1, utcnow())
         assert "API request log: 1 rows not written" in caplog.text
         assert rows_in_database() == 0  # the log's insert went back with the days'
@@ -301,7 +298,7 @@ def test_a_worker_flushes_in_a_daemon_thread_of_its_own_started_with_its_first_r
 def test_worker_exit_writes_what_the_buffer_holds(api_get, admin, make_key):
     key, plaintext = make_key(admin)
     api_get(ME, plaintext)
-    request_log.flush_all()  # (apps other tests built may hold rows too: only this key's are this test's)
+    flush_all()  # (apps other tests built may hold rows too: only this key's are this test's)
     assert db.session.scalar(select(func.count()).where(ApiRequest.api_key_id == key.id)) == 1
 
 
@@ -330,7 +327,7 @@ def test_a_failed_write_fails_no_request_and_says_how_many_rows_it_lost(api_get,
     db.session.commit()
     ApiRequest.__table__.drop(db.engine)
     try:
-        with caplog.at_level(logging.WARNING, logger="floqast.usage.request_log"):
+        with caplog.at_level(logging.WARNING, logger="floqast.usage.buffer"):
             assert [api_get(ME, plaintext).status_code for _ in range(2)] == [200, 200]
         assert "API request log: 2 rows not written" in caplog.text
         assert log.rows == []
@@ -358,7 +355,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 
 
 def prune(runner, monkeypatch) -> list[str]:
-    monkeypatch.setattr(request_log, "utcnow", lambda: NOW)
+    monkeypatch.setattr(api_log, "utcnow", lambda: NOW)
     result = runner.invoke(args=["api-log", "prune"])
     assert result.exit_code == 0, result.output
     return result.output.splitlines()
@@ -392,14 +389,14 @@ def test_prune_follows_the_retention_setting(app, runner, team, monkeypatch):
 
 def partitions() -> set[str]:
     with db.engine.connect() as connection:
-        return {name for name, _ in request_log.partitions(connection)}
+        return {name for name, _ in log_partitions.partitions(connection)}
 
 
 @pytest.mark.skipif(ON_POSTGRESQL, reason="SQLite's log is a plain table; PostgreSQL's partitions are tested below")
 def test_on_sqlite_the_log_is_one_plain_table(app):
     with db.engine.connect() as connection:
         names = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars().all()
-    assert "api_requests" in names and not any(request_log.is_partition(name) for name in names)
+    assert "api_requests" in names and not any(is_partition(name) for name in names)
 
 
 @partitioned
@@ -459,7 +456,7 @@ def test_values_too_long_for_their_columns_are_clipped_so_the_batch_is_written(a
     # service label a view sets.
     with app.test_request_context(ME, environ_base={"REMOTE_ADDR": "9" * 100}):
         g.api_key, g.logged_service = LoggedKey(7, team.id), "S" * 100
-        request_log.log_api_request(Response())
+        log_api_request(Response())
     [row] = logged_requests()
     assert (row.source_ip, row.service, row.api_key_id) == ("9" * 45, "S" * 32, 7)
 
@@ -489,7 +486,7 @@ def test_a_view_may_name_the_uri_and_service_to_log(app, team):
     with app.test_request_context("/api/v1/downloads/secret-token"):
         g.api_key = LoggedKey(7, team.id)
         g.logged_uri, g.logged_service = f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics"
-        request_log.log_api_request(Response())
+        log_api_request(Response())
     [row] = logged_requests()
     assert (row.uri, row.service) == (f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics")
 
@@ -499,7 +496,7 @@ def test_a_batch_waits_for_the_one_being_written_so_ids_become_visible_in_order(
     # Were they not, a trail reader could see ids 501-1000 committed, resume after 1000, and never see 1-500.
     log_rows(team.id, 1, utcnow())  # the month's partition exists
     with db.engine.connect() as first:  # a worker in the middle of its batch
-        first.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{request_log.INSERT_LOCK}'))"))
+        first.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{batch.INSERT_LOCK}'))"))
         first.execute(insert(ApiRequest), [{"created_at": utcnow(), "team_id": team.id, "api_key_id": 1,
                                             "method": "GET", "uri": ME, "source_ip": CLIENT_IP, "status": 200}])
         log.rows = [Captured(time.time(), team.id, 2, "GET", CLIENT_IP, 200, ME, None)]

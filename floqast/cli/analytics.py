@@ -9,7 +9,7 @@ from floqast.analytics.generate import Profile, expected_rows, generate, has_dat
 from floqast.analytics.importer import ImportRejected, import_csv
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
-from floqast.cli import team_named
+from floqast.cli.teams import team_named
 from floqast.models import Service
 
 analytics_cli = AppGroup("analytics", help="Make or import Reconciliation and Checklist Analytics data.")
@@ -70,7 +70,3 @@ def import_command(service, team_name, file):
             f"Nothing was imported: {len(rejected.problems)} problem(s) in {file.name}."
         ) from None
     click.echo(f"Imported {file.name} into {team.name!r}: {inserted} new, {updated} updated.")
-
-
-def init_app(app) -> None:
-    app.cli.add_command(analytics_cli)

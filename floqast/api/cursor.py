@@ -2,8 +2,9 @@
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from floqast.analytics.params import BadParameter
+from floqast.api.params import BadParameter
 
+# The module's name when it was in analytics/: a new salt would refuse every cursor already given out.
 SALT = "floqast.analytics.cursor"
 
 

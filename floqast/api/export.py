@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 from flask import Response, current_app
 
 from floqast.analytics import csv_text
-from floqast.analytics.cursor import Cursors
-from floqast.analytics.params import Filters, Page, parse_query
+from floqast.analytics.filters import Filters
 from floqast.analytics.records import Dataset
+from floqast.api.cursor import Cursors
+from floqast.api.params import Page, parse_query
 from floqast.api.pulls import CSV, Pull
 from floqast.extensions import db
 from floqast.models import Team

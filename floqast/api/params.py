@@ -3,8 +3,10 @@ allowRedirect, which every list endpoint takes."""
 
 import calendar
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from dataclasses import dataclass
+from datetime import date
+
+from floqast.analytics.filters import Filters
 
 MAX_PAGE_SIZE = 30000
 # FloQast's default is its maximum: a script that reads one page's "data" and stops gets the whole month.
@@ -51,43 +53,9 @@ class BadParameter(ValueError):
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Which records a pull asks for; every field optional."""
-
-    year: int | None = None
-    month: int | None = None
-    modified_since: date | None = None
-    modified_before: date | None = None
-    entity_ids: tuple[int, ...] = field(default_factory=tuple)
-
-    def clauses(self, model) -> list:
-        """SQL conditions on `model` for these filters."""
-        conditions = []
-        if self.month is not None:
-            conditions += [model.period_year == self.year, model.period_month == self.month]
-        if self.modified_since is not None:
-            conditions.append(model.updated_at >= start_of_utc_day(self.modified_since))
-        if self.modified_before is not None:
-            conditions.append(model.updated_at < start_of_utc_day(self.modified_before))
-        if self.entity_ids:
-            conditions.append(model.entity_id.in_(self.entity_ids))
-        return conditions
-
-    @property
-    def key(self) -> list:
-        """A JSON-ready fingerprint, so that a cursor only continues the query that issued it."""
-        dates = [None if day is None else day.isoformat() for day in (self.modified_since, self.modified_before)]
-        return [self.year, self.month, *dates, list(self.entity_ids)]
-
-
-@dataclass(frozen=True)
 class Page:
     size: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
-
-
-def start_of_utc_day(day: date) -> datetime:
-    return datetime.combine(day, time(), timezone.utc)
 
 
 def single(args, name: str) -> str | None:

@@ -1,0 +1,63 @@
+"""Reading the log back: a team's requests for the Activity page and a key's page, and a logged uri's
+parameters."""
+
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from sqlalchemy import select
+
+from floqast.extensions import db
+from floqast.models import ApiKey
+from floqast.usage.buffer import flush_own
+from floqast.usage.days import REFUSED_STATUSES
+from floqast.usage.models import ApiRequest
+
+# The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
+# the status; succeeded, refused and other errors as a key's Usage counts them.
+STATUS_FILTERS = {
+    "all": ("All", None),
+    "succeeded": ("Succeeded", ApiRequest.status < 400),
+    "refused": ("Refused (401, 403, 429)", ApiRequest.status.in_(sorted(REFUSED_STATUSES))),
+    "failed": ("Other errors", (ApiRequest.status >= 400) & ApiRequest.status.not_in(sorted(REFUSED_STATUSES))),
+    **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
+        (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
+}
+PAGE_SIZE = 25
+
+
+def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
+                  limit: int = PAGE_SIZE, since: datetime | None = None, until: datetime | None = None) -> list:
+    """The team's logged requests, newest first, `limit` of them (older than `before_id`, from `since` and before
+    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given."""
+    flush_own()
+    query = (
+        select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
+        .outerjoin(ApiKey, (ApiKey.id == ApiRequest.api_key_id) & (ApiKey.team_id == team_id))
+        .where(ApiRequest.team_id == team_id)
+        .order_by(ApiRequest.id.desc())
+        .limit(limit)
+    )
+    condition = STATUS_FILTERS[status_filter][1]
+    if condition is not None:
+        query = query.where(condition)
+    if api_key_id is not None:
+        query = query.where(ApiRequest.api_key_id == api_key_id)
+    if before_id is not None:
+        query = query.where(ApiRequest.id < before_id)
+    if since is not None:
+        query = query.where(ApiRequest.created_at >= since)
+    if until is not None:
+        query = query.where(ApiRequest.created_at < until)
+    return list(db.session.execute(query))
+
+
+def query_parameters(uri: str) -> dict:
+    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
+    parameters: dict = {}
+    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
+        if name in parameters:
+            held = parameters[name]
+            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
+        else:
+            parameters[name] = value
+    return parameters

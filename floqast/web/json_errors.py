@@ -1,0 +1,23 @@
+"""The API's JSON error shape, and the exception views raise to answer with it."""
+
+from flask import jsonify
+
+
+class ApiError(Exception):
+    """An error answered as `{"errors": [...]}` with its status; a refused key's carries why, as the request log
+    keeps it (a floqast.usage.models.Refusal)."""
+
+    def __init__(self, status: int, title: str, detail: str, headers: dict | None = None, refusal: str | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+        self.refusal = refusal
+
+
+def error_response(status: int, title: str, detail: str, headers=None):
+    """A JSON error body in the documented shape."""
+    response = jsonify({"errors": [{"status": str(status), "title": title, "detail": detail}]})
+    response.status_code = status
+    for name, value in dict(headers or {}).items():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
