@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     delete,
+    func,
     insert,
     select,
     text,
@@ -45,7 +46,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast import keys
 from floqast.extensions import db
-from floqast.models import ApiKey, UTCDateTime, utcnow
+from floqast.models import USER_AGENT_LENGTH, ApiKey, UTCDateTime, clip, utcnow
 from floqast.request_days import REFUSED_STATUSES, count_days, prune_days
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ INSERT_LOCK = "api_requests ids"
 # Partitions made ahead by `api-log prune`, besides the current month's.
 MONTHS_AHEAD = 2
 # What a batch writes of each row, in the order of rows_of's tuples (the id comes from the table's sequence).
-COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service")
+COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "user_agent")
 COPY_ROWS = f"COPY api_requests ({', '.join(COLUMNS)}) FROM STDIN"
 # Patched by tests to move time; monotonic, so that a clock step never holds rows back or flushes early.
 clock = time.monotonic
@@ -94,6 +95,7 @@ class ApiRequest(db.Model):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     status: Mapped[int] = mapped_column(SmallInteger)
     service: Mapped[str | None] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
 
 
 # The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
@@ -129,6 +131,54 @@ def team_requests(team_id: int, api_key_id: int | None, status_filter: str, befo
     if before_id is not None:
         query = query.where(ApiRequest.id < before_id)
     return list(db.session.execute(query))
+
+
+def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiRequest | None:
+    """The key's latest request that its check accepted (not refused: 401, 403, 429) at or after `since`."""
+    flush_own()
+    return db.session.scalar(
+        select(ApiRequest)
+        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since,
+               ApiRequest.status.not_in(sorted(REFUSED_STATUSES)))
+        .order_by(ApiRequest.id.desc())
+        .limit(1)
+    )
+
+
+class ClientAddress(NamedTuple):
+    """An address a key's requests came from: how many, how many refused, the latest's time and user agent."""
+
+    ip: str | None
+    requests: int
+    refused: int
+    last_at: datetime
+    user_agent: str | None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the key was accepted from here at least once."""
+        return self.requests > self.refused
+
+
+def client_addresses(team_id: int, api_key_id: int, since: datetime, limit: int) -> list[ClientAddress]:
+    """The distinct addresses of the key's requests since `since`, the latest used first, `limit` of them at most:
+    one grouped query, then one for each address's latest request."""
+    flush_own()
+    refused = ApiRequest.status.in_(sorted(REFUSED_STATUSES))
+    latest_id = func.max(ApiRequest.id)
+    grouped = db.session.execute(
+        select(ApiRequest.source_ip, func.count(), func.count().filter(refused), latest_id)
+        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since)
+        .group_by(ApiRequest.source_ip)
+        .order_by(latest_id.desc())
+        .limit(limit)
+    ).all()
+    latest = {row.id: row for row in db.session.execute(
+        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.user_agent)
+        .where(ApiRequest.api_key_id == api_key_id, ApiRequest.id.in_([row[3] for row in grouped]))
+    )}
+    return [ClientAddress(ip, requests, refused_count, latest[last_id].created_at, latest[last_id].user_agent)
+            for ip, requests, refused_count, last_id in grouped]
 
 
 class LoggedKey(NamedTuple):
@@ -204,6 +254,7 @@ class Captured(NamedTuple):
     path: str = ""
     query: bytes = b""
     endpoint: str | None = None
+    user_agent: str | None = None
 
 
 def log_api_request(response):
@@ -221,6 +272,7 @@ def log_api_request(response):
     current_app._get_current_object().extensions["request_log"].add((
         time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
         found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
+        live.environ.get("HTTP_USER_AGENT"),
     ))
     return response
 
@@ -241,8 +293,10 @@ def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
             None if source_ip is None else source_ip[:45],
             status,
             (service or service_of(endpoint) or "")[:32] or None,
+            clip(user_agent, USER_AGENT_LENGTH) or None,
         )
-        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint in captured
+        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, user_agent
+        in captured
     ]
 
 
