@@ -51,15 +51,6 @@ def ago(value: datetime, now: datetime | None = None) -> str:
     return _count(days // 365, "year")
 
 
-@bp.app_template_filter()
-def last_use(key) -> str:
-    """What deleting a key stops, as the confirmations say it: when and from where it was last used."""
-    if key.last_used_at is None:
-        return "This key has never been used."
-    where = f" from {key.last_used_ip}" if key.last_used_ip else ""
-    return f"Last used {ago(key.last_used_at).lower()}{where}. Anything using it stops working at once."
-
-
 @bp.app_template_test()
 def expiring_soon(expires_on: date | None, today: date) -> bool:
     """Whether a key still works but stops within the next EXPIRING_SOON_DAYS days."""
