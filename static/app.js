@@ -41,7 +41,7 @@
     const day = select.value === "custom"
       ? shownDay(box.querySelector('input[type="date"]').value)
       : (chosen && chosen.dataset.worksThrough) || "";
-    box.querySelector("[data-works-through]").textContent = day ? `Works through ${day} (${box.dataset.zone})` : "";
+    box.querySelector(".works-through").textContent = day ? `Works through ${day} (${box.dataset.zone})` : "";
     select.querySelectorAll("option").forEach((option) => option.toggleAttribute("data-previewed", option === chosen));
   }
 
@@ -135,7 +135,7 @@
   // closed (the next one is loaded afresh). "close" does not bubble: capture it.
   document.addEventListener("close", (event) => {
     const dialog = event.target;
-    if (!(dialog instanceof HTMLDialogElement)) return;
+    if (!(dialog instanceof HTMLDialogElement) || dialog.open) return;  // closed by openDialog, and modal now
     const back = openerOf(dialog);
     const lost = !document.activeElement || document.activeElement === document.body || dialog.contains(document.activeElement);
     if (back && lost) back.focus();
@@ -190,8 +190,10 @@
     const next = document.querySelector(".reveal [data-copy]") || document.querySelector("[data-takes-focus]")
       || (opener && opener.id && document.getElementById(opener.id))
       || document.querySelector("#key-policy-form [type=submit]");
-    if (next && lost) next.focus();
-    document.querySelectorAll("[data-takes-focus]").forEach((message) => message.removeAttribute("data-takes-focus"));
+    if (next && lost) {
+      next.focus();
+      next.removeAttribute("data-takes-focus");  // once: a later swap must not bring focus back to it
+    }
   });
 
   // A page served with the dialog open (no-JS fallback, or a failed create) gets a real modal.
