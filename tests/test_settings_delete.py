@@ -8,7 +8,19 @@ import pytest
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, utcnow
-from helpers import HTMX, cells, csrf_token, log_in, parse_html, row_names, same_url, tab_counts, text_of, with_next
+from helpers import (
+    HTMX,
+    ROOT,
+    cells,
+    csrf_token,
+    log_in,
+    parse_html,
+    row_names,
+    same_url,
+    tab_counts,
+    text_of,
+    with_next,
+)
 
 LIST = "/settings/api-keys?status=active"
 
@@ -181,3 +193,11 @@ def test_an_expired_key_can_be_deleted_too(admin_client, keys_in_every_status):
 
     db.session.refresh(key)
     assert key.deleted_at is not None
+
+
+def test_no_page_or_script_asks_through_the_browsers_own_confirm():
+    """Every confirmation is the app's dialog: no hx-confirm (which calls confirm()) and no confirm() in app.js."""
+    sources = [*(ROOT / "templates").rglob("*.html"), ROOT / "static" / "app.js"]
+    for source in sources:
+        text = source.read_text()
+        assert "hx-confirm" not in text and "confirm(" not in text, source.name
