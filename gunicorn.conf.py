@@ -2,8 +2,9 @@
 
 import os
 
-from floqast import request_log
-from floqast.ratelimits import MAX_HEADER_BYTES
+from floqast.config import read_settings
+from floqast.ratelimit.limits import MAX_HEADER_BYTES, counted_per_worker
+from floqast.usage import buffer
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -17,6 +18,16 @@ limit_request_field_size = 2 * MAX_HEADER_BYTES
 limit_request_fields = 100
 
 
+def on_starting(server):
+    """Warn when each worker would count rate limits on its own: every limit would let their number times through."""
+    count, storage = server.cfg.workers, read_settings(os.environ, {})["RATELIMIT_STORAGE_URI"]
+    if count > 1 and counted_per_worker(storage):
+        server.log.warning(
+            "Rate limits are counted in each worker's memory (RATELIMIT_STORAGE_URI=%s): with %d workers, every limit "
+            "lets up to %d times its number through. Set RATELIMIT_STORAGE_URI=redis://host:6379 so that the workers "
+            "share one count.", storage, count, count)
+
+
 def worker_exit(server, worker):
     """Write the API request log rows this worker still holds before it goes."""
-    request_log.flush_all()
+    buffer.flush_all()

@@ -15,8 +15,8 @@ def measure(server: Server, databases: Databases, key: str, team_id: int, rows: 
     The last page's cursor is the one the walk would hand out there (the bench knows the app's secret), so the
     pages in between need not be fetched.
     """
-    from floqast.analytics.cursor import Cursors
-    from floqast.analytics.params import Filters
+    from floqast.analytics.filters import Filters
+    from floqast.api.cursor import Cursors
 
     placeholder = databases.placeholder
     connection = databases.connect("main")

@@ -146,9 +146,9 @@ class Databases:
 
 
 def bench_config(url: str, temp: Path):
-    from floqast.config import Config, database_url
+    from floqast.config import database_url
 
-    return type("BenchConfig", (Config,), {
+    return type("BenchConfig", (), {
         "SQLALCHEMY_DATABASE_URI": database_url(url),
         "SECRET_KEY": SECRET_KEY,
         "API_KEY_PEPPER": PEPPER,

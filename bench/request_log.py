@@ -45,7 +45,7 @@ def crash_loss(app: Flask, env: dict, worker_class: str, sizes: Sizes, temp: Pat
 
     from floqast.extensions import db
     from floqast.models import ApiKey, Service, User
-    from floqast.request_log import ApiRequest
+    from floqast.usage.models import ApiRequest
 
     with app.app_context():
         admin = User.by_email("admin@bench.test")

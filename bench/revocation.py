@@ -1,7 +1,7 @@
 """9. Revocation latency: from the commit of a key's deactivation to a 401 from every gunicorn worker.
 
 Each key is first pulled until every worker has accepted it (so that a worker keeping what it learnt of a key would
-hold it), then deactivated: deleted as the API Keys tab does (key_actions.deactivate_key, committed here), reported
+hold it), then deactivated: deleted as the API Keys tab does (actions.deactivate_key, committed here), reported
 as leaked (POST /api/v1/credentials/revoke), or rolled with a half-second overlap whose end is the moment it stops.
 Then one thread per worker probes with the key, each probe on a fresh connection (sync workers close every
 connection), until every worker has refused it three times; gunicorn's access log, with the worker's pid and the
@@ -206,8 +206,8 @@ def measure(app: Flask, env: dict, worker_class: str, production: bool, sizes: S
 
 def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int, plaintext: str):
     """Deactivate the key as `kind` says: the moment its latency runs from, and the moment the commit returned."""
-    from floqast import key_actions
     from floqast.extensions import db
+    from floqast.keys import actions
     from floqast.models import ApiKey, User
 
     if kind == "leak report":
@@ -231,7 +231,7 @@ def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int
             db.session.commit()
             ends = key.roll_ends_at.timestamp()
             return ends, ends
-        key_actions.deactivate_key(key, admin)
+        actions.deactivate_key(key, admin)
         since = time.time()
         db.session.commit()
         return since, time.time()

@@ -105,9 +105,9 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, gener
     `generate`: the production shape's rows pull no analytics)."""
     from sqlalchemy import func, select
 
-    from floqast import ip_allowlist
     from floqast.analytics.models import Entity, Reconciliation
     from floqast.extensions import db
+    from floqast.keys import allowlist
     from floqast.models import ApiKey, Service
 
     databases.create("main")
@@ -118,7 +118,7 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, gener
                                         pepper=harness.PEPPER.encode())
         allowlisted_row, allowlisted_key = ApiKey.issue(
             creator=admin, name="Bench allowlisted", services=list(Service), expires_on=None,
-            pepper=harness.PEPPER.encode(), allowed_ips=ip_allowlist.parse("\n".join(allowed_ips.RANGES)))
+            pepper=harness.PEPPER.encode(), allowed_ips=allowlist.parse("\n".join(allowed_ips.RANGES)))
         db.session.add_all([key_row, allowlisted_row])
         db.session.commit()
         team_id = team.id

@@ -87,9 +87,9 @@ class Soak:
     def app(self):
         os.environ.update(SECRET_KEY=self.secret_key, API_KEY_PEPPER=self.pepper, DATABASE_URL=self.url)
         from floqast import create_app
-        from floqast.config import Config, database_url
+        from floqast.config import database_url
 
-        class SoakConfig(Config):
+        class SoakConfig:
             SECRET_KEY = self.secret_key
             API_KEY_PEPPER = self.pepper
             SQLALCHEMY_DATABASE_URI = database_url(self.url)

@@ -5,18 +5,19 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from floqast.config import Config, require_secrets
+from floqast.config import overrides_of, read_settings, require_secrets
 from floqast.extensions import csrf, db, login_manager, migrate
-from floqast.http_request import BrowserSessionInterface, Request
-from floqast.routing import IdConverter
+from floqast.web.converters import IdConverter
+from floqast.web.request import BrowserSessionInterface, Request
 
 
 def create_app(config: type | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, error pages and CLI commands."""
+    """Build the app: settings (the environment's now, `config`'s UPPERCASE attributes over them), extensions,
+    blueprints, error pages and CLI commands."""
     root = Path(__file__).resolve().parent.parent
-    config = config or Config
+    settings = read_settings(os.environ, overrides_of(config))
     # The instance folder (dev secrets, default SQLite file): INSTANCE_PATH, else instance/ in the checkout.
-    instance_path = Path(getattr(config, "INSTANCE_PATH", None) or root / "instance").resolve()
+    instance_path = Path(settings["INSTANCE_PATH"] or root / "instance").resolve()
     app = Flask(
         __name__,
         instance_path=str(instance_path),
@@ -26,7 +27,7 @@ def create_app(config: type | None = None) -> Flask:
     app.request_class = Request
     app.url_map.converters["id"] = IdConverter  # before any route uses <id:...>
     app.session_interface = BrowserSessionInterface()
-    app.config.from_object(config)
+    app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
@@ -36,7 +37,10 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import key_cache, pool, ratelimits, request_log, security
+    from floqast import pool, usage
+    from floqast.keys import cache
+    from floqast.ratelimit import limits
+    from floqast.web import security
 
     security.init_app(app)  # first, so that its headers go on last, on every response
     pool.configure(app)
@@ -45,9 +49,9 @@ def create_app(config: type | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(root / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    ratelimits.init_app(app)
-    key_cache.init_app(app)  # after the limiter: its Redis holds the key change mark
-    request_log.init_app(app)
+    limits.init_app(app)
+    cache.init_app(app)  # after the limiter: its Redis holds the key change mark
+    usage.init_app(app)
 
     @app.before_request
     def check_csrf():
@@ -55,7 +59,8 @@ def create_app(config: type | None = None) -> Flask:
         if not request.is_api:
             csrf.protect()
 
-    from floqast import analytics, api, auth, cli, errors, health, home, settings
+    from floqast import api, auth, cli, health, home, settings
+    from floqast.web import errors
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
@@ -64,5 +69,4 @@ def create_app(config: type | None = None) -> Flask:
     app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)
-    analytics.init_app(app)
     return app

@@ -1,9 +1,12 @@
-"""Settings read from the environment in one place; test settings as a subclass."""
+"""Every setting in one table (name, environment variable, how its value is read, default), read when an app is
+made, so that what the environment holds then is what the app gets; TestConfig: the test suite's overrides."""
 
 import json
-import os
 import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REQUIRED_SECRETS = ("SECRET_KEY", "API_KEY_PEPPER")
 
@@ -19,89 +22,136 @@ def database_url(url: str | None) -> str | None:
     return url
 
 
-def env_flag(name: str, default: bool) -> bool:
-    """A yes/no setting from the environment: 1/true/yes/on or 0/false/no/off; unset gives `default`."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    return value in ("1", "true", "yes", "on")
+def flag(value: str) -> bool:
+    """A yes/no setting: 1/true/yes/on is yes, anything else no."""
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY")
-    API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER")
-    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+def only_one(value: str) -> bool:
+    """A switch that only `1` turns on."""
+    return value == "1"
+
+
+def host_names(value: str) -> list[str] | None:
+    """Comma-separated host names; none given is None."""
+    return [host.strip() for host in value.split(",") if host.strip()] or None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: read from `env` (None: fixed) by `parse` when set and not empty, else `default`, which may be
+    a function of the settings above it in the table."""
+
+    name: str
+    env: str | None
+    parse: Callable[[str], Any] = str
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class EnvironmentOr:
+    """An override that gives way to the setting's environment variable: `value` only when that is unset."""
+
+    value: Any
+
+
+SETTINGS = (
+    Setting("SECRET_KEY", "SECRET_KEY"),
+    Setting("API_KEY_PEPPER", "API_KEY_PEPPER"),
+    # Unset: the SQLite file floqast.sqlite in the instance folder (create_app).
+    Setting("SQLALCHEMY_DATABASE_URI", "DATABASE_URL", database_url),
     # Where dev secrets and the default SQLite file live; unset: instance/ in the checkout.
-    INSTANCE_PATH = os.environ.get("FLOQAST_INSTANCE_PATH")
+    Setting("INSTANCE_PATH", "FLOQAST_INSTANCE_PATH"),
     # A pooled connection idle longer than this is pinged before use (floqast/pool.py): HikariCP's 500 ms.
-    DATABASE_PING_AFTER_IDLE_SECONDS = float(os.environ.get("DATABASE_PING_AFTER_IDLE_SECONDS") or 0.5)
-    DEMO = os.environ.get("FLOQAST_DEMO") == "1"
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
+    Setting("DATABASE_PING_AFTER_IDLE_SECONDS", "DATABASE_PING_AFTER_IDLE_SECONDS", float, 0.5),
+    Setting("DEMO", "FLOQAST_DEMO", only_one, False),
+    Setting("SESSION_COOKIE_HTTPONLY", None, default=True),
+    Setting("SESSION_COOKIE_SAMESITE", None, default="Lax"),
     # Secure (HTTPS only) unless SESSION_COOKIE_SECURE=0; debug and demo runs on plain http turn it off.
-    SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=not DEMO)
+    Setting("SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", flag, lambda settings: not settings["DEMO"]),
     # CSRF is checked by our own before_request so that the key-authenticated API is left out.
-    WTF_CSRF_CHECK_DEFAULT = False
-    WTF_CSRF_TIME_LIMIT = None
-    BCRYPT_ROUNDS = 12
-    LAST_USED_INTERVAL_SECONDS = 60
+    Setting("WTF_CSRF_CHECK_DEFAULT", None, default=False),
+    Setting("WTF_CSRF_TIME_LIMIT", None, default=None),
+    Setting("BCRYPT_ROUNDS", None, default=12),
+    Setting("LAST_USED_INTERVAL_SECONDS", None, default=60),
     # How long an allowRedirect download link works after it is given.
-    DOWNLOAD_URL_SECONDS = int(os.environ.get("DOWNLOAD_URL_SECONDS") or 300)
+    Setting("DOWNLOAD_URL_SECONDS", "DOWNLOAD_URL_SECONDS", int, 300),
     # Every form is a few hundred bytes: a larger body is refused (413) before it is read.
-    MAX_CONTENT_LENGTH = 64 * 1024
+    Setting("MAX_CONTENT_LENGTH", None, default=64 * 1024),
     # Rate limits (Flask-Limiter notation); counts in memory, or in Redis at RATELIMIT_STORAGE_URI.
     # Failed logins only: per client IP, per account from one IP, and per account from every IP together (a
     # backstop against guessing from many addresses, high because it refuses the account's owner too).
-    LOGIN_FAILURES_PER_IP = os.environ.get("LOGIN_FAILURES_PER_IP", "30 per minute")
-    LOGIN_FAILURES_PER_ACCOUNT_AND_IP = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "5 per minute")
-    LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "50 per minute")
-    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
-    API_REFUSAL_LIMIT = os.environ.get("API_REFUSAL_LIMIT", "60 per minute")
+    Setting("LOGIN_FAILURES_PER_IP", "LOGIN_FAILURES_PER_IP", default="30 per minute"),
+    Setting("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default="5 per minute"),
+    Setting("LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_ACCOUNT", default="50 per minute"),
+    Setting("API_RATE_LIMIT", "API_RATE_LIMIT", default="600 per minute"),
+    Setting("API_REFUSAL_LIMIT", "API_REFUSAL_LIMIT", default="60 per minute"),
     # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
-    REVOKE_RATE_LIMIT = os.environ.get("REVOKE_RATE_LIMIT", "30 per minute")
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "inprocess://")
-    RATELIMIT_NAMESPACE = "floqast"
-    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/key_cache.py), for at
+    Setting("REVOKE_RATE_LIMIT", "REVOKE_RATE_LIMIT", default="30 per minute"),
+    Setting("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", default="inprocess://"),
+    Setting("RATELIMIT_NAMESPACE", None, default="floqast"),
+    # Keys a worker checked, kept between its pulls while no key or team changes (floqast/keys/cache.py), for at
     # most KEY_CACHE_SECONDS (0: never kept), at most KEY_CACHE_SIZE of them.
-    KEY_CACHE_SECONDS = float(os.environ.get("KEY_CACHE_SECONDS") or 10)
-    KEY_CACHE_SIZE = int(os.environ.get("KEY_CACHE_SIZE") or 10_000)
+    Setting("KEY_CACHE_SECONDS", "KEY_CACHE_SECONDS", float, 10.0),
+    Setting("KEY_CACHE_SIZE", "KEY_CACHE_SIZE", int, 10_000),
     # How many proxies of ours (TLS terminator, load balancer) stand before the app; 0 trusts no
     # X-Forwarded-* header. Set it behind a proxy, or every client has the proxy's IP.
-    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
+    Setting("TRUSTED_PROXY_COUNT", "TRUSTED_PROXY_COUNT", int, 0),
     # The host names this site answers to (comma-separated; ".example.com" takes its subdomains too); a
     # request for any other Host is a 400. Unset: any host (Flask's own check, TRUSTED_HOSTS).
-    # The API request log (floqast/request_log.py): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows
-    # in batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
+    Setting("TRUSTED_HOSTS", "TRUSTED_HOSTS", host_names),
+    # The API request log (floqast/usage/): on unless REQUEST_LOG_ENABLED=0; each worker writes its rows in
+    # batches of REQUEST_LOG_BATCH_ROWS, or when the oldest is REQUEST_LOG_FLUSH_SECONDS old; kept for
     # REQUEST_LOG_RETENTION_DAYS by `flask --app wsgi api-log prune`.
-    REQUEST_LOG_ENABLED = env_flag("REQUEST_LOG_ENABLED", default=True)
-    REQUEST_LOG_BATCH_ROWS = int(os.environ.get("REQUEST_LOG_BATCH_ROWS") or 500)
-    REQUEST_LOG_FLUSH_SECONDS = float(os.environ.get("REQUEST_LOG_FLUSH_SECONDS") or 1.0)
-    REQUEST_LOG_RETENTION_DAYS = int(os.environ.get("REQUEST_LOG_RETENTION_DAYS") or 90)
-    REQUEST_LOG_BACKGROUND_FLUSH = True
-    TRUSTED_HOSTS = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None
+    Setting("REQUEST_LOG_ENABLED", "REQUEST_LOG_ENABLED", flag, True),
+    Setting("REQUEST_LOG_BATCH_ROWS", "REQUEST_LOG_BATCH_ROWS", int, 500),
+    Setting("REQUEST_LOG_FLUSH_SECONDS", "REQUEST_LOG_FLUSH_SECONDS", float, 1.0),
+    Setting("REQUEST_LOG_RETENTION_DAYS", "REQUEST_LOG_RETENTION_DAYS", int, 90),
+    Setting("REQUEST_LOG_BACKGROUND_FLUSH", None, default=True),
     # Mail (key notices). Without MAIL_SERVER, demo runs write each message to instance/outbox/ instead.
-    MAIL_SERVER = os.environ.get("MAIL_SERVER")
-    MAIL_PORT = int(os.environ.get("MAIL_PORT") or 587)
-    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
-    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    Setting("MAIL_SERVER", "MAIL_SERVER"),
+    Setting("MAIL_PORT", "MAIL_PORT", int, 587),
+    Setting("MAIL_USERNAME", "MAIL_USERNAME"),
+    Setting("MAIL_PASSWORD", "MAIL_PASSWORD"),
     # STARTTLS before logging in; on by default when there is a password to protect.
-    MAIL_USE_TLS = env_flag("MAIL_USE_TLS", default=bool(MAIL_USERNAME))
-    MAIL_FROM = os.environ.get("MAIL_FROM")
+    Setting("MAIL_USE_TLS", "MAIL_USE_TLS", flag, lambda settings: bool(settings["MAIL_USERNAME"])),
+    Setting("MAIL_FROM", "MAIL_FROM"),
     # Where people open the site, for links in mail (no request to take it from in a cron run).
-    APP_BASE_URL = os.environ.get("APP_BASE_URL")
+    Setting("APP_BASE_URL", "APP_BASE_URL"),
     # GitHub's secret scanning public keys (the JSON of GITHUB_SECRET_SCANNING_KEYS_URL), which sign its reports
     # of leaked keys; `flask --app wsgi keys github-public-keys` downloads them. Unset: in the instance folder.
-    GITHUB_SECRET_SCANNING_KEYS = os.environ.get("GITHUB_SECRET_SCANNING_KEYS")
-    GITHUB_SECRET_SCANNING_KEYS_URL = os.environ.get(
-        "GITHUB_SECRET_SCANNING_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
-    )
+    Setting("GITHUB_SECRET_SCANNING_KEYS", "GITHUB_SECRET_SCANNING_KEYS"),
+    Setting("GITHUB_SECRET_SCANNING_KEYS_URL", "GITHUB_SECRET_SCANNING_KEYS_URL",
+            default="https://api.github.com/meta/public_keys/secret_scanning"),
+)
 
 
-class TestConfig(Config):
+def overrides_of(config: object | None) -> dict[str, Any]:
+    """The UPPERCASE attributes of a class of overrides, as Flask's from_object reads them."""
+    return {name: getattr(config, name) for name in dir(config) if name.isupper()} if config is not None else {}
+
+
+def read_settings(environ: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting of the table, from `environ` unless overridden, and the overrides' other settings."""
+    settings: dict[str, Any] = {}
+    for setting in SETTINGS:
+        chosen = overrides.get(setting.name, EnvironmentOr(setting.default))
+        if isinstance(chosen, EnvironmentOr):
+            given = environ.get(setting.env, "") if setting.env else ""
+            if given.strip():
+                chosen = setting.parse(given)
+            else:
+                chosen = chosen.value(settings) if callable(chosen.value) else chosen.value
+        settings[setting.name] = chosen
+    return {**overrides, **settings}
+
+
+class TestConfig:
     TESTING = True
     SECRET_KEY = "test-secret-key"
     API_KEY_PEPPER = "test-pepper"
-    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or "sqlite://"
+    # The database the environment names (DATABASE_URL, PostgreSQL in CI), else one in memory.
+    SQLALCHEMY_DATABASE_URI = EnvironmentOr("sqlite://")
     BCRYPT_ROUNDS = 4
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "inprocess://"

@@ -25,5 +25,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Counts are taken where they apply (floqast/ratelimits.py), on the storage this opens at RATELIMIT_STORAGE_URI.
+# Counts are taken where they apply (floqast/ratelimit/limits.py), on the storage this opens at RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")

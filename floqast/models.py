@@ -12,9 +12,9 @@ from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, 
 from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from floqast import ip_allowlist, keys
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys import allowlist, tokens
+from floqast.keys.policy import KeyPolicy
 
 # A key this close to its expiration date gets the list's Expiring soon badge and its first expiry notice.
 EXPIRING_SOON_DAYS = 7
@@ -203,7 +203,7 @@ class ApiKey(db.Model):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_LENGTH))
-    hint: Mapped[str] = mapped_column(String(len(keys.PREFIX) + keys.HINT_LENGTH))
+    hint: Mapped[str] = mapped_column(String(len(tokens.PREFIX) + tokens.HINT_LENGTH))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     services: Mapped[list[str]] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -214,8 +214,8 @@ class ApiKey(db.Model):
     last_used_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     # When the key was first seen in a URL (refused there, but now in proxy and server logs): roll it.
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The networks a pull may come from, normalised (floqast/ip_allowlist.py); NULL: any address.
-    allowed_ips: Mapped[str | None] = mapped_column(String(ip_allowlist.STORED_LENGTH))
+    # The networks a pull may come from, normalised (floqast/keys/allowlist.py); NULL: any address.
+    allowed_ips: Mapped[str | None] = mapped_column(String(allowlist.STORED_LENGTH))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A rolled key: the key that replaced it, and the moment it stops working (its overlap's end; the roll's
@@ -238,7 +238,7 @@ class ApiKey(db.Model):
     def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
               allowed_ips: str | None = None):
         """A new key for the creator's team, and its plaintext, which is never stored."""
-        plaintext = keys.generate()
+        plaintext = tokens.generate()
         key = cls(
             team=creator.team,
             created_by=creator,
@@ -246,15 +246,15 @@ class ApiKey(db.Model):
             services=list(dict.fromkeys(Service(service).value for service in services)),  # each once, in order
             expires_on=expires_on,
             allowed_ips=allowed_ips,
-            digest=keys.digest(plaintext, pepper),
-            hint=keys.hint(plaintext),
+            digest=tokens.digest(plaintext, pepper),
+            hint=tokens.hint(plaintext),
         )
         return key, plaintext
 
     @classmethod
     def by_plaintext(cls, plaintext: str, pepper: bytes) -> "ApiKey | None":
         """The key a well-formed plaintext belongs to, with its team, in one indexed query."""
-        return db.session.scalar(cls._by_digest(), {"digest": keys.digest(plaintext, pepper)})
+        return db.session.scalar(cls._by_digest(), {"digest": tokens.digest(plaintext, pepper)})
 
     @classmethod
     @cache
@@ -271,12 +271,12 @@ class ApiKey(db.Model):
 
     def allows(self, ip: str | None) -> bool:
         """Whether a pull from `ip` may use the key: from anywhere unless it has allowed addresses."""
-        return self.allowed_ips is None or ip_allowlist.allows(self.allowed_ips, ip)
+        return self.allowed_ips is None or allowlist.allows(self.allowed_ips, ip)
 
     @property
     def allowed_ip_list(self) -> list[str]:
         """The allowed addresses and ranges as people write them; empty for any address."""
-        return ip_allowlist.shown(self.allowed_ips)
+        return allowlist.shown(self.allowed_ips)
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """Deactivated if deleted or rolled and past its overlap, else Expired once its last day has passed, else

@@ -1,11 +1,15 @@
-"""The database pool's liveness check: a pooled connection is pinged before use only if it sat idle.
+"""How the pool's database connections are set up: SQLite's write-ahead log, and PostgreSQL's liveness check.
 
-SQLAlchemy's pool_pre_ping pings on every checkout: one more round trip on every keyed pull, as much as the key's
-own SELECT. Here, as HikariCP's alive-bypass window, a connection checked in less than
-DATABASE_PING_AFTER_IDLE_SECONDS ago is used without a ping; one that sat longer is pinged, and replaced if the
-ping finds it dead. A connection that died within the window fails its first statement: the key check retries its
-SELECT once on a new connection (floqast/key_check.py), and anything else is a 503 (floqast/errors.py) after which
-SQLAlchemy replaces the pool's connections.
+SQLite runs in WAL mode, so that readers and the writer never wait for each other: in its default rollback-journal
+mode, an export streamed to a client that reads slowly held a shared lock for as long as it lasted, and every write
+of the other workers (a delete, a leak report, a login, a batch of the request log) waited for it, then failed.
+
+A pooled PostgreSQL connection is pinged before use only if it sat idle. SQLAlchemy's pool_pre_ping pings on every
+checkout: one more round trip on every keyed pull, as much as the key's own SELECT. Here, as HikariCP's alive-bypass
+window, a connection checked in less than DATABASE_PING_AFTER_IDLE_SECONDS ago is used without a ping; one that sat
+longer is pinged, and replaced if the ping finds it dead. A connection that died within the window fails its first
+statement: the key check retries its SELECT once on a new connection (floqast/keys/lookup.py), and anything else is a
+503 (floqast/web/errors.py) after which SQLAlchemy replaces the pool's connections.
 """
 
 import time
@@ -17,6 +21,9 @@ from floqast.extensions import db
 
 # When each pooled connection was last known alive: connected or checked in.
 ALIVE_AT = "floqast_alive_at"
+# How long a SQLite connection waits for another's write to end before "database is locked" (a 503). In WAL mode
+# only writers wait, for each other, and a write takes milliseconds: only a stuck one makes anyone wait this long.
+SQLITE_BUSY_TIMEOUT_MS = 5000
 # Patched by tests to move time.
 clock = time.monotonic
 
@@ -30,12 +37,14 @@ def configure(app) -> None:
 
 
 def init_app(app) -> None:
-    """Once the engine is made: ping pooled connections that sat idle, on checkout."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return  # a local file does not drop connections the way a server does: never a ping
-    window = app.config["DATABASE_PING_AFTER_IDLE_SECONDS"]
+    """Once the engine is made: SQLite's connections in WAL mode; PostgreSQL's pinged on checkout if they sat idle."""
     with app.app_context():
         engine = db.engine
+    if engine.dialect.name == "sqlite":
+        # A local file does not drop connections the way a server does: never a ping.
+        event.listen(engine, "connect", use_write_ahead_log)
+        return
+    window = app.config["DATABASE_PING_AFTER_IDLE_SECONDS"]
     dialect = engine.dialect
 
     @event.listens_for(engine, "connect")
@@ -53,3 +62,14 @@ def init_app(app) -> None:
             if dialect.is_disconnect(error, dbapi_connection, None):
                 raise DisconnectionError(f"pooled connection found dead after {window} s idle") from error
             raise
+
+
+def use_write_ahead_log(dbapi_connection, record) -> None:
+    """Every new SQLite connection: WAL mode (kept in the file once set; an in-memory database keeps its own) and
+    the busy timeout (a connection's own setting)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()

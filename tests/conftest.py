@@ -87,7 +87,7 @@ def app(_app):
 @pytest.fixture
 def key_read_every_pull(app, monkeypatch):
     """No key kept between pulls, as on PostgreSQL without Redis: for tests of what reading a key costs."""
-    from floqast.key_cache import KeyCache
+    from floqast.keys.cache import KeyCache
 
     monkeypatch.setitem(app.extensions, "key_cache", KeyCache(None, 0, 0))
 

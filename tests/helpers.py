@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from bs4 import BeautifulSoup
@@ -26,12 +27,15 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 import floqast.models
-from floqast import create_app, keys
-from floqast.audit import AuditEvent, AuditKind
+from floqast import create_app
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, Service, User
-from floqast.request_log import ApiRequest, Captured, flush_own
+from floqast.usage.buffer import flush_own
+from floqast.usage.capture import Captured
+from floqast.usage.models import ApiRequest
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/me"
@@ -54,7 +58,7 @@ INVALID_NAMES = [
     ("zero-width space only", "\u200b", "no control characters or invisible formatting"),
     ("right-to-left override", "abc\u202edcba", "no control characters or invisible formatting"),
     ("soft hyphen", "Power\u00adBI", "no control characters or invisible formatting"),
-    ("a key in the name", f"Mine is {keys.generate()}", "This holds an API key."),
+    ("a key in the name", f"Mine is {tokens.generate()}", "This holds an API key."),
 ]
 
 # A plaintext key in a page.
@@ -413,3 +417,18 @@ def run_together(count: int, work, timeout: float = 60):
         thread.join(timeout)
         assert not thread.is_alive(), "a thread is stuck: deadlock or a request that never returns"
     return results
+
+
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+on_redis = pytest.mark.skipif(not redis_reachable(),
+                              reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")

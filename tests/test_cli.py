@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, inspect, select
 
-from floqast.audit import AuditEvent, AuditKind
+from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
-from floqast.request_days import ApiRequestDay
-from floqast.request_log import ApiRequest
+from floqast.usage.days import ApiRequestDay
+from floqast.usage.models import ApiRequest
 from helpers import assert_refused
 
 PASSWORD = "a long enough password"

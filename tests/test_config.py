@@ -1,6 +1,5 @@
 """Settings: the app refuses to start without its secrets, except in debug and demo runs."""
 
-import importlib.util
 import json
 import os
 import stat
@@ -11,9 +10,8 @@ from pathlib import Path
 import pytest
 from limits import parse
 
-import floqast.config
 from floqast import create_app
-from floqast.config import Config, ConfigError, database_url, key_pepper
+from floqast.config import SETTINGS, ConfigError, EnvironmentOr, TestConfig, database_url, key_pepper, read_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +26,7 @@ def settings(instance: Path, **values) -> type:
         "DEBUG": False,
         "DEMO": False,
     }
-    return type("Settings", (Config,), {**base, **values})
+    return type("Settings", (), {**base, **values})
 
 
 @pytest.fixture
@@ -133,68 +131,109 @@ def test_database_url_points_postgres_at_psycopg_3(given, expected):
     assert database_url(given) == expected
 
 
-def load_config_module(monkeypatch, **environ):
-    """A fresh copy of floqast.config, reading `environ` (the imported module is left alone)."""
-    for name in ("SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "FLOQAST_DEMO", "FLOQAST_INSTANCE_PATH",
-                 "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_FROM",
-                 "APP_BASE_URL"):
+def from_environment(**environ) -> dict:
+    """The settings an app made with nothing overridden reads from `environ`."""
+    return read_settings(environ, {})
+
+
+def test_every_setting_and_every_variable_has_one_row():
+    names = [setting.name for setting in SETTINGS]
+    variables = [setting.env for setting in SETTINGS if setting.env]
+    assert len(names) == len(set(names)) and len(variables) == len(set(variables))
+
+
+def test_the_readme_documents_every_variable():
+    readme = (ROOT / "README.md").read_text()
+    assert [setting.env for setting in SETTINGS if setting.env and f"`{setting.env}`" not in readme] == []
+
+
+def test_the_environment_is_read_when_the_app_is_made_not_at_import(monkeypatch, tmp_path):
+    for name in ("SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "FLOQAST_DEMO"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("floqast_config_copy", floqast.config.__file__)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("API_KEY_PEPPER", "pepper-from-env")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/floqast")
+    monkeypatch.setenv("FLOQAST_INSTANCE_PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("API_RATE_LIMIT", "7 per second")
+    app = create_app()
+    assert (app.config["SECRET_KEY"], app.config["API_KEY_PEPPER"]) == ("from-env", "pepper-from-env")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/floqast"
+    assert app.config["API_RATE_LIMIT"] == "7 per second"
+    assert app.instance_path == str(tmp_path / "elsewhere")
 
 
-def test_config_reads_the_environment(monkeypatch, tmp_path):
-    module = load_config_module(
-        monkeypatch,
-        SECRET_KEY="from-env",
-        API_KEY_PEPPER="pepper-from-env",
-        DATABASE_URL="postgres://u:p@db/floqast",
-        FLOQAST_DEMO="1",
-        FLOQAST_INSTANCE_PATH=str(tmp_path / "elsewhere"),
-    )
-    config = module.Config
-    assert config.SECRET_KEY == "from-env"
-    assert config.API_KEY_PEPPER == "pepper-from-env"
-    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u:p@db/floqast"
-    assert config.DEMO is True
-    assert create_app(config).instance_path == str(tmp_path / "elsewhere")
+def test_overrides_beat_the_environment_unless_they_give_way_to_it(monkeypatch, instance):
+    monkeypatch.setenv("API_RATE_LIMIT", "7 per second")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///from-the-environment.sqlite")
+    app = create_app(type("Overrides", (TestConfig,), {"INSTANCE_PATH": str(instance)}))
+    assert app.config["API_RATE_LIMIT"] == TestConfig.API_RATE_LIMIT
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///from-the-environment.sqlite"
+    assert app.config["TESTING"] is True  # a setting of the overrides' own
+    monkeypatch.delenv("DATABASE_URL")
+    assert create_app(TestConfig).config["SQLALCHEMY_DATABASE_URI"] == "sqlite://"
 
 
-def test_config_without_environment_has_no_secrets_and_no_demo(monkeypatch):
-    config = load_config_module(monkeypatch).Config
-    assert config.SECRET_KEY is None
-    assert config.API_KEY_PEPPER is None
-    assert config.DEMO is False
-    assert config.SQLALCHEMY_DATABASE_URI is None
-    assert config.BCRYPT_ROUNDS >= 12
+@pytest.mark.parametrize(("environ", "overrides", "secure"), [
+    ({}, {}, True),
+    ({"FLOQAST_DEMO": "1"}, {}, False),
+    ({}, {"DEMO": True}, False),
+    ({"FLOQAST_DEMO": "1", "SESSION_COOKIE_SECURE": "1"}, {}, True),
+])
+def test_a_default_may_follow_the_settings_above_it(environ, overrides, secure):
+    assert read_settings(environ, overrides)["SESSION_COOKIE_SECURE"] is secure
+
+
+def test_an_empty_variable_counts_as_unset():
+    empty = from_environment(**{setting.env: "" for setting in SETTINGS if setting.env})
+    assert empty == from_environment()
+    assert empty["API_RATE_LIMIT"] == "600 per minute" and empty["KEY_CACHE_SECONDS"] == 10
+
+
+def test_an_override_that_gives_way_to_the_environment_is_only_a_default():
+    assert read_settings({}, {"MAIL_PORT": EnvironmentOr(25)})["MAIL_PORT"] == 25
+    assert read_settings({"MAIL_PORT": "2525"}, {"MAIL_PORT": EnvironmentOr(25)})["MAIL_PORT"] == 2525
+
+
+def test_config_reads_the_environment(tmp_path):
+    settings = from_environment(SECRET_KEY="from-env", API_KEY_PEPPER="pepper-from-env",
+                                DATABASE_URL="postgres://u:p@db/floqast", FLOQAST_DEMO="1",
+                                FLOQAST_INSTANCE_PATH=str(tmp_path / "elsewhere"))
+    assert settings["SECRET_KEY"] == "from-env"
+    assert settings["API_KEY_PEPPER"] == "pepper-from-env"
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/floqast"
+    assert settings["DEMO"] is True
+    assert settings["INSTANCE_PATH"] == str(tmp_path / "elsewhere")
+
+
+def test_config_without_environment_has_no_secrets_and_no_demo():
+    settings = from_environment()
+    assert settings["SECRET_KEY"] is None
+    assert settings["API_KEY_PEPPER"] is None
+    assert settings["DEMO"] is False
+    assert settings["SQLALCHEMY_DATABASE_URI"] is None
+    assert settings["BCRYPT_ROUNDS"] >= 12
 
 
 @pytest.mark.parametrize("value", ["0", "true", "yes", ""])
-def test_only_floqast_demo_1_turns_demo_on(monkeypatch, value):
-    assert load_config_module(monkeypatch, FLOQAST_DEMO=value).Config.DEMO is False
+def test_only_floqast_demo_1_turns_demo_on(value):
+    assert from_environment(FLOQAST_DEMO=value)["DEMO"] is False
 
 
-def test_login_limits_are_read_from_the_environment(monkeypatch):
-    config = load_config_module(monkeypatch, LOGIN_FAILURES_PER_IP="100 per minute",
+def test_login_limits_are_read_from_the_environment():
+    settings = from_environment(LOGIN_FAILURES_PER_IP="100 per minute",
                                 LOGIN_FAILURES_PER_ACCOUNT_AND_IP="3 per minute",
-                                LOGIN_FAILURES_PER_ACCOUNT="200 per hour").Config
-    assert config.LOGIN_FAILURES_PER_IP == "100 per minute"
-    assert config.LOGIN_FAILURES_PER_ACCOUNT_AND_IP == "3 per minute"
-    assert config.LOGIN_FAILURES_PER_ACCOUNT == "200 per hour"
+                                LOGIN_FAILURES_PER_ACCOUNT="200 per hour")
+    assert settings["LOGIN_FAILURES_PER_IP"] == "100 per minute"
+    assert settings["LOGIN_FAILURES_PER_ACCOUNT_AND_IP"] == "3 per minute"
+    assert settings["LOGIN_FAILURES_PER_ACCOUNT"] == "200 per hour"
 
 
-def test_default_login_limits_leave_an_office_and_an_account_owner_room(monkeypatch):
+def test_default_login_limits_leave_an_office_and_an_account_owner_room():
     """Per IP and per account (the backstop) are well above one address's failures for one account: an office
     behind one IP, or an owner whose account someone else keeps guessing, is not the one shut out."""
-    for name in ("LOGIN_FAILURES_PER_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT"):
-        monkeypatch.delenv(name, raising=False)
-    config = load_config_module(monkeypatch).Config
+    settings = from_environment()
     per_ip, per_account_and_ip, per_account = (
-        parse(getattr(config, name)) for name in
+        parse(settings[name]) for name in
         ("LOGIN_FAILURES_PER_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT"))
     assert per_account_and_ip.amount == 5 and per_account_and_ip.get_expiry() == 60
     assert per_ip.get_expiry() == per_account.get_expiry() == 60
@@ -202,14 +241,14 @@ def test_default_login_limits_leave_an_office_and_an_account_owner_room(monkeypa
     assert per_account.amount >= 5 * per_account_and_ip.amount
 
 
-def test_mail_settings_are_read_from_the_environment(monkeypatch):
-    config = load_config_module(monkeypatch, MAIL_SERVER="smtp.example.com", MAIL_PORT="2525",
-                                MAIL_USERNAME="notices", MAIL_PASSWORD="s3cret", MAIL_FROM="keys@example.com",
-                                APP_BASE_URL="https://keys.example.com").Config
-    assert (config.MAIL_SERVER, config.MAIL_PORT, config.MAIL_USERNAME, config.MAIL_PASSWORD) == (
-        "smtp.example.com", 2525, "notices", "s3cret")
-    assert (config.MAIL_FROM, config.APP_BASE_URL) == ("keys@example.com", "https://keys.example.com")
-    assert config.MAIL_USE_TLS is True  # a login is never sent in the clear by default
+def test_mail_settings_are_read_from_the_environment():
+    settings = from_environment(MAIL_SERVER="smtp.example.com", MAIL_PORT="2525", MAIL_USERNAME="notices",
+                                MAIL_PASSWORD="s3cret", MAIL_FROM="keys@example.com",
+                                APP_BASE_URL="https://keys.example.com")
+    assert [settings[name] for name in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD")] == [
+        "smtp.example.com", 2525, "notices", "s3cret"]
+    assert (settings["MAIL_FROM"], settings["APP_BASE_URL"]) == ("keys@example.com", "https://keys.example.com")
+    assert settings["MAIL_USE_TLS"] is True  # a login is never sent in the clear by default
 
 
 @pytest.mark.parametrize(("environ", "port", "tls"), [
@@ -218,7 +257,7 @@ def test_mail_settings_are_read_from_the_environment(monkeypatch):
     ({"MAIL_USERNAME": "notices", "MAIL_USE_TLS": "0"}, 587, False),
     ({"MAIL_USE_TLS": "1", "MAIL_PORT": "25"}, 25, True),
 ])
-def test_mail_port_defaults_to_587_and_starttls_to_on_with_a_login(monkeypatch, environ, port, tls):
-    config = load_config_module(monkeypatch, **environ).Config
-    assert (config.MAIL_PORT, config.MAIL_USE_TLS) == (port, tls)
-    assert config.MAIL_FROM is None and config.APP_BASE_URL is None
+def test_mail_port_defaults_to_587_and_starttls_to_on_with_a_login(environ, port, tls):
+    settings = from_environment(**environ)
+    assert (settings["MAIL_PORT"], settings["MAIL_USE_TLS"]) == (port, tls)
+    assert settings["MAIL_FROM"] is None and settings["APP_BASE_URL"] is None

@@ -9,17 +9,25 @@ import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from floqast.extensions import db
+from floqast.keys import tokens
 from floqast.models import ApiKey, Role, Team, User, utcnow
-from floqast.request_log import include_name, is_partition, month_of, next_month, partition_name
-from helpers import issue_key
+from floqast.usage.models import ApiRequest
+from floqast.usage.partitions import include_name, is_partition, month_of, next_month, partition_name
+from helpers import ME, RECONCILIATIONS, issue_key, log_rows
+
+# The migration that redacts keys the request log kept inside a parameter.
+REDACTS_KEYS_INSIDE_PARAMETERS = "fb9987f3bcb6"
+
+
+def scripts(app) -> ScriptDirectory:
+    return ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
 
 
 def head_revision(app) -> str:
-    config = app.extensions["migrate"].migrate.get_config()
-    return ScriptDirectory.from_config(config).get_current_head()
+    return scripts(app).get_current_head()
 
 
 def schema_differences() -> list:
@@ -97,3 +105,24 @@ def test_the_comparison_notices_a_model_change_without_a_migration(app, empty_db
     kinds = {difference[0] if isinstance(difference, tuple) else difference[0][0] for difference in differences}
     assert "add_column" in kinds
     assert "modify_type" in kinds
+
+
+def test_upgrade_redacts_keys_the_request_log_kept_inside_parameters(app, empty_db):
+    flask_migrate.upgrade(revision=scripts(app).get_revision(REDACTS_KEYS_INSIDE_PARAMETERS).down_revision)
+    key = tokens.generate()
+    percent_encoded = "".join(f"%{ord(char):02X}" for char in key)
+    kept_and_redacted = {
+        f"{RECONCILIATIONS}?filter[entityIds]=1,{key}&page[size]=5": f"{RECONCILIATIONS}?filter[entityIds]=REDACTED"
+                                                                     "&page[size]=5",
+        f"{RECONCILIATIONS}?authorization=Bearer%20{key}": f"{RECONCILIATIONS}?authorization=REDACTED",
+        f"{RECONCILIATIONS}?filter[{key}]=1": f"{RECONCILIATIONS}?REDACTED=1",
+        f"{ME}?q=%22{percent_encoded}%22": f"{ME}?q=REDACTED",
+        f"/api/v1/downloads/link-{key}": "/api/v1/downloads/REDACTED",
+        f"{ME}?page[cursor]=WyJhdWRpdC10cmFpbCJdfq_x&filter[x]=REDACTED": None,  # no key: left as it is
+        f"{RECONCILIATIONS}?filter[month]=May&filter[year]=2025": None,
+    }
+    for uri in kept_and_redacted:
+        log_rows(1, 2, utcnow(), uri=uri)
+    flask_migrate.upgrade()
+    logged = db.session.scalars(select(ApiRequest.uri).order_by(ApiRequest.id)).all()
+    assert logged == [redacted or kept for kept, redacted in kept_and_redacted.items()]

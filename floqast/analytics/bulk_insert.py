@@ -1,7 +1,7 @@
 """The generator's fast path: rows put in their stored form once each and sent with the driver's executemany.
 
 It skips what `db.session.add_all(...)` does for every value (binding it through its column's type, building
-per-row parameters) and stores the same rows: tests/test_bulk_insert.py compares them column by column, on
+per-row parameters) and stores the same rows: tests/analytics/test_bulk_insert.py compares them column by column, on
 SQLite and PostgreSQL. What that buys is measured in commit c309757 (rows per CPU second, before and after)
 and is the generating time of the full run in README's benchmark section. Only the generator writes this way.
 """

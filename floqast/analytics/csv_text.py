@@ -2,20 +2,19 @@
 taken straight from the query's tuples.
 
 It skips what the JSON form needs for every row (Python datetimes and Decimals, the nested record, flattening
-it again) and writes the same text as `Dataset.flat_record`: tests/test_csv_text.py compares them row by row,
+it again) and writes the same text as `Dataset.flat_record`: tests/analytics/test_csv_text.py compares them row by row,
 on SQLite and PostgreSQL. What that buys is measured in commit b613951 and is the export row (3) of README's
 benchmark section. Only the CSV export reads rows this way.
 """
 
-from datetime import timezone
 from operator import itemgetter
 
 from sqlalchemy import Date, DateTime, Numeric, String, type_coerce
 from sqlalchemy.types import TypeDecorator
 
+from floqast.analytics.filters import Filters
 from floqast.analytics.money import Money
-from floqast.analytics.params import Filters
-from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, result_key
+from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, iso_utc, neutralise_formula, result_key
 from floqast.models import UTCDateTime
 
 
@@ -28,7 +27,7 @@ def csv_boolean(value) -> str:
 
 
 def csv_datetime(moment) -> str:
-    return "" if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return iso_utc(moment) or ""
 
 
 def csv_date(day) -> str:
@@ -79,9 +78,7 @@ class CsvText(TypeDecorator):
     def result_processor(self, dialect, coltype):
         """One small function per kind and database, called once per value."""
         if dialect.name != "sqlite":
-            convert = CSV_CONVERTERS[self.kind]
-            if self.kind == "datetime":
-                return lambda value: None if value is None else convert(value.astimezone(timezone.utc))
+            convert = CSV_CONVERTERS[self.kind]  # a time in the server's zone too: iso_utc converts it
             return lambda value: None if value is None else convert(value)
         if self.kind == "money":  # integer cents
             return sqlite_cents_text
@@ -97,11 +94,10 @@ def sqlite_cents_text(cents) -> str | None:
 
 
 def sqlite_datetime_text(value: str | None) -> str | None:
-    """"2025-03-31 09:15:00.000000", as SQLAlchemy stores an aware UTC time on SQLite, as iso_utc writes it."""
+    """"2025-03-31 09:15:00.123456", as SQLAlchemy stores an aware UTC time on SQLite, as iso_utc writes it."""
     if value is None:
         return None
-    time_part = value[11:19] if value.endswith(".000000") or len(value) == 19 else value[11:]
-    return f"{value[:10]}T{time_part}Z"
+    return f"{value[:10]}T{value[11:19]}Z"
 
 
 def as_csv_text(column):
@@ -121,7 +117,7 @@ def rows(dataset: Dataset, result):
 
     The same text as `flat_record`, without building the nested record and flattening it again: one C-level
     itemgetter per row, a conversion of the boolean and tags fields only, then text fields neutralised against
-    formulas (never money, numbers or dates: -1234.50 stays a number).
+    formulas by `neutralise_formula` (never money, numbers or dates: -1234.50 stays a number).
     """
     positions = {key: index for index, key in enumerate(result.keys())}
     getter = itemgetter(*(positions[result_key(field.name)] for field in dataset.fields))
@@ -133,8 +129,9 @@ def rows(dataset: Dataset, result):
         for index, convert in converters:
             values[index] = convert(values[index])
         for index in texts:
-            # neutralise_formula written out: a function call per text cell is a large share of the export's time
+            # Only the cells neutralise_formula may change (CELL_BREAKS written out) call it: a function call per
+            # text cell is a large share of the export's time.
             text = values[index]
-            if text and text[0] in FORMULA_STARTS:
-                values[index] = "'" + text
+            if text and (text[0] in FORMULA_STARTS or ";" in text or "\n" in text or "\r" in text):
+                values[index] = neutralise_formula(text)
         yield values

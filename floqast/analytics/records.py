@@ -1,14 +1,15 @@
 """The two datasets: their query, their records as the API shows them, and the flat CSV form."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
+from floqast.analytics.filters import Filters
 from floqast.analytics.models import SIGN_OFF_GROUPS, ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.money import money_text
-from floqast.analytics.params import Filters
 from floqast.models import Service
 
 
@@ -27,9 +28,15 @@ class Field:
         return self.column is None
 
 
+# Every time the API gives, in JSON and CSV (FloQast's form): UTC, whole seconds, as iso_utc writes it.
+ISO_UTC_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
 def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    """The API's one time format, YYYY-MM-DDTHH:MM:SSZ (ISO 8601 in UTC, whole seconds), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def iso_date(day: date | None) -> str | None:
@@ -184,17 +191,26 @@ def snake(name: str) -> str:
 # A quote before such a text cell makes it text; cells that begin with a quote get one too, so that
 # `restore_formula_text` takes exactly one off again and an export imports unchanged.
 FORMULA_STARTS = "=+-@\t\r'"
+# A spreadsheet whose list separator is ; (Excel in most of Europe) cuts this comma-separated file at every ; and
+# line break, inside our quotes too, and honours a " only at the start of a cell it cut: each part of a text cell
+# after one of these is a cell's start of its own (each tag, for one), where a " needs the quote as well.
+CELL_BREAKS = ";\r\n"
+_FORMULA_START = f"[{re.escape(FORMULA_STARTS)}]"
+_SPLIT_OFF_START = f"[{re.escape(FORMULA_STARTS)}\"]"
+_AFTER_BREAK = f"(?<=[{re.escape(CELL_BREAKS)}])"
+NEUTRALISED_AT = re.compile(f"^(?={_FORMULA_START})|{_AFTER_BREAK}(?={_SPLIT_OFF_START})")
+ADDED_QUOTES = re.compile(f"^'(?={_FORMULA_START})|{_AFTER_BREAK}'(?={_SPLIT_OFF_START})")
 TEXT_KINDS = ("string", "tags")
 
 
 def neutralise_formula(text: str | None) -> str | None:
-    """A text cell as spreadsheets show it without running it: a quote before a formula's first character."""
-    return "'" + text if text and text[0] in FORMULA_STARTS else text
+    """A text cell as spreadsheets show it without running it: a quote before each part's formula character."""
+    return NEUTRALISED_AT.sub("'", text) if text else text
 
 
 def restore_formula_text(text: str) -> str:
     """The text an exported cell held before `neutralise_formula`."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
+    return ADDED_QUOTES.sub("", text)
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,16 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from floqast import request_log
-from floqast.analytics.cursor import Cursors
-from floqast.analytics.export import streamed_page
-from floqast.analytics.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
+from floqast.api.cursor import Cursors
+from floqast.api.export import streamed_page
 from floqast.api.lists import allows_redirect
-from floqast.pulls import Pull
-from floqast.request_log import ApiRequest
+from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
+from floqast.api.pulls import Pull
+from floqast.usage.buffer import flush_own
+from floqast.usage.models import ApiRequest
+from floqast.usage.queries import query_parameters
 
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
@@ -34,9 +35,11 @@ class TrailFilters:
 
     def clauses(self, team) -> list:
         conditions = []
-        if self.start is not None:
+        # The first and last days a date can name bound nothing, and their bounds (the end of the day before the
+        # first, of the day after the last) are beyond what a datetime holds.
+        if self.start is not None and self.start > date.min:
             conditions.append(ApiRequest.created_at >= team.end_of_day(self.start - timedelta(days=1)))
-        if self.end is not None:
+        if self.end is not None and self.end < date.max:
             conditions.append(ApiRequest.created_at < team.end_of_day(self.end))
         if self.api_key_id is not None:
             conditions.append(ApiRequest.api_key_id == self.api_key_id)
@@ -83,19 +86,19 @@ def entry(row) -> dict:
         "method": row.method,
         "sourceIp": row.source_ip,
         "meta": {"status": str(row.status), "service": row.service,
-                 "queryParameters": request_log.query_parameters(row.uri)},
+                 "queryParameters": query_parameters(row.uri)},
         "createdAt": iso_utc(row.created_at),
         "apiKeyId": str(row.api_key_id),
     }
 
 
 def trail_page(pull: Pull):
-    """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this key
-    only."""
-    query, team, api_key_id = parse_trail_query(pull.args), pull.key.team, pull.key.id
-    request_log.flush_own()
+    """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this team
+    only, so that any key of the team (a rolled key's replacement) resumes a saved links.next."""
+    query, team = parse_trail_query(pull.args), pull.key.team
+    flush_own()
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
-    cursor_key = [*query.filters.key, api_key_id]
+    cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
     statement = (
         select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,

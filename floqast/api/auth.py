@@ -8,15 +8,17 @@ from flask import current_app, g, request, url_for
 from sqlalchemy import update
 from werkzeug.http import http_date
 
-from floqast import audit, key_check, keys
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
-from floqast.api.errors import ApiError
+from floqast.audit import events
 from floqast.config import key_pepper
 from floqast.extensions import db
+from floqast.keys import lookup as key_check
+from floqast.keys import tokens
 from floqast.models import ApiKey, KeyStatus, Service, end_of_day, utcnow
-from floqast.ratelimits import count_api_pull, count_api_refusal
-from floqast.request_log import LoggedKey
+from floqast.ratelimit.limits import count_api_pull, count_api_refusal
+from floqast.usage.capture import LoggedKey
+from floqast.web.json_errors import ApiError
 
 HOW_TO_SEND = "Send the key in the x-api-key header (or Authorization: Bearer <key>)."
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
@@ -37,22 +39,20 @@ def _unauthorized(detail: str) -> ApiError:
 
 
 def _key_in_query_string() -> bool:
-    """Whether the URL carries something that looks like a key: a key parameter, or a value or bare name
-    starting with our prefix (`?fq_...`, `?filter[entityIds]=fq_...`)."""
+    """Whether the URL carries something that looks like a key: a key parameter, or a name or value holding a
+    key anywhere or starting with our prefix (`?fq_...`, `?filter[entityIds]=1,fq_...`, `?filter[fq_...]=1`)."""
     for name, value in request.args.items(multi=True):
-        if name.lower() in keys.QUERY_KEY_PARAMETERS or keys.looks_like_key(name) or keys.looks_like_key(value):
+        if name.lower() in tokens.QUERY_KEY_PARAMETERS or tokens.looks_like_key(name) or tokens.looks_like_key(value):
             return True
     return False
 
 
 def _well_formed_keys_in_url() -> list[str]:
-    """The well-formed keys (checksum and all) among the URL's parameter names and values."""
+    """The well-formed keys (checksum and all) anywhere in the URL's parameter names and values, each once."""
     found = []
     for name, value in request.args.items(multi=True):
-        for text in (name.strip(), value.strip()):
-            if keys.is_well_formed(text) and text not in found:
-                found.append(text)
-    return found
+        found += tokens.keys_in(name) + tokens.keys_in(value)
+    return list(dict.fromkeys(found))
 
 
 def header_key() -> str:
@@ -84,7 +84,7 @@ def verify(presented: str, ip: str | None) -> ApiKey:
 
 def check_form(presented: str) -> None:
     """Refuse a key that is not one of ours by its form (a checksum catches a miscopied one)."""
-    if not keys.is_well_formed(presented):
+    if not tokens.is_well_formed(presented):
         raise _unauthorized("The API key is malformed. Check that it was copied whole.")
 
 
@@ -133,14 +133,14 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.download", "api.revoke_credent
 @bp.before_request
 def require_key():
     """Authenticate, check the route's service, and only then count the pull and write Last used: on this
-    worker's kept copy of the key while it is current (floqast/key_cache.py), else on the database's."""
+    worker's kept copy of the key while it is current (floqast/keys/cache.py), else on the database's."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     cache = current_app.extensions["key_cache"]
     try:
         presented = presented_key()
         check_form(presented)
-        digest = keys.digest(presented, key_pepper())
+        digest = tokens.digest(presented, key_pepper())
         kept = cache.get(digest)
         if kept is not None and accepted_as_kept(cache, digest, kept):
             return
@@ -187,7 +187,7 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
         record_refusal(refusal)
     else:
         g.refused_key = LoggedKey(key.id, key.team_id)
-        audit.record_api_refusal(refusal.detail, key.hint, key)
+        events.record_api_refusal(refusal.detail, key.hint, key)
     db.session.commit()
     raise refusal
 
@@ -218,11 +218,11 @@ def record_refusal(refusal: ApiError) -> None:
     if isinstance(refusal, KeyInUrl) and record_exposed_keys(refusal):
         return
     presented = "" if isinstance(refusal, KeyInUrl) else header_key()
-    parsed = keys.is_well_formed(presented)
+    parsed = tokens.is_well_formed(presented)
     key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
     if key is not None:
         g.refused_key = LoggedKey(key.id, key.team_id)
-    audit.record_api_refusal(refusal.detail, keys.hint(presented) if parsed else None, key)
+    events.record_api_refusal(refusal.detail, tokens.hint(presented) if parsed else None, key)
 
 
 def record_exposed_keys(refusal: KeyInUrl) -> bool:
@@ -239,7 +239,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
             .values(exposed_in_url_at=utcnow()).execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
-        audit.record_key_in_url(key, REPLACE_EXPOSED)
+        events.record_key_in_url(key, REPLACE_EXPOSED)
     return bool(exposed)
 
 

@@ -10,14 +10,14 @@ import json
 
 from flask import request
 
-from floqast import keys, secret_scanning
 from floqast.api import bp
-from floqast.api.errors import ApiError
 from floqast.config import key_pepper
 from floqast.extensions import db
-from floqast.key_actions import revoke_leaked
+from floqast.keys import secret_scanning, tokens
+from floqast.keys.actions import revoke_leaked
 from floqast.models import ApiKey, KeyStatus
-from floqast.ratelimits import count_api_refusal, count_revocation_report, read_body
+from floqast.ratelimit.limits import count_api_refusal, count_revocation_report, read_body
+from floqast.web.json_errors import ApiError
 
 MAX_CREDENTIALS = 100
 REPORTED = "reported as leaked"
@@ -45,7 +45,7 @@ def key_of_ours(plaintext: str, reason: str) -> ApiKey | None:
     """The key of ours `plaintext` is, revoked for `reason` first if it still worked; None for any other text,
     and no lookup for text that fails our checksum."""
     plaintext = plaintext.strip()
-    if not keys.is_well_formed(plaintext):
+    if not tokens.is_well_formed(plaintext):
         return None
     key = ApiKey.by_plaintext(plaintext, key_pepper())
     if key is not None and key.status(key.team.today()) is KeyStatus.ACTIVE:

@@ -12,13 +12,13 @@ from functools import wraps
 from flask import current_app, g, jsonify, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from floqast.analytics.params import BadParameter, parse_allow_redirect
 from floqast.api import bp
 from floqast.api.auth import accept, check_service, check_working, refuse, refuse_key_in_url, required_service
-from floqast.api.errors import ApiError
+from floqast.api.params import BadParameter, parse_allow_redirect
+from floqast.api.pulls import JSON, Pull, without_allow_redirect
 from floqast.extensions import db
 from floqast.models import ApiKey
-from floqast.pulls import JSON, Pull, without_allow_redirect
+from floqast.web.json_errors import ApiError
 
 SALT = "floqast.api.download"
 ASK_AGAIN = "Ask for the list again with allowRedirect=true for a new link."

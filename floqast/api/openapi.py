@@ -2,7 +2,11 @@
 
 from flask import current_app, request
 
-from floqast.analytics.params import (
+from floqast.analytics.records import DATASETS, ISO_UTC_PATTERN
+from floqast.api import bp
+from floqast.api.audit_trail import KEY_ID_PATTERN
+from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
+from floqast.api.params import (
     ALLOW_REDIRECT,
     ALLOW_REDIRECT_PATTERN,
     DEFAULT_PAGE_SIZE,
@@ -12,10 +16,6 @@ from floqast.analytics.params import (
     MONTH_PATTERN,
     YEAR_PATTERN,
 )
-from floqast.analytics.records import DATASETS
-from floqast.api import bp
-from floqast.api.audit_trail import KEY_ID_PATTERN
-from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
 from floqast.models import Service
 
 KIND_SCHEMAS = {
@@ -25,7 +25,7 @@ KIND_SCHEMAS = {
     "money": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "Exact decimal amount."},
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
+    "datetime": {"type": "string", "format": "date-time", "pattern": ISO_UTC_PATTERN},
     "tags": {"type": "array", "items": {"type": "string"}},
 }
 ERRORS = {
@@ -73,8 +73,10 @@ KEY_HEADER_DEFINITIONS = {
 
 CSV_FORMULAS = (
     "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
-    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', so that a spreadsheet "
-    "shows them as text instead of running them as formulas; an import of the file takes it off again. "
+    "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', and so does each part after a "
+    "; or a line break inside one that begins with one of these or \" (each tag, for one: a spreadsheet that "
+    "separates cells with ; starts a cell there), so that a spreadsheet shows them as text instead of running "
+    "them as formulas; an import of the file takes each one off again. "
     "Amounts, numbers and dates are never changed: -1234.50 stays a number."
 )
 
@@ -339,7 +341,7 @@ def document(server_url: str, download_seconds: int) -> dict:
         "apiKeyId": {"type": "string"}, "userId": {"type": "string", "description": "The user who created the key."},
         "name": {"type": "string"}, "teamId": {"type": "string"},
         "services": {"type": "array", "items": {"type": "string", "enum": [service.value for service in Service]}},
-        "expiresAt": {"type": ["string", "null"], "format": "date-time", "description": (
+        "expiresAt": {**KIND_SCHEMAS["datetime"], "type": ["string", "null"], "description": (
             "When the key stops working: it works through the end of its expiration date in its team's time zone "
             "(a key expiring 2027-01-05 in America/Los_Angeles works until 2027-01-06T08:00:00Z). "
             "Null: the key never expires."

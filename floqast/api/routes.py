@@ -4,15 +4,15 @@ from functools import partial
 
 from flask import g
 
-from floqast.analytics.export import checked_query, respond
-from floqast.analytics.params import BadParameter
 from floqast.analytics.records import DATASETS, iso_utc
 from floqast.api import bp
 from floqast.api.auth import requires_service
-from floqast.api.errors import error_response
+from floqast.api.export import checked_query, respond
 from floqast.api.lists import allows_redirect
+from floqast.api.params import BadParameter
+from floqast.api.pulls import CSV, JSON, Pull
 from floqast.models import Service
-from floqast.pulls import CSV, JSON, Pull
+from floqast.web.json_errors import error_response
 
 RECONCILIATIONS, CHECKLISTS = DATASETS[Service.RECONCILIATIONS], DATASETS[Service.CHECKLISTS]
 

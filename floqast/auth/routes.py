@@ -7,13 +7,13 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 
-from floqast import audit
+from floqast.audit import events
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.http_request import same_site_path
 from floqast.models import User, bcrypt_secret
-from floqast.ratelimits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
+from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
+from floqast.web.request import same_site_path
 
 
 @lru_cache(maxsize=4)
@@ -60,11 +60,11 @@ def login():
         bcrypt.checkpw(bcrypt_secret(form.password.data), unknown_user_hash(current_app.config["BCRYPT_ROUNDS"]))
     if user is None or not user.check_password(form.password.data):
         count_login_failure(form.email.data)
-        audit.record_login(form.email.data, user, succeeded=False)
+        events.record_login(form.email.data, user, succeeded=False)
         db.session.commit()
         form.form_errors.append("Incorrect email or password.")
         return render_template("auth/login.html", form=form), 422
-    audit.record_login(form.email.data, user, succeeded=True)
+    events.record_login(form.email.data, user, succeeded=True)
     db.session.commit()
     session.clear()  # a new session (and CSRF token) at login: nothing carried over from before it
     login_user(user)
@@ -79,7 +79,7 @@ def logout():
         db.session.execute(
             update(User).where(User.id == current_user.id).values(session_version=User.session_version + 1)
         )
-        audit.record_logout(current_user)
+        events.record_logout(current_user)
         db.session.commit()
     logout_user()
     session.clear()

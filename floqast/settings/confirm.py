@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from flask import flash, redirect, render_template, request
 from flask_login import current_user
 
-from floqast import ip_allowlist, key_actions
 from floqast.extensions import db
-from floqast.key_actions import CannotRegenerate, CannotRoll, NameTaken, PolicyRefused
+from floqast.keys import actions, allowlist
+from floqast.keys.actions import CannotRegenerate, CannotRoll, NameTaken, PolicyRefused
 from floqast.models import ApiKey, KeyStatus
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day, exact_time
@@ -115,7 +115,7 @@ def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
 def deactivate(key_id: int):
     """Deactivate the key for the current admin, committed with its audit event, and go back."""
     key = team_key_or_404(key_id)
-    deactivated_now = key_actions.deactivate_key(key, by=current_user)
+    deactivated_now = actions.deactivate_key(key, by=current_user)
     db.session.commit()
     return done(deactivation_message(key, deactivated_now))
 
@@ -185,7 +185,7 @@ def roll_key(key_id: int):
     key = team_key_or_404(key_id)
     form = replacement_form(RollKeyForm, key)
     return replace_key(key, ROLL, form, roll_refusal,
-                       lambda expires_on: key_actions.roll_key(key, current_user, form.overlap_time(), expires_on))
+                       lambda expires_on: actions.roll_key(key, current_user, form.overlap_time(), expires_on))
 
 
 # ---- stop a rolling key now ----
@@ -210,7 +210,7 @@ def stop_key(key_id: int):
     key = team_key_or_404(key_id)
     if key.replaced_by is None:
         return render_confirmation(key, STOP, stop_refusal(key), status=409)
-    stopped_now = key_actions.end_overlap(key, by=current_user)
+    stopped_now = actions.end_overlap(key, by=current_user)
     db.session.commit()
     if stopped_now:
         return done(f"The old key “{key.name}” ({key.hint}…) was stopped. Requests with it are refused from now on; "
@@ -244,7 +244,7 @@ def regenerate_key(key_id: int):
     """Replace an expired key with a new one that keeps everything but its secret and expiry, shown this once."""
     key = team_key_or_404(key_id)
     return replace_key(key, REGENERATE, replacement_form(RegenerateKeyForm, key), regenerate_refusal,
-                       lambda expires_on: key_actions.regenerate_key(key, current_user, expires_on))
+                       lambda expires_on: actions.regenerate_key(key, current_user, expires_on))
 
 
 # ---- allow only the addresses a key was used from ----
@@ -260,8 +260,8 @@ def allow_seen_refusal(key: ApiKey, seen: list[str]) -> str | None:
         return f"“{key.name}” no longer works, so its allowed addresses can no longer be changed."
     if not seen:
         return "The key was not used from any address in the last 30 days: there is nothing to allow."
-    if len(seen) > ip_allowlist.MAX_ENTRIES:
-        return (f"The key was used from {len(seen)} addresses, more than the {ip_allowlist.MAX_ENTRIES} a key may "
+    if len(seen) > allowlist.MAX_ENTRIES:
+        return (f"The key was used from {len(seen)} addresses, more than the {allowlist.MAX_ENTRIES} a key may "
                 "allow: enter ranges that hold them under Where it works from instead.")
     return None
 

@@ -5,9 +5,9 @@ from datetime import date
 from flask import current_app, render_template, request
 from flask_login import current_user
 
-from floqast.analytics import params
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
+from floqast.api import params
 from floqast.api.leaks import MAX_CREDENTIALS
 from floqast.settings import bp
 

@@ -10,9 +10,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from floqast import ip_allowlist, keys
-from floqast.key_actions import NAME_TAKEN, ROLL_OVERLAPS
-from floqast.key_policy import KeyPolicy
+from floqast.keys import allowlist, tokens
+from floqast.keys.actions import NAME_TAKEN, ROLL_OVERLAPS
+from floqast.keys.policy import KeyPolicy
 from floqast.models import DESCRIPTION_LENGTH, Service, name_key, normal_name
 
 EXPIRATION_CHOICES = [
@@ -131,12 +131,12 @@ class AllowedIpsField(TextAreaField):
 
     def process_formdata(self, valuelist):
         if valuelist:
-            self.data = ip_allowlist.parse(valuelist[0])  # a ValueError is the field's error
+            self.data = allowlist.parse(valuelist[0])  # a ValueError is the field's error
 
     def _value(self) -> str:
         if self.process_errors:
             return self.raw_data[0]  # as typed, to be corrected
-        return "\n".join(ip_allowlist.shown(self.data))
+        return "\n".join(allowlist.shown(self.data))
 
 
 class AllowedIpsForm(FlaskForm):
@@ -156,7 +156,7 @@ class KeyNameForm(FlaskForm):
             raise ValidationError(
                 "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
             )
-        if keys.contains_key(field.data):
+        if tokens.contains_key(field.data):
             raise ValidationError(KEY_IN_TEXT)
         if name_key(field.data) in self.taken_names:
             raise ValidationError(NAME_TAKEN)
@@ -166,7 +166,7 @@ class KeyNameForm(FlaskForm):
             return
         if refused_characters(field.data, LINE_BREAKS):
             raise ValidationError("Use text and line breaks; no control characters or invisible formatting characters.")
-        if keys.contains_key(field.data):
+        if tokens.contains_key(field.data):
             raise ValidationError(KEY_IN_TEXT)
 
 

@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
-from floqast import key_actions
 from floqast.extensions import db
-from floqast.key_policy import LIFETIMES, KeyPolicy
+from floqast.keys import actions
+from floqast.keys.policy import LIFETIMES, KeyPolicy
 from floqast.settings import bp
 from floqast.settings.routes import wants_fragment
 
@@ -52,7 +52,7 @@ def save_key_policy():
     if not form.validate():
         return render_policy(form, 422)
     policy = form.policy()
-    if key_actions.change_key_policy(current_user, policy):
+    if actions.change_key_policy(current_user, policy):
         db.session.commit()
         message = "The API key policy was saved. It applies to keys created from now on."
     else:

@@ -8,16 +8,18 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from floqast import audit, key_actions, keys, request_log
-from floqast.audit import AuditEvent
+from floqast.audit import events as audit
+from floqast.audit.events import AuditEvent
 from floqast.extensions import db
-from floqast.http_request import same_site_path
-from floqast.key_actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
+from floqast.keys import actions, tokens
+from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
-from floqast.notices import KeyNotice
-from floqast.routing import database_id
+from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
 from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm
+from floqast.usage import queries as request_log
+from floqast.web.converters import database_id
+from floqast.web.request import same_site_path
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
@@ -47,7 +49,7 @@ def search_text(text: str) -> str:
     """What the Search keys box looks for: trimmed, without the "…" a copied hint ends with, and never more of a key
     than its hint (a whole key pasted there must not be kept in a URL)."""
     text = text.strip()[:SEARCH_LENGTH].rstrip("….").strip()
-    return text[:len(keys.PREFIX) + keys.HINT_LENGTH] if keys.looks_like_key(text) else text
+    return text[:len(tokens.PREFIX) + tokens.HINT_LENGTH] if tokens.looks_like_key(text) else text
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def create_key():
     form = new_key_form()
     if form.validate():
         try:
-            key, plaintext = key_actions.create_key(current_user, form.name.data, form.services.data,
+            key, plaintext = actions.create_key(current_user, form.name.data, form.services.data,
                                                     form.expires_on(), form.description.data, form.allowed_ips.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
@@ -299,9 +301,9 @@ def edit_key(key_id: int):
     key = team_key_or_404(key_id)
     form = edit_key_form(key)
     try:
-        key_actions.check_editable(key)
+        actions.check_editable(key)
         if form.validate():
-            changes = key_actions.edit_key(key, form.name.data, form.description.data, by=current_user)
+            changes = actions.edit_key(key, form.name.data, form.description.data, by=current_user)
     except NameTaken as taken:  # by a create or rename committed after the form read the names
         form.name.errors.append(str(taken))
     except KeyStopped:  # expired, or deactivated before or while this was sent
@@ -346,7 +348,7 @@ def save_allowed_ips(key_id: int):
         return allowed_ips_answer(key, form, 409)
     if not form.validate():
         return allowed_ips_answer(key, form, 422)
-    message = allowed_ips_message(key, key_actions.change_allowed_ips(key, form.allowed_ips.data, by=current_user))
+    message = allowed_ips_message(key, actions.change_allowed_ips(key, form.allowed_ips.data, by=current_user))
     db.session.commit()
     if not wants_fragment():
         flash(message)

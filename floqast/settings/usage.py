@@ -8,11 +8,13 @@ from sqlalchemy import func, select
 
 from floqast.extensions import db
 from floqast.models import ApiKey, utcnow
-from floqast.request_days import ApiRequestDay, outcome
-from floqast.request_log import ApiRequest, ClientAddress, client_addresses, flush_own, latest_accepted
+from floqast.usage.buffer import flush_own
+from floqast.usage.days import ApiRequestDay, outcome
+from floqast.usage.models import ApiRequest
+from floqast.usage.queries import ClientAddress, client_addresses, latest_accepted
 
 DAYS = 30
-# The most addresses a key's page lists; Allow only these addresses takes at most ip_allowlist's limit of them.
+# The most addresses a key's page lists; Allow only these addresses takes at most the allowlist's limit of them.
 ADDRESSES_SHOWN = 50
 # The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them
 # for dates, right for half of today's date).

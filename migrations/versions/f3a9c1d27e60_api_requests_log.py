@@ -5,11 +5,10 @@ Revises: f7c3a9e1d2b4
 Create Date: 2026-12-02 17:45:00.000000
 
 """
+from datetime import date, datetime, timedelta, timezone
+
 from alembic import op
 import sqlalchemy as sa
-
-from floqast.models import utcnow
-from floqast.request_log import make_partition, month_of, next_month
 
 
 # revision identifiers, used by Alembic.
@@ -17,6 +16,19 @@ revision = 'f3a9c1d27e60'
 down_revision = 'f7c3a9e1d2b4'
 branch_labels = None
 depends_on = None
+
+
+def next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def make_partition(connection, month: date) -> None:
+    """The log's partition for `month` (UTC), as the app names and bounds them."""
+    start, end = (datetime.combine(day, datetime.min.time(), timezone.utc) for day in (month, next_month(month)))
+    connection.execute(sa.text(
+        f"CREATE TABLE IF NOT EXISTS api_requests_{month:%Y_%m} PARTITION OF api_requests "
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+    ))
 
 
 def upgrade():
@@ -40,7 +52,7 @@ def upgrade():
     op.create_index('ix_api_requests_team_id_id', 'api_requests', ['team_id', 'id'], unique=False)
     op.create_index('ix_api_requests_api_key_id_id', 'api_requests', ['api_key_id', 'id'], unique=False)
     if postgresql:
-        this_month = month_of(utcnow())
+        this_month = datetime.now(timezone.utc).date().replace(day=1)
         for month in (this_month, next_month(this_month)):
             make_partition(op.get_bind(), month)
 

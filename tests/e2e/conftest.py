@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from floqast.extensions import db
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 from helpers import issue_key, serving, sqlite_file_app
 

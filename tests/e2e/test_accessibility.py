@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from floqast import keys
+from floqast.keys import tokens
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
@@ -108,7 +108,7 @@ def test_key_pages_and_their_errors(admin_page, lived_in, axe):
         axe(page)
     key_page(page, lived_in, "Power BI connector")
     page.get_by_label("Key name").fill("")
-    page.get_by_label("Description (optional)").fill(f"Our key is {keys.generate()}")
+    page.get_by_label("Description (optional)").fill(f"Our key is {tokens.generate()}")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#name-error")).to_be_visible()
     expect(page.locator("#description-error")).to_be_visible()

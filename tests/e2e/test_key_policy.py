@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from e2e.conftest import fill_create_form
-from floqast.key_policy import KeyPolicy
+from floqast.keys.policy import KeyPolicy
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 

@@ -1,0 +1,133 @@
+"""Answer a pull: a JSON page or the whole CSV, both streamed from a server-side cursor."""
+
+import csv
+import io
+import json
+from itertools import islice
+from urllib.parse import urlencode
+
+from flask import Response, current_app
+
+from floqast.analytics import csv_text
+from floqast.analytics.filters import Filters
+from floqast.analytics.records import Dataset
+from floqast.api.cursor import Cursors
+from floqast.api.params import Page, parse_query
+from floqast.api.pulls import CSV, Pull
+from floqast.extensions import db
+from floqast.models import Team
+
+ROWS_PER_FETCH = 1000
+RECORDS_PER_CHUNK = 500
+
+
+def stream_rows(engine, statement):
+    """Rows in batches from a server-side cursor (on PostgreSQL), so memory stays flat.
+
+    The body is read after the view returns, so it uses its own connection rather than the request's session.
+    """
+    with engine.connect() as connection:
+        yield from connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
+
+
+def chunked(pieces, size: int = RECORDS_PER_CHUNK):
+    """Join small strings into fewer, larger chunks for the response."""
+    pieces = iter(pieces)
+    while batch := "".join(islice(pieces, size)):
+        yield batch
+
+
+def started(chunks):
+    """`chunks` with the first one made now, while the view runs: its query is sent before the status line, so a
+    database that cannot be reached is the API's 503, never a 200 whose body stops short."""
+    chunks = iter(chunks)
+    first = list(islice(chunks, 1))
+
+    def the_rest():
+        yield from first
+        yield from chunks  # closing this closes `chunks` too, and with it its connection
+
+    return the_rest()
+
+
+def cursors_of(dataset: Dataset) -> Cursors:
+    return Cursors(current_app.config["SECRET_KEY"], dataset.service.value)
+
+
+def checked_query(dataset: Dataset, args) -> tuple[Filters, Page, int | None]:
+    """The filters, the page and the id the cursor continues after, or a 400 naming what is wrong."""
+    filters, page = parse_query(args)
+    return filters, page, None if page.cursor is None else cursors_of(dataset).decode(page.cursor, filters.key)
+
+
+def streamed_page(statement, size: int, to_record, next_cursor, pull: Pull) -> Response:
+    """One JSON page {"data": [...], "links": {"self": ..., "next": ...}} streamed from `statement`, which asks
+    for one row beyond the page (to tell whether there is a next page without a second query); next is null on
+    the last page, else the pull's URL with page[cursor] set to next_cursor(the last row's id)."""
+    # Links are paths of this site, as FloQast's are.
+    engine, args = db.engine, pull.args.to_dict()
+
+    def next_url(last_id: int) -> str:
+        query = {**args, "page[cursor]": next_cursor(last_id)}
+        return f"{pull.path}?{urlencode(query, safe='[]')}"
+
+    def body():
+        yield '{"data":['
+        last_id, count, more = None, 0, False
+        for row in stream_rows(engine, statement):
+            if count == size:
+                more = True
+                break
+            yield ("," if count else "") + json.dumps(to_record(row))
+            last_id, count = row.id, count + 1
+        links = {"self": pull.url, "next": next_url(last_id) if more else None}
+        yield '],"links":' + json.dumps(links) + "}"
+
+    return Response(started(chunked(body())), mimetype="application/json")
+
+
+def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
+    """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
+    team, cursors = pull.key.team, cursors_of(dataset)
+    statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
+    return streamed_page(statement, page.size, dataset.to_record,
+                         lambda last_id: cursors.encode(filters.key, last_id), pull)
+
+
+def csv_name(dataset: Dataset, filters: Filters) -> str:
+    period = "all-periods" if filters.month is None else f"{filters.year}-{filters.month:02d}"
+    return f"{dataset.service.value}-{period}.csv"
+
+
+def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
+    """Every matching record as CSV with a header row, whatever the page size."""
+    statement = csv_text.query(dataset, team.id, filters, team.today(), after_id)
+    engine = db.engine
+
+    def chunks():
+        # One csv.writer call and one response chunk per batch of rows, not per row.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(dataset.columns)
+        with engine.connect() as connection:
+            result = connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
+            records = csv_text.rows(dataset, result)
+            while batch := list(islice(records, ROWS_PER_FETCH)):
+                writer.writerows(batch)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+    headers = {"Content-Disposition": f'attachment; filename="{csv_name(dataset, filters)}"'}
+    return Response(started(chunks()), mimetype=CSV, headers=headers)
+
+
+def respond(dataset: Dataset, pull: Pull) -> Response:
+    """The records a pull asks for: a JSON page or, in CSV, all of them. Parameters are checked here; the
+    records are read while the body is sent, from a query sent before it (started())."""
+    filters, page, after_id = checked_query(dataset, pull.args)
+    if pull.format == CSV:
+        return csv_export(dataset, pull.key.team, filters, after_id)
+    return json_page(dataset, pull, filters, page, after_id)

@@ -1,0 +1,50 @@
+"""`flask --app wsgi keys ...`: jobs for API keys, meant for cron: expiry notices, GitHub's public keys."""
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
+from floqast.notices import mail, outbox
+
+keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys.")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@keys_cli.command("notify")
+def notify():
+    """Email each key's creator and team admins once a key expires within 7 days, within a day, and once it has
+    expired, and send notices recorded elsewhere (revoked keys); meant for cron."""
+    try:
+        transport = mail.transport()
+    except mail.MailNotConfigured as error:
+        raise click.ClickException(str(error)) from None
+    outbox.record_expiry_notices()
+    try:
+        delivery = outbox.deliver(transport)
+    finally:
+        transport.close()
+    for path in delivery.written:
+        click.echo(f"Wrote {path}")
+    click.echo(f"Sent {plural(delivery.sent, 'notice')}.")
+    for failure in delivery.failures:
+        click.echo(failure, err=True)
+    if delivery.failures:
+        sys.exit(1)  # cron and monitoring see it; what was not sent goes on the next run
+
+
+@keys_cli.command("github-public-keys")
+def github_public_keys():
+    """Download GitHub's secret scanning public keys into GITHUB_SECRET_SCANNING_KEYS."""
+    url, path = current_app.config["GITHUB_SECRET_SCANNING_KEYS_URL"], keys_file()
+    try:
+        count = download_public_keys(url, path)
+    except (OSError, PublicKeysError) as error:
+        raise click.ClickException(f"Could not download GitHub's public keys from {url} ({error}); "
+                                   f"{path} is left as it was.") from None
+    click.echo(f"Wrote {count} public key{'s' if count != 1 else ''} of GitHub's secret scanning to {path}.")

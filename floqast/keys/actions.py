@@ -1,0 +1,208 @@
+"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses, and
+changing the team's key policy, each with its audit event, for the views, commands and demo alike.
+
+Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
+"""
+
+from datetime import date, timedelta
+
+from floqast.audit import events as audit
+from floqast.audit.events import AuditKind
+from floqast.config import key_pepper
+from floqast.extensions import db
+from floqast.keys import allowlist
+from floqast.keys.policy import KeyPolicy
+from floqast.models import ApiKey, KeyStatus, Team, User, name_key
+from floqast.notices import outbox
+from floqast.notices.outbox import NoticeKind
+
+NAME_TAKEN = "A key that still works already has this name. Choose another name."
+KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
+# How long a rolled key keeps working beside its replacement, as the roll dialog offers it.
+ROLL_OVERLAPS = {
+    timedelta(0): "Stop now",
+    timedelta(hours=1): "1 hour",
+    timedelta(hours=24): "24 hours",
+    timedelta(days=7): "7 days",
+}
+
+
+class NameTaken(ValueError):
+    """A working key of the team already has the name."""
+
+    def __init__(self):
+        super().__init__(NAME_TAKEN)
+
+
+class PolicyRefused(ValueError):
+    """The team's key policy, as committed now, does not allow the key's expiration (its message says why)."""
+
+
+class KeyStopped(ValueError):
+    """The key no longer works, so it can no longer be changed."""
+
+    def __init__(self):
+        super().__init__(KEY_STOPPED)
+
+
+def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
+    """Take the team's name lock and check that no other working key has `name`, or NameTaken."""
+    ApiKey.hold_names(team)  # before reading them: two creates or renames at once cannot both find a name free
+    if name_key(name) in {name_key(taken) for taken in ApiKey.working_names(team, team.today(), except_id)}:
+        raise NameTaken()
+
+
+def check_policy(team: Team, expires_on: date | None) -> None:
+    """PolicyRefused unless the team's key policy, read again now under the name lock that a policy change waits
+    for too, allows a new key expiring on `expires_on`: a form checked the policy it read, which another admin may
+    have made stricter since."""
+    db.session.refresh(team)
+    if refusal := team.key_policy.refusal(expires_on, team.today()):
+        raise PolicyRefused(refusal)
+
+
+def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
+               allowed_ips: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
+    PolicyRefused; allowed_ips in its stored form (None: any address)."""
+    team = creator.team
+    hold_free_name(team, name)
+    check_policy(team, expires_on)
+    key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
+                                  pepper=key_pepper(), allowed_ips=allowed_ips)
+    key.description = description
+    db.session.add(key)
+    db.session.flush()  # the key's id, for its audit event
+    detail = None if allowed_ips is None else f"Allowed addresses: {addresses(allowed_ips)}."
+    audit.key_event(AuditKind.KEY_CREATED, key, creator, detail)
+    return key, plaintext
+
+
+def quoted(text: str | None) -> str:
+    return f"“{text}”" if text else "none"
+
+
+def check_editable(key: ApiKey) -> None:
+    """KeyStopped unless the key still works: names are unique among working keys only, so a stopped key's
+    name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
+    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+        raise KeyStopped()
+
+
+def edit_key(key: ApiKey, name: str, description: str | None, by: User) -> list[AuditKind]:
+    """Rename and describe a working key, each change with its audit event (before and after); the changes made.
+
+    NameTaken when another working key has the name, KeyStopped when the key no longer works (its name would
+    then be checked against nothing: names are unique among working keys only). The key itself never changes.
+    """
+    changes = []
+    if name != key.name:
+        hold_free_name(key.team, name, except_id=key.id)
+    db.session.refresh(key)  # deleted meanwhile? (read after the name lock, which a create or rename holds too)
+    check_editable(key)
+    if name != key.name:
+        before, key.name = key.name, name
+        audit.key_event(AuditKind.KEY_RENAMED, key, by, f"From {quoted(before)} to {quoted(name)}")
+        changes.append(AuditKind.KEY_RENAMED)
+    if description != key.description:
+        before, key.description = key.description, description
+        audit.key_event(AuditKind.KEY_DESCRIBED, key, by, f"From {quoted(before)} to {quoted(description)}")
+        changes.append(AuditKind.KEY_DESCRIBED)
+    return changes
+
+
+class CannotRoll(ValueError):
+    """The key was rolled already or no longer works (perhaps since a moment ago, by another admin)."""
+
+
+class CannotRegenerate(ValueError):
+    """The key is no longer an expired key that was never replaced (perhaps since a moment ago, by another admin)."""
+
+
+def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
+    """A replacement for a working key and its plaintext (ApiKey.roll), expiring on `expires_on`, with their audit
+    events; the old key keeps working for `overlap`, then stops. CannotRoll when the key was rolled already or no
+    longer works, PolicyRefused when the team's policy does not allow the expiry: the caller rolls back.
+
+    No name check: the old key hands its name to the replacement (ApiKey.working_names).
+    """
+    ApiKey.hold_names(key.team)
+    check_policy(key.team, expires_on)
+    rolled = key.roll(by, overlap, key_pepper(), expires_on)
+    if rolled is None:
+        raise CannotRoll()
+    replacement, plaintext = rolled
+    kept = "the old key stopped at once" if not overlap else f"the old key keeps working for {ROLL_OVERLAPS[overlap]}"
+    audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
+    return replacement, plaintext
+
+
+def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiKey, str]:
+    """A new key in place of an expired one (ApiKey.regenerate), expiring on `expires_on`, and its plaintext, with
+    their audit events. NameTaken when a working key has taken the name since, PolicyRefused when the team's policy
+    does not allow the expiry, CannotRegenerate when the key was replaced or deleted meanwhile: the caller rolls
+    back."""
+    hold_free_name(key.team, key.name)
+    check_policy(key.team, expires_on)
+    regenerated = key.regenerate(by, key_pepper(), expires_on)
+    if regenerated is None:
+        raise CannotRegenerate()
+    replacement, plaintext = regenerated
+    audit.key_event(AuditKind.KEY_REGENERATED, key, by, detail=f"Replaced by {replacement.hint}….")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Regenerates {key.hint}…")
+    return replacement, plaintext
+
+
+def end_overlap(key: ApiKey, by: User) -> bool:
+    """Stop a rolled key in its overlap now, with its audit event; False (and no event) when it had stopped."""
+    stopped_now = key.end_overlap()
+    if stopped_now:
+        audit.key_event(AuditKind.ROLL_ENDED, key, by,
+                        detail=f"Stopped before the end of its overlap; replaced by {key.replaced_by.hint}….")
+    return stopped_now
+
+
+def addresses(stored: str | None) -> str:
+    """Allowed addresses as the audit trail words them."""
+    return ", ".join(allowlist.shown(stored)) or "any address"
+
+
+def change_allowed_ips(key: ApiKey, allowed_ips: str | None, by: User) -> bool:
+    """Set the key's allowed addresses (stored form; None: any address), with an audit event that says what
+    they were and what they are; False (and no event) when they already were those."""
+    db.session.refresh(key, with_for_update=True)  # "before" as stored now, not as this request first read it
+    if key.allowed_ips == allowed_ips:
+        return False
+    detail = f"Before: {addresses(key.allowed_ips)}. After: {addresses(allowed_ips)}."
+    key.allowed_ips = allowed_ips
+    audit.key_event(AuditKind.ALLOWED_IPS_CHANGED, key, by, detail)
+    return True
+
+
+def deactivate_key(key: ApiKey, by: User) -> bool:
+    """Deactivate the key, with its audit event; False (and no event) when it was already deactivated."""
+    deactivated_now = key.deactivate(by=by)
+    if deactivated_now:
+        audit.key_event(AuditKind.KEY_DELETED, key, by)
+    return deactivated_now
+
+
+def change_key_policy(by: User, policy: KeyPolicy) -> bool:
+    """Give the user's team this API key policy, with its audit event; False (and no event) when it already had it."""
+    before = by.team.key_policy
+    if policy == before:
+        return False
+    by.team.key_policy = policy
+    audit.record_policy_change(by, before, policy)
+    return True
+
+
+def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
+    """Deactivate a key reported as leaked (by anyone, from `ip`) for `reason`, with its audit event and a notice to
+    its team's admins; False (and no event) when it was already deactivated."""
+    revoked_now = key.deactivate(by=None, reason=reason)
+    if revoked_now:
+        audit.record_revoked_as_leaked(key, reason, ip)
+        outbox.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
+    return revoked_now

@@ -1,0 +1,154 @@
+"""The key check's fast path: what a pull needs to know about its key, read without the ORM.
+
+Every API request checks its key, so the check's cost is most of what a keyed request costs beyond an
+unkeyed one: README's benchmark section measures it in row 1 (auth overhead, /api/v1/me against /healthz)
+and row 2 (key check), and commits 19523b8, dc0ad99, 591174a and 4cd4736 measured each step taken here.
+It reads the same values as `ApiKey.by_plaintext`, which tests/keys/test_key_check.py checks for keys in every
+state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
+"""
+
+from datetime import timedelta
+from functools import cache, lru_cache
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
+
+from floqast.extensions import db
+from floqast.keys import tokens
+from floqast.models import ApiKey, Team, utcnow
+
+
+class CheckedTeam:
+    """A key's team as a pull sees it: read-only values with the Team's own date rules."""
+
+    __slots__ = ("id", "timezone", "open_api_enabled")
+    zone, today, end_of_day = Team.zone, Team.today, Team.end_of_day
+
+
+class CheckedKey:
+    """A key as a pull sees it, built from one row of `check`: the ApiKey's values and its own rules
+    (status, services, allowed addresses, expiry, Last used), without an ORM object or a session."""
+
+    COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
+               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
+    __slots__ = (*COLUMNS, "team")
+    status, has_service, service_list, allows = ApiKey.status, ApiKey.has_service, ApiKey.service_list, ApiKey.allows
+    expires_at = ApiKey.expires_at
+
+    def __init__(self, values: dict):
+        for name in self.COLUMNS:
+            setattr(self, name, values[name])
+        self.team = team = CheckedTeam()
+        for name in CheckedTeam.__slots__:
+            setattr(team, name, values[f"team__{name}"])
+
+    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
+        """ApiKey.record_use, this copy's Last used moved on with it: a worker that keeps the key
+        (floqast/keys/cache.py) writes it once an interval, not on every pull."""
+        wrote = ApiKey.record_use(self, ip, user_agent, interval)
+        if wrote:
+            self.last_used_at = utcnow()
+        return wrote
+
+
+def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
+    """What a pull needs to know about the key `plaintext`, read in one indexed query without the ORM session."""
+    return check_digest(tokens.digest(plaintext, pepper))
+
+
+def check_digest(digest: str) -> CheckedKey | None:
+    """What a pull needs to know about the key with `digest`, read in one indexed query without the ORM session.
+
+    A pull that only reads its key then begins no session transaction and builds no ORM objects, which
+    cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
+    through the session.
+    """
+    try:
+        values = lookup(digest)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # The pooled connection had died since its last use (floqast/pool.py pings only idle ones): a read
+        # is safe to send again, once, on a new connection. A database still down fails again: a 503.
+        values = lookup(digest)
+    return None if values is None else CheckedKey(values)
+
+
+def lookup(digest: str) -> dict | None:
+    """The key row for `digest`."""
+    return KeyLookup.compiled_for(db.engine.dialect).run(db.engine, digest)
+
+
+@cache
+def statement():
+    """check()'s SELECT: only the columns a pull reads (each one converted costs; datetimes most)."""
+    return (
+        select(*(ApiKey.__table__.c[name] for name in CheckedKey.COLUMNS),
+               *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
+        .join(Team, Team.id == ApiKey.team_id)
+        .where(ApiKey.digest == bindparam("digest"))
+    )
+
+
+class KeyLookup:
+    """check()'s SELECT compiled once for a dialect and run on the pooled driver connection's own cursor,
+    its row converted by the columns' own result processors: what Core does, without the statement cache
+    lookup, execution context and result objects that cost more than the lookup itself."""
+
+    def __init__(self, dialect):
+        select_key = statement()
+        compiled = select_key.compile(dialect=dialect)
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.columns = [
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in select_key.selected_columns
+        ]
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def compiled_for(cls, dialect) -> "KeyLookup":
+        return cls(dialect)
+
+    def run(self, engine, digest: str) -> dict | None:
+        """The key row for `digest` as {column label: value}, or None, read on a driver connection from `engine`'s
+        pool (checked out and in by the pool alone: a Core Connection, and its isolation level set and reset, cost
+        a pull more than the SELECT's own Python)."""
+        dbapi_error = self.dialect.loaded_dbapi.Error
+        # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it. (SQLite's driver
+        # begins nothing for a SELECT anyway.)
+        autocommit = self.dialect.name != "sqlite"
+        connection = None
+        try:
+            connection = engine.raw_connection()
+            dbapi_connection = connection.dbapi_connection
+            if autocommit:
+                dbapi_connection.autocommit = True
+            try:
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                if autocommit and not dbapi_connection.closed:
+                    dbapi_connection.autocommit = False  # as the pool lends it: the session's transactions
+        except dbapi_error as error:
+            # SQLAlchemy's own error for the driver's, as Core raises, so that floqast/web/errors.py answers a lost
+            # database with a 503 here too; and, as Core does, a dead connection leaves the pool.
+            disconnected = connection is not None and self.dialect.is_disconnect(error, dbapi_connection, None)
+            if disconnected:
+                connection.invalidate(error)
+            raise DBAPIError.instance(self.sql, None, error, dbapi_error, connection_invalidated=disconnected,
+                                      dialect=self.dialect) from error
+        finally:
+            if connection is not None:
+                connection.close()
+        if row is None:
+            return None
+        return {
+            name: convert(value) if convert else value
+            for (name, convert), value in zip(self.columns, row, strict=True)
+        }

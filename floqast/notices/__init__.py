@@ -1,0 +1,1 @@
+"""Mail to a key's admins: notices recorded in an outbox, then delivered."""

@@ -1,0 +1,200 @@
+"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked.
+
+A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
+in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
+web request waits on a mail server, and a delivery that fails stays recorded and goes out on the next run.
+Messages name a key by its name and hint, never more of it.
+"""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from flask import render_template
+from sqlalchemy import ForeignKey, String, UniqueConstraint, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship, selectinload
+
+from floqast.extensions import db
+from floqast.models import EXPIRING_SOON_DAYS, ApiKey, Role, Team, User, UTCDateTime, _str_enum, utcnow
+from floqast.notices import mail
+
+# A key that has expired gets its notice from a run within this many days of its expiration date, so that a
+# first run, or one after a long pause, does not mail about keys that stopped working long ago.
+EXPIRED_NOTICE_DAYS = 7
+
+
+class NoticeKind(enum.StrEnum):
+    EXPIRES_IN_7_DAYS = "expires_in_7_days"
+    EXPIRES_IN_1_DAY = "expires_in_1_day"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    @property
+    def label(self) -> str:
+        return {
+            "expires_in_7_days": "Expires within 7 days",
+            "expires_in_1_day": "Expires within a day",
+            "expired": "Has expired",
+            "revoked": "Revoked",
+        }[self.value]
+
+
+class KeyNotice(db.Model):
+    """One notice about a key to one person: recorded once per kind, sent when sent_at is set."""
+
+    __tablename__ = "key_notices"
+    __table_args__ = (UniqueConstraint("api_key_id", "kind", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    kind: Mapped[NoticeKind] = mapped_column(_str_enum(NoticeKind))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Why a revoked key was revoked, to follow "because it was": "reported as leaked".
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    api_key: Mapped[ApiKey] = relationship()
+    user: Mapped[User] = relationship()
+
+    @classmethod
+    def for_key(cls, key: ApiKey) -> list["KeyNotice"]:
+        """The key's notices, oldest first, with their recipients (sent_at None: not sent yet)."""
+        query = (
+            select(cls).where(cls.api_key_id == key.id).options(selectinload(cls.user)).order_by(cls.id)
+        )
+        return list(db.session.scalars(query))
+
+    @property
+    def subject(self) -> str:
+        name = self.api_key.name
+        if self.kind is NoticeKind.REVOKED:
+            return f'API key "{name}" was revoked'
+        if self.kind is NoticeKind.EXPIRED:
+            return f'API key "{name}" has expired'
+        return f'API key "{name}" expires on {self.api_key.expires_on.isoformat()}'
+
+    @property
+    def still_wanted(self) -> bool:
+        """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own)."""
+        key = self.api_key
+        return self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
+
+
+def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> None:
+    """Record a notice about the key for its creator and its team's Admins and System Admins, once per kind, in
+    the caller's transaction; `flask --app wsgi keys notify` sends it. No mail server is contacted here."""
+    recipients = select(User.id).where(
+        User.team_id == key.team_id, or_(User.role.in_([Role.ADMIN, Role.SYSADMIN]), User.id == key.created_by_id)
+    ).order_by(User.id)
+    rows = [
+        dict(api_key_id=key.id, kind=kind, user_id=user_id, reason=reason, created_at=utcnow())
+        for user_id in db.session.scalars(recipients)
+    ]
+    if not rows:
+        return
+    # Insert what is not there yet: runs at once record each notice once (the second waits on the first's
+    # rows, then skips them), and a person who joined the admins since gets the notice on the next run.
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(KeyNotice).values(rows).on_conflict_do_nothing(index_elements=["api_key_id", "kind", "user_id"])
+    )
+
+
+def due_notice(expires_on: date, today: date) -> NoticeKind | None:
+    """The most urgent expiry notice a key expiring on `expires_on` has reached on its team's `today`, if any.
+
+    Only the most urgent: a key first seen a day before it expires gets the one-day notice, not the 7-day one too.
+    """
+    days_left = (expires_on - today).days
+    if days_left < -EXPIRED_NOTICE_DAYS:
+        return None
+    if days_left < 0:
+        return NoticeKind.EXPIRED
+    if days_left <= 1:
+        return NoticeKind.EXPIRES_IN_1_DAY
+    if days_left <= EXPIRING_SOON_DAYS:
+        return NoticeKind.EXPIRES_IN_7_DAYS
+    return None
+
+
+def record_expiry_notices() -> None:
+    """Record the expiry notices that keys neither deleted nor rolled, of teams with Open API on, have reached, and
+    commit."""
+    today = utcnow().date()
+    # Every team's date is within a day of UTC's: fetch a little more, then decide by the team's own date.
+    window = ApiKey.expires_on.between(
+        today - timedelta(days=EXPIRED_NOTICE_DAYS + 1), today + timedelta(days=EXPIRING_SOON_DAYS + 1)
+    )
+    keys = db.session.scalars(
+        select(ApiKey).join(ApiKey.team).options(contains_eager(ApiKey.team))
+        .where(ApiKey.deleted_at.is_(None), ApiKey.replaced_by_id.is_(None), Team.open_api_enabled, window)
+        .order_by(ApiKey.id)  # the same order in every run: runs at once never wait on each other in a cycle
+    )
+    for key in keys:
+        kind = due_notice(key.expires_on, key.team.today())
+        if kind is not None:
+            notify_key_admins(key, kind)
+    db.session.commit()
+
+
+@dataclass
+class Delivery:
+    """What one delivery run did."""
+
+    sent: int = 0
+    written: list[Path] = field(default_factory=list)  # the outbox files of a demo run
+    failures: list[str] = field(default_factory=list)  # why notices wait for the next run
+
+
+def deliver(transport) -> Delivery:
+    """Send every notice not sent yet, each once even when runs overlap; one that fails waits for the next run."""
+    done = Delivery()
+    last_id = 0
+    while (notice := _claim_next(after=last_id)) is not None:
+        last_id = notice.id
+        if not notice.still_wanted:
+            db.session.delete(notice)
+            db.session.commit()
+            continue
+        try:
+            receipt = transport.send(_message(notice))
+        except mail.MessageRefused as error:
+            db.session.rollback()
+            done.failures.append(f"Not sent to {notice.user.email}: {error}")
+            continue
+        except mail.ServerUnavailable as error:
+            db.session.rollback()
+            waiting = db.session.scalar(select(func.count()).where(KeyNotice.sent_at.is_(None)))
+            done.failures.append(f"Mail server unavailable ({error}); {waiting} notices wait for the next run")
+            break
+        notice.sent_at = utcnow()
+        db.session.commit()
+        done.sent += 1
+        if receipt is not None:
+            done.written.append(receipt)
+    return done
+
+
+def _claim_next(after: int) -> KeyNotice | None:
+    """The next unsent notice, locked until this transaction ends; on PostgreSQL one that another run holds is
+    skipped, and one it sent meanwhile no longer matches (SQLite has no row locks: one run at a time there)."""
+    query = (
+        select(KeyNotice).where(KeyNotice.sent_at.is_(None), KeyNotice.id > after)
+        .order_by(KeyNotice.id).limit(1).with_for_update(skip_locked=True)
+    )
+    return db.session.scalar(query)
+
+
+def _message(notice: KeyNotice):
+    """The notice as a message to its recipient: paragraphs from the template, a link to the key's page."""
+    key, user = notice.api_key, notice.user
+    text = render_template(
+        "mail/key_notice.txt", notice=notice, key=key, team=key.team, user=user,
+        services=", ".join(service.label for service in key.service_list),
+    )
+    paragraphs = [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
+    url = f"{mail.base_url()}/settings/api-keys/{key.id}"
+    return mail.compose(user.name, user.email, notice.subject, paragraphs, "Open the key's page", url)

@@ -1,0 +1,1 @@
+"""Rate limits and request caps: storage, named limits, headers."""

@@ -1,0 +1,122 @@
+"""What an API request leaves in the log: its raw values, taken as it is answered (on every request's path, so
+as little as can be), and made a row, without any key in its URL, when its batch is written."""
+
+import functools
+import time
+from datetime import datetime, timezone
+from typing import NamedTuple
+from urllib.parse import quote, unquote_plus
+
+from flask import current_app, g, request
+
+from floqast.keys import tokens
+from floqast.models import USER_AGENT_LENGTH, clip
+
+REDACTED = "REDACTED"
+MAX_URI_LENGTH = 4096
+# What a batch writes of each row, in the order of rows_of's tuples (the id comes from the table's sequence).
+COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "user_agent")
+
+
+class LoggedKey(NamedTuple):
+    """The key a refused request came with, read before the refusal's commit expires its row."""
+
+    id: int
+    team_id: int
+
+
+class Captured(NamedTuple):
+    """A request as the buffer holds it: what only the live request knows, made a row at flush time.
+
+    log_api_request appends plain tuples in this order: this class's constructor would add a fifth to the cost of
+    the capture.
+    """
+
+    at: float  # time.time()
+    team_id: int
+    api_key_id: int
+    method: str
+    source_ip: str | None
+    status: int
+    uri: str | None  # the view's own, else made from path and query
+    service: str | None  # the view's own label, else its endpoint's
+    path: str = ""
+    query: bytes = b""
+    endpoint: str | None = None
+    user_agent: str | None = None
+
+
+def log_api_request(response):
+    """Buffer an /api/ request whose key names a team (accepted, or refused with a key of ours): its raw values
+    only, since a row's uri, service and clipping can wait for the batch."""
+    # A read through one of Flask's proxies costs about a microsecond, more than the rest of this hook together,
+    # and g.get is a Python call: each object is read through its proxy once, g's attributes as a dict.
+    live = request._get_current_object()
+    if not live.is_api:
+        return response
+    found = vars(g._get_current_object())
+    key = found.get("api_key") or found.get("refused_key")
+    if key is None:
+        return response
+    current_app._get_current_object().extensions["request_log"].add((
+        time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
+        found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
+        live.environ.get("HTTP_USER_AGENT"),
+    ))
+    return response
+
+
+def _redact(part: str) -> bool:
+    return tokens.looks_like_key(unquote_plus(part))
+
+
+def redacted_query(query: str) -> str:
+    """The query string as sent, but REDACTED for every name or value that looks like a key and every value of
+    a key parameter (`?api_key=...`)."""
+    parts = []
+    for part in query.split("&"):
+        name, equals, value = part.partition("=")
+        if _redact(name):
+            name = REDACTED
+        if value and (unquote_plus(name).strip().lower() in tokens.QUERY_KEY_PARAMETERS or _redact(value)):
+            value = REDACTED
+        parts.append(name + equals + value)
+    return "&".join(parts)
+
+
+def request_uri(path: str, query: bytes) -> str:
+    """A request's path and query, without any key in them."""
+    path = "/".join(REDACTED if tokens.looks_like_key(part) else part for part in path.split("/"))
+    uri = quote(path, safe="/:@!$&'()*+,;=-._~")
+    if query:
+        uri += "?" + redacted_query(query.decode())
+    return uri
+
+
+def route_service(view_functions: dict, endpoint: str | None) -> str | None:
+    """The label of the service an endpoint's route needs, if any."""
+    service = getattr(view_functions.get(endpoint), "required_service", None)
+    return None if service is None else service.label
+
+
+def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
+    """The log's rows for captured requests, as tuples of COLUMNS: their uri without keys, their route's service,
+    every value clipped to its column (one value too long would make PostgreSQL refuse the whole batch)."""
+    # A batch mostly repeats a few uris and endpoints (and forgets them with it).
+    uri_of = functools.cache(request_uri)
+    service_of = functools.cache(functools.partial(route_service, view_functions))
+    return [
+        (
+            datetime.fromtimestamp(at, timezone.utc),
+            team_id,
+            api_key_id,
+            method[:16],
+            (uri or uri_of(path, query))[:MAX_URI_LENGTH],
+            None if source_ip is None else source_ip[:45],
+            status,
+            (service or service_of(endpoint) or "")[:32] or None,
+            clip(user_agent, USER_AGENT_LENGTH) or None,
+        )
+        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, user_agent
+        in captured
+    ]

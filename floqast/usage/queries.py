@@ -1,0 +1,108 @@
+"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted request
+and the addresses it was used from, and a logged uri's parameters."""
+
+from datetime import datetime
+from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from sqlalchemy import func, select
+
+from floqast.extensions import db
+from floqast.models import ApiKey
+from floqast.usage.buffer import flush_own
+from floqast.usage.days import REFUSED_STATUSES
+from floqast.usage.models import ApiRequest
+
+# The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
+# the status; succeeded, refused and other errors as a key's Usage counts them.
+STATUS_FILTERS = {
+    "all": ("All", None),
+    "succeeded": ("Succeeded", ApiRequest.status < 400),
+    "refused": ("Refused (401, 403, 429)", ApiRequest.status.in_(sorted(REFUSED_STATUSES))),
+    "failed": ("Other errors", (ApiRequest.status >= 400) & ApiRequest.status.not_in(sorted(REFUSED_STATUSES))),
+    **{str(code): (f"{code} {label}", ApiRequest.status == code) for code, label in (
+        (200, "OK"), (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"), (429, "Too Many Requests"))},
+}
+PAGE_SIZE = 25
+
+
+def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
+                  limit: int = PAGE_SIZE) -> list:
+    """The team's logged requests, newest first, `limit` of them (older than `before_id` when given), each with
+    its key's name and hint; one key's only when `api_key_id` is given."""
+    flush_own()
+    query = (
+        select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
+        .outerjoin(ApiKey, (ApiKey.id == ApiRequest.api_key_id) & (ApiKey.team_id == team_id))
+        .where(ApiRequest.team_id == team_id)
+        .order_by(ApiRequest.id.desc())
+        .limit(limit)
+    )
+    condition = STATUS_FILTERS[status_filter][1]
+    if condition is not None:
+        query = query.where(condition)
+    if api_key_id is not None:
+        query = query.where(ApiRequest.api_key_id == api_key_id)
+    if before_id is not None:
+        query = query.where(ApiRequest.id < before_id)
+    return list(db.session.execute(query))
+
+
+def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiRequest | None:
+    """The key's latest request that its check accepted (not refused: 401, 403, 429) at or after `since`."""
+    flush_own()
+    return db.session.scalar(
+        select(ApiRequest)
+        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since,
+               ApiRequest.status.not_in(sorted(REFUSED_STATUSES)))
+        .order_by(ApiRequest.id.desc())
+        .limit(1)
+    )
+
+
+class ClientAddress(NamedTuple):
+    """An address a key's requests came from: how many, how many refused, the latest's time and user agent."""
+
+    ip: str | None
+    requests: int
+    refused: int
+    last_at: datetime
+    user_agent: str | None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the key was accepted from here at least once."""
+        return self.requests > self.refused
+
+
+def client_addresses(team_id: int, api_key_id: int, since: datetime, limit: int) -> list[ClientAddress]:
+    """The distinct addresses of the key's requests since `since`, the latest used first, `limit` of them at most:
+    one grouped query, then one for each address's latest request."""
+    flush_own()
+    refused = ApiRequest.status.in_(sorted(REFUSED_STATUSES))
+    latest_id = func.max(ApiRequest.id)
+    grouped = db.session.execute(
+        select(ApiRequest.source_ip, func.count(), func.count().filter(refused), latest_id)
+        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since)
+        .group_by(ApiRequest.source_ip)
+        .order_by(latest_id.desc())
+        .limit(limit)
+    ).all()
+    latest = {row.id: row for row in db.session.execute(
+        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.user_agent)
+        .where(ApiRequest.api_key_id == api_key_id, ApiRequest.id.in_([row[3] for row in grouped]))
+    )}
+    return [ClientAddress(ip, requests, refused_count, latest[last_id].created_at, latest[last_id].user_agent)
+            for ip, requests, refused_count, last_id in grouped]
+
+
+def query_parameters(uri: str) -> dict:
+    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
+    parameters: dict = {}
+    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
+        if name in parameters:
+            held = parameters[name]
+            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
+        else:
+            parameters[name] = value
+    return parameters

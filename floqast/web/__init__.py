@@ -1,0 +1,1 @@
+"""HTTP plumbing every blueprint shares: request class, converters, security headers, error handlers."""

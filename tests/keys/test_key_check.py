@@ -1,0 +1,102 @@
+"""The key check's fast path reads what the ORM reads, for keys in every state, on SQLite and PostgreSQL."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from floqast.extensions import db
+from floqast.keys import lookup, tokens
+from floqast.models import ApiKey, Role, Service, utcnow
+
+MOMENT = datetime(2025, 3, 31, 23, 45, 6, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))  # microseconds, another zone
+
+
+@pytest.fixture
+def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
+    """Plaintexts of keys in every state a pull can meet, in teams on both sides of the date line."""
+    acme = make_team("Acme Corp")
+    far_east = make_team("Kiritimati Co", timezone="Pacific/Kiritimati")
+    far_west = make_team("Pago Pago Co", timezone="Pacific/Pago_Pago")
+    closed = make_team("No Open API Co", open_api=False, timezone="America/New_York")
+    admins = {team: make_user(team, Role.ADMIN) for team in (acme, far_east, far_west, closed)}
+    now = utcnow()
+    zoo = {
+        "active, never used": make_key(admins[acme], "Never used"),
+        "one service": make_key(admins[acme], "Checklists only", services=(Service.CHECKLISTS,)),
+        "used": make_key(admins[acme], "Used", last_used_at=MOMENT, last_used_ip="203.0.113.9"),
+        "seen in a URL": make_key(admins[acme], "Seen in a URL", exposed_in_url_at=MOMENT),
+        "allowed addresses": make_key(admins[acme], "Office only", allowed_ips="203.0.113.0/24,2001:db8::/32"),
+        "deactivated": make_key(admins[acme], "Deactivated", deleted_at=MOMENT, deleted_by=admins[acme]),
+        "revoked as leaked": make_key(admins[acme], "Leaked", deleted_at=MOMENT,
+                                      deactivated_reason="reported as leaked"),
+        "expired": make_key(admins[acme], "Expired", expires_on=acme.today() - timedelta(days=1)),
+        "last day, far east": make_key(admins[far_east], "Last day", expires_on=far_east.today(now)),
+        "expired, far east": make_key(admins[far_east], "Expired", expires_on=far_east.today(now) - timedelta(days=1)),
+        "last day, far west": make_key(admins[far_west], "Last day", expires_on=far_west.today(now),
+                                       last_used_at=now),
+        "Open API off": make_key(admins[closed], "Closed", expires_on=closed.today(now) + timedelta(days=30)),
+    }
+    replacement = zoo["active, never used"][0]
+    zoo["rolling"] = make_key(admins[acme], "Rolling", replaced_by_id=replacement.id,
+                              roll_ends_at=now + timedelta(hours=1))
+    zoo["rolled"] = make_key(admins[acme], "Rolled", replaced_by_id=replacement.id, roll_ends_at=MOMENT)
+    return {state: plaintext for state, (_, plaintext) in zoo.items()}
+
+
+def seen_by_a_pull(key) -> dict:
+    """Every value and rule of a key that authentication and the pull views read."""
+    team = key.team
+    today = team.today()
+    values = {
+        "id": key.id, "team_id": key.team_id, "name": key.name, "services": key.services,
+        "service_list": key.service_list, "has_service": [key.has_service(service) for service in Service],
+        "expires_on": key.expires_on, "last_used_at": key.last_used_at, "deleted_at": key.deleted_at,
+        "roll_ends_at": key.roll_ends_at, "replaced_by_id": key.replaced_by_id,
+        "allowed_ips": key.allowed_ips,
+        "allows": [key.allows(ip) for ip in ("203.0.113.7", "2001:db8::1", "198.51.100.7", None)],
+        "deactivated_reason": key.deactivated_reason,
+        "status": key.status(today), "expires_at": key.expires_at,
+        "team.id": team.id, "team.timezone": team.timezone, "team.open_api_enabled": team.open_api_enabled,
+        "team.zone": team.zone, "team.today": today, "team.end_of_day": team.end_of_day(today),
+    }
+    # Moments as text too, so that a moment in another zone or without microseconds is a difference.
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in values.items()}
+
+
+def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, key_zoo):
+    pepper = app.config["API_KEY_PEPPER"].encode()
+    for state, plaintext in key_zoo.items():
+        db.session.expire_all()  # the ORM's values from the database, not those the fixture set
+        plain = seen_by_a_pull(ApiKey.by_plaintext(plaintext, pepper))
+        fast = seen_by_a_pull(lookup.check(plaintext, pepper))
+        assert fast == plain, state
+    assert {seen_by_a_pull(lookup.check(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
+        "active", "expired", "deactivated"}
+    used = lookup.check(key_zoo["used"], pepper)
+    assert seen_by_a_pull(used)["last_used_at"] == "2025-03-31T18:15:06.123456+00:00"
+    office_only = seen_by_a_pull(lookup.check(key_zoo["allowed addresses"], pepper))
+    assert office_only["allows"] == [True, True, False, False]
+    assert seen_by_a_pull(lookup.check(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
+
+
+def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):
+    pepper = app.config["API_KEY_PEPPER"].encode()
+    unknown = tokens.generate()
+    assert ApiKey.by_plaintext(unknown, pepper) is None
+    assert lookup.check(unknown, pepper) is None
+    assert lookup.check(key_zoo["used"], b"another pepper") is None
+
+
+def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, admin, make_key):
+    """The check reads without a transaction; the pool lends the same connection to the session next (LIFO), whose
+    rollback must still undo its writes."""
+    key, plaintext = make_key(admin)
+    key_id = key.id
+    db.session.remove()
+    assert lookup.check(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
+
+    db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name="Renamed"))
+    db.session.rollback()
+    assert db.session.get(ApiKey, key_id).name == "Power BI"
