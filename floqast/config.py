@@ -179,7 +179,8 @@ def require_secrets(app) -> None:
         raise ConfigError(
             f"{names} {'is' if len(missing) == 1 else 'are'} not set: export "
             f"{'it' if len(missing) == 1 else 'each'} with a long random value "
-            "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))'); for a demo run, export FLOQAST_DEMO=1 "
+            "instead, which keeps generated ones in the instance folder"
         )
     path = Path(app.instance_path) / "dev-secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}

@@ -86,6 +86,11 @@ class KeyStatus(enum.StrEnum):
         return self.value.title()
 
 
+def end_of_day(day: date, zone: str) -> datetime:
+    """The UTC instant at which `day` ends in the time zone named `zone`."""
+    return datetime.combine(day + timedelta(days=1), time(), ZoneInfo(zone)).astimezone(timezone.utc)
+
+
 class Team(db.Model):
     __tablename__ = "teams"
 
@@ -117,7 +122,7 @@ class Team(db.Model):
 
     def end_of_day(self, day: date) -> datetime:
         """The UTC instant at which `day` ends in the team's time zone."""
-        return datetime.combine(day + timedelta(days=1), time(), self.zone).astimezone(timezone.utc)
+        return end_of_day(day, self.timezone)
 
     @classmethod
     def named(cls, name: str) -> "Team | None":
@@ -223,7 +228,11 @@ class ApiKey(db.Model):
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id])
-    replaced_by: Mapped["ApiKey | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id])
+    replaced_by: Mapped["ApiKey | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id],
+                                                         back_populates="replaces")
+    # The key this one replaced (rolled or regenerated), if any: replaced_by seen from the other side.
+    replaces: Mapped["ApiKey | None"] = relationship(foreign_keys=[replaced_by_id], back_populates="replaced_by",
+                                                     uselist=False)
 
     @classmethod
     def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
@@ -307,28 +316,44 @@ class ApiKey(db.Model):
         return ~deactivated & ~expired
 
     @classmethod
-    def count_by_status(cls, team: Team, today: date) -> dict[KeyStatus, int]:
-        """How many of the team's keys are in each status, in one query."""
+    def count_by_status(cls, team: Team, today: date, where=()) -> dict[KeyStatus, int]:
+        """How many of the team's keys (those meeting the conditions `where` too) are in each status, in one query."""
         now = utcnow()
         columns = [func.count().filter(cls.status_clause(status, today, now)) for status in KeyStatus]
-        row = db.session.execute(select(*columns).where(cls.team_id == team.id)).one()
+        row = db.session.execute(select(*columns).where(cls.team_id == team.id, *where)).one()
         return dict(zip(KeyStatus, row, strict=True))
 
     @classmethod
-    def page(cls, team: Team, status: KeyStatus | None, number: int, size: int, today: date) -> list["ApiKey"]:
-        """Page `number` (from 1) of `size` of the team's keys in `status` (None: every key), newest first, with
-        their creators, in one query."""
+    def page(cls, team: Team, status: KeyStatus | None, number: int, size: int, today: date, where=(),
+             order_by=()) -> list["ApiKey"]:
+        """Page `number` (from 1) of `size` of the team's keys in `status` (None: every key) that meet the conditions
+        `where`, in the order `order_by` then newest first, with their creators and the keys they replaced and were
+        replaced by, in one query."""
         query = (
             select(cls)
-            .where(cls.team_id == team.id)
-            .options(joinedload(cls.created_by), joinedload(cls.team), joinedload(cls.replaced_by))
-            .order_by(cls.created_at.desc(), cls.id.desc())
+            .where(cls.team_id == team.id, *where)
+            .options(joinedload(cls.created_by), joinedload(cls.team), joinedload(cls.replaced_by),
+                     joinedload(cls.replaces))
+            .order_by(*order_by, cls.created_at.desc(), cls.id.desc())
             .limit(size)
             .offset((number - 1) * size)
         )
         if status is not None:
             query = query.where(cls.status_clause(status, today))
         return list(db.session.scalars(query))
+
+    @classmethod
+    def matching(cls, text: str):
+        """The SQL condition for keys whose name, or hint, holds `text` (in any case)."""
+        text = text.lower()
+        return (func.lower(cls.name).contains(text, autoescape=True)
+                | func.lower(cls.hint).contains(text, autoescape=True))
+
+    @classmethod
+    def unused_for(cls, days: int):
+        """The SQL condition for keys made over `days` days ago and not used in them (or ever)."""
+        cutoff = utcnow() - timedelta(days=days)
+        return (cls.created_at < cutoff) & (cls.last_used_at.is_(None) | (cls.last_used_at < cutoff))
 
     @classmethod
     def hold_names(cls, team: Team) -> None:
@@ -376,26 +401,56 @@ class ApiKey(db.Model):
                                                              timedelta(days=1))
         return self.team.key_policy.nearest_allowed(None if lifetime is None else today + lifetime, today)
 
-    def roll(self, by: User, overlap: timedelta, pepper: bytes) -> tuple["ApiKey", str] | None:
-        """A replacement made by `by` (same name and services, replacement_expires_on()) and its plaintext, with
-        this key working on for `overlap`, for the caller to commit; None when this key cannot be rolled: rolled
-        already, or no longer working (by anyone, even a moment ago). Then the caller rolls back the replacement."""
+    def roll(self, by: User, overlap: timedelta, pepper: bytes, expires_on: date | None) -> tuple["ApiKey", str] | None:
+        """A replacement made by `by` (everything but the key itself and its expiry carried over, see replace()) and
+        its plaintext, with this key working on for `overlap`, for the caller to commit; None when this key cannot be
+        rolled: rolled already, or no longer working (by anyone, even a moment ago). Then the caller rolls back the
+        replacement."""
+        return self.replace(by, pepper, expires_on, overlap, KeyStatus.ACTIVE)
+
+    def regenerate(self, by: User, pepper: bytes, expires_on: date | None) -> tuple["ApiKey", str] | None:
+        """A replacement for this expired key, as roll() makes one (this key stopping at once); None when it is no
+        longer an expired key that was never replaced."""
+        return self.replace(by, pepper, expires_on, timedelta(0), KeyStatus.EXPIRED)
+
+    def replace(self, by: User, pepper: bytes, expires_on: date | None, overlap: timedelta,
+                status: KeyStatus) -> tuple["ApiKey", str] | None:
+        """A new key with this one's name, services, description and allowed addresses, expiring on `expires_on`,
+        and its plaintext; this key, while in `status` and never replaced, then points to it and stops after
+        `overlap`. None, for the caller to roll back, when this key was replaced or left `status` meanwhile."""
         now = utcnow()
         replacement, plaintext = ApiKey.issue(creator=by, name=self.name, services=self.services,
-                                              expires_on=self.replacement_expires_on(self.team.today(now)),
-                                              pepper=pepper, allowed_ips=self.allowed_ips)
+                                              expires_on=expires_on, pepper=pepper, allowed_ips=self.allowed_ips)
+        replacement.description = self.description
         replacement.created_at = now
         db.session.add(replacement)
         db.session.flush()  # its id, for this key to point to
-        # One conditional UPDATE: of two admins rolling the key at once, the second finds it rolled.
+        # One conditional UPDATE: of two admins replacing the key at once, the second finds it replaced.
         result = db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == self.id, ApiKey.replaced_by_id.is_(None),
-                   ApiKey.status_clause(KeyStatus.ACTIVE, self.team.today(now), now))
+                   ApiKey.status_clause(status, self.team.today(now), now))
             .values(replaced_by_id=replacement.id, roll_ends_at=now + overlap)
         )
         db.session.refresh(self)
         return (replacement, plaintext) if result.rowcount == 1 else None
+
+    def end_overlap(self) -> bool:
+        """Stop a rolled key still in its overlap now, for the caller to commit; False when it had stopped already
+        (its overlap over, or deleted: by anyone, even a moment ago)."""
+        now = utcnow()
+        result = db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == self.id, ApiKey.roll_ends_at > now, ApiKey.deleted_at.is_(None))
+            .values(roll_ends_at=now)
+        )
+        db.session.refresh(self)
+        return result.rowcount == 1
+
+    @property
+    def rolling(self) -> bool:
+        """Whether the key was rolled and still works beside its replacement, its overlap not over."""
+        return self.roll_ends_at is not None and self.deleted_at is None and self.roll_ends_at > utcnow()
 
     def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
         """Note a pull and where it came from, for the caller to commit, writing at most once per `interval`

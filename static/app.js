@@ -1,4 +1,5 @@
-// What htmx does not do for the settings pages: the modal dialog, copying a key or a command, keyboard tabs.
+// What htmx does not do for the settings pages: the modal dialogs, copying a key or a command, keyboard tabs, the
+// expiration's "Works through" line, and the key search's choices.
 // Plain listeners in a file (no inline script), so a strict Content-Security-Policy holds.
 (() => {
   "use strict";
@@ -6,21 +7,48 @@
   const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), '
     + 'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // A key pasted into the search box is cut to its hint before it goes into a URL.
+  const WHOLE_KEY = /^(fq_[0-9A-Za-z]{4})[0-9A-Za-z]{34}$/;
+
+  // The link or button that opened (or loaded) the dialog open now, by id when it has one: the list is often
+  // swapped while the dialog is up, and its new copy is the one to give focus back to.
+  let opener = null;
+
   function openDialog(dialog) {
     if (dialog.open) dialog.close();
     dialog.showModal();
   }
 
-  // The button that opens the dialog, or that loaded it (a roll dialog names its row's Roll key button).
   function openerOf(dialog) {
-    const loader = dialog.dataset.openedBy && document.getElementById(dialog.dataset.openedBy);
-    return loader || document.querySelector(`[data-open-dialog="${dialog.id}"]`);
+    const again = opener && opener.id && document.getElementById(opener.id);
+    if (again) return again;
+    if (opener && opener.isConnected) return opener;
+    return document.querySelector(`[data-open-dialog="${dialog.id}"]`);
+  }
+
+  // A date as the server writes it ("Nov 27, 2026") from a date field's YYYY-MM-DD, or "" when it is not one.
+  function shownDay(value) {
+    const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    return parts && MONTHS[Number(parts[2]) - 1] ? `${MONTHS[Number(parts[2]) - 1]} ${Number(parts[3])}, ${parts[1]}` : "";
+  }
+
+  // The Expiration's "Works through" line for the choice picked now: a preset's day as the server computed it
+  // (the end of that day in the team's zone), or the custom date's; none for No expiration.
+  function showWorksThrough(box) {
+    const select = box.querySelector("select");
+    const chosen = select.selectedOptions[0];
+    const day = select.value === "custom"
+      ? shownDay(box.querySelector('input[type="date"]').value)
+      : (chosen && chosen.dataset.worksThrough) || "";
+    box.querySelector(".works-through").textContent = day ? `Works through ${day} (${box.dataset.zone})` : "";
+    select.querySelectorAll("option").forEach((option) => option.toggleAttribute("data-previewed", option === chosen));
   }
 
   // Links that act as buttons once JavaScript runs (without it they stay plain links to fallback pages).
   // Tabs: only the selected one is a Tab stop, arrow keys reach the others (without JavaScript, all are).
   function enhance(root) {
-    root.querySelectorAll("a[data-open-dialog], a[data-loads-dialog], a[data-close-dialog], a[data-dismiss-reveal], a[hx-delete]").forEach((link) => {
+    root.querySelectorAll("a[data-open-dialog], a[data-loads-dialog], a[data-close-dialog], a[data-dismiss-reveal]").forEach((link) => {
       link.setAttribute("role", "button");
       if (link.dataset.openDialog || "loadsDialog" in link.dataset) link.setAttribute("aria-haspopup", "dialog");
     });
@@ -45,10 +73,16 @@
   }
 
   document.addEventListener("click", (event) => {
-    const opener = event.target.closest("[data-open-dialog]");
-    const dialog = opener && document.getElementById(opener.dataset.openDialog);
+    const loader = event.target.closest("[data-loads-dialog]");
+    if (loader) {
+      opener = loader;  // htmx loads the dialog
+      return;
+    }
+    const openButton = event.target.closest("[data-open-dialog]");
+    const dialog = openButton && document.getElementById(openButton.dataset.openDialog);
     if (dialog) {
       event.preventDefault();
+      opener = openButton;
       openDialog(dialog);
       return;
     }
@@ -104,16 +138,37 @@
     }
   });
 
-  // A closed dialog gives focus back to the button that opens it, and a page served with the dialog
-  // open (/settings/api-keys/new) goes back to the plain list URL. "close" does not bubble: capture it.
+  // A closed dialog gives focus back to what opened it, and a page served with the dialog open
+  // (/settings/api-keys/new) goes back to the plain list URL. A confirmation dialog that htmx loaded is gone once
+  // closed (the next one is loaded afresh). "close" does not bubble: capture it.
   document.addEventListener("close", (event) => {
     const dialog = event.target;
-    if (!(dialog instanceof HTMLDialogElement)) return;
-    const opener = openerOf(dialog);
+    if (!(dialog instanceof HTMLDialogElement) || dialog.open) return;  // closed by openDialog, and modal now
+    const back = openerOf(dialog);
     const lost = !document.activeElement || document.activeElement === document.body || dialog.contains(document.activeElement);
-    if (opener && lost) opener.focus();
+    if (back && lost) back.focus();
     const cancel = dialog.querySelector("a[data-close-dialog][href]");
     if (cancel && location.pathname.endsWith("/new")) history.replaceState(history.state, "", cancel.href);
+    if (dialog.closest("#dialog-slot")) dialog.remove();
+  }, true);
+
+  // As the admin picks an expiration, say the day the key works through.
+  const followExpiration = (event) => {
+    const box = event.target.closest(".expiration");
+    if (box) showWorksThrough(box);
+  };
+  document.addEventListener("change", followExpiration);
+  document.addEventListener("input", followExpiration);
+
+  // The key search: a new order or the Not used filter searches at once (without JavaScript, Search does).
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest("form[data-submit-on-change]");
+    if (form && event.target.matches("select, input[type=checkbox]")) form.requestSubmit();
+  });
+  document.addEventListener("submit", (event) => {
+    const search = event.target.querySelector("#key-search");
+    const whole = search && WHOLE_KEY.exec(search.value.trim());
+    if (whole) search.value = whole[1];
   }, true);
 
   // Arrow keys move between tabs, as the ARIA tab pattern expects.
@@ -132,15 +187,21 @@
     next.focus();
   });
 
-  // After a create or a roll the dialog that held focus is gone: give focus to the new key's Copy button. After
-  // the policy form is saved, its new copy's Save button takes the place of the one that had it. A dialog that
-  // htmx brings in open (Roll API key) becomes a real modal.
+  // After a create, a roll or a regenerate the dialog that held focus is gone: give focus to the new key's Copy
+  // button. After another confirmation, to its message, or back to what opened the dialog. After the policy form is
+  // saved, its new copy's Save button takes the place of the one that had it. A dialog that htmx brings in open
+  // becomes a real modal.
   document.addEventListener("htmx:after:settle", () => {
     enhance(document);
     document.querySelectorAll("dialog[open]:not(:modal)").forEach(openDialog);
     const lost = !document.activeElement || document.activeElement === document.body;
-    const next = document.querySelector(".reveal [data-copy]") || document.querySelector("#key-policy-form [type=submit]");
-    if (next && lost) next.focus();
+    const next = document.querySelector(".reveal [data-copy]") || document.querySelector("[data-takes-focus]")
+      || (opener && opener.id && document.getElementById(opener.id))
+      || document.querySelector("#key-policy-form [type=submit]");
+    if (next && lost) {
+      next.focus();
+      next.removeAttribute("data-takes-focus");  // once: a later swap must not bring focus back to it
+    }
   });
 
   // A page served with the dialog open (no-JS fallback, or a failed create) gets a real modal.

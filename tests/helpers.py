@@ -15,6 +15,7 @@ from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
 import pytest
@@ -101,6 +102,17 @@ def log_rows(team_id: int, api_key_id: int, *moments, uri=ME, status=200, servic
     for moment in moments:
         request_log.add(Captured(moment.timestamp(), team_id, api_key_id, "GET", CLIENT_IP, status, uri, service))
     request_log.flush()
+
+
+def with_next(path: str, back: str) -> str:
+    """A confirmation's URL (or its action's) that returns to `back`."""
+    return f"{path}?{urlencode({'next': back})}"
+
+
+def same_url(url: str, path: str, back: str) -> bool:
+    """Whether `url` is `path` with ?next=`back`, however its query is encoded."""
+    parts = urlsplit(url)
+    return parts.path == path and parse_qs(parts.query) == {"next": [back]}
 
 
 def log_in(client, user: User) -> None:

@@ -298,7 +298,7 @@ def test_demo_builds_the_schema_teams_users_and_keys(app, runner, client, empty_
     assert data["expiresAt"] is not None
 
 
-def test_demo_globex_has_a_strict_key_policy_that_some_of_its_keys_exceed_and_acme_none(runner, empty_db):
+def test_demo_globex_has_a_strict_key_policy_that_one_of_its_keys_exceeds_and_acme_none(runner, empty_db):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
 
@@ -311,9 +311,14 @@ def test_demo_globex_has_a_strict_key_policy_that_some_of_its_keys_exceed_and_ac
         return {key.name for key in keys if key.status(team.today()) is KeyStatus.ACTIVE and key.exceeds_policy}
 
     assert exceeding(acme) == set()
-    assert exceeding(globex) == {"Power BI connector", "Close checklist script"}
+    assert exceeding(globex) == {"Legacy SFTP export"}  # the one key meant to show it: older than the policy
     [change] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.POLICY_CHANGED)).all()
     assert (change.team_id, change.email) == (globex.id, "admin@globex.test")
+    # Every other Globex key, whatever its status (the roll's replacement too), keeps the policy from its creation.
+    for key in db.session.scalars(select(ApiKey).where(ApiKey.team_id == globex.id)):
+        within = globex.key_policy.refusal(key.expires_on, globex.today(key.created_at)) is None
+        assert within is (key.name != "Legacy SFTP export"), key.name
+        assert (key.created_at < change.created_at) is (key.name == "Legacy SFTP export"), key.name
 
 
 def test_demo_keys_have_30_days_of_usage_counted_by_the_request_log(runner, empty_db):
@@ -328,11 +333,57 @@ def test_demo_keys_have_30_days_of_usage_counted_by_the_request_log(runner, empt
             .group_by(ApiKey.name)
         ).all()
         usage = {name: (day_count, succeeded, refused) for name, day_count, succeeded, refused in days}
-        assert set(usage) == {"Power BI connector", "Snowflake nightly load", "Contractor laptop"}, team.name
+        pulled = {"Power BI connector", "Snowflake nightly load", "Contractor laptop"}
+        assert set(usage) == (pulled if team.name == "Acme Corp" else pulled | {"Legacy SFTP export"}), team.name
         assert usage["Power BI connector"][0] >= 29 and usage["Snowflake nightly load"][0] >= 28  # today may be early
         assert usage["Contractor laptop"][2] > 0  # its client kept trying after the key was deleted
         logged = db.session.scalar(select(func.count()).select_from(ApiRequest).where(ApiRequest.team_id == team.id))
         assert sum(succeeded + refused for _, succeeded, refused in usage.values()) == logged
+
+
+def test_demo_audit_events_are_dated_as_the_keys_histories(runner, empty_db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    for key in db.session.scalars(select(ApiKey)):
+        events = {event.kind: event for event in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.api_key_id == key.id))}
+        assert events[AuditKind.KEY_CREATED].created_at == key.created_at, key.name
+        if key.deleted_at is not None:
+            assert events[AuditKind.KEY_DELETED].created_at == key.deleted_at, key.name
+        if key.replaced_by is not None:
+            rolled = events[AuditKind.KEY_ROLLED]
+            assert rolled.created_at == key.replaced_by.created_at < utcnow() - timedelta(hours=23)
+            # The overlap chosen, 7 days, is the time from the roll to the old key's stop, as the trail says.
+            assert rolled.detail.endswith("the old key keeps working for 7 days.")
+            assert key.roll_ends_at - rolled.created_at == timedelta(days=7)
+
+
+def test_demo_last_use_agrees_with_the_request_log(app, runner, client, empty_db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    for key in db.session.scalars(select(ApiKey)):
+        latest = db.session.scalars(select(ApiRequest).where(ApiRequest.api_key_id == key.id,
+                                                             ApiRequest.status.not_in([401, 403, 429]))
+                                    .order_by(ApiRequest.created_at.desc()).limit(1)).first()
+        if latest is not None:
+            assert (key.last_used_at, key.last_used_ip, key.last_used_user_agent) == (
+                latest.created_at, latest.source_ip, latest.user_agent), key.name
+        assert (key.last_used_at is None) is (key.last_used_ip is None), key.name  # every use has its address
+    # The rolled key's client moved to the replacement: the old one's last pull is from before the roll.
+    for old in db.session.scalars(select(ApiKey).where(ApiKey.replaced_by_id.is_not(None))):
+        assert old.last_used_at < old.replaced_by.created_at < old.replaced_by.last_used_at
+
+
+def test_demo_run_again_says_how_to_get_a_new_curl_key(runner, empty_db):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+
+    again = runner.invoke(args=["demo"])
+
+    assert again.exit_code == 0, again.output
+    assert ("The Acme Corp key for curl was shown when the demo first ran, and only then. For a new one, log in as "
+            "admin@acme.test and roll “Quickstart (curl)” (or create a key) on the API Keys tab.") in again.output
 
 
 def test_demo_uses_the_password_from_the_environment(runner, monkeypatch, empty_db):

@@ -51,6 +51,7 @@ def test_refuses_to_start_without_a_secret(instance, name, value):
     other = ({"SECRET_KEY", "API_KEY_PEPPER"} - {name}).pop()
     assert other not in message
     assert "export" in message
+    assert "for a demo run, export FLOQAST_DEMO=1 instead" in message
     assert not (instance / "dev-secrets.json").exists()
 
 

@@ -1,19 +1,21 @@
 """Who is calling: the key from the header, checked before any view of the blueprint runs."""
 
-from datetime import timedelta
-from functools import wraps
+from datetime import date, timedelta
+from functools import lru_cache, wraps
 from typing import NoReturn
 
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
 from sqlalchemy import update
+from werkzeug.http import http_date
 
+from floqast.analytics.records import iso_utc
 from floqast.api import bp
 from floqast.audit import events
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import lookup as key_check
 from floqast.keys import tokens
-from floqast.models import ApiKey, KeyStatus, Service, utcnow
+from floqast.models import ApiKey, KeyStatus, Service, end_of_day, utcnow
 from floqast.ratelimit.limits import count_api_pull, count_api_refusal
 from floqast.usage.capture import LoggedKey
 from floqast.usage.models import Refusal
@@ -260,3 +262,34 @@ def requires_service(service: Service):
         return wrapper
 
     return decorator
+
+
+EXPIRES_AT_HEADER = "X-API-Key-Expires-At"
+
+
+@lru_cache(maxsize=4096)
+def expires_at_header(expires_on: date, timezone: str) -> str:
+    """When a key expiring on `expires_on` in its team's zone stops working, as the header says it (formatted once
+    per expiry and zone: the header must cost a pull next to nothing)."""
+    return iso_utc(end_of_day(expires_on, timezone))
+
+
+def sunset_link() -> str:
+    """The Link to what a rolled key's Sunset means: the API documentation, on APP_BASE_URL when it is set (never a
+    URL built from the client's Host header), else as a path of this site."""
+    return f"<{(current_app.config['APP_BASE_URL'] or '').rstrip('/')}{url_for('settings.api_docs')}>; rel=\"sunset\""
+
+
+@bp.after_request
+def tell_about_the_key(response):
+    """Every answer to a pull with a working key tells the script when its key expires (X-API-Key-Expires-At), and
+    during a roll's overlap when the old key stops (Sunset, RFC 8594, with its Link), from the checked key alone."""
+    key = g.get("api_key")
+    if key is None:
+        return response
+    if key.expires_on is not None:
+        response.headers[EXPIRES_AT_HEADER] = expires_at_header(key.expires_on, key.team.timezone)
+    if key.roll_ends_at is not None:  # a key past its overlap was refused: this one is in it
+        response.headers["Sunset"] = http_date(key.roll_ends_at)
+        response.headers["Link"] = sunset_link()
+    return response

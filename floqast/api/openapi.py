@@ -52,6 +52,25 @@ SIZE_ERRORS = ["400", "413", "414", "431"]
 KEY_ERRORS = [*SIZE_ERRORS, "401", "403", "429", "503"]
 DOWNLOAD_PATH = r"^/api/v1/downloads/[^/?]+$"
 
+# What every answer to a pull with a working key says about the key (floqast/api/auth.py tell_about_the_key).
+KEY_HEADERS = {name: {"$ref": f"#/components/headers/{name}"} for name in ("X-API-Key-Expires-At", "Sunset", "Link")}
+KEY_HEADER_DEFINITIONS = {
+    "X-API-Key-Expires-At": {
+        "description": "When the key stops working (the end of its expiration date in its team's time zone), as "
+                       "YYYY-MM-DDTHH:MM:SSZ; absent for a key without an expiration.",
+        "schema": {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"},
+    },
+    "Sunset": {
+        "description": "Only while the key was rolled and still works beside its replacement: when it stops (the end "
+                       "of the roll's overlap), as an HTTP-date (RFC 8594). Switch to the new key before then.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": "With Sunset: <the API documentation>; rel=\"sunset\" (RFC 8594).",
+        "schema": {"type": "string", "pattern": 'rel="sunset"'},
+    },
+}
+
 CSV_FORMULAS = (
     "Text cells (names, descriptions, tags, account names and numbers, people, currency, autoRecType) that "
     "begin with =, +, -, @, a tab, a carriage return or ' start with one more ', and so does each part after a "
@@ -207,7 +226,7 @@ def redirect_response() -> dict:
             "description": "The download link: a path of this site that needs no key header."}
     return {
         "description": "allowRedirect=true: the records are at the download link, for a short time.",
-        "headers": {"Location": {"required": True, "schema": link}},
+        "headers": {"Location": {"required": True, "schema": link}, **KEY_HEADERS},
         "content": {"application/json": {"schema": object_schema({"data": object_schema({"url": link})})}},
     }
 
@@ -246,7 +265,7 @@ def analytics_path(service: Service, schema_name: str, download_seconds: int) ->
         "description": "A JSON page; with Accept: text/csv, every matching record as CSV with a header row.",
         "parameters": [*ANALYTICS_PARAMETERS, allow_redirect_parameter(download_seconds)],
         "responses": {
-            "200": {"description": "The records.", "content": {
+            "200": {"description": "The records.", "headers": KEY_HEADERS, "content": {
                 "application/json": {"schema": page_schema(schema_name)},
                 "text/csv": {"schema": csv_schema(service)},
             }},
@@ -268,7 +287,7 @@ def download_path(download_seconds: int) -> dict:
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
                         "description": "The signed link, as data.url gave it."}],
         "responses": {
-            "200": {"description": "The list's answer.", "content": {
+            "200": {"description": "The list's answer.", "headers": KEY_HEADERS, "content": {
                 "application/json": {"schema": {"anyOf": [page_schema("Reconciliation"),
                                                           page_schema("ChecklistItem")]}},
                 "text/csv": {"schema": {"anyOf": [csv_schema(service) for service in Service]}},
@@ -286,7 +305,7 @@ def audit_trail_path(download_seconds: int) -> dict:
                        "up within about a second. Kept 90 days.",
         "parameters": [*AUDIT_TRAIL_PARAMETERS, allow_redirect_parameter(download_seconds)],
         "responses": {
-            "200": {"description": "The requests.",
+            "200": {"description": "The requests.", "headers": KEY_HEADERS,
                     "content": {"application/json": {"schema": page_schema("AuditTrailEntry")}}},
             "303": redirect_response(),
             **error_responses(KEY_ERRORS),
@@ -332,14 +351,16 @@ def document(server_url: str, download_seconds: int) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "FloQast Open API", "version": "1",
                  "description": ("Reconciliation Analytics and Checklist Analytics for a team, read with an API key; "
-                                 "and reports of leaked keys, which revoke them.")},
+                                 "and reports of leaked keys, which revoke them. Every answer to a request with a "
+                                 "working key says when the key expires (X-API-Key-Expires-At) and, while a rolled "
+                                 "key works beside its replacement, when it stops (Sunset, with a Link).")},
         "servers": [{"url": server_url}],
         "security": [{"apiKey": []}, {"bearer": []}],
         "paths": {
             "/me": {"get": {
                 "summary": "The key making the request",
                 "responses": {
-                    "200": {"description": "The key.",
+                    "200": {"description": "The key.", "headers": KEY_HEADERS,
                             "content": {"application/json": {"schema": object_schema({"data": me})}}},
                     **error_responses(KEY_ERRORS),
                 },
@@ -361,6 +382,7 @@ def document(server_url: str, download_seconds: int) -> dict:
             }},
         },
         "components": {
+            "headers": KEY_HEADER_DEFINITIONS,
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -1,6 +1,6 @@
-"""The audit trail: keys created, renamed, described, rolled and deleted, changes to their allowed addresses, keys
-revoked as leaked, logins, failed logins and logouts, refused API authentications, keys of ours sent in a URL, and
-changes to the team's API key policy.
+"""The audit trail: keys created, renamed, described, rolled, regenerated and deleted, rolled keys stopped early,
+changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, refused API
+authentications, keys of ours sent in a URL, and changes to the team's API key policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -39,6 +39,8 @@ class AuditKind(enum.StrEnum):
     KEY_RENAMED = "key_renamed"
     KEY_DESCRIBED = "key_described"
     KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
+    KEY_REGENERATED = "key_regenerated"
+    ROLL_ENDED = "roll_ended"
 
     @property
     def label(self) -> str:
@@ -56,6 +58,8 @@ class AuditKind(enum.StrEnum):
             "key_renamed": "Key renamed",
             "key_described": "Description changed",
             "key_revoked_as_leaked": "Key revoked as leaked",
+            "key_regenerated": "Key regenerated",
+            "roll_ended": "Old key stopped",
         }[self.value]
 
 

@@ -1,5 +1,5 @@
-"""Creating, editing, rolling, deactivating and revoking a key, changing its allowed addresses, and changing the
-team's key policy, each with its audit event, for the views, commands and demo alike.
+"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses, and
+changing the team's key policy, each with its audit event, for the views, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -52,17 +52,22 @@ def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
         raise NameTaken()
 
 
+def check_policy(team: Team, expires_on: date | None) -> None:
+    """PolicyRefused unless the team's key policy, read again now under the name lock that a policy change waits
+    for too, allows a new key expiring on `expires_on`: a form checked the policy it read, which another admin may
+    have made stricter since."""
+    db.session.refresh(team)
+    if refusal := team.key_policy.refusal(expires_on, team.today()):
+        raise PolicyRefused(refusal)
+
+
 def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
                allowed_ips: str | None = None) -> tuple[ApiKey, str]:
     """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
     PolicyRefused; allowed_ips in its stored form (None: any address)."""
     team = creator.team
     hold_free_name(team, name)
-    # The policy again, read under the lock that a policy change waits for too: the form checked the policy it
-    # read, which another admin may have made stricter since.
-    db.session.refresh(team)
-    if refusal := team.key_policy.refusal(expires_on, team.today()):
-        raise PolicyRefused(refusal)
+    check_policy(team, expires_on)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
                                   pepper=key_pepper(), allowed_ips=allowed_ips)
     key.description = description
@@ -110,14 +115,20 @@ class CannotRoll(ValueError):
     """The key was rolled already or no longer works (perhaps since a moment ago, by another admin)."""
 
 
-def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
-    """A replacement for a working key and its plaintext (ApiKey.roll), with their audit events; the old key keeps
-    working for `overlap`, then stops. CannotRoll when the key was rolled already or no longer works: the caller
-    rolls back (the replacement with it).
+class CannotRegenerate(ValueError):
+    """The key is no longer an expired key that was never replaced (perhaps since a moment ago, by another admin)."""
+
+
+def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
+    """A replacement for a working key and its plaintext (ApiKey.roll), expiring on `expires_on`, with their audit
+    events; the old key keeps working for `overlap`, then stops. CannotRoll when the key was rolled already or no
+    longer works, PolicyRefused when the team's policy does not allow the expiry: the caller rolls back.
 
     No name check: the old key hands its name to the replacement (ApiKey.working_names).
     """
-    rolled = key.roll(by, overlap, key_pepper())
+    ApiKey.hold_names(key.team)
+    check_policy(key.team, expires_on)
+    rolled = key.roll(by, overlap, key_pepper(), expires_on)
     if rolled is None:
         raise CannotRoll()
     replacement, plaintext = rolled
@@ -125,6 +136,31 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta) -> tuple[ApiKey, str]:
     audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
     audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
     return replacement, plaintext
+
+
+def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiKey, str]:
+    """A new key in place of an expired one (ApiKey.regenerate), expiring on `expires_on`, and its plaintext, with
+    their audit events. NameTaken when a working key has taken the name since, PolicyRefused when the team's policy
+    does not allow the expiry, CannotRegenerate when the key was replaced or deleted meanwhile: the caller rolls
+    back."""
+    hold_free_name(key.team, key.name)
+    check_policy(key.team, expires_on)
+    regenerated = key.regenerate(by, key_pepper(), expires_on)
+    if regenerated is None:
+        raise CannotRegenerate()
+    replacement, plaintext = regenerated
+    audit.key_event(AuditKind.KEY_REGENERATED, key, by, detail=f"Replaced by {replacement.hint}….")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Regenerates {key.hint}…")
+    return replacement, plaintext
+
+
+def end_overlap(key: ApiKey, by: User) -> bool:
+    """Stop a rolled key in its overlap now, with its audit event; False (and no event) when it had stopped."""
+    stopped_now = key.end_overlap()
+    if stopped_now:
+        audit.key_event(AuditKind.ROLL_ENDED, key, by,
+                        detail=f"Stopped before the end of its overlap; replaced by {key.replaced_by.hint}….")
+    return stopped_now
 
 
 def addresses(stored: str | None) -> str:

@@ -74,15 +74,6 @@ def ago(value: datetime, now: datetime | None = None) -> str:
 
 
 @bp.app_template_filter()
-def last_use(key) -> str:
-    """What deleting a key stops, as the confirmations say it: when and from where it was last used."""
-    if key.last_used_at is None:
-        return "This key has never been used."
-    where = f" from {key.last_used_ip}" if key.last_used_ip else ""
-    return f"Last used {ago(key.last_used_at).lower()}{where}. Anything using it stops working at once."
-
-
-@bp.app_template_filter()
 def expiry(key, today: date) -> str:
     """The Expires a key shows: its date, or Never; for a deactivated key only an expiry that came before it stopped
     (a later one, or none, never happens)."""

@@ -1,4 +1,4 @@
-"""The Create New Key, key edit, allowed addresses and Roll API key forms, and their rules."""
+"""The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, and their rules."""
 
 import re
 import unicodedata
@@ -79,10 +79,34 @@ def preset_expiry(choice: str, today: date) -> date | None:
     return None if choice == "never" else today + timedelta(days=int(choice))
 
 
-def allowed_expiration_choices(policy: KeyPolicy, today: date) -> list[SelectChoice]:
-    """The Expiration choices the policy allows: the presets that keep it, and a custom date (checked when sent)."""
-    return [choice for choice in EXPIRATION_CHOICES
-            if choice.value == "custom" or policy.refusal(preset_expiry(choice.value, today), today) is None]
+def shown_day(day: date) -> str:
+    """A date as the pages show it, like "Nov 27, 2026"."""
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def allowed_expiration_choices(policy: KeyPolicy, today: date, previewed: str | None = None) -> list[SelectChoice]:
+    """The Expiration choices the policy allows: the presets that keep it, each with the last day it gives a key for
+    the dialog's "Works through" line, and a custom date (checked when sent); the choice the line was written for
+    is marked `previewed`, so that a page without JavaScript can hide the line once another is picked."""
+    choices = []
+    for choice in EXPIRATION_CHOICES:
+        expires_on = None if choice.value == "custom" else preset_expiry(choice.value, today)
+        if choice.value != "custom" and policy.refusal(expires_on, today) is not None:
+            continue
+        render_kw = {"data-works-through": shown_day(expires_on)} if expires_on else {}
+        if choice.value == previewed:
+            render_kw["data-previewed"] = ""
+        choices.append(SelectChoice(choice.value, choice.label, render_kw=render_kw))
+    return choices
+
+
+def expiration_choice(expires_on: date | None, today: date, offered: list[str]) -> tuple[str, str | None]:
+    """The Expiration choice, and custom date, that give a key made `today` the expiry `expires_on`."""
+    if expires_on is None and "never" in offered:
+        return "never", None
+    if expires_on is not None and (preset := str((expires_on - today).days)) in offered:
+        return preset, None
+    return "custom", None if expires_on is None else expires_on.isoformat()
 
 
 class ExpirationField(SelectField):
@@ -151,21 +175,27 @@ class EditKeyForm(KeyNameForm):
     description = description_field()
 
 
-class CreateKeyForm(KeyNameForm):
-    name = name_field("New API Key Name")
-    description = description_field()
-    expiration = ExpirationField("Expiration")
-    custom_date = StringField("Expiration date", widget=DateInput())
-    services = CheckboxesField(
-        "Select API Services",
-        choices=[SelectChoice(service.value, service.label) for service in Service],
-        validators=[DataRequired("Select at least one API service.")],
-    )
-    allowed_ips = AllowedIpsField()
+def expiry_fields() -> tuple[ExpirationField, StringField]:
+    """The Expiration choice and its custom date, for a form to place among its own fields."""
+    return ExpirationField("Expiration"), StringField("Expiration date", widget=DateInput())
 
-    def __init__(self, *args, today: date, policy: KeyPolicy, **kwargs):
+
+class ExpiryForm(FlaskForm):
+    """When a key made today expires: a preset, a custom date or none, as far as the team's policy allows."""
+
+    expiration, custom_date = expiry_fields()
+
+    def __init__(self, *args, today: date, policy: KeyPolicy, suggested: date | None | str = DEFAULT_EXPIRATION,
+                 **kwargs):
+        """`suggested`: the expiry chosen until the admin picks another, a preset's value or a date (None: no
+        expiration); a choice the policy does not offer falls back to its first."""
         offered = [choice.value for choice in allowed_expiration_choices(policy, today)]
-        kwargs.setdefault("expiration", DEFAULT_EXPIRATION if DEFAULT_EXPIRATION in offered else offered[0])
+        if isinstance(suggested, str):
+            choice, custom_date = (suggested if suggested in offered else offered[0]), None
+        else:
+            choice, custom_date = expiration_choice(suggested, today, offered)
+        kwargs.setdefault("expiration", choice)
+        kwargs.setdefault("custom_date", custom_date)
         super().__init__(*args, **kwargs)
         self.today = today
         self.use_policy(policy)
@@ -173,7 +203,7 @@ class CreateKeyForm(KeyNameForm):
     def use_policy(self, policy: KeyPolicy) -> None:
         """Offer, and accept, only the expirations that `policy` allows."""
         self.policy = policy
-        self.expiration.choices = allowed_expiration_choices(policy, self.today)
+        self.expiration.choices = allowed_expiration_choices(policy, self.today, previewed=self.expiration.data)
 
     @property
     def earliest_custom_date(self) -> date:
@@ -217,13 +247,50 @@ class CreateKeyForm(KeyNameForm):
             return date.fromisoformat(self.custom_date.data)
         return preset_expiry(self.expiration.data, self.today)
 
+    @property
+    def works_through(self) -> date | None:
+        """The last day the key would work with the expiry chosen as the form stands (None: none, or a custom date
+        that is not a date yet), for the "Works through" line."""
+        if self.expiration.data == "never" or self.custom_date.errors:
+            return None
+        try:
+            return self.expires_on()
+        except (TypeError, ValueError):
+            return None
 
-class RollKeyForm(FlaskForm):
+
+class CreateKeyForm(KeyNameForm, ExpiryForm):
+    name = name_field("New API Key Name")
+    description = description_field()
+    expiration, custom_date = expiry_fields()  # in the dialog's order, which the first error's focus follows
+    services = CheckboxesField(
+        "Select API Services",
+        choices=[SelectChoice(service.value, service.label) for service in Service],
+        validators=[DataRequired("Select at least one API service.")],
+    )
+    allowed_ips = AllowedIpsField()
+
+
+class RegenerateKeyForm(ExpiryForm):
+    """A new key in place of an expired one: only its expiry is chosen (fields prefixed: the Create New Key dialog's
+    are in the same page)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="regenerate", **kwargs)
+
+
+class RollKeyForm(ExpiryForm):
+    """How long the old key keeps working, and when the new one expires (fields prefixed, as RegenerateKeyForm's)."""
+
     overlap = SelectField(
         "Old key keeps working",
         choices=[SelectChoice(str(overlap // timedelta(hours=1)), label) for overlap, label in ROLL_OVERLAPS.items()],
         default="24",
     )
+    expiration, custom_date = expiry_fields()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="roll", **kwargs)
 
     def overlap_time(self) -> timedelta:
         """How long the old key keeps working beside its replacement."""

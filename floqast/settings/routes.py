@@ -1,25 +1,35 @@
 """The API Keys tab: one URL serves the full page or, to htmx, the fragment it asked for."""
 
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.keys import actions
-from floqast.keys.actions import KEY_STOPPED, CannotRoll, KeyStopped, NameTaken, PolicyRefused
+from floqast.keys import actions, tokens
+from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
 from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
 from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
 from floqast.settings.activity import DateRange, date_range
-from floqast.settings.formatting import day
-from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, RollKeyForm
+from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm
 from floqast.usage import queries as request_log
 from floqast.web.converters import database_id
+from floqast.web.request import same_site_path
 
 FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
+# The list's orders: newest first, or by last use (most recent first, never-used keys last).
+SORTS = {"created": "Newest first", "last_used": "Last used"}
+DEFAULT_SORT = "created"
+# The list's Not used in 90 days filter: keys made before then and not used since.
+UNUSED_DAYS = 90
+SEARCH_LENGTH = 100
 KEYS_PER_PAGE = 25
 # Sent with htmx answers that add to the audit trail, so that the Activity list on the page reloads itself.
 ACTIVITY_CHANGED = "keys-changed"
@@ -27,7 +37,8 @@ ACTIVITY_CHANGED = "keys-changed"
 
 @bp.context_processor
 def field_limits() -> dict:
-    return {"description_length": DESCRIPTION_LENGTH}
+    return {"description_length": DESCRIPTION_LENGTH, "search_length": SEARCH_LENGTH, "unused_days": UNUSED_DAYS,
+            "sorts": SORTS}
 
 
 def wants_fragment() -> bool:
@@ -35,40 +46,87 @@ def wants_fragment() -> bool:
     return request.is_htmx and "HX-History-Restore-Request" not in request.headers
 
 
-def current_filter() -> str:
-    value = request.args.get("status", DEFAULT_FILTER)
-    return value if value in FILTERS else DEFAULT_FILTER
+def search_text(text: str) -> str:
+    """What the Search keys box looks for: trimmed, without the "…" a copied hint ends with, and never more of a key
+    than its hint (a whole key pasted there must not be kept in a URL)."""
+    text = text.strip()[:SEARCH_LENGTH].rstrip("….").strip()
+    return text[:len(tokens.PREFIX) + tokens.HINT_LENGTH] if tokens.looks_like_key(text) else text
 
 
-def current_page() -> int:
-    """The ?page= of the key list, 1 when missing or not a number."""
-    return max(request.args.get("page", 1, type=int), 1)
+@dataclass(frozen=True)
+class KeyListing:
+    """Which keys the list shows, as its URL says: the tab, the search, the order, the Not used filter, the page."""
+
+    status: str = DEFAULT_FILTER
+    search: str = ""
+    sort: str = DEFAULT_SORT
+    unused: bool = False
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "KeyListing":
+        """The listing a query asks for; a value it does not know is the default."""
+        status, sort = args.get("status", DEFAULT_FILTER), args.get("sort", DEFAULT_SORT)
+        return cls(status=status if status in FILTERS else DEFAULT_FILTER, search=search_text(args.get("q", "")),
+                   sort=sort if sort in SORTS else DEFAULT_SORT, unused=args.get("unused") == str(UNUSED_DAYS),
+                   page=max(args.get("page", 1, type=int), 1))
+
+    @classmethod
+    def at(cls, url: str) -> "KeyListing | None":
+        """The listing a same-site URL shows, when it is the key list's; else None (a key's page, say)."""
+        parts = urlsplit(url)
+        return cls.from_args(MultiDict(parse_qsl(parts.query))) if parts.path == url_for("settings.api_keys") else None
+
+    def args(self, **changes) -> dict:
+        """The url_for arguments of this listing (with `changes`): the tab always, the rest when not the default."""
+        listing = replace(self, **changes)
+        return {"status": listing.status, "q": listing.search or None,
+                "sort": None if listing.sort == DEFAULT_SORT else listing.sort,
+                "unused": UNUSED_DAYS if listing.unused else None, "page": listing.page if listing.page > 1 else None}
+
+    @property
+    def url(self) -> str:
+        return url_for("settings.api_keys", **self.args())
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a search or the Not used filter leaves keys out."""
+        return bool(self.search) or self.unused
+
+    def conditions(self) -> list:
+        conditions = [ApiKey.matching(self.search)] if self.search else []
+        if self.unused:
+            conditions.append(ApiKey.unused_for(UNUSED_DAYS))
+        return conditions
+
+    def order(self) -> list:
+        return [ApiKey.last_used_at.desc().nulls_last()] if self.sort == "last_used" else []
 
 
-def page_argument(page: int) -> int | None:
-    """The ?page= that links back to the list keep: none for the first page."""
-    return page if page > 1 else None
+def current_listing() -> KeyListing:
+    return KeyListing.from_args(request.args)
 
 
-def key_list(team: Team, status_filter: str, page: int = 1) -> dict:
-    """What the tabs and the table show: one page of the keys under one filter, and every tab's count.
+def key_list(team: Team, listing: KeyListing) -> dict:
+    """What the search, the tabs and the table show: one page of the keys under the listing, and every tab's count
+    under its search and filter.
 
     A fixed number of queries whatever the number of keys: the counts, then one page of keys with their
     creators (a page past the last one shows the last one).
     """
     today = team.today()
-    counts = {status.value: count for status, count in ApiKey.count_by_status(team, today).items()}
+    conditions = listing.conditions()
+    counts = {status.value: count for status, count in ApiKey.count_by_status(team, today, conditions).items()}
     counts["all"] = sum(counts.values())
-    pages = max(1, -(-counts[status_filter] // KEYS_PER_PAGE))
-    page = min(page, pages)
-    keys = ApiKey.page(team, FILTERS[status_filter], page, KEYS_PER_PAGE, today)
+    pages = max(1, -(-counts[listing.status] // KEYS_PER_PAGE))
+    listing = replace(listing, page=min(listing.page, pages))
+    keys_shown = ApiKey.page(team, FILTERS[listing.status], listing.page, KEYS_PER_PAGE, today, conditions,
+                             listing.order())
     return {
-        "keys": keys,
+        "keys": keys_shown,
         "counts": counts,
-        "key_page": page,
-        "page_param": page_argument(page),
+        "listing": listing,
         "key_pages": pages,
-        "status_filter": status_filter,
         "today": today,
         "team": team,
     }
@@ -82,8 +140,8 @@ def new_key_form(**kwargs) -> CreateKeyForm:
     return CreateKeyForm(today=today, policy=team.key_policy, taken_names=taken_names, **kwargs)
 
 
-def render_page(status_filter: str, form: CreateKeyForm, status: int = 200, **extra):
-    context = key_list(current_user.team, status_filter, current_page())
+def render_page(listing: KeyListing, form: CreateKeyForm, status: int = 200, **extra):
+    context = key_list(current_user.team, listing)
     return render_template("settings/api_keys.html", form=form, **context, **extra), status
 
 
@@ -95,16 +153,16 @@ def team_key_or_404(key_id: int) -> ApiKey:
 @bp.get("/api-keys")
 def api_keys():
     """The API Keys tab, or only its tabs and table when htmx switches the filter."""
-    status_filter = current_filter()
+    listing = current_listing()
     if wants_fragment():
-        return render_template("settings/_key_table.html", **key_list(current_user.team, status_filter, current_page()))
-    return render_page(status_filter, new_key_form(formdata=None))
+        return render_template("settings/_key_table.html", **key_list(current_user.team, listing))
+    return render_page(listing, new_key_form(formdata=None))
 
 
 @bp.get("/api-keys/new")
 def new_key():
     """The tab with the Create New Key dialog open, for browsers without JavaScript."""
-    return render_page(current_filter(), new_key_form(formdata=None), dialog_open=True)
+    return render_page(current_listing(), new_key_form(formdata=None), dialog_open=True)
 
 
 @bp.post("/api-keys")
@@ -125,27 +183,41 @@ def create_key():
     if form.errors:
         if wants_fragment():
             return render_template("settings/_create_form.html", form=form), 422
-        return render_page(current_filter(), form, 422, dialog_open=True)
+        return render_page(current_listing(), form, 422, dialog_open=True)
     db.session.commit()
     return reveal(key, plaintext)
 
 
-def reveal(key: ApiKey, plaintext: str):
-    """The answer that shows a new key this once: the page with the reveal panel, or to htmx the panel with the
-    refreshed list (closing a roll dialog in it) and a fresh, closed Create New Key dialog."""
+def came_from() -> str:
+    """Where a dialog's Cancel and its answer go back to: the same-site path in ?next= (the key list as the admin
+    left it, or a key's page), else the list."""
+    return same_site_path(request.args.get("next")) or url_for("settings.api_keys")
+
+
+def reveal(key: ApiKey, plaintext: str, replaced: ApiKey | None = None):
+    """The answer that shows a new key this once. After a roll or a regenerate asked from the replaced key's page:
+    that page with the reveal panel (to htmx: the panel, the page's top refreshed and the dialog closed). Else the
+    list's active keys with the panel (to htmx: the panel, the refreshed list, a fresh, closed Create New Key
+    dialog, and the confirmation dialog closed)."""
+    revealed = {"new_key": key, "plaintext": plaintext}
+    if replaced is not None and urlsplit(came_from()).path == url_for("settings.key_page", key_id=replaced.id):
+        form = edit_key_form(replaced, formdata=None)
+        if not wants_fragment():
+            return render_key_page(replaced, form, 201, **revealed)
+        body = render_template("settings/_key_page_revealed.html", **revealed, **key_page_top(replaced, form))
+        return body, 201, {"HX-Retarget": "#reveal-slot", "HX-Reswap": "innerHTML", "HX-Trigger": ACTIVITY_CHANGED}
     if not wants_fragment():
-        return render_page(DEFAULT_FILTER, new_key_form(formdata=None), 201, new_key=key, plaintext=plaintext)
+        return render_page(KeyListing(), new_key_form(formdata=None), 201, **revealed)
     body = render_template(
         "settings/_key_created.html",
-        new_key=key,
-        plaintext=plaintext,
+        **revealed,
         form=new_key_form(formdata=None),
-        **key_list(current_user.team, DEFAULT_FILTER),
+        **key_list(current_user.team, KeyListing()),
     )
     return body, 201, {
         "HX-Retarget": "#reveal-slot",
         "HX-Reswap": "innerHTML",
-        "HX-Replace-Url": url_for("settings.api_keys", status=DEFAULT_FILTER),
+        "HX-Replace-Url": KeyListing().url,
         "HX-Trigger": ACTIVITY_CHANGED,
     }
 
@@ -183,9 +255,10 @@ def key_activity(key: ApiKey) -> dict:
 
 def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = None) -> dict:
     """What the key's page shows below its details and form: its allowed addresses (their form as submitted,
-    when given), its usage, its latest requests, its notices and its own audit events."""
+    when given), where it was used from, its usage, its latest requests, its notices and its own audit events."""
     return {
         "allowed_ips_form": allowed_ips_form or AllowedIpsForm(formdata=None, obj=key),
+        "addresses": usage.key_addresses(key),
         **usage.key_usage(key),
         **api_requests_context(key),
         "notices": KeyNotice.for_key(key),
@@ -193,14 +266,20 @@ def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = Non
     }
 
 
+def key_page_top(key: ApiKey, form: EditKeyForm, message: str | None = None) -> dict:
+    """What the top of the key's page (_key_page.html) shows: the key, its last use, its name and description form."""
+    return {"key": key, "form": form, "message": message, "today": key.team.today(), "key_stopped": KEY_STOPPED,
+            "last_use": usage.last_use(key), "key_page_url": url_for("settings.key_page", key_id=key.id)}
+
+
 def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None,
-                    allowed_ips_form: AllowedIpsForm | None = None):
+                    allowed_ips_form: AllowedIpsForm | None = None, **extra):
     """The key's page, or to htmx the part of it that an edit changes (#key-page); a key that no longer works
     says so in place of its form."""
-    context = {"key": key, "form": form, "message": message, "today": key.team.today(), "key_stopped": KEY_STOPPED}
+    context = key_page_top(key, form, message)
     if wants_fragment():
         return render_template("settings/_key_page.html", **context), status
-    return render_template("settings/key.html", **context, **key_page_sections(key, allowed_ips_form)), status
+    return render_template("settings/key.html", **context, **key_page_sections(key, allowed_ips_form), **extra), status
 
 
 @bp.get("/api-keys/<id:key_id>")
@@ -251,98 +330,13 @@ def edit_key(key_id: int):
     return body, status, {"HX-Trigger": ACTIVITY_CHANGED} if changes else {}
 
 
-def roll_refusal(key: ApiKey) -> str | None:
-    """Why the key cannot be rolled, or None when it can: a key is rolled once, while it works."""
-    if key.replaced_by is not None:
-        return (f"“{key.name}” was already rolled on {day(key.replaced_by.created_at, key.team)} and replaced by "
-                f"{key.replaced_by.hint}…. A key can be rolled once: roll its replacement instead.")
-    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
-        return f"“{key.name}” no longer works, so it cannot be rolled. Create a new key instead."
-    return None
-
-
-def render_roll(key: ApiKey, form: RollKeyForm, status: int = 200):
-    """The Roll API key form, or why the key cannot be rolled: to htmx the dialog (asked for) or the form alone
-    (submitted), else a page of its own."""
-    context = {
-        "key": key,
-        "form": form,
-        "refusal": roll_refusal(key),
-        "new_expires_on": key.replacement_expires_on(key.team.today()),
-        "status_filter": current_filter(),
-        "page_param": page_argument(current_page()),
-    }
-    if not wants_fragment():
-        return render_template("settings/roll_key.html", **context), status
-    template = "settings/_roll_modal.html" if request.method == "GET" else "settings/_roll_form.html"
-    return render_template(template, **context), status
-
-
-@bp.get("/api-keys/<id:key_id>/roll")
-def confirm_roll(key_id: int):
-    """Ask how long the old key keeps working: the dialog to htmx, a page to browsers without JavaScript."""
-    return render_roll(team_key_or_404(key_id), RollKeyForm(formdata=None))
-
-
-@bp.post("/api-keys/<id:key_id>/roll")
-def roll_key(key_id: int):
-    """Replace a key with a new one, shown this once; the old one works on for the overlap chosen."""
-    key = team_key_or_404(key_id)
-    form = RollKeyForm()
-    if not form.validate():
-        return render_roll(key, form, 422)
-    try:
-        replacement, plaintext = actions.roll_key(key, current_user, form.overlap_time())
-    except CannotRoll:  # rolled or stopped since the form was shown (by another admin, perhaps a moment ago)
-        db.session.rollback()
-        return render_roll(key, form, 409)
-    db.session.commit()
-    return reveal(replacement, plaintext)
-
-
-@bp.get("/api-keys/<id:key_id>/delete")
-def confirm_delete(key_id: int):
-    """Ask before deleting, for browsers without JavaScript."""
-    return render_template("settings/confirm_delete.html", key=team_key_or_404(key_id), status_filter=current_filter(),
-                           page_param=page_argument(current_page()))
-
-
-def deactivate(key: ApiKey) -> bool:
-    """Deactivate the key for the current admin, committed with its audit event; False when it already was."""
-    deactivated_now = actions.deactivate_key(key, by=current_user)
-    db.session.commit()
-    return deactivated_now
-
-
-def deactivation_message(key: ApiKey, deactivated_now: bool) -> str:
-    if deactivated_now:
-        return f"“{key.name}” was deactivated. Requests with it are refused from now on."
-    stopped = key.stopped_at.astimezone(key.team.zone)
-    return f"“{key.name}” was already deactivated on {stopped:%b %-d, %Y}."
-
-
-@bp.post("/api-keys/<id:key_id>/delete")
-def delete_key_form(key_id: int):
-    """Deactivate a key from the confirmation page, then go back to the page of the list it was on."""
-    key = team_key_or_404(key_id)
-    flash(deactivation_message(key, deactivate(key)))
-    return redirect(url_for("settings.api_keys", status=current_filter(), page=page_argument(current_page())))
-
-
-@bp.delete("/api-keys/<id:key_id>")
-def delete_key(key_id: int):
-    """Deactivate a key from its trash can and answer with the refreshed page of the list it was on."""
-    key = team_key_or_404(key_id)
-    message = deactivation_message(key, deactivate(key))
-    context = key_list(current_user.team, current_filter(), current_page())
-    body = render_template("settings/_key_table.html", message=message, **context)
-    return body, {"HX-Trigger": ACTIVITY_CHANGED}
-
-
 def allowed_ips_answer(key: ApiKey, form: AllowedIpsForm, status: int = 200, message: str | None = None):
-    """The key's allowed addresses: the fragment to htmx, else the key's page that holds it."""
+    """The key's allowed addresses: the fragment to htmx (from the page's form, or from the Allow only these
+    addresses dialog, which it closes), else the key's page that holds it."""
     if wants_fragment():
-        return render_template("settings/_allowed_ips_form.html", key=key, form=form, message=message), status
+        body = render_template("settings/_allowed_ips_form.html", key=key, form=form, message=message)
+        return body + render_template("settings/_dialog_closed.html"), status, {
+            "HX-Retarget": "#allowed-ips", "HX-Reswap": "outerHTML"}
     return render_key_page(key, edit_key_form(key, formdata=None), status, allowed_ips_form=form)
 
 
@@ -368,8 +362,8 @@ def save_allowed_ips(key_id: int):
     if not wants_fragment():
         flash(message)
         return redirect(url_for("settings.key_page", key_id=key.id), 303)
-    body, status = allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key), message=message)
-    return body, status, {"HX-Trigger": ACTIVITY_CHANGED}
+    body, status, headers = allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key), message=message)
+    return body, status, {**headers, "HX-Trigger": ACTIVITY_CHANGED}
 
 
 # The audit list's filters in the Activity page's URL (the request list's have names of their own).

@@ -11,8 +11,11 @@ from floqast.models import ApiKey, utcnow
 from floqast.usage.buffer import flush_own
 from floqast.usage.days import ApiRequestDay, outcome
 from floqast.usage.models import ApiRequest
+from floqast.usage.queries import ClientAddress, client_addresses, latest_accepted
 
 DAYS = 30
+# The most addresses a key's page lists; Allow only these addresses takes at most the allowlist's limit of them.
+ADDRESSES_SHOWN = 50
 # The chart's drawing, in viewBox units: the whole, and the room around the bars (left for the scale, under them
 # for dates, right for half of today's date).
 WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 640, 220, 52, 20, 24, 8
@@ -155,3 +158,41 @@ def key_usage(key: ApiKey, now: datetime | None = None) -> dict:
         month.add(day)
     return {"usage_chart": Chart(days), "usage_series": SERIES, "usage_totals": {
         "Last 24 hours": last_day_counts(key, now), f"Last {DAYS} days": month}}
+
+
+@dataclass
+class LastUse:
+    """When, from where and with what a key was last used."""
+
+    at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+def last_use(key: ApiKey) -> LastUse | None:
+    """The key's last use as the request log has it (its latest accepted request, which the key's own Last used,
+    written at most once a minute, may lag behind); what the key noted when the log holds nothing as recent (pruned,
+    or turned off); None for a key never used."""
+    if key.last_used_at is None:
+        return None
+    logged = latest_accepted(key.team_id, key.id, key.last_used_at)
+    if logged is not None:
+        return LastUse(logged.created_at, logged.source_ip, logged.user_agent)
+    return LastUse(key.last_used_at, key.last_used_ip, key.last_used_user_agent)
+
+
+def month_requests(key: ApiKey, now: datetime | None = None) -> int:
+    """How many requests the key made in its team's last 30 days (the Usage chart's days), in one query."""
+    flush_own()
+    today = key.team.today(now or utcnow())
+    totals = select(func.coalesce(func.sum(ApiRequestDay.succeeded + ApiRequestDay.refused + ApiRequestDay.failed), 0))
+    return db.session.scalar(totals.where(
+        ApiRequestDay.team_id == key.team_id,
+        ApiRequestDay.api_key_id == key.id,
+        ApiRequestDay.day.between(today - timedelta(days=DAYS - 1), today),
+    ))
+
+
+def key_addresses(key: ApiKey, now: datetime | None = None) -> list[ClientAddress]:
+    """The addresses the key's requests came from in the last 30 days, the latest used first."""
+    return client_addresses(key.team_id, key.id, (now or utcnow()) - timedelta(days=DAYS), ADDRESSES_SHOWN)

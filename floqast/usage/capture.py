@@ -10,11 +10,13 @@ from urllib.parse import quote, unquote_plus
 from flask import current_app, g, request
 
 from floqast.keys import tokens
+from floqast.models import USER_AGENT_LENGTH, clip
 
 REDACTED = "REDACTED"
 MAX_URI_LENGTH = 4096
 # What a batch writes of each row, in the order of rows_of's tuples (the id comes from the table's sequence).
-COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "refusal")
+COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "refusal",
+           "user_agent")
 
 
 class LoggedKey(NamedTuple):
@@ -43,6 +45,7 @@ class Captured(NamedTuple):
     query: bytes = b""
     endpoint: str | None = None
     refusal: str | None = None  # a Refusal
+    user_agent: str | None = None
 
 
 def log_api_request(response):
@@ -61,6 +64,7 @@ def log_api_request(response):
         time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
         found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
         found.get("refusal"),
+        live.environ.get("HTTP_USER_AGENT"),
     ))
     return response
 
@@ -115,6 +119,8 @@ def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
             status,
             (service or service_of(endpoint) or "")[:32] or None,
             refusal,
+            clip(user_agent, USER_AGENT_LENGTH) or None,
         )
-        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal in captured
+        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal,
+        user_agent in captured
     ]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.extensions import db
-from floqast.models import UTCDateTime
+from floqast.models import USER_AGENT_LENGTH, UTCDateTime
 
 
 class PartitionedPrimaryKey(PrimaryKeyConstraint):
@@ -42,6 +42,7 @@ class ApiRequest(db.Model):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     status: Mapped[int] = mapped_column(SmallInteger)
     service: Mapped[str | None] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     # Why the key was refused (a Refusal), for refusals that know; None for the rest.
     refusal: Mapped[str | None] = mapped_column(String(16))
 

@@ -4,7 +4,7 @@ The log used to redact only a name or value that started with the key prefix; a 
 whole and served by the audit trail. This rewrites the rows that hold one as the log now writes them.
 
 Revision ID: fb9987f3bcb6
-Revises: b8e2f4a61c39
+Revises: a6d4c2e8f1b7
 Create Date: 2026-12-04 10:00:00.000000
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'fb9987f3bcb6'
-down_revision = 'b8e2f4a61c39'
+down_revision = 'a6d4c2e8f1b7'
 branch_labels = None
 depends_on = None
 

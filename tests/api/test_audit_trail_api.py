@@ -157,7 +157,7 @@ def test_a_saved_next_link_resumes_with_the_replacement_of_a_rolled_key_and_no_o
     january = {"filter[endDate]": "2026-01-31", "page[size]": "2"}
     first = api_get(AUDIT_TRAIL, plaintext, query_string=january).get_json()
     saved = first["links"]["next"]
-    _, replacement = roll_key(key, admin, timedelta(0))  # the old key stops at once
+    _, replacement = roll_key(key, admin, timedelta(0), key.expires_on)  # the old key stops at once
     db.session.commit()
     assert_api_error(api_get(saved, plaintext), 401)
     resumed = api_get(saved, replacement)

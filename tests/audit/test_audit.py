@@ -201,9 +201,14 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
     client.post("/settings/api-key-policy", data={"require_expiration": "y", "max_lifetime": "90", "csrf_token": token})
     rolled, rolled_plain = make_key(admin, name="Rolled")
-    answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"overlap": "0", "csrf_token": token})
+    answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"roll-overlap": "24", "csrf_token": token})
     plaintexts += [rolled_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
+    client.post(f"/settings/api-keys/{rolled.id}/stop", data={"csrf_token": token})  # stopped before its overlap ends
     client.get(ME, headers={"x-api-key": rolled_plain})  # refused now: rolled
+    lapsed, lapsed_plain = make_key(admin, name="Lapsed", expires_on=team.today() - timedelta(days=1))
+    answer = client.post(f"/settings/api-keys/{lapsed.id}/regenerate",
+                         data={"regenerate-expiration": "30", "csrf_token": token})
+    plaintexts += [lapsed_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
     _, leaked_plain = make_key(admin, name="Leaked")
     client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
     plaintexts.append(leaked_plain)

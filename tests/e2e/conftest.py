@@ -190,7 +190,8 @@ def make_page(browser, base_url, request):
     """Open pages in new browser contexts; each page's last state is saved as the test's screenshot.
 
     Every page lists the Content-Security-Policy violations of each document it loads in page.csp_violations,
-    and the test fails if any happened.
+    and the browser's own dialogs (alert, confirm, prompt) in page.native_dialogs, dismissed: the test fails if
+    any happened. Every confirmation is the app's own dialog.
     """
     pages = []
 
@@ -199,6 +200,9 @@ def make_page(browser, base_url, request):
         page = context.new_page()
         page.e2e_javascript = context_options.get("java_script_enabled", True)
         page.csp_violations = []
+        page.native_dialogs = []
+        page.on("dialog", lambda dialog: (page.native_dialogs.append(f"{dialog.type}: {dialog.message}"),
+                                          dialog.dismiss()))
         page.expose_function("reportCspViolation", lambda violation: page.csp_violations.append(violation))
         page.add_init_script(REPORT_CSP_VIOLATIONS)
         pages.append(page)
@@ -215,6 +219,7 @@ def make_page(browser, base_url, request):
             page.screenshot(path=SCREENSHOTS / f"{screenshot_name(request.node)}{suffix}.png", full_page=True)
         page.context.close()
     assert [violation for page in pages for violation in page.csp_violations] == []
+    assert [dialog for page in pages for dialog in page.native_dialogs] == []
 
 
 @pytest.fixture
@@ -339,6 +344,17 @@ def fill_create_form(dialog, name="Looker", expiration="90 days", services=("Rec
         dialog.get_by_label("Expiration date").fill(custom_date)
     for service in services:
         dialog.get_by_label(service).check()
+
+
+def confirm_in_dialog(page, opener: str, title: str, button: str):
+    """Click the button named `opener`, check that the app's dialog `title` opens with focus in it, and confirm it
+    with its `button`."""
+    page.get_by_role("button", name=opener, exact=True).click()
+    dialog = page.get_by_role("dialog", name=title)
+    dialog.wait_for()
+    assert dialog.evaluate("dialog => dialog.contains(document.activeElement)")
+    dialog.get_by_role("button", name=button, exact=True).click()
+    return dialog
 
 
 @pytest.fixture(name="log_in")

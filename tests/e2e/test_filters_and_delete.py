@@ -107,8 +107,8 @@ def test_rows_show_status_and_the_date_each_key_stopped(admin_page, lived_in):
     expect(cell("Tableau pilot", 5)).to_have_text(day(today - timedelta(days=10)))
     expect(cell("Tableau pilot")).to_have_text("Expired")
     expect(cell("Old export")).to_have_text(re.compile(r"Deactivated\s+on \w{3} \d{1,2}, \d{4}"))
-    # Only keys that still work have a trash can.
-    expect(page.get_by_role("button", name=re.compile("^Delete key"))).to_have_count(2)
+    # Keys that still work, and expired ones, have a trash can; deactivated ones none.
+    expect(page.get_by_role("button", name=re.compile("^Delete key"))).to_have_count(3)
 
 
 def test_each_tab_has_an_empty_state(admin_page):
@@ -132,20 +132,41 @@ def test_delete_asks_first_then_deactivates(admin_page, lived_in, base_url, shot
     key = lived_in.keys["Power BI connector"]
     trash = page.get_by_role("button", name="Delete key Power BI connector")
 
-    # Dismissing the confirmation keeps the key.
-    questions = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    # The dialog opens in the page with the key's facts, focus on Cancel; Escape keeps the key and hands focus back.
     trash.click()
-    expect(trash).to_be_visible()
-    assert questions and "Power BI connector" in questions[0]
+    dialog = page.get_by_role("dialog", name="Delete API key")
+    expect(dialog).to_be_visible()
+    facts = dialog.locator("dl.dialog-facts")
+    expect(facts).to_contain_text("Power BI connector")
+    expect(facts).to_contain_text(lived_in.key("Power BI connector").hint)
+    expect(facts).to_contain_text("Reconciliation Analytics, Checklist Analytics")
+    expect(facts).to_contain_text("3 hours ago")
+    expect(facts).to_contain_text(re.compile(r"Requests, last 30 days\s*0"))
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete key")).to_be_focused()
+    page.keyboard.press("Tab")  # focus stays in the dialog, wrapping around
+    assert dialog.evaluate("dialog => dialog.contains(document.activeElement)")
+    shot(page, "dialog", full_page=False)
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(trash).to_be_focused()
     expect(tab(page, "active")).to_have_text(re.compile(r"Active\s*2"))
     assert lived_in.key("Power BI connector").deleted_at is None
 
-    # Accepting it deactivates the key at once.
-    page.once("dialog", lambda dialog: dialog.accept())
+    # Cancel does the same.
     trash.click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(trash).to_be_focused()
+
+    # Delete key in the dialog deactivates the key at once; focus goes to what it says.
+    trash.click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete key").click()
     deactivated = page.get_by_role("status").filter(has_text="was deactivated")
     expect(deactivated).to_contain_text("“Power BI connector” was deactivated")
+    expect(deactivated).to_be_focused()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     assert_selected(page, "active", ["Snowflake nightly"])
     expect(tab(page, "active")).to_have_text(re.compile(r"Active\s*1"))
     expect(tab(page, "deactivated")).to_have_text(re.compile(r"Deactivated\s*3"))

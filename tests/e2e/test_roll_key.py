@@ -8,6 +8,7 @@ import pytest
 
 from e2e.conftest import pull
 from floqast.models import utcnow
+from floqast.settings.formatting import day
 from helpers import freeze
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
@@ -22,7 +23,7 @@ def open_roll_dialog(page, name):
 
 def rolled_by(replacement):
     """The Status cell of a key whose roll is over."""
-    return re.compile(rf"Deactivated\s+on .+\s+Rolled, replaced by {replacement.hint}…")
+    return re.compile(rf"Deactivated\s+on .+\s+Replaced by {replacement.hint}…")
 
 
 def status_cell(page, key_id):
@@ -36,15 +37,28 @@ def test_roll_both_keys_work_through_the_overlap_then_the_old_one_is_refused(adm
     old = seeded.key("Warehouse load")
     page.reload()
 
-    # Cancel closes the dialog and gives focus back to the row's Roll key button.
+    # Cancel closes the dialog and gives focus back to the row's Roll key button; so does Escape.
     dialog = open_roll_dialog(page, "Warehouse load")
     expect(dialog.get_by_label("Old key keeps working")).to_be_focused()
     expect(dialog.get_by_label("Old key keeps working")).to_have_value("24")
     dialog.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_role("button", name="Roll key Warehouse load")).to_be_focused()
-
     dialog = open_roll_dialog(page, "Warehouse load")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("button", name="Roll key Warehouse load")).to_be_focused()
+
+    # The dialog says what carries over, and the day the new key works through as the expiration is picked.
+    dialog = open_roll_dialog(page, "Warehouse load")
+    expect(dialog.locator(".carries-over")).to_contain_text("Name: Warehouse load")
+    works_through = dialog.locator(".works-through")
+    expect(works_through).to_have_text(f"Works through {day(seeded.today() + timedelta(days=120))} (America/New_York)")
+    dialog.get_by_label("Expiration", exact=True).select_option(label="30 days")
+    expect(works_through).to_have_text(f"Works through {day(seeded.today() + timedelta(days=30))} (America/New_York)")
+    dialog.get_by_label("Expiration", exact=True).select_option(label="Custom date")
+    dialog.get_by_label("Expiration date").fill((seeded.today() + timedelta(days=120)).isoformat())
+    expect(works_through).to_have_text(f"Works through {day(seeded.today() + timedelta(days=120))} (America/New_York)")
     dialog.get_by_label("Old key keeps working").select_option(label="1 hour")
     shot(page, "dialog", full_page=False)
     dialog.get_by_role("button", name="Roll key").click()
@@ -57,8 +71,9 @@ def test_roll_both_keys_work_through_the_overlap_then_the_old_one_is_refused(adm
     new = seeded.key("Warehouse load")
     # Made 30 days ago to expire in 90: a lifetime of 120 days, counted again from today.
     assert new.id != old.id and new.expires_on == seeded.today() + timedelta(days=120)
-    expect(status_cell(page, old.id)).to_contain_text(re.compile(r"Active\s+Rolling\s+stops at \w{3} \d{1,2}, \d{4}"))
-    expect(status_cell(page, new.id)).to_have_text("Active")
+    expect(status_cell(page, old.id)).to_contain_text(
+        re.compile(rf"Active\s+Rolling\s+→\s+replaced by\s+{new.hint}…,\s+stops at \w{{3}} \d{{1,2}}, \d{{4}}"))
+    expect(status_cell(page, new.id)).to_have_text(re.compile(rf"Active\s+Replaces {old.hint}…"))
     expect(page.locator(f"#key-{old.id}").get_by_role("button", name="Roll key Warehouse load")).to_have_count(0)
     shot(page, "rolling")
 
@@ -108,7 +123,7 @@ def test_roll_without_javascript(make_page, seeded, log_in, base_url, axe, shot)
 
     # Roll key is a link to a page of its own; Cancel goes back and keeps the key as it was.
     page.get_by_role("link", name="Roll key Warehouse load").click()
-    page.wait_for_url(re.compile(rf"/settings/api-keys/{old.id}/roll\?status=active$"))
+    page.wait_for_url(re.compile(rf"/settings/api-keys/{old.id}/roll\?next=/settings/api-keys\?status%3Dactive$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Roll API key")
     axe(page)
     page.get_by_role("link", name="Cancel").click()

@@ -236,7 +236,7 @@ def test_a_rolled_key_gets_no_expiry_notice(runner, mail_server, team, admin, ma
         mail_server.stop()
         assert notify(runner).exit_code == 1
         mail_server.start()
-    replacement, _ = roll_key(key, admin, timedelta(hours=24))
+    replacement, _ = roll_key(key, admin, timedelta(hours=24), key.replacement_expires_on(team.today()))
     db.session.commit()
     assert notify(runner).output == "Sent 0 notices.\n"
     assert mail_server.received == []

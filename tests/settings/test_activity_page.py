@@ -61,7 +61,7 @@ def refused_everywhere(app, team, admin, make_key, api_get):
         "Leaked": make_key(admin, name="Leaked", deleted_at=utcnow(), deactivated_reason="found on a pastebin"),
         "Rolled": make_key(admin, name="Rolled"),
     }
-    actions.roll_key(made["Rolled"][0], admin, timedelta(0))
+    actions.roll_key(made["Rolled"][0], admin, timedelta(0), None)
     db.session.commit()
     assert api_get(ME, made["Working"][1]).status_code == 200
     assert api_get(ME, made["Working"][1]).status_code == 429

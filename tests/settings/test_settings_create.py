@@ -113,6 +113,48 @@ def test_the_dialog_and_the_api_document_say_a_key_works_through_its_expiration_
     assert "works through the end of its expiration date in its team's time zone" in expires_at["description"]
 
 
+def shown(day) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def test_the_dialog_says_the_day_each_expiration_works_through_in_the_team_zone(admin_client, zoned_team):
+    today = zoned_team.today()
+
+    form = parse_html(admin_client.get("/settings/api-keys")).find("form", id="create-key-form")
+
+    # Each preset carries the last day it gives a key, as the server computes it, for app.js to show as it is picked.
+    works_through = {option.get("value"): option.get("data-works-through")
+                     for option in form.find("select", id="expiration").find_all("option")}
+    assert works_through == {"365": shown(today + timedelta(days=365)), "90": shown(today + timedelta(days=90)),
+                             "60": shown(today + timedelta(days=60)), "30": shown(today + timedelta(days=30)),
+                             "custom": None, "never": None}
+    line = form.find("p", class_="works-through")
+    assert text_of(line) == f"Works through {shown(today + timedelta(days=90))} ({zoned_team.timezone})"
+    assert line.get("aria-live") == "polite"
+    # The line is for the choice marked as previewed: a page without JavaScript hides it once another is picked.
+    assert [option.get("value") for option in form.find_all("option", attrs={"data-previewed": True})] == ["90"]
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"expiration": "custom", "custom_date": "+10"}, "Works through {day}"),
+    ({"expiration": "30"}, "Works through {day}"),
+    ({"expiration": "never"}, ""),
+    ({"expiration": "custom", "custom_date": "soon"}, ""),
+], ids=["custom date", "30 days", "no expiration", "not a date"])
+def test_without_javascript_the_server_says_it_for_the_choice_sent(admin_client, zoned_team, fields, says):
+    today = zoned_team.today()
+    days = 30 if fields["expiration"] == "30" else 10
+    if fields.get("custom_date") == "+10":
+        fields = {**fields, "custom_date": (today + timedelta(days=10)).isoformat()}
+
+    response = create(admin_client, htmx=False, name="", **fields)  # refused for its name: the dialog again
+
+    assert response.status_code == 422
+    line = parse_html(response).find("form", id="create-key-form").find("p", class_="works-through")
+    expected = says.format(day=shown(today + timedelta(days=days)))
+    assert text_of(line) == (f"{expected} ({zoned_team.timezone})" if expected else "")
+
+
 # ---- the reveal ----
 
 

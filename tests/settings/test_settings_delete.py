@@ -1,5 +1,5 @@
-"""Deleting (deactivating) keys: with htmx, through the no-JavaScript confirmation page, twice, and not
-another team's."""
+"""Deleting (deactivating) keys through the confirmation dialog: with htmx from the list and from a key's page, as a
+page of its own without JavaScript, twice, and not another team's."""
 
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -8,25 +8,44 @@ import pytest
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Role, utcnow
-from helpers import HTMX, cells, csrf_token, log_in, parse_html, row_names, tab_counts, text_of
+from helpers import (
+    HTMX,
+    ROOT,
+    cells,
+    csrf_token,
+    log_in,
+    parse_html,
+    row_names,
+    same_url,
+    tab_counts,
+    text_of,
+    with_next,
+)
+
+LIST = "/settings/api-keys?status=active"
 
 
-def htmx_delete(client, key, status="active"):
+def htmx_delete(client, key, back=LIST):
+    """Confirm a delete in the dialog, as htmx sends it (a DELETE, no form data, the token in a header)."""
     token = csrf_token(client, "/settings/api-keys")
-    return client.delete(f"/settings/api-keys/{key.id}?status={status}", headers={**HTMX, "X-CSRFToken": token})
+    return client.delete(with_next(f"/settings/api-keys/{key.id}", back), headers={**HTMX, "X-CSRFToken": token})
 
 
-def test_htmx_delete_moves_the_row_to_deactivated(admin_client, admin, keys_in_every_status, team):
+def test_htmx_delete_from_the_list_answers_with_the_list_and_closes_the_dialog(admin_client, admin,
+                                                                            keys_in_every_status, team):
     key = keys_in_every_status["Forever"]
 
     response = htmx_delete(admin_client, key)
 
     assert response.status_code == 200
+    assert (response.headers["HX-Retarget"], response.headers["HX-Reswap"]) == ("#key-list", "outerHTML")
+    assert response.headers["HX-Trigger"] == "keys-changed"
     body = response.get_data(as_text=True)
     assert "<html" not in body
     page = parse_html(body)
     assert page.find().get("id") == "key-list"
     assert "“Forever” was deactivated." in text_of(page.find("p", role="status"))
+    assert page.find("hx-partial", attrs={"hx-target": "#dialog-slot"}).text.strip() == ""
     assert row_names(page) == {"Last day"}
     assert tab_counts(page) == {"active": "1", "expired": "1", "deactivated": "3", "all": "5"}
 
@@ -41,11 +60,13 @@ def test_htmx_delete_moves_the_row_to_deactivated(admin_client, admin, keys_in_e
     assert deactivated.find("tr", id=f"key-{key.id}").find("td", class_="actions").find("a") is None
 
 
-def test_htmx_delete_keeps_the_tab_it_was_asked_from(admin_client, keys_in_every_status):
-    page = parse_html(htmx_delete(admin_client, keys_in_every_status["Forever"], status="all"))
+def test_htmx_delete_keeps_the_tab_and_search_it_was_asked_from(admin_client, keys_in_every_status):
+    page = parse_html(htmx_delete(admin_client, keys_in_every_status["Forever"],
+                                  back="/settings/api-keys?status=all&q=for"))
 
     assert page.find("a", attrs={"aria-selected": "true"}).get("id") == "tab-all"
-    assert "Forever" in row_names(page)
+    assert page.find("input", attrs={"name": "q"}).get("value") == "for"
+    assert row_names(page) == {"Forever"}
     assert cells(page, keys_in_every_status["Forever"])[7].startswith("Deactivated on")
 
 
@@ -63,27 +84,36 @@ def test_deleting_again_is_not_an_error_and_changes_nothing(client, team, admin,
     assert "was already deactivated on" in text_of(parse_html(response).find("p", role="status"))
     db.session.refresh(key)
     assert (key.deleted_at, key.deleted_by_id) == first
+    # And its dialog says so in place of the Delete key button.
+    dialog = parse_html(client.get(with_next(f"/settings/api-keys/{key.id}/delete", LIST), headers=HTMX))
+    assert "was already deactivated on" in text_of(dialog.find(role="alert"))
+    assert dialog.find("button", type="submit") is None
 
 
-def test_no_js_delete_confirms_then_redirects_with_a_message(admin_client, admin, keys_in_every_status):
+def test_no_js_delete_is_a_page_in_the_settings_layout_then_goes_back_with_a_message(admin_client, admin,
+                                                                                   keys_in_every_status):
     key = keys_in_every_status["Forever"]
+    back = "/settings/api-keys?status=all"
 
-    confirm = admin_client.get(f"/settings/api-keys/{key.id}/delete?status=all")
+    confirm = admin_client.get(with_next(f"/settings/api-keys/{key.id}/delete", back))
 
     assert confirm.status_code == 200
     page = parse_html(confirm)
-    assert text_of(page.find("h1")) == "Delete the API key “Forever”?"
-    assert key.hint in text_of(page)
-    form = page.find("form", action=f"/settings/api-keys/{key.id}/delete?status=all")
+    assert page.find("nav", attrs={"aria-label": "Admin Settings"}) is not None
+    assert text_of(page.find("h1")) == "Delete API key"
+    assert "Forever" in text_of(page.find("dl", class_="dialog-facts"))
+    assert key.hint in text_of(page.find("dl", class_="dialog-facts"))
+    form = page.find("form", id="key-dialog-form")
     assert form.get("method") == "post"
-    assert form.find("a").get("href") == "/settings/api-keys?status=all"
+    assert same_url(form.get("action"), f"/settings/api-keys/{key.id}/delete", back)
+    assert form.find("a", string="Cancel").get("href") == back
     db.session.refresh(key)
     assert key.deleted_at is None  # asking is not deleting
 
     token = form.find("input", attrs={"name": "csrf_token"}).get("value")
     response = admin_client.post(form.get("action"), data={"csrf_token": token})
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     location = urlsplit(response.headers["Location"])
     assert (location.path, location.query) == ("/settings/api-keys", "status=all")
     landed = parse_html(admin_client.get(response.headers["Location"]))
@@ -95,6 +125,35 @@ def test_no_js_delete_confirms_then_redirects_with_a_message(admin_client, admin
     again = admin_client.post(form.get("action"), data={"csrf_token": token}, follow_redirects=True)
     assert again.status_code == 200
     assert "was already deactivated on" in text_of(parse_html(again).find("div", class_="flashes"))
+
+
+def test_delete_from_a_keys_page_goes_back_to_that_page(admin_client, keys_in_every_status):
+    key = keys_in_every_status["Forever"]
+    key_page = f"/settings/api-keys/{key.id}"
+    link = parse_html(admin_client.get(key_page)).find("a", id="page-delete")
+    assert link.get("href") == link.get("hx-get")
+    assert same_url(link.get("href"), f"{key_page}/delete", key_page)
+    dialog = parse_html(admin_client.get(link.get("href"), headers=HTMX))
+    assert dialog.find("a", string="Cancel").get("href") == key_page
+
+    # With htmx the page loads again (everything on it changes), saying what happened.
+    response = htmx_delete(admin_client, key, back=key_page)
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == key_page
+    landed = parse_html(admin_client.get(key_page))
+    assert "“Forever” was deactivated." in text_of(landed.find("div", class_="flashes"))
+    assert landed.find("a", id="page-delete") is None
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/settings", "//evil.example", "/\\evil.example", ""])
+def test_a_next_off_this_site_is_ignored_for_the_list(admin_client, keys_in_every_status, back):
+    key = keys_in_every_status["Forever"]
+    page = parse_html(admin_client.get(with_next(f"/settings/api-keys/{key.id}/delete", back)))
+    assert page.find("a", string="Cancel").get("href") == "/settings/api-keys"
+
+    token = csrf_token(admin_client, "/settings/api-keys")
+    response = admin_client.post(with_next(f"/settings/api-keys/{key.id}/delete", back), data={"csrf_token": token})
+    assert response.headers["Location"] == "/settings/api-keys"
 
 
 @pytest.mark.parametrize("how", ["htmx", "confirm page", "form post"])
@@ -125,24 +184,20 @@ def test_a_deleted_key_keeps_its_row_creator_and_history(admin_client, admin, ke
     assert cells(parse_html(admin_client.get("/settings/api-keys?status=all")), key)[3] == "Alex Admin"
 
 
-# ---- the facts in front of you ----
+def test_an_expired_key_can_be_deleted_too(admin_client, keys_in_every_status):
+    key = keys_in_every_status["Lapsed"]
+    row = parse_html(admin_client.get("/settings/api-keys?status=expired")).find("tr", id=f"key-{key.id}")
+    assert row.find("a", attrs={"aria-label": "Delete key Lapsed"}) is not None
+
+    htmx_delete(admin_client, key, back="/settings/api-keys?status=expired")
+
+    db.session.refresh(key)
+    assert key.deleted_at is not None
 
 
-@pytest.mark.parametrize(("last_used", "ip", "says"), [
-    (timedelta(minutes=3, seconds=10), "203.0.113.7",
-     "Last used 3 minutes ago from 203.0.113.7. Anything using it stops working at once."),
-    (timedelta(seconds=20), "2001:db8::7",
-     "Last used just now from 2001:db8::7. Anything using it stops working at once."),
-    (timedelta(days=2, hours=1), None, "Last used 2 days ago. Anything using it stops working at once."),
-    (None, None, "This key has never been used."),
-], ids=["minutes", "just now", "no address", "never"])
-def test_both_confirmations_say_when_and_from_where_the_key_was_last_used(admin_client, admin, make_key, last_used,
-                                                                          ip, says):
-    key, _ = make_key(admin, name="Looker", last_used_at=None if last_used is None else utcnow() - last_used,
-                      last_used_ip=ip)
-
-    confirm = parse_html(admin_client.get(f"/settings/api-keys/{key.id}/delete"))
-    assert says in text_of(confirm.find("section"))
-
-    trash_can = parse_html(admin_client.get("/settings/api-keys")).find("a", attrs={"aria-label": "Delete key Looker"})
-    assert trash_can.get("hx-confirm") == f"Delete the API key “Looker”? {says} This cannot be undone."
+def test_no_page_or_script_asks_through_the_browsers_own_confirm():
+    """Every confirmation is the app's dialog: no hx-confirm (which calls confirm()) and no confirm() in app.js."""
+    sources = [*(ROOT / "templates").rglob("*.html"), ROOT / "static" / "app.js"]
+    for source in sources:
+        text = source.read_text()
+        assert "hx-confirm" not in text and "confirm(" not in text, source.name

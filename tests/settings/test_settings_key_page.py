@@ -19,6 +19,7 @@ from helpers import (
     log_in,
     parse_html,
     reload,
+    same_url,
     statements_sent,
     text_of,
 )
@@ -107,14 +108,16 @@ def test_a_deactivated_key_says_who_deleted_it_and_when_and_cannot_be_edited(adm
 
 def test_a_working_key_can_be_rolled_or_deleted_from_its_page_and_a_rolled_one_only_deleted(admin_client, admin,
                                                                                            power_bi):
-    page = parse_html(admin_client.get(f"/settings/api-keys/{power_bi.id}"))
-    assert page.find("a", string="Roll key")["href"] == f"/settings/api-keys/{power_bi.id}/roll"
-    assert page.find("a", string="Delete key")["href"] == f"/settings/api-keys/{power_bi.id}/delete"
+    key_page = f"/settings/api-keys/{power_bi.id}"
+    page = parse_html(admin_client.get(key_page))
+    assert same_url(page.find("a", string="Roll key")["href"], f"{key_page}/roll", key_page)
+    assert same_url(page.find("a", string="Delete key")["href"], f"{key_page}/delete", key_page)
 
-    actions.roll_key(power_bi, admin, timedelta(hours=24))  # rolling: it works a day more, rolled once
+    actions.roll_key(power_bi, admin, timedelta(hours=24), None)  # rolling: it works a day more, rolled once
     db.session.commit()
-    page = parse_html(admin_client.get(f"/settings/api-keys/{power_bi.id}"))
+    page = parse_html(admin_client.get(key_page))
     assert page.find("a", string="Roll key") is None and page.find("a", string="Delete key") is not None
+    assert same_url(page.find("a", string="Stop old key now")["href"], f"{key_page}/stop", key_page)
 
 
 def test_the_page_never_holds_the_key_itself(admin_client, admin, make_key):

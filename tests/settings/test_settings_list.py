@@ -7,7 +7,7 @@ import pytest
 from floqast.extensions import db
 from floqast.models import Role, Service
 from floqast.settings.formatting import ago
-from helpers import HTMX, cells, log_in, parse_html, row_names, tab_counts, text_of
+from helpers import HTMX, cells, log_in, parse_html, row_names, same_url, tab_counts, text_of
 
 STATUSES = ["active", "expired", "deactivated", "all"]
 
@@ -152,16 +152,17 @@ def test_stopped_rows_show_the_date_they_stopped_working(admin_client, la_team, 
     assert cells(page, revoked)[6:8] == ["—", "Deactivated on Jan 31, 2026"]  # 02:00 UTC is still the 31st in LA
 
 
-def test_trash_can_only_on_rows_that_still_work(admin_client, keys_in_every_status):
+def test_trash_can_only_on_rows_that_are_not_deactivated(admin_client, keys_in_every_status):
     page = parse_html(admin_client.get("/settings/api-keys?status=all"))
 
     for name, key in keys_in_every_status.items():
         row = page.find("tr", id=f"key-{key.id}")
         trash = row.find("a", attrs={"aria-label": f"Delete key {name}"})
-        if name in SHOWN["active"]:
-            assert trash.get("hx-delete").startswith(f"/settings/api-keys/{key.id}")
-            assert trash.get("href").startswith(f"/settings/api-keys/{key.id}/delete")
-            assert "hx-confirm" in trash.attrs
+        if name in SHOWN["active"] | SHOWN["expired"]:
+            # It asks first, in the one confirmation dialog (never the browser's confirm()).
+            assert same_url(trash.get("href"), f"/settings/api-keys/{key.id}/delete", "/settings/api-keys?status=all")
+            assert trash.get("hx-get") == trash.get("href") and trash.get("hx-target") == "#dialog-slot"
+            assert "hx-confirm" not in trash.attrs and "hx-delete" not in trash.attrs
         else:
             assert trash is None
             assert row.find("td", class_="actions").find_all() == []

@@ -8,7 +8,7 @@ import pytest
 from floqast.extensions import db
 from floqast.models import ApiKey
 from floqast.settings.routes import KEYS_PER_PAGE
-from helpers import HTMX, csrf_token, issue_key, key_rows, parse_html, row_names, tab_counts, text_of
+from helpers import HTMX, csrf_token, issue_key, key_rows, parse_html, row_names, same_url, tab_counts, text_of
 
 ACTIVE_KEYS = 2 * KEYS_PER_PAGE + 20  # three pages: full, full, 20
 
@@ -70,15 +70,22 @@ def test_a_page_out_of_range_or_not_a_number_shows_the_nearest_page(admin_client
     assert f"Page {shown} of 3" in text_of(page.find("nav", class_="pager"))
 
 
+def confirm_and_delete(client, trash, token):
+    """Open the trash can's dialog and confirm it, as htmx does: the dialog's form sends a DELETE."""
+    dialog = parse_html(client.get(trash.get("hx-get"), headers=HTMX))
+    return client.delete(dialog.find("form").get("hx-delete"), headers={**HTMX, "X-CSRFToken": token})
+
+
 def test_deleting_from_a_later_page_answers_with_that_page(admin_client, many_keys):
     second = parse_html(admin_client.get("/settings/api-keys?status=active&page=2", headers=HTMX))
     row = key_rows(second)[0]
     key = db.session.get(ApiKey, int(row.get("id").removeprefix("key-")))
     trash = row.find("a", class_="danger")
-    assert trash.get("hx-delete") == f"/settings/api-keys/{key.id}?status=active&page=2"
+    assert same_url(trash.get("hx-get"), f"/settings/api-keys/{key.id}/delete",
+                    "/settings/api-keys?status=active&page=2")
 
     token = csrf_token(admin_client, "/settings/api-keys")
-    page = parse_html(admin_client.delete(trash.get("hx-delete"), headers={**HTMX, "X-CSRFToken": token}))
+    page = parse_html(confirm_and_delete(admin_client, trash, token))
 
     assert "Page 2 of 3" in text_of(page.find("nav", class_="pager"))
     assert key.name not in row_names(page)
@@ -89,8 +96,7 @@ def test_deleting_the_last_key_of_the_last_page_shows_the_page_before(admin_clie
     token = csrf_token(admin_client, "/settings/api-keys")
     last = parse_html(admin_client.get("/settings/api-keys?status=active&page=3", headers=HTMX))
     for row in key_rows(last):
-        response = admin_client.delete(row.find("a", class_="danger").get("hx-delete"),
-                                       headers={**HTMX, "X-CSRFToken": token})
+        response = confirm_and_delete(admin_client, row.find("a", class_="danger"), token)
     page = parse_html(response)
 
     assert "Page 2 of 2" in text_of(page.find("nav", class_="pager"))
@@ -101,9 +107,10 @@ def test_no_js_delete_from_a_later_page_goes_back_to_that_page(admin_client, man
     second = parse_html(admin_client.get("/settings/api-keys?status=active&page=2"))
     row = key_rows(second)[0]
     confirm = parse_html(admin_client.get(row.find("a", class_="danger").get("href")))
-    form = confirm.find("form", action=f"/settings/api-keys/{row.get('id').removeprefix('key-')}/delete"
-                                       "?status=active&page=2")
-    assert form.find("a").get("href") == "/settings/api-keys?status=active&page=2"  # Cancel
+    form = confirm.find("form", id="key-dialog-form")
+    assert same_url(form.get("action"), f"/settings/api-keys/{row.get('id').removeprefix('key-')}/delete",
+                    "/settings/api-keys?status=active&page=2")
+    assert form.find("a", string="Cancel").get("href") == "/settings/api-keys?status=active&page=2"
 
     token = form.find("input", attrs={"name": "csrf_token"}).get("value")
     response = admin_client.post(form.get("action"), data={"csrf_token": token})

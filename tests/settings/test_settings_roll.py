@@ -23,19 +23,23 @@ from helpers import (
     parse_html,
     reload,
     revealed_key,
+    same_url,
     tab_counts,
     text_of,
+    with_next,
 )
 
 # 10:30 UTC on Dec 2 is already Dec 3 in Kiritimati (UTC+14): dates in the refusal and rows follow the team.
 ROLLED_AT = datetime(2026, 12, 2, 10, 30, tzinfo=timezone.utc)
 
 
-def roll(client, key, overlap="24", htmx=True, **query):
-    """Submit the Roll API key form for `key`, as htmx or as a plain form."""
-    data = {"overlap": overlap, "csrf_token": csrf_token(client, "/settings/api-keys")}
-    return client.post(f"/settings/api-keys/{key.id}/roll", data=data, query_string=query,
-                       headers=HTMX if htmx else {})
+def roll(client, key, overlap="24", htmx=True, back=None, **fields):
+    """Submit the Roll API key form for `key`, as htmx or as a plain form, from the list (or `back`); the expiration
+    is the one the dialog suggests unless `fields` choose one (expiration="30", custom_date=...)."""
+    data = {"roll-overlap": overlap, "csrf_token": csrf_token(client, "/settings/api-keys"),
+            **{f"roll-{name}": value for name, value in fields.items()}}
+    return client.post(with_next(f"/settings/api-keys/{key.id}/roll", back or "/settings/api-keys?status=active"),
+                       data=data, headers=HTMX if htmx else {})
 
 
 def replacement_of(key) -> ApiKey:
@@ -72,19 +76,25 @@ def test_every_working_key_has_a_roll_button_beside_its_trash_can(admin_client, 
         row = page.find("tr", id=f"key-{key.id}")
         roll_button = row.find("a", attrs={"aria-label": f"Roll key {name}"})
         if key.status(key.team.today()) is KeyStatus.ACTIVE:
-            assert roll_button.get("href") == f"/settings/api-keys/{key.id}/roll?status=all"
+            assert same_url(roll_button.get("href"), f"/settings/api-keys/{key.id}/roll",
+                            "/settings/api-keys?status=all")
             assert roll_button.get("hx-get") == roll_button.get("href")
-            assert roll_button.get("hx-target") == "#roll-slot"
+            assert roll_button.get("hx-target") == "#dialog-slot"
             assert roll_button.find_next_sibling("a").get("aria-label") == f"Delete key {name}"
         else:
             assert roll_button is None
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "page"])
-def test_the_dialog_asks_how_long_the_old_key_keeps_working(admin_client, old_key, team, htmx):
+def test_the_dialog_asks_how_long_the_old_key_keeps_working_and_when_the_new_one_expires(admin_client, old_key, team,
+                                                                                         htmx):
     key, _ = old_key
+    key.description = "Loads the ledger\ninto Snowflake"
+    key.allowed_ips = "203.0.113.0/24"
+    db.session.commit()
 
-    response = admin_client.get(f"/settings/api-keys/{key.id}/roll", headers=HTMX if htmx else {})
+    response = admin_client.get(with_next(f"/settings/api-keys/{key.id}/roll", "/settings/api-keys?status=all"),
+                                headers=HTMX if htmx else {})
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -92,22 +102,31 @@ def test_the_dialog_asks_how_long_the_old_key_keeps_working(admin_client, old_ke
     page = parse_html(body)
     if htmx:
         assert "<html" not in body
-        dialog = page.find("dialog", id="roll-key-dialog")
+        dialog = page.find("dialog", id="key-dialog")
         assert "open" in dialog.attrs
         assert text_of(page.find(id=dialog.get("aria-labelledby"))) == "Roll API key"
     else:
         assert "<html" in body
         assert text_of(page.find("h1")) == "Roll API key"
-    form = page.find("form", id="roll-key-form")
-    assert form.get("method") == "post" and form.get("action") == f"/settings/api-keys/{key.id}/roll?status=active"
-    assert text_of(form.find("label", attrs={"for": "overlap"})) == "Old key keeps working"
-    select_ = form.find("select", id="overlap")
+    form = page.find("form", id="key-dialog-form")
+    assert form.get("method") == "post"
+    assert same_url(form.get("action"), f"/settings/api-keys/{key.id}/roll", "/settings/api-keys?status=all")
+    assert form.find("a", string="Cancel").get("href") == "/settings/api-keys?status=all"
+    assert text_of(form.find("label", attrs={"for": "roll-overlap"})) == "Old key keeps working"
+    select_ = form.find("select", id="roll-overlap")
     assert [text_of(option) for option in select_.find_all("option")] == ["Stop now", "1 hour", "24 hours", "7 days"]
     assert text_of(select_.find("option", selected=True)) == "24 hours"
     assert text_of(form.find("button", type="submit")) == "Roll key"
-    # It says what the new key will be: the same lifetime, 90 days, from today.
+    # What carries over, and the new key's expiration: the same lifetime (90 days) from today, to choose again.
+    assert text_of(form.find("div", class_="carries-over")) == (
+        "The new key keeps everything but its secret and its expiration: Name: Warehouse load "
+        "Services: Reconciliation Analytics Description: Loads the ledger into Snowflake "
+        "Allowed IP addresses: 203.0.113.0/24")
+    expiration = form.find("select", id="roll-expiration")
+    assert text_of(expiration.find("option", selected=True)) == "90 days"
     expires = team.today() + timedelta(days=90)
-    assert f"expiring on {expires:%b} {expires.day}, {expires.year}" in text_of(form)
+    assert text_of(form.find("p", class_="works-through")) == (
+        f"Works through {expires:%b} {expires.day}, {expires.year} (UTC)")
 
 
 # ---- the replacement ----
@@ -131,7 +150,7 @@ def test_rolling_reveals_a_replacement_with_the_same_name_services_and_lifetime(
     if htmx:  # the same answer as a create: the panel, the list and a closed Create dialog; no roll dialog left
         assert response.headers["HX-Retarget"] == "#reveal-slot"
         assert response.headers["HX-Trigger"] == "keys-changed"
-        assert page.find(id="roll-slot").find("dialog") is None
+        assert page.find("hx-partial", attrs={"hx-target": "#dialog-slot"}).text.strip() == ""
         assert "open" not in page.find("dialog", id="create-key-dialog").attrs
     else:
         assert "<html" in body
@@ -203,8 +222,13 @@ def test_the_rows_say_rolling_until_the_overlap_ends_then_rolled(admin_client, t
 
     page = parse_html(admin_client.get("/settings/api-keys"))
     # Dec 2, 10:30 UTC + 1 hour is Dec 3, 1:30 AM in Kiritimati (UTC+14).
-    assert cells(page, key)[7] == "Active Rolling stops at Dec 3, 2026, 1:30 AM +14"
-    assert cells(page, new)[7] == "Active"
+    assert cells(page, key)[7] == (f"Active Rolling → replaced by {new.hint}…, stops at Dec 3, 2026, 1:30 AM +14 "
+                                   f"Stop old key now (Warehouse load, {key.hint}…)")
+    assert cells(page, new)[7] == f"Active Replaces {key.hint}…"
+    # Each hint of the pair links to the other key's page.
+    row, new_row = page.find("tr", id=f"key-{key.id}"), page.find("tr", id=f"key-{new.id}")
+    assert row.find("code", string=f"{new.hint}…").parent.get("href") == f"/settings/api-keys/{new.id}"
+    assert new_row.find("code", string=f"{key.hint}…").parent.get("href") == f"/settings/api-keys/{key.id}"
     assert tab_counts(page)["active"] == "2"
     row = page.find("tr", id=f"key-{key.id}")
     assert row.find("a", attrs={"aria-label": "Roll key Warehouse load"}) is None  # rolled once already
@@ -212,7 +236,7 @@ def test_the_rows_say_rolling_until_the_overlap_ends_then_rolled(admin_client, t
 
     freeze(monkeypatch, ROLLED_AT + timedelta(hours=1))
     page = parse_html(admin_client.get("/settings/api-keys?status=deactivated"))
-    assert cells(page, key)[7] == f"Deactivated on Dec 3, 2026 Rolled, replaced by {new.hint}…"
+    assert cells(page, key)[7] == f"Deactivated on Dec 3, 2026 Replaced by {new.hint}…"
     assert tab_counts(page) == {"active": "1", "expired": "0", "deactivated": "1", "all": "2"}
     assert page.find("tr", id=f"key-{key.id}").find("td", class_="actions").find("a") is None
 
@@ -264,7 +288,7 @@ def test_a_key_is_rolled_once_and_a_second_roll_says_why(admin_client, old_key, 
     alert = parse_html(body).find("p", role="alert")
     assert "“Warehouse load” was already rolled on" in text_of(alert)
     assert f"replaced by {new.hint}…. A key can be rolled once: roll its replacement instead." in text_of(alert)
-    assert parse_html(body).find("form", id="roll-key-form").find("button", type="submit") is None
+    assert parse_html(body).find("form", id="key-dialog-form").find("button", type="submit") is None
     assert len(db.session.scalars(select(ApiKey)).all()) == 2
     assert reload(key).replaced_by_id == new.id
 
@@ -314,7 +338,7 @@ def test_an_overlap_the_dialog_does_not_offer_is_refused(admin_client, old_key, 
     response = roll(admin_client, key, overlap)
 
     assert response.status_code == 422
-    assert "Not a valid choice" in text_of(parse_html(response).find(id="overlap-error"))
+    assert "Not a valid choice" in text_of(parse_html(response).find(id="roll-overlap-error"))
     assert reload(key).replaced_by_id is None
     assert len(db.session.scalars(select(ApiKey)).all()) == 1
 
@@ -322,7 +346,7 @@ def test_an_overlap_the_dialog_does_not_offer_is_refused(admin_client, old_key, 
 def test_a_roll_without_the_csrf_token_is_refused(admin_client, old_key):
     key, _ = old_key
 
-    response = admin_client.post(f"/settings/api-keys/{key.id}/roll", data={"overlap": "24"}, headers=HTMX)
+    response = admin_client.post(f"/settings/api-keys/{key.id}/roll", data={"roll-overlap": "24"}, headers=HTMX)
 
     assert response.status_code == 400
     assert reload(key).replaced_by_id is None
@@ -392,3 +416,161 @@ def test_a_replacement_keeps_the_old_keys_allowed_addresses(sam_client, old_key)
 
     assert roll(sam_client, key).status_code == 201
     assert replacement_of(key).allowed_ip_list == ["203.0.113.0/24"]
+
+
+def test_a_replacement_keeps_the_name_services_description_and_allowed_addresses(sam_client, old_key):
+    key, _ = old_key
+    key.description = "Nightly load into the warehouse.\nOwner: data team"
+    key.allowed_ips = "198.51.100.24/32,203.0.113.0/24"
+    db.session.commit()
+
+    assert roll(sam_client, key).status_code == 201
+
+    new = replacement_of(key)
+    assert (new.name, new.services, new.description, new.allowed_ips) == (
+        "Warehouse load", ["reconciliations"], "Nightly load into the warehouse.\nOwner: data team",
+        "198.51.100.24/32,203.0.113.0/24")
+    page = parse_html(sam_client.get(f"/settings/api-keys/{new.id}"))
+    assert "Owner: data team" in text_of(page.find("dd", class_="description"))
+
+
+# ---- choosing the new key's expiration ----
+
+
+@pytest.mark.parametrize(("fields", "days"), [({"expiration": "30"}, 30), ({"expiration": "365"}, 365),
+                                              ({"expiration": "custom", "custom_date": "+12"}, 12)])
+def test_the_new_key_expires_as_chosen(admin_client, team, old_key, fields, days):
+    key, _ = old_key
+    if fields.get("custom_date"):
+        fields = {**fields, "custom_date": (team.today() + timedelta(days=days)).isoformat()}
+
+    assert roll(admin_client, key, **fields).status_code == 201
+
+    assert replacement_of(key).expires_on == team.today() + timedelta(days=days)
+
+
+def test_an_expiration_the_policy_refuses_is_a_422_in_the_dialog_and_rolls_nothing(admin_client, admin, team,
+                                                                                 old_key):
+    key, _ = old_key
+    key_actions.change_key_policy(admin, KeyPolicy(require_expiration=True, max_lifetime_days=60))
+    db.session.commit()
+
+    for fields in ({"expiration": "never"}, {"expiration": "custom",
+                                             "custom_date": (team.today() + timedelta(days=61)).isoformat()}):
+        response = roll(admin_client, key, **fields)
+
+        assert response.status_code == 422
+        page = parse_html(response)
+        assert page.find().get("id") == "key-dialog-form"  # swapped for itself, in the dialog
+        assert "Your team's API key policy" in text_of(page.find("p", class_="field-error"))
+        assert reload(key).replaced_by_id is None
+    # The dialog offers only what the policy allows, and suggests the longest of them for a 90-day key.
+    dialog = parse_html(admin_client.get(f"/settings/api-keys/{key.id}/roll", headers=HTMX))
+    options = dialog.find("select", id="roll-expiration").find_all("option")
+    assert [option.get("value") for option in options] == ["60", "30", "custom"]
+    assert dialog.find("option", selected=True, value="60") is not None
+
+
+# ---- from a key's page ----
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "page"])
+def test_rolling_from_the_keys_page_reveals_the_new_key_there(admin_client, old_key, htmx):
+    key, _ = old_key
+    key_page = f"/settings/api-keys/{key.id}"
+    link = parse_html(admin_client.get(key_page)).find("a", id="page-roll")
+    assert same_url(link.get("href"), f"{key_page}/roll", key_page) and link.get("hx-target") == "#dialog-slot"
+
+    response = roll(admin_client, key, htmx=htmx, back=key_page)
+
+    assert response.status_code == 201
+    body = response.get_data(as_text=True)
+    revealed_key(body)
+    page = parse_html(body)
+    new = replacement_of(key)
+    if htmx:
+        assert (response.headers["HX-Retarget"], response.headers["HX-Reswap"]) == ("#reveal-slot", "innerHTML")
+        top = page.find("hx-partial", attrs={"hx-target": "#key-page"})
+        assert page.find("hx-partial", attrs={"hx-target": "#dialog-slot"}) is not None
+    else:
+        top = page
+        assert text_of(page.find("h1")) == "Warehouse load"
+        assert page.find(id="reveal-slot").find("section", class_="reveal") is not None
+    assert "Your new API key “Warehouse load”" in text_of(page.find("section", class_="reveal"))
+    assert f"Rolling → replaced by {new.hint}…" in text_of(top.find("dl", class_="key-facts"))
+    assert top.find("a", id="page-roll") is None
+    assert top.find("a", id="page-stop") is not None
+
+
+# ---- stop the old key now ----
+
+
+def stop(client, key, back="/settings/api-keys?status=active", htmx=True):
+    token = csrf_token(client, "/settings/api-keys")
+    return client.post(with_next(f"/settings/api-keys/{key.id}/stop", back), data={"csrf_token": token},
+                       headers=HTMX if htmx else {})
+
+
+def test_stop_old_key_now_from_the_list_refuses_it_at_once(admin_client, admin, api_get, old_key):
+    key, old_plaintext = old_key
+    roll(admin_client, key, "168")
+    new = replacement_of(key)
+    row = parse_html(admin_client.get("/settings/api-keys")).find("tr", id=f"key-{key.id}")
+    link = row.find("a", id=f"stop-{key.id}")
+    assert text_of(link).startswith("Stop old key now")
+    assert link.get("hx-target") == "#dialog-slot"
+
+    dialog = parse_html(admin_client.get(link.get("href"), headers=HTMX))
+    assert text_of(dialog.find("h2")) == "Stop the old key now"
+    assert f"works beside its replacement {new.hint}…" in text_of(dialog.find("form"))
+    assert text_of(dialog.find("button", type="submit")) == "Stop old key now"
+    assert api_get(ME, old_plaintext).status_code == 200  # asking is not stopping
+
+    response = stop(admin_client, key)
+
+    assert response.headers["HX-Retarget"] == "#key-list"
+    page = parse_html(response)
+    assert f"The old key “Warehouse load” ({key.hint}…) was stopped." in text_of(page.find("p", role="status"))
+    assert {text_of(row.find("th")) for row in key_rows(page)} == {"Warehouse load"}
+    assert reload(key).status(key.team.today()) is KeyStatus.DEACTIVATED
+    assert reload(key).deleted_at is None  # rolled and over, not deleted
+    assert_api_error(api_get(ME, old_plaintext), 401,
+                     f"This API key was rolled on {new.created_at.date().isoformat()} and replaced by {new.hint}…")
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == AuditKind.ROLL_ENDED))
+    assert (event.user_id, event.api_key_id) == (admin.id, key.id)
+    assert event.detail == f"Stopped before the end of its overlap; replaced by {new.hint}…."
+
+
+def test_stop_old_key_now_without_javascript_from_its_page(admin_client, old_key):
+    key, _ = old_key
+    roll(admin_client, key, "24")
+    key_page = f"/settings/api-keys/{key.id}"
+    confirm = parse_html(admin_client.get(parse_html(admin_client.get(key_page)).find("a", id="page-stop").get("href")))
+    assert text_of(confirm.find("h1")) == "Stop the old key now"
+    assert confirm.find("a", string="Cancel").get("href") == key_page
+
+    response = stop(admin_client, key, back=key_page, htmx=False)
+
+    assert (response.status_code, response.headers["Location"]) == (303, key_page)
+    assert reload(key).status(key.team.today()) is KeyStatus.DEACTIVATED
+
+
+def test_stopping_a_key_that_stopped_meanwhile_says_when(admin_client, old_key, monkeypatch):
+    key, _ = old_key
+    roll(admin_client, key, "1")
+    freeze(monkeypatch, utcnow() + timedelta(hours=2))
+
+    response = stop(admin_client, key)
+
+    assert "had already stopped, at" in text_of(parse_html(response).find("p", role="status"))
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.kind == AuditKind.ROLL_ENDED)) is None
+
+
+def test_a_key_that_was_never_rolled_cannot_be_stopped(admin_client, old_key):
+    key, _ = old_key
+
+    response = stop(admin_client, key)
+
+    assert response.status_code == 409
+    assert "is not working beside a replacement" in text_of(parse_html(response).find(role="alert"))
+    assert reload(key).status(key.team.today()) is KeyStatus.ACTIVE
