@@ -61,7 +61,7 @@ def test_from_a_keys_page_roll_then_stop_the_old_key_now_then_delete(make_page, 
 
     # The new key is shown once, on this page, which now says the key is rolling.
     panel = page.get_by_role("status").filter(has_text="This is the only time this key will be displayed")
-    expect(panel.get_by_role("button", name="Copy")).to_be_focused()
+    expect(panel.get_by_role("button", name="Copy", exact=True)).to_be_focused()
     new_plaintext = panel.get_by_label("New API key").input_value()
     new = seeded.key("Warehouse load")
     assert new.id != old.id and new.description == "Nightly load\nOwner: data"
