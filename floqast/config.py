@@ -2,13 +2,17 @@
 made, so that what the environment holds then is what the app gets; TestConfig: the test suite's overrides."""
 
 import json
+import os
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REQUIRED_SECRETS = ("SECRET_KEY", "API_KEY_PEPPER")
+# Where debug and demo runs keep the secrets they made, in the instance folder.
+DEV_SECRETS = "dev-secrets.json"
 
 
 class ConfigError(RuntimeError):
@@ -182,13 +186,43 @@ def require_secrets(app) -> None:
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))'); for a demo run, export FLOQAST_DEMO=1 "
             "instead, which keeps generated ones in the instance folder"
         )
-    path = Path(app.instance_path) / "dev-secrets.json"
-    stored = json.loads(path.read_text()) if path.exists() else {}
+    path = Path(app.instance_path) / DEV_SECRETS
+    stored = dev_secrets(path)
     for name in missing:
-        app.config[name] = stored.setdefault(name, secrets.token_urlsafe(48))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(stored))
+        if not isinstance(stored.get(name), str) or not stored[name]:
+            raise ConfigError(f"{path} holds no {name}: export {name}, or delete the file to have new secrets "
+                              "made (sessions end, and keys made with the old pepper stop working)")
+        app.config[name] = stored[name]
+
+
+def dev_secrets(path: Path) -> dict[str, str]:
+    """The secrets of debug and demo runs in `path`, made and written the first time, whole or not at all, and
+    never written again: every starter (gunicorn's workers at once) reads the same ones, and none reads half a
+    file. The file holds a secret for each of REQUIRED_SECRETS, only its owner may read it (0600), and a secret
+    given in the environment is used instead of the file's."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = {name: secrets.token_urlsafe(48) for name in REQUIRED_SECRETS}
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+        try:
+            with os.fdopen(handle, "w") as file:
+                json.dump(made, file)
+                file.flush()
+                os.fsync(file.fileno())
+            # A hard link appears whole, at once, and only where no file is: of starters racing, the first wins
+            # and the others read its file. (os.replace would let a later one overwrite secrets already in use.)
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path} cannot be read ({error}): delete it to have new secrets made") from None
+    if not isinstance(stored, dict):
+        raise ConfigError(f"{path} does not hold an object of secrets: delete it to have new secrets made")
+    return stored
 
 
 def key_pepper() -> bytes:

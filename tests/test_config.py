@@ -1,17 +1,28 @@
 """Settings: the app refuses to start without its secrets, except in debug and demo runs."""
 
 import json
+import multiprocessing
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from limits import parse
 
 from floqast import create_app
-from floqast.config import SETTINGS, ConfigError, EnvironmentOr, TestConfig, database_url, key_pepper, read_settings
+from floqast.config import (
+    SETTINGS,
+    ConfigError,
+    EnvironmentOr,
+    TestConfig,
+    database_url,
+    key_pepper,
+    read_settings,
+    require_secrets,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +104,69 @@ def test_demo_run_keeps_a_secret_that_was_given(instance):
     app = create_app(settings(instance, API_KEY_PEPPER=None, DEMO=True))
     assert app.config["SECRET_KEY"] == "a-secret-key-for-tests"
     stored = json.loads((instance / "dev-secrets.json").read_text())
-    assert stored == {"API_KEY_PEPPER": app.config["API_KEY_PEPPER"]}
+    assert stored["API_KEY_PEPPER"] == app.config["API_KEY_PEPPER"]
+    # The file is written once, so it holds a secret for each name; a given one is used, and never written.
+    assert set(stored) == {"SECRET_KEY", "API_KEY_PEPPER"}
+    assert "a-secret-key-for-tests" not in stored.values()
+    later = create_app(settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None, DEMO=True))
+    assert (later.config["SECRET_KEY"], later.config["API_KEY_PEPPER"]) == (stored["SECRET_KEY"],
+                                                                            app.config["API_KEY_PEPPER"])
+
+
+def start_demo_worker(instance: Path, barrier, results) -> None:
+    """A demo worker's start: the secrets it reads, or the error it met, once every worker is ready."""
+    app = SimpleNamespace(config={"DEMO": True}, debug=False, instance_path=str(instance))
+    barrier.wait()
+    try:
+        require_secrets(app)
+        results.put((app.config["SECRET_KEY"], app.config["API_KEY_PEPPER"]))
+    except Exception as error:  # reported to the test, which fails on it
+        results.put(repr(error))
+
+
+def test_demo_workers_starting_together_all_get_the_same_secrets_from_one_whole_file(instance):
+    """gunicorn's workers start at once: each made and wrote its own secrets, so that they signed sessions and
+    digested keys differently, and one crashed reading another's half-written file."""
+    workers = 12
+    context = multiprocessing.get_context("fork")  # started as gunicorn's workers are, and in a moment
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [context.Process(target=start_demo_worker, args=(instance, barrier, results)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert len(set(outcomes)) == 1, outcomes  # one pair of secrets, and no error
+    path = instance / "dev-secrets.json"
+    assert tuple(json.loads(path.read_text()).values()) == outcomes[0]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [entry.name for entry in instance.iterdir()] == ["dev-secrets.json"]  # no temporary file left
+
+
+def test_an_existing_secrets_file_is_never_written_again(instance):
+    first = create_app(settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None, DEMO=True))
+    path = instance / "dev-secrets.json"
+    before = path.stat()
+    for mode in ({"DEMO": True}, {"DEBUG": True}):
+        again = create_app(settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None, **mode))
+        assert again.config["API_KEY_PEPPER"] == first.config["API_KEY_PEPPER"]
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    ('{"API_KEY_PEPPER": "kept"}', "holds no SECRET_KEY"),
+    ('{"SECRET_KEY": "half', "cannot be read"),
+    ("[]", "does not hold an object"),
+])
+def test_a_secrets_file_without_what_is_needed_is_refused_and_left_as_it_is(instance, content, said):
+    instance.mkdir()
+    path = instance / "dev-secrets.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=said) as raised:
+        create_app(settings(instance, SECRET_KEY=None, API_KEY_PEPPER=None, DEMO=True))
+    assert str(path) in str(raised.value)
+    assert path.read_text() == content
 
 
 def test_separate_instance_folders_get_separate_secrets(tmp_path):
