@@ -1,6 +1,7 @@
 """Teams, users and API keys, with the behaviour that belongs to each."""
 
 import enum
+import re
 import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import bcrypt
 from flask_login import UserMixin
 from sqlalchemy import JSON, Enum, ForeignKey, String, bindparam, func, select, update
-from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship, validates
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from floqast.extensions import db
@@ -174,26 +175,75 @@ class User(UserMixin, db.Model):
         return db.session.scalar(select(cls).where(cls.email == email.strip().lower()))
 
 
-def clip(text: str | None, length: int) -> str | None:
-    """At most `length` characters, NUL shown as U+FFFD (PostgreSQL text cannot hold NUL)."""
+def clip(text: str | None, length: int | None) -> str | None:
+    """At most `length` characters (all of them for None), NUL shown as U+FFFD (PostgreSQL text cannot hold NUL)."""
     return None if text is None else text.replace("\x00", "\ufffd")[:length]
 
 
+class OutsideText(TypeDecorator):
+    """A column for text from outside: a header a client sent, a report's URL, an email typed at the login form,
+    a mail server's answer. Every value written to it, by the ORM or by insert() and update(), is clip()ped to the
+    column's length here, in one place, so that no write of outside text fails on PostgreSQL over a length that
+    SQLite never checks. Without a length the text is kept whole (only NUL is replaced)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return clip(value, self.impl.length)
+
+
+# What a key name may not hold, by Unicode category: control characters (NUL among them, which PostgreSQL
+# refuses in text; a line break ends a mail header), format characters (zero-width spaces, right-to-left
+# overrides, which make a name look empty or like another), line and paragraph separators (U+2028, U+2029: a
+# line break to a mail header too) and lone surrogates. Each of them stopped a mail header or fooled an eye.
+REFUSED_IN_NAMES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+# How a refused character that has no Unicode name is named.
+CATEGORY_NAMES = {"Cc": "a control character", "Cs": "a lone surrogate", "Cf": "a format character"}
+# Runs of spaces of any width (every Unicode space separator), which make "A  B" look like "A B".
+SPACE_RUN = re.compile(r"[\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def normal_text(text: str) -> str:
+    """Text as it is stored: NFKC-normalised (full-width and other look-alike forms made plain), trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def normal_name(name: str) -> str:
-    """A key name as it is stored: NFKC-normalised (full-width and other look-alike forms made plain), trimmed."""
-    return unicodedata.normalize("NFKC", name).strip()
+    """A key name as it is stored: normal_text() with each run of spaces made one space, so that names that
+    differ only by their spacing, and show alike, are one name."""
+    return SPACE_RUN.sub(" ", normal_text(name))
 
 
 def name_key(name: str) -> str:
-    """What key names are compared by: "Ｄｕｐ Ｎａｍｅ", "dup name" and "Dup Name" are one name."""
+    """What key names are compared by: "Ｄｕｐ Ｎａｍｅ", "dup  name" and "Dup Name" are one name."""
     return unicodedata.normalize("NFKC", normal_name(name).casefold())
+
+
+def refused_character(text: str, allowed=frozenset()) -> str | None:
+    """The first character of `text` that a name may not hold (but those `allowed`), as people can look it up:
+    "U+2028 (LINE SEPARATOR)"; None when there is none."""
+    for char in text:
+        if unicodedata.category(char) in REFUSED_IN_NAMES and char not in allowed:
+            described = unicodedata.name(char, None) or CATEGORY_NAMES[unicodedata.category(char)]
+            return f"U+{ord(char):04X} ({described})"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a key's name because of a character it holds, naming it; None when it can."""
+    found = refused_character(name)
+    if found is None:
+        return None
+    return (f"The name holds {found}. Use letters, digits, spaces and punctuation on one line: no line breaks, "
+            "no control characters or invisible formatting characters.")
 
 
 # The most of a key's description, and of the user agent its last pull sent, that is kept.
 DESCRIPTION_LENGTH = 500
 USER_AGENT_LENGTH = 255
-# Why a key was deactivated when no admin deleted it, such as "found by GitHub secret scanning at <url>".
-DEACTIVATED_REASON_LENGTH = 300
+# An IP address as a client's connection (or a trusted proxy's X-Forwarded-For) gives it: IPv6 at its longest.
+IP_LENGTH = 45
 
 
 class ApiKey(db.Model):
@@ -210,8 +260,8 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_on: Mapped[date | None]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_used_ip: Mapped[str | None] = mapped_column(String(45))
-    last_used_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
+    last_used_ip: Mapped[str | None] = mapped_column(OutsideText(IP_LENGTH))
+    last_used_user_agent: Mapped[str | None] = mapped_column(OutsideText(USER_AGENT_LENGTH))
     # When the key was first seen in a URL (refused there, but now in proxy and server logs): roll it.
     exposed_in_url_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The networks a pull may come from, normalised (floqast/keys/allowlist.py); NULL: any address.
@@ -222,8 +272,9 @@ class ApiKey(db.Model):
     # own moment for "Stop now"). Both are set together, once: a key is rolled at most once.
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     roll_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why it was deactivated when no admin deleted it ("reported as leaked"); None for a delete.
-    deactivated_reason: Mapped[str | None] = mapped_column(String(DEACTIVATED_REASON_LENGTH))
+    # Why it was deactivated when no admin deleted it ("reported as leaked", "found by GitHub secret scanning at
+    # <url>"), whole: the URL is where to look for the leak; None for a delete.
+    deactivated_reason: Mapped[str | None] = mapped_column(OutsideText())
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
@@ -233,6 +284,11 @@ class ApiKey(db.Model):
     # The key this one replaced (rolled or regenerated), if any: replaced_by seen from the other side.
     replaces: Mapped["ApiKey | None"] = relationship(foreign_keys=[replaced_by_id], back_populates="replaced_by",
                                                      uselist=False)
+
+    @validates("name")
+    def _store_normal_name(self, _, name: str) -> str:
+        """Every name is stored as normal_name() gives it, whichever code sets it."""
+        return normal_name(name)
 
     @classmethod
     def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
@@ -387,8 +443,7 @@ class ApiKey(db.Model):
         result = db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == self.id, ~ApiKey.status_clause(KeyStatus.DEACTIVATED, self.team.today(now), now))
-            .values(deleted_at=now, deleted_by_id=None if by is None else by.id,
-                    deactivated_reason=None if reason is None else reason[:DEACTIVATED_REASON_LENGTH])
+            .values(deleted_at=now, deleted_by_id=None if by is None else by.id, deactivated_reason=reason)
         )
         db.session.refresh(self)
         return result.rowcount == 1
@@ -463,7 +518,7 @@ class ApiKey(db.Model):
             update(ApiKey)
             .where(ApiKey.id == self.id)
             .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
-            .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=clip(user_agent, USER_AGENT_LENGTH))
+            .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=user_agent)
             .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
         )
         return True

@@ -18,11 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from floqast.extensions import db
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, User, UTCDateTime, _str_enum, clip, utcnow
+from floqast.models import IP_LENGTH, ApiKey, OutsideText, User, UTCDateTime, _str_enum, utcnow
 
 PAGE_SIZE = 25
-# Long enough for a change's before and after: two lists of 20 IPv6 ranges.
-DETAIL_LENGTH = 2000
 
 
 class AuditKind(enum.StrEnum):
@@ -76,13 +74,14 @@ class AuditEvent(db.Model):
     kind: Mapped[AuditKind] = mapped_column(_str_enum(AuditKind))
     # Who: the signed-in user, or for a login the email that was typed (known or not).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(OutsideText(254))
     # Which key: its id when known, and always its hint (never more of the key) and name when known.
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     key_hint: Mapped[str | None] = mapped_column(String(16))
-    key_name: Mapped[str | None] = mapped_column(String(100))
-    ip: Mapped[str | None] = mapped_column(String(45))
-    detail: Mapped[str | None] = mapped_column(String(DETAIL_LENGTH))
+    key_name: Mapped[str | None] = mapped_column(OutsideText(100))
+    ip: Mapped[str | None] = mapped_column(OutsideText(IP_LENGTH))
+    # Whole: a change's before and after, a refusal's words, why a key was revoked with the URL where it leaked.
+    detail: Mapped[str | None] = mapped_column(OutsideText())
 
     user: Mapped[User | None] = relationship()
 
@@ -123,7 +122,7 @@ def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = Non
     """A key created, changed, rolled or deleted by `user`, added to the session with the change."""
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
-        key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=clip(detail, DETAIL_LENGTH),
+        key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=detail,
     )
     db.session.add(event)
     return event
@@ -135,7 +134,7 @@ def record_login(email: str, user: User | None, succeeded: bool) -> None:
         team_id=None if user is None else user.team_id,
         kind=AuditKind.LOGIN if succeeded else AuditKind.LOGIN_FAILED,
         user_id=None if user is None else user.id,
-        email=clip(email.strip().lower(), 254),
+        email=email.strip().lower(),
         ip=client_ip(),
     )
 
@@ -154,7 +153,7 @@ def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> Non
         key_hint=hint,
         key_name=None if key is None else key.name,
         ip=client_ip(),
-        detail=clip(detail, 200),
+        detail=detail,
     )
 
 
@@ -162,7 +161,7 @@ def record_key_in_url(key: ApiKey, detail: str) -> None:
     """A key of ours in a refused URL, in its team's trail (by its hint, as every key is)."""
     _insert(
         team_id=key.team_id, kind=AuditKind.KEY_IN_URL, api_key_id=key.id, key_hint=key.hint, key_name=key.name,
-        ip=client_ip(), detail=clip(detail, 200),
+        ip=client_ip(), detail=detail,
     )
 
 
@@ -178,7 +177,7 @@ def record_revoked_as_leaked(key: ApiKey, reason: str, ip: str | None) -> None:
     """A key of ours revoked because someone reported it as leaked: who reported it is only an IP address."""
     _insert(
         team_id=key.team_id, kind=AuditKind.KEY_REVOKED_AS_LEAKED, api_key_id=key.id, key_hint=key.hint,
-        key_name=key.name, ip=ip, detail=clip(reason, 200),
+        key_name=key.name, ip=ip, detail=reason,
     )
 
 

@@ -2,8 +2,9 @@
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
-web request waits on a mail server, and a delivery that fails stays recorded and goes out on the next run.
-Messages name a key by its name and hint, never more of it.
+web request waits on a mail server, and a delivery that fails stays recorded, with why, and goes out on the next
+run. One message that cannot be built or sent never stops the others. Messages name a key by its name and hint,
+never more of it.
 """
 
 import enum
@@ -12,17 +13,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import render_template
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func, or_, select
+from sqlalchemy import ForeignKey, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship, selectinload
 
 from floqast.extensions import db
-from floqast.models import EXPIRING_SOON_DAYS, ApiKey, Role, Team, User, UTCDateTime, _str_enum, utcnow
+from floqast.models import EXPIRING_SOON_DAYS, ApiKey, OutsideText, Role, Team, User, UTCDateTime, _str_enum, utcnow
 from floqast.notices import mail
 
 # A key that has expired gets its notice from a run within this many days of its expiration date, so that a
 # first run, or one after a long pause, does not mail about keys that stopped working long ago.
 EXPIRED_NOTICE_DAYS = 7
+# The most of why a notice was not sent (a mail server's words, an error's) that is kept.
+FAILURE_LENGTH = 1000
 
 
 class NoticeKind(enum.StrEnum):
@@ -51,10 +54,14 @@ class KeyNotice(db.Model):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     kind: Mapped[NoticeKind] = mapped_column(_str_enum(NoticeKind))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    # Why a revoked key was revoked, to follow "because it was": "reported as leaked".
-    reason: Mapped[str | None] = mapped_column(String(200))
+    # Why a revoked key was revoked, to follow "because it was": "reported as leaked", or "found by GitHub secret
+    # scanning at <url>" with the URL whole.
+    reason: Mapped[str | None] = mapped_column(OutsideText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time it could not be built or sent, and why; the next run tries again. None once sent.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure: Mapped[str | None] = mapped_column(OutsideText(FAILURE_LENGTH))
 
     api_key: Mapped[ApiKey] = relationship()
     user: Mapped[User] = relationship()
@@ -150,7 +157,9 @@ class Delivery:
 
 
 def deliver(transport) -> Delivery:
-    """Send every notice not sent yet, each once even when runs overlap; one that fails waits for the next run."""
+    """Send every notice not sent yet, each once even when runs overlap. One that cannot be built or sent is
+    recorded as failed, with why, and waits for the next run while the others go; an unreachable server ends the
+    run."""
     done = Delivery()
     last_id = 0
     while (notice := _claim_next(after=last_id)) is not None:
@@ -159,23 +168,43 @@ def deliver(transport) -> Delivery:
             db.session.delete(notice)
             db.session.commit()
             continue
+        named = f"Not sent to {notice.user.email}"
+        about = f"{notice.kind.label.lower()} notice about key {notice.api_key.hint}…, notice {notice.id}"
         try:
             receipt = transport.send(_message(notice))
-        except mail.MessageRefused as error:
-            db.session.rollback()
-            done.failures.append(f"Not sent to {notice.user.email}: {error}")
-            continue
         except mail.ServerUnavailable as error:
             db.session.rollback()
             waiting = db.session.scalar(select(func.count()).where(KeyNotice.sent_at.is_(None)))
             done.failures.append(f"Mail server unavailable ({error}); {waiting} notices wait for the next run")
             break
+        except Exception as error:  # this message only, whatever stopped it: the others still go
+            reason = str(error) if isinstance(error, mail.MessageRefused) else failure_reason(error)
+            _record_failure(notice.id, reason)
+            done.failures.append(f"{named}: {reason} ({about})")
+            continue
         notice.sent_at = utcnow()
+        notice.failed_at = notice.failure = None
         db.session.commit()
         done.sent += 1
         if receipt is not None:
             done.written.append(receipt)
     return done
+
+
+def failure_reason(error: Exception) -> str:
+    """Why a message could not be built or sent, in one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _record_failure(notice_id: int, reason: str) -> None:
+    """Note on the notice, in a transaction of its own, that it was not sent and why (unless another run has sent
+    it meanwhile)."""
+    db.session.rollback()  # whatever the failed attempt left half done, and the notice's lock
+    db.session.execute(
+        update(KeyNotice).where(KeyNotice.id == notice_id, KeyNotice.sent_at.is_(None))
+        .values(failed_at=utcnow(), failure=reason)
+    )
+    db.session.commit()
 
 
 def _claim_next(after: int) -> KeyNotice | None:

@@ -1,8 +1,10 @@
 """Template filters that show dates and times in the team's time zone, how long ago a time was, numbers and
-counts of things."""
+counts of things, and text with links."""
 
 import re
 from datetime import date, datetime, timedelta
+
+from markupsafe import Markup, escape
 
 from floqast.models import EXPIRING_SOON_DAYS, KeyStatus, utcnow
 from floqast.settings import bp
@@ -87,3 +89,27 @@ def expiry(key, today: date) -> str:
 def expiring_soon(expires_on: date | None, today: date) -> bool:
     """Whether a key still works but stops within the next EXPIRING_SOON_DAYS days."""
     return expires_on is not None and today <= expires_on <= today + timedelta(days=EXPIRING_SOON_DAYS)
+
+
+# A web address in stored text, such as the one GitHub's report gives for a leaked key.
+URL = re.compile(r"https://[^\s<>\"]+")
+# The most of an address a link shows: its start and its end, with the whole in the link.
+SHOWN_URL_LENGTH = 60
+
+
+@bp.app_template_filter()
+def with_links(text: str | None) -> Markup:
+    """Text, escaped, with each https address in it a link that shows the address shortened, the whole of it in
+    the link and its title: a leaked key's URL may run to thousands of characters."""
+    parts, start = [], 0
+    for found in URL.finditer(text or ""):
+        url = found.group()
+        shown = url.removeprefix("https://")
+        if len(shown) > SHOWN_URL_LENGTH:
+            half = SHOWN_URL_LENGTH // 2
+            shown = f"{shown[:half]}…{shown[-half:]}"
+        parts += [escape(text[start:found.start()]),
+                  Markup('<a href="{0}" title="{0}" rel="noreferrer">{1}</a>').format(url, shown)]
+        start = found.end()
+    parts.append(escape((text or "")[start:]))
+    return Markup("").join(parts)

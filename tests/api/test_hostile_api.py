@@ -169,3 +169,30 @@ def test_a_raw_byte_that_is_not_utf8_in_the_query_string_is_a_400_not_a_500(clie
     response = client.get(path, environ_overrides=environ, headers={"x-api-key": plaintext})
     assert_documented(response)
     assert response.status_code == (200 if path == ME else 400)  # /me takes no parameters and reads none
+
+
+def test_outside_text_too_long_for_its_column_is_clipped_and_never_fails_the_request(make_app, make_team, make_user,
+                                                                                     make_key):
+    """A client's address behind a trusted proxy (X-Forwarded-For, as it came) and its user agent reach bounded
+    columns: the key's Last used and the audit trail. On PostgreSQL a long one failed the pull, the failed login
+    and the refusal with a 500; each is clipped to its column, in one place for every such column."""
+    from floqast.audit.events import AuditEvent, AuditKind
+    from floqast.extensions import db
+    from helpers import PASSWORD, csrf_token, reload
+
+    proxied = make_app(TRUSTED_PROXY_COUNT=1)
+    headers = {"X-Forwarded-For": "x" * 300, "User-Agent": "agent\x00" + "y" * 1000}
+    with proxied.app_context():
+        key, plaintext = make_key(make_user(make_team("Proxied Co")))
+        client = proxied.test_client()
+        assert client.get(ME, headers={**headers, "x-api-key": plaintext}).status_code == 200
+        assert client.get(ME, headers={**headers, "x-api-key": tokens.generate()}).status_code == 401
+        login = client.post("/login", headers=headers, data={
+            "email": "nobody@example.test", "password": PASSWORD, "csrf_token": csrf_token(client, "/login")})
+        assert login.status_code == 422
+        used = reload(key)
+        assert used.last_used_ip == "x" * 45
+        assert used.last_used_user_agent == "agent\ufffd" + "y" * 249
+        events = db.session.scalars(db.select(AuditEvent)).all()
+        assert {event.kind for event in events} == {AuditKind.API_REFUSED, AuditKind.LOGIN_FAILED}
+        assert {event.ip for event in events} == {"x" * 45}

@@ -13,11 +13,25 @@ from types import SimpleNamespace
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.keys import tokens as keys
-from floqast.models import utcnow
-from helpers import ME, assert_api_error, issue_key, mistyped, reload, revocations, statements_sent, validate
+from floqast.models import KeyStatus, Role, utcnow
+from floqast.notices.outbox import KeyNotice, NoticeKind
+from helpers import (
+    ME,
+    assert_api_error,
+    issue_key,
+    log_in,
+    mistyped,
+    parse_html,
+    reload,
+    revocations,
+    statements_sent,
+    text_of,
+    validate,
+)
 
 GITHUB = "/api/v1/secret-scanning/github"
 GITHUB_IP = "192.30.252.10"
@@ -133,6 +147,55 @@ def test_a_mistyped_token_is_a_false_positive_without_a_lookup(client, admin, ma
     with statements_sent() as statements:
         assert labels(post(client, body, github.current.headers(body))) == ["false_positive", "false_positive"]
     assert statements == []
+
+
+def long_url(length: int = 2000) -> str:
+    """A blob URL of GitHub's `length` characters long, as a file deep in a repository has."""
+    start = "https://github.com/octocat/Hello-World/blob/7fd1a60b01f91b314f59955a4e4d4e80d8edf11d/"
+    path = "/".join(f"directory-{number:04d}" for number in range(length))
+    return (start + path)[:length - len("/settings.py")] + "/settings.py"
+
+
+def test_a_report_with_a_2000_character_url_revokes_every_key_in_it_and_keeps_the_url_whole(
+        client, api_get, runner, mail_server, team, admin, make_user, make_key, github):
+    """On PostgreSQL the reason went into a VARCHAR(200) of each notice: the INSERT failed, the whole report rolled
+    back with a 500, and every key in it stayed active (GitHub's retries failed the same way)."""
+    make_user(team, Role.SYSADMIN, email="sam@acme.test")
+    first, first_plaintext = make_key(admin, name="Nightly load")
+    second, second_plaintext = make_key(admin, name="Power BI")
+    url = long_url()
+    assert len(url) == 2000
+    body = matches(first_plaintext, second_plaintext, url=url)
+
+    assert labels(post(client, body, github.current.headers(body))) == ["true_positive", "true_positive"]
+
+    reason = f"found by GitHub secret scanning at {url}"
+    for key, plaintext in ((first, first_plaintext), (second, second_plaintext)):
+        assert reload(key).deactivated_reason == reason
+        assert reload(key).status(team.today()) is KeyStatus.DEACTIVATED
+        assert assert_api_error(api_get(ME, plaintext), 401)["detail"].endswith(f"because it was {reason}.")
+    assert [event.detail for event in revocations()] == [reason, reason]
+    notices = db.session.scalars(select(KeyNotice).order_by(KeyNotice.id)).all()
+    assert [(notice.kind, notice.reason) for notice in notices] == [(NoticeKind.REVOKED, reason)] * 4
+
+    # The admins' mail, the key list, the key's page and Activity give the URL whole (a link on the pages).
+    assert runner.invoke(args=["keys", "notify"]).output == "Sent 4 notices.\n"
+    for message in mail_server.messages:
+        plain = message.get_body(("plain",)).get_content()
+        assert url in "".join(plain.split())
+    log_in(client, admin)
+    for page in ("/settings/api-keys?status=all", f"/settings/api-keys/{first.id}", "/settings/api-keys/activity"):
+        links = [link for link in parse_html(client.get(page)).find_all("a") if link.get("href") == url]
+        assert links, page
+        assert len(text_of(links[0])) < 80  # shown shortened, whole in the link
+
+
+def test_a_reports_url_holding_nul_still_revokes_the_key(client, admin, make_key, github):
+    """PostgreSQL text cannot hold NUL: it is stored as U+FFFD, and the key is revoked all the same."""
+    key, plaintext = make_key(admin)
+    body = matches(plaintext, url=f"{LEAK_URL}\x00#L1")
+    assert labels(post(client, body, github.current.headers(body))) == ["true_positive"]
+    assert reload(key).deactivated_reason == f"found by GitHub secret scanning at {LEAK_URL}\ufffd#L1"
 
 
 # ---------------------------------------------------------------- reports GitHub did not sign

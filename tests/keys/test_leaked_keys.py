@@ -117,6 +117,21 @@ def test_any_finder_may_report_any_teams_key(client, api_get, admin, make_team, 
     assert reload(ours).deleted_at is None and api_get(ME, our_plaintext).status_code == 200
 
 
+def test_a_report_through_a_proxy_that_forwards_any_text_as_the_address_still_revokes(make_app, make_team, make_user,
+                                                                                        make_key):
+    """The reporter's address is outside text too: behind a trusted proxy it is what X-Forwarded-For says. Too long
+    for the trail's column, it failed the revocation on PostgreSQL; it is clipped where every such column is."""
+    proxied = make_app(TRUSTED_PROXY_COUNT=1)
+    with proxied.app_context():
+        key, plaintext = make_key(make_user(make_team("Proxied Co")))
+        response = proxied.test_client().post(REVOKE, json={"credentials": [plaintext]},
+                                              headers={"X-Forwarded-For": "unknown, " + "x" * 300})
+        assert_received(response, 1)
+        assert reload(key).deleted_at is not None
+        [event] = revocations()
+        assert event.ip == "x" * 45
+
+
 def test_a_key_of_a_team_with_open_api_off_is_revoked_too(client, make_team, make_user, make_key):
     key, plaintext = make_key(make_user(make_team(name="Closed Co", open_api=False)))
     assert_received(report(client, [plaintext]), 1)
