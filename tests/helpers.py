@@ -59,6 +59,14 @@ INVALID_NAMES = [
     ("right-to-left override", "abc\u202edcba", "no control characters or invisible formatting"),
     ("soft hyphen", "Power\u00adBI", "no control characters or invisible formatting"),
     ("a key in the name", f"Mine is {tokens.generate()}", "This holds an API key."),
+    # Characters that end a mail header (str.splitlines() splits at each): a Subject naming the key failed.
+    ("line separator", "Power\u2028BI", "The name holds U+2028 (LINE SEPARATOR)."),
+    ("paragraph separator", "Power\u2029BI", "The name holds U+2029 (PARAGRAPH SEPARATOR)."),
+    ("next line", "Power\x85BI", "The name holds U+0085 (a control character)."),
+    ("file separator", "Power\x1cBI", "The name holds U+001C (a control character)."),
+    # Names that differ from a working key's only by their spacing, and show alike.
+    ("duplicate by spacing", "Power   BI", "A key that still works already has this name."),
+    ("duplicate by other spaces", "Power\u00a0\u2003\u3000BI", "A key that still works already has this name."),
 ]
 
 # A plaintext key in a page.
@@ -282,6 +290,7 @@ class MailServer:
         self.login = login
         self.smtp_settings = smtp_settings
         self.received: list[tuple[list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []  # each accepted message as it came, byte for byte
         self.refused: set[str] = set()
         self.controller: Controller | None = None
 
@@ -310,6 +319,7 @@ class MailServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.original_content)
         self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted"
 

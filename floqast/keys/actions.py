@@ -12,7 +12,7 @@ from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import allowlist
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Team, User, name_key
+from floqast.models import ApiKey, KeyStatus, Team, User, name_key, name_problem
 from floqast.notices import outbox
 from floqast.notices.outbox import NoticeKind
 
@@ -32,6 +32,25 @@ class NameTaken(ValueError):
 
     def __init__(self):
         super().__init__(NAME_TAKEN)
+
+
+class NameRefused(ValueError):
+    """The name holds a character that names may not hold (a line separator, a control character): its message
+    names it."""
+
+
+def check_name(name: str) -> None:
+    """NameRefused when `name` holds a character that names may not hold (the forms say so first; this is for
+    every other caller)."""
+    if problem := name_problem(name):
+        raise NameRefused(problem)
+
+
+def handed_on_name_problem(key: ApiKey) -> str | None:
+    """Why the key's name cannot be handed to a new key that replaces it (a roll, a regenerate): a name from before
+    names were checked for line separators and control characters, naming the character; None when it can."""
+    problem = name_problem(key.name)
+    return None if problem is None else f"{problem} Rename the key first: the new key takes its name."
 
 
 class PolicyRefused(ValueError):
@@ -66,6 +85,7 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
     """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
     PolicyRefused; allowed_ips in its stored form (None: any address)."""
     team = creator.team
+    check_name(name)
     hold_free_name(team, name)
     check_policy(team, expires_on)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
@@ -97,6 +117,7 @@ def edit_key(key: ApiKey, name: str, description: str | None, by: User) -> list[
     """
     changes = []
     if name != key.name:
+        check_name(name)
         hold_free_name(key.team, name, except_id=key.id)
     db.session.refresh(key)  # deleted meanwhile? (read after the name lock, which a create or rename holds too)
     check_editable(key)
@@ -122,10 +143,13 @@ class CannotRegenerate(ValueError):
 def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
     """A replacement for a working key and its plaintext (ApiKey.roll), expiring on `expires_on`, with their audit
     events; the old key keeps working for `overlap`, then stops. CannotRoll when the key was rolled already or no
-    longer works, PolicyRefused when the team's policy does not allow the expiry: the caller rolls back.
+    longer works, PolicyRefused when the team's policy does not allow the expiry, NameRefused when the key's name
+    holds a character names may not hold: the caller rolls back.
 
-    No name check: the old key hands its name to the replacement (ApiKey.working_names).
+    No check that the name is free: the old key hands its name to the replacement (ApiKey.working_names).
     """
+    if problem := handed_on_name_problem(key):
+        raise NameRefused(problem)
     ApiKey.hold_names(key.team)
     check_policy(key.team, expires_on)
     rolled = key.roll(by, overlap, key_pepper(), expires_on)
@@ -140,9 +164,11 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None)
 
 def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiKey, str]:
     """A new key in place of an expired one (ApiKey.regenerate), expiring on `expires_on`, and its plaintext, with
-    their audit events. NameTaken when a working key has taken the name since, PolicyRefused when the team's policy
-    does not allow the expiry, CannotRegenerate when the key was replaced or deleted meanwhile: the caller rolls
-    back."""
+    their audit events. NameTaken when a working key has taken the name since, NameRefused when the name holds a
+    character names may not hold, PolicyRefused when the team's policy does not allow the expiry, CannotRegenerate
+    when the key was replaced or deleted meanwhile: the caller rolls back."""
+    if problem := handed_on_name_problem(key):
+        raise NameRefused(problem)
     hold_free_name(key.team, key.name)
     check_policy(key.team, expires_on)
     regenerated = key.regenerate(by, key_pepper(), expires_on)

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from floqast.extensions import db
 from floqast.keys import actions, allowlist
-from floqast.keys.actions import CannotRegenerate, CannotRoll, NameTaken, PolicyRefused
+from floqast.keys.actions import CannotRegenerate, CannotRoll, NameRefused, NameTaken, PolicyRefused
 from floqast.models import ApiKey, KeyStatus
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day, exact_time
@@ -142,7 +142,7 @@ def roll_refusal(key: ApiKey) -> str | None:
                 f"{key.replaced_by.hint}…. A key can be rolled once: roll its replacement instead.")
     if key.status(key.team.today()) is not KeyStatus.ACTIVE:
         return f"“{key.name}” no longer works, so it cannot be rolled. Create a new key instead."
-    return None
+    return actions.handed_on_name_problem(key)
 
 
 def replacement_form(form_class, key: ApiKey, **kwargs):
@@ -170,6 +170,9 @@ def replace_key(key: ApiKey, confirmation: Confirmation, form: ExpiryForm, refus
     except (CannotRoll, CannotRegenerate, NameTaken) as stopped:
         db.session.rollback()
         return render_confirmation(key, confirmation, refusal(key) or str(stopped), form, 409)
+    except NameRefused as refused:  # a name from before names were checked as they are now
+        db.session.rollback()
+        return render_confirmation(key, confirmation, str(refused), form, 422)
     except PolicyRefused as refused:  # a stricter policy saved after the form read the team's
         db.session.rollback()
         form.use_policy(key.team.key_policy)
@@ -228,7 +231,7 @@ def regenerate_refusal(key: ApiKey) -> str | None:
         return f"“{key.name}” was already replaced by {key.replaced_by.hint}…."
     if key.status(key.team.today()) is not KeyStatus.EXPIRED:
         return f"Only an expired key can be regenerated, and “{key.name}” is {key.status(key.team.today()).label}."
-    return None
+    return actions.handed_on_name_problem(key)
 
 
 @bp.get("/api-keys/<id:key_id>/regenerate")

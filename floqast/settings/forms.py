@@ -1,7 +1,6 @@
 """The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, and their rules."""
 
 import re
-import unicodedata
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
@@ -13,7 +12,15 @@ from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 from floqast.keys import allowlist, tokens
 from floqast.keys.actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.keys.policy import KeyPolicy
-from floqast.models import DESCRIPTION_LENGTH, Service, name_key, normal_name
+from floqast.models import (
+    DESCRIPTION_LENGTH,
+    Service,
+    name_key,
+    name_problem,
+    normal_name,
+    normal_text,
+    refused_character,
+)
 
 EXPIRATION_CHOICES = [
     SelectChoice("365", "365 days"),
@@ -25,12 +32,10 @@ EXPIRATION_CHOICES = [
 ]
 DEFAULT_EXPIRATION = "90"
 CUSTOM_DATE_MAX_YEARS = 5
-# Control characters (PostgreSQL refuses NUL in text: a 500 before this) and format characters (zero-width
-# spaces, right-to-left overrides), which make a name look empty or like another.
-REFUSED_IN_NAMES = {"Cc", "Cf"}
 KEY_IN_TEXT = "This holds an API key. Never put a key here: everyone who can see the key's page would read it."
-# A description may run over several lines.
-LINE_BREAKS = {"\n", "\r", "\t"}
+# A description may run over several lines, and hold tabs.
+LINE_BREAKS = {"\n", "\t"}
+LINE_BREAK = re.compile("\r\n|[\r\u2028\u2029]")
 # Only this form of ISO 8601: date.fromisoformat also reads 20270105 and 2027W011.
 CUSTOM_DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -40,14 +45,10 @@ def _normal_name(value):
 
 
 def _normal_description(value):
-    """Trimmed, line breaks as \\n; None when empty (no description)."""
+    """Trimmed, line breaks (line and paragraph separators too) as \\n; None when empty (no description)."""
     if not isinstance(value, str):
         return value
-    return normal_name(value.replace("\r\n", "\n")) or None
-
-
-def refused_characters(text: str, allowed=frozenset()) -> bool:
-    return any(unicodedata.category(char) in REFUSED_IN_NAMES and char not in allowed for char in text)
+    return normal_text(LINE_BREAK.sub("\n", value)) or None
 
 
 def name_field(label: str) -> StringField:
@@ -152,10 +153,8 @@ class KeyNameForm(FlaskForm):
         self.taken_names = {name_key(name) for name in taken_names}
 
     def validate_name(self, field):
-        if refused_characters(field.data):
-            raise ValidationError(
-                "Use letters, digits, spaces and punctuation; no control characters or invisible formatting characters."
-            )
+        if problem := name_problem(field.data):
+            raise ValidationError(problem)
         if tokens.contains_key(field.data):
             raise ValidationError(KEY_IN_TEXT)
         if name_key(field.data) in self.taken_names:
@@ -164,8 +163,9 @@ class KeyNameForm(FlaskForm):
     def validate_description(self, field):
         if not field.data:
             return
-        if refused_characters(field.data, LINE_BREAKS):
-            raise ValidationError("Use text and line breaks; no control characters or invisible formatting characters.")
+        if found := refused_character(field.data, LINE_BREAKS):
+            raise ValidationError(f"The description holds {found}. Use text and line breaks; no control characters "
+                                  "or invisible formatting characters.")
         if tokens.contains_key(field.data):
             raise ValidationError(KEY_IN_TEXT)
 

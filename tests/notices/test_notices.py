@@ -6,6 +6,7 @@ import re
 import ssl
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from floqast.extensions import db
 from floqast.keys.actions import deactivate_key, roll_key
 from floqast.models import ApiKey, Role, Service, utcnow
 from floqast.notices.outbox import KeyNotice, NoticeKind, notify_key_admins
-from helpers import MailServer, assert_refused, free_port
+from helpers import MailServer, assert_refused, free_port, log_in, parse_html, text_of
 
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 PAGE = "https://keys.example.com/settings/api-keys/{}"
@@ -203,6 +204,100 @@ def test_a_key_name_is_escaped_in_the_html(runner, mail_server, team, admin, mak
     assert "&lt;b&gt;&#34;Ops&#34; &amp; co&lt;/b&gt;" in html
 
 
+def header_lines(raw: bytes) -> list[str]:
+    """The header lines of a message as it was sent (folded lines apart)."""
+    return raw.split(b"\r\n\r\n", 1)[0].decode("ascii").split("\r\n")
+
+
+def unfolded_headers(raw: bytes) -> list[str]:
+    """The headers of a message as it was sent, each on one line."""
+    return raw.split(b"\r\n\r\n", 1)[0].decode("ascii").replace("\r\n ", " ").split("\r\n")
+
+
+@pytest.mark.parametrize("name", [
+    "=?utf-8?q?=0D=0ABcc:_evil@attacker.test=0D=0A=0D=0Ainjected_body?=",
+    "=?utf-8?b?DQpCY2M6IGV2aWxAYXR0YWNrZXIudGVzdA0KDQppbmplY3RlZCBib2R5?=",
+    "ok =?us-ascii?q?=0ABcc=3A_evil=40attacker=2Etest?= ok",
+], ids=["q", "b", "inside"])
+def test_an_encoded_word_in_a_name_is_shown_as_typed_and_adds_no_header_nor_body(runner, mail_server, team, admin,
+                                                                                  make_user, make_key, name):
+    """CVE-2024-6923: Python before 3.11.10 decoded an encoded word in a header's value and wrote the line break
+    in it as a real one, so a key (or person) so named added a Bcc and a body to its notices."""
+    creator = make_user(team, Role.MANAGER, email="morgan@acme.test", name=name)
+    key, _ = make_key(creator, name=name, expires_on=soon(team))
+    assert notify(runner).output == "Sent 2 notices.\n"
+    assert sorted(recipients[0] for recipients, _ in mail_server.received) == ["admin@acme.test", "morgan@acme.test"]
+    for raw, (_, message) in zip(mail_server.raw, mail_server.received, strict=True):
+        lines = header_lines(raw)
+        assert not any(line.lower().startswith("bcc") for line in lines)
+        assert all(len(line) <= 78 for line in lines)
+        assert not any("attacker" in line for line in lines)  # in the headers, the name is only encoded
+        assert message["Bcc"] is None and message.get_content_type() == "multipart/alternative"
+        assert message["Subject"] == f'API key "{name}" expires on {key.expires_on.isoformat()}'  # as typed
+        assert f'"{name}"' in bodies(message)["plain"]
+    [raw_to_creator] = [raw for raw, (recipients, _) in zip(mail_server.raw, mail_server.received, strict=True)
+                        if recipients == ["morgan@acme.test"]]
+    [to] = [line for line in unfolded_headers(raw_to_creator) if line.startswith("To: ")]
+    assert str(make_header(decode_header(to.removeprefix("To: ")))) == f"{name} <morgan@acme.test>"  # as RFC 2047 reads
+
+
+def test_a_name_with_a_line_separator_from_before_it_was_refused_stops_no_notice(runner, mail_server, make_team,
+                                                                                make_user, make_key):
+    """A key named with U+2028 (stored before names refused it) made the Subject raise, and `keys notify` stopped
+    there on every run: no team got its notices. Its Subject shows a space instead; every notice goes."""
+    teams = [make_team(name) for name in ("Acme Corp", "Globex", "Initech")]
+    admins = [make_user(team, Role.ADMIN, email=f"admin@{team.name.split()[0].lower()}.test") for team in teams]
+    make_key(admins[0], name="Nightly\u2028load", expires_on=soon(teams[0]))
+    make_key(admins[1], name="Para\u2029graph \x85 and\x1ccontrols", expires_on=soon(teams[1]))
+    make_key(admins[2], name="Power BI", expires_on=soon(teams[2]))
+    result = notify(runner)
+    assert result.exit_code == 0, result.output
+    assert result.output == "Sent 3 notices.\n"
+    assert sorted(subject.split(" expires")[0] for _, subject in inbox(mail_server)) == [
+        'API key "Nightly load"', 'API key "Para graph and controls"', 'API key "Power BI"']
+
+
+def test_a_long_name_in_any_script_is_folded_and_reads_back_whole(runner, mail_server, team, admin, make_key):
+    name = "Relevé mensuel 月次レポート " * 4 + "Ωmega"
+    key, _ = make_key(admin, name=name[:100], expires_on=soon(team))
+    assert notify(runner).exit_code == 0
+    [raw] = mail_server.raw
+    assert all(len(line) <= 78 for line in header_lines(raw))
+    assert mail_server.messages[0]["Subject"] == f'API key "{key.name}" expires on {key.expires_on.isoformat()}'
+
+
+def test_a_message_that_cannot_be_built_is_recorded_failed_and_the_others_still_go(runner, monkeypatch, client,
+                                                                                  mail_server, team, admin, sysadmin,
+                                                                                  make_key):
+    broken, _ = make_key(admin, name="Broken", expires_on=soon(team))
+    fine, _ = make_key(admin, name="Fine", expires_on=soon(team))
+    build = floqast.notices.outbox._message
+
+    def failing(notice):
+        if notice.api_key_id == broken.id and notice.user.email == "sam@acme.test":
+            raise RuntimeError("the template could not be read")
+        return build(notice)
+
+    monkeypatch.setattr(floqast.notices.outbox, "_message", failing)
+    result = notify(runner)
+
+    assert result.exit_code == 1
+    assert result.stdout == "Sent 3 notices.\n"
+    [failed] = [notice for notice in KeyNotice.for_key(broken) if notice.sent_at is None]
+    assert result.stderr.splitlines() == [
+        f"Not sent to sam@acme.test: RuntimeError: the template could not be read (expires within 7 days notice "
+        f"about key {broken.hint}…, notice {failed.id})"]
+    assert failed.failure == "RuntimeError: the template could not be read" and failed.failed_at is not None
+    log_in(client, admin)
+    notices = text_of(parse_html(client.get(f"/settings/api-keys/{broken.id}")).find(id="notices"))
+    assert "Not sent" in notices and "RuntimeError: the template could not be read. Tried again" in notices
+
+    monkeypatch.setattr(floqast.notices.outbox, "_message", build)
+    assert notify(runner).output == "Sent 1 notice.\n"
+    db.session.expire_all()
+    assert (failed.sent_at is not None, failed.failure, failed.failed_at) == (True, None, None)
+
+
 # ---------------------------------------------------------------- keys that get nothing
 
 
@@ -287,6 +382,19 @@ def test_a_refused_recipient_is_retried_on_the_next_run(runner, mail_server, tea
     assert second.exit_code == 0
     assert second.output == "Sent 1 notice.\n"
     assert [recipient for recipient, _ in inbox(mail_server)] == ["admin@acme.test", "sam@acme.test"]
+
+
+def test_a_refused_recipients_notice_records_why_until_it_is_sent(runner, mail_server, team, admin, sysadmin,
+                                                                  make_key):
+    key, _ = make_key(admin, name="Power BI connector", expires_on=soon(team))
+    mail_server.refused.add("sam@acme.test")
+    assert notify(runner).exit_code == 1
+    [refused] = [notice for notice in KeyNotice.for_key(key) if notice.sent_at is None]
+    assert refused.failure == "sam@acme.test refused: 550 5.1.1 No such mailbox"
+    mail_server.refused.clear()
+    assert notify(runner).exit_code == 0
+    db.session.expire_all()
+    assert (refused.sent_at is not None, refused.failure) == (True, None)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from floqast.extensions import db
 from floqast.models import ApiKey, Service
@@ -368,8 +368,22 @@ def test_a_name_is_stored_nfkc_normalised(admin_client):
     assert only_key().name == "Dup Name"
 
 
-def test_a_stored_name_in_another_form_is_still_taken(admin_client, admin, make_key):
-    make_key(admin, name="Ｐｏｗｅｒ ＢＩ")  # as a key created before names were normalised may be stored
+def test_a_name_is_stored_with_each_run_of_spaces_made_one(admin_client):
+    """ "Snowflake␣␣nightly␣␣load" was accepted beside "Snowflake nightly load", and showed identically."""
+    assert create(admin_client, name="Snowflake  nightly\u00a0\u2003load").status_code == 201
+    assert only_key().name == "Snowflake nightly load"
+
+
+def stored_as_before(key, name: str) -> None:
+    """Give the key `name` as it is, as a key created before names were normalised may have it stored."""
+    db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(name=name))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("stored", ["Ｐｏｗｅｒ ＢＩ", "Power   BI"], ids=["full-width", "spaced"])
+def test_a_stored_name_in_another_form_is_still_taken(admin_client, admin, make_key, stored):
+    key, _ = make_key(admin)
+    stored_as_before(key, stored)
 
     response = create(admin_client, name="power bi")
 

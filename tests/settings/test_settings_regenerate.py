@@ -138,6 +138,27 @@ def test_a_name_taken_since_by_a_working_key_is_refused(admin_client, admin, lap
     assert reload(key).replaced_by_id is None
 
 
+def test_a_key_whose_name_holds_a_line_separator_is_not_regenerated_until_renamed(admin_client, admin, team,
+                                                                                  make_key):
+    """The new key takes the old one's name: one named with U+2028 before names refused it is a 422 naming the
+    character, in the dialog and when sent."""
+    created = utcnow() - timedelta(days=65)
+    key, _ = make_key(admin, name="Tableau\u2028pilot", expires_on=team.today(created) + timedelta(days=60),
+                      created_at=created)
+    said = "The name holds U+2028 (LINE SEPARATOR)."
+
+    dialog = parse_html(admin_client.get(with_next(f"/settings/api-keys/{key.id}/regenerate", EXPIRED_LIST),
+                                         headers=HTMX))
+    assert said in text_of(dialog.find(role="alert"))
+
+    response = regenerate(admin_client, key, expiration="30")
+
+    assert response.status_code == 422
+    assert said in text_of(parse_html(response).find(role="alert"))
+    assert reload(key).replaced_by_id is None
+    assert len(db.session.scalars(select(ApiKey)).all()) == 1
+
+
 def test_a_key_that_still_works_is_not_regenerated(admin_client, keys_in_every_status):
     key = keys_in_every_status["Forever"]
 

@@ -331,6 +331,34 @@ def test_a_key_that_no_longer_works_cannot_be_rolled(admin_client, admin, team, 
     assert len(db.session.scalars(select(ApiKey)).all()) == 1
 
 
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+def test_a_key_whose_name_holds_a_line_separator_is_not_rolled_until_renamed(admin_client, admin, make_key, htmx):
+    """A name from before names were checked for U+2028: the replacement would take it, and a notice's Subject
+    naming it stopped every team's mail. The roll is a 422 naming the character; renamed, the key rolls."""
+    key, _ = make_key(admin, name="Nightly\u2028load")  # stored before create and rename refused it
+    said = "The name holds U+2028 (LINE SEPARATOR)."
+
+    dialog = parse_html(admin_client.get(f"/settings/api-keys/{key.id}/roll", headers=HTMX))
+    assert said in text_of(dialog.find("p", role="alert"))
+    assert dialog.find("button", type="submit") is None
+
+    response = roll(admin_client, key, htmx=htmx)
+
+    assert response.status_code == 422
+    alert = text_of(parse_html(response).find("p", role="alert"))
+    assert said in alert and "Rename the key first" in alert
+    assert KEY_PATTERN.search(response.get_data(as_text=True)) is None
+    assert reload(key).replaced_by_id is None
+    assert len(db.session.scalars(select(ApiKey)).all()) == 1
+    with pytest.raises(key_actions.NameRefused, match="U\\+2028"):
+        key_actions.roll_key(key, admin, timedelta(hours=24), None)
+    db.session.rollback()
+
+    key.name = "Nightly load"
+    db.session.commit()
+    assert roll(admin_client, key, htmx=htmx).status_code == 201
+
+
 @pytest.mark.parametrize("overlap", ["2", "", "forever"])
 def test_an_overlap_the_dialog_does_not_offer_is_refused(admin_client, old_key, overlap):
     key, _ = old_key
