@@ -93,21 +93,20 @@ def expiring_soon(expires_on: date | None, today: date) -> bool:
 
 # A web address in stored text, such as the one GitHub's report gives for a leaked key.
 URL = re.compile(r"https://[^\s<>\"]+")
-# The most of an address a link shows: its start and its end, with the whole in the link.
-SHOWN_URL_LENGTH = 60
+# The most of an address a link shows (a longer one: its start and its end), with the whole in the link.
+SHOWN_URL_LENGTH = 160
 
 
 @bp.app_template_filter()
 def with_links(text: str | None) -> Markup:
-    """Text, escaped, with each https address in it a link that shows the address shortened, the whole of it in
-    the link and its title: a leaked key's URL may run to thousands of characters."""
+    """Text, escaped, with each https address in it a link; one longer than SHOWN_URL_LENGTH shows its start and
+    end, the whole of it in the link and its title: a leaked key's URL may run to thousands of characters."""
     parts, start = [], 0
     for found in URL.finditer(text or ""):
-        url = found.group()
-        shown = url.removeprefix("https://")
-        if len(shown) > SHOWN_URL_LENGTH:
+        url = shown = found.group()
+        if len(url) > SHOWN_URL_LENGTH:
             half = SHOWN_URL_LENGTH // 2
-            shown = f"{shown[:half]}…{shown[-half:]}"
+            shown = f"{url[:half]}…{url[-half:]}"
         parts += [escape(text[start:found.start()]),
                   Markup('<a href="{0}" title="{0}" rel="noreferrer">{1}</a>').format(url, shown)]
         start = found.end()

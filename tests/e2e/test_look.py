@@ -120,3 +120,28 @@ def test_the_key_page_fits_a_phone(make_page, lived_in, log_in, shot):
     expect(page.locator("#name-error")).to_be_visible()
     no_horizontal_overflow(page)
     shot(page, "error")
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["1280", "375"])
+def test_a_2000_character_leak_url_is_a_short_link_that_widens_nothing(make_page, seeded, log_in, shot, viewport):
+    """GitHub's URL is kept whole (a file deep in a repository gives 2,000 characters): the list and the key's page
+    show it as a link, its start and end, the whole of it in the link."""
+    url = "https://github.com/octocat/hello-world/blob/6dcb09b5/" + "deep/" * 390 + "settings.py"
+    seeded.add_key("Pushed to GitHub", created_days_ago=30, deleted_days_ago=1,
+                   revoked_because=f"found by GitHub secret scanning at {url}")
+    page = make_page(viewport=viewport)
+    log_in(page, seeded.admin_email)
+    page.goto("/settings/api-keys?status=all")
+    no_horizontal_overflow(page)
+    if viewport["width"] > PHONE["width"]:
+        scroller = page.locator("#key-list .table-scroll")
+        assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the key table scrolls sideways"
+    link = row(page, "Pushed to GitHub").locator(".deactivated-reason a")
+    expect(link).to_have_text(re.compile(r"^https://github\.com/octocat/.{40,}….*/settings\.py$"))
+    expect(link).to_have_attribute("href", url)
+    assert link.bounding_box()["height"] < 200
+    shot(page, "list")
+    row(page, "Pushed to GitHub").get_by_role("rowheader").get_by_role("link").click()
+    expect(page.locator(".deactivated-reason a")).to_have_attribute("href", url)
+    no_horizontal_overflow(page)
+    shot(page, "key-page")
