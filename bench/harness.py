@@ -169,8 +169,8 @@ def make_app(url: str, temp: Path):
 
 def make_team(name: str, email: str):
     """A team with Open API on and its admin; call inside an app context."""
+    from floqast.accounts.models import Role, Team, User
     from floqast.extensions import db
-    from floqast.models import Role, Team, User
 
     team = Team(name=name, open_api_enabled=True, timezone="UTC")
     admin = User(team=team, role=Role.ADMIN, email=email, name=f"Admin of {name}")
@@ -184,8 +184,9 @@ def issue_keys(admin, count: int, prefix: str = "Key") -> list[str]:
     """`count` real keys (a mix of statuses past the first 10), committed; their plaintexts."""
     from datetime import date, timedelta
 
+    from floqast.columns import utcnow
     from floqast.extensions import db
-    from floqast.models import ApiKey, Service, utcnow
+    from floqast.keys.models import ApiKey, Service
 
     plaintexts = []
     for number in range(count):

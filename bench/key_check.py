@@ -11,8 +11,9 @@ def filler_keys(team_id: int, admin_id: int, count: int, batch: int = 20_000) ->
     """`count` more key rows with random digests, inserted in bulk (executemany), not one ORM object each."""
     from sqlalchemy import insert
 
+    from floqast.columns import utcnow
     from floqast.extensions import db
-    from floqast.models import ApiKey, utcnow
+    from floqast.keys.models import ApiKey
 
     now = utcnow()
     table = ApiKey.__table__

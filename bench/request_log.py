@@ -43,8 +43,9 @@ def crash_loss(app: Flask, env: dict, worker_class: str, sizes: Sizes, temp: Pat
     write what they hold at exit) and count the key's rows against the answers the client got."""
     from sqlalchemy import func, select
 
+    from floqast.accounts.models import User
     from floqast.extensions import db
-    from floqast.models import ApiKey, Service, User
+    from floqast.keys.models import ApiKey, Service
     from floqast.usage.models import ApiRequest
 
     with app.app_context():

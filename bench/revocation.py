@@ -168,8 +168,9 @@ def kinds(count: int) -> dict[str, int]:
 
 
 def measure(app: Flask, env: dict, worker_class: str, production: bool, sizes: Sizes, temp: Path) -> Result:
+    from floqast.accounts.models import User
     from floqast.extensions import db
-    from floqast.models import ApiKey, Service, User
+    from floqast.keys.models import ApiKey, Service
 
     planned = kinds(sizes.revocations)
     with app.app_context():
@@ -206,9 +207,10 @@ def measure(app: Flask, env: dict, worker_class: str, production: bool, sizes: S
 
 def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int, plaintext: str):
     """Deactivate the key as `kind` says: the moment its latency runs from, and the moment the commit returned."""
+    from floqast.accounts.models import User
     from floqast.extensions import db
     from floqast.keys import actions
-    from floqast.models import ApiKey, User
+    from floqast.keys.models import ApiKey
 
     if kind == "leak report":
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)

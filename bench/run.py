@@ -108,7 +108,7 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, gener
     from floqast.analytics.models import Entity, Reconciliation
     from floqast.extensions import db
     from floqast.keys import allowlist
-    from floqast.models import ApiKey, Service
+    from floqast.keys.models import ApiKey, Service
 
     databases.create("main")
     app = harness.make_app(databases.url("main"), temp)

@@ -109,9 +109,10 @@ class Soak:
             connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
     def seed(self, app) -> None:
+        from floqast.accounts.models import Role, Team, User
         from floqast.analytics.generate import Profile, generate
         from floqast.extensions import db
-        from floqast.models import ApiKey, Role, Service, Team, User
+        from floqast.keys.models import ApiKey, Service
 
         with app.app_context():
             db.create_all()
@@ -185,8 +186,9 @@ class Soak:
 
     def churner(self, app) -> None:
         """Create a key, then delete one (the oldest extra one), through the models, until the deadline."""
+        from floqast.accounts.models import User
         from floqast.extensions import db
-        from floqast.models import ApiKey, Service, User
+        from floqast.keys.models import ApiKey, Service
 
         extra: list[tuple[ApiKey, str]] = []
         with app.app_context():

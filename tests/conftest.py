@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import event, inspect, text
 
 from floqast import create_app
+from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import generate
+from floqast.columns import utcnow
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.models import Role, Service, Team, User, utcnow
+from floqast.keys.models import Service
 from helpers import CLIENT_IP, PASSWORD, MailServer, free_port, issue_key, log_in, record_at_the_driver
 
 # Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red

@@ -26,13 +26,14 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-import floqast.models
+import floqast.columns
 from floqast import create_app
+from floqast.accounts.models import User
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey, Service, User
+from floqast.keys.models import ApiKey, Service
 from floqast.usage.buffer import flush_own
 from floqast.usage.capture import Captured
 from floqast.usage.models import ApiRequest
@@ -96,8 +97,8 @@ def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_o
 
 
 def freeze(monkeypatch, moment: datetime) -> None:
-    """Make the app's clock (floqast.models.utcnow) read `moment`."""
-    monkeypatch.setattr(floqast.models, "utcnow", lambda: moment)
+    """Make the app's clock (floqast.columns.utcnow, as the key and team rules read it) read `moment`."""
+    monkeypatch.setattr(floqast.columns, "utcnow", lambda: moment)
 def logged_requests() -> list[ApiRequest]:
     """Every row of the API request log, oldest first, once this worker's buffer is written."""
     flush_own()

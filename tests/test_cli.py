@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, inspect, select
 
+from floqast.accounts.models import Role, Team, User
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys.models import ApiKey, KeyStatus
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Role, Team, User, utcnow
 from floqast.usage.days import ApiRequestDay
 from floqast.usage.models import ApiRequest
 from helpers import assert_refused

@@ -12,9 +12,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import column, insert, inspect, select
 from sqlalchemy import table as table_named
 
+from floqast.accounts.models import Role, Team, User
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey, Role, Team, User, utcnow
+from floqast.keys.models import ApiKey
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import include_name, is_partition, month_of, next_month, partition_name
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, issue_key

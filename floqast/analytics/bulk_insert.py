@@ -14,8 +14,8 @@ from functools import cache, lru_cache
 from sqlalchemy import JSON, Date, Table
 
 from floqast.analytics.money import Money
+from floqast.columns import UTCDateTime
 from floqast.extensions import db
-from floqast.models import UTCDateTime
 
 BATCH_SIZE = 5000
 

@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 from floqast.analytics.filters import Filters
 from floqast.analytics.money import Money
 from floqast.analytics.records import FORMULA_STARTS, TEXT_KINDS, Dataset, iso_utc, neutralise_formula, result_key
-from floqast.models import UTCDateTime
+from floqast.columns import UTCDateTime
 
 
 def csv_money(amount) -> str:

@@ -8,11 +8,11 @@ from functools import cache
 
 from sqlalchemy import select
 
+from floqast.accounts.models import Team
 from floqast.analytics.bulk_insert import insert_in_batches
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.periods import months_through, period_end
 from floqast.extensions import db
-from floqast.models import Team
 
 PREPARER_DUE_DAYS = 5
 REVIEWER_DUE_DAYS = 10

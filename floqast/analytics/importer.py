@@ -6,11 +6,12 @@ from datetime import date, datetime
 
 from sqlalchemy import insert, select, tuple_, update
 
+from floqast.accounts.models import Team
 from floqast.analytics.models import Entity, Folder
 from floqast.analytics.money import to_money
 from floqast.analytics.records import TEXT_KINDS, Dataset, restore_formula_text
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import Team, utcnow
 
 FREQUENCIES = ("Monthly", "Quarterly", "Annually")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

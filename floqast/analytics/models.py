@@ -6,9 +6,10 @@ from decimal import Decimal
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, and_, or_, select, type_coerce
 from sqlalchemy.orm import Mapped, mapped_column
 
+from floqast.accounts.models import Team
 from floqast.analytics.money import Money
+from floqast.columns import UTCDateTime, utcnow
 from floqast.extensions import db
-from floqast.models import Team, UTCDateTime, utcnow
 
 SIGN_OFF_GROUPS = ("preparer", "reviewer")
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from floqast.analytics.filters import Filters
 from floqast.analytics.models import SIGN_OFF_GROUPS, ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.money import money_text
-from floqast.models import Service
+from floqast.keys.models import Service
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,16 @@ from flask import current_app, g, request, url_for
 from sqlalchemy import update
 from werkzeug.http import http_date
 
+from floqast.accounts.models import end_of_day
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
 from floqast.audit import events
+from floqast.columns import utcnow
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import lookup as key_check
 from floqast.keys import tokens
-from floqast.models import ApiKey, KeyStatus, Service, end_of_day, utcnow
+from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.ratelimit.limits import count_api_pull, count_api_refusal
 from floqast.usage.capture import LoggedKey
 from floqast.usage.models import Refusal

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app
 
+from floqast.accounts.models import Team
 from floqast.analytics import csv_text
 from floqast.analytics.filters import Filters
 from floqast.analytics.records import Dataset
@@ -15,7 +16,6 @@ from floqast.api.cursor import Cursors
 from floqast.api.params import Page, parse_query
 from floqast.api.pulls import CSV, Pull
 from floqast.extensions import db
-from floqast.models import Team
 
 ROWS_PER_FETCH = 1000
 RECORDS_PER_CHUNK = 500

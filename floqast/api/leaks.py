@@ -15,7 +15,7 @@ from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import secret_scanning, tokens
 from floqast.keys.actions import revoke_leaked
-from floqast.models import ApiKey, KeyStatus
+from floqast.keys.models import ApiKey, KeyStatus
 from floqast.ratelimit.limits import count_api_refusal, count_revocation_report, read_body
 from floqast.web.json_errors import ApiError
 

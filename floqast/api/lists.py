@@ -17,7 +17,7 @@ from floqast.api.auth import accept, check_service, check_working, refuse, refus
 from floqast.api.params import BadParameter, parse_allow_redirect
 from floqast.api.pulls import JSON, Pull, without_allow_redirect
 from floqast.extensions import db
-from floqast.models import ApiKey
+from floqast.keys.models import ApiKey
 from floqast.web.json_errors import ApiError
 
 SALT = "floqast.api.download"

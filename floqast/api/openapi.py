@@ -16,7 +16,7 @@ from floqast.api.params import (
     MONTH_PATTERN,
     YEAR_PATTERN,
 )
-from floqast.models import Service
+from floqast.keys.models import Service
 
 KIND_SCHEMAS = {
     "id": {"type": "string", "pattern": r"^[1-9][0-9]*$", "description": "An id, as a string of digits."},

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from werkzeug.datastructures import ImmutableMultiDict
 
 from floqast.api.params import ALLOW_REDIRECT
-from floqast.models import ApiKey
+from floqast.keys.models import ApiKey
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -11,7 +11,7 @@ from floqast.api.export import checked_query, respond
 from floqast.api.lists import allows_redirect
 from floqast.api.params import BadParameter
 from floqast.api.pulls import CSV, JSON, Pull
-from floqast.models import Service
+from floqast.keys.models import Service
 from floqast.web.json_errors import error_response
 
 RECONCILIATIONS, CHECKLISTS = DATASETS[Service.RECONCILIATIONS], DATASETS[Service.CHECKLISTS]

@@ -16,9 +16,11 @@ from flask import has_request_context, request
 from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from floqast.accounts.models import User
+from floqast.columns import IP_LENGTH, OutsideText, UTCDateTime, str_enum, utcnow
 from floqast.extensions import db
+from floqast.keys.models import ApiKey
 from floqast.keys.policy import KeyPolicy
-from floqast.models import IP_LENGTH, ApiKey, OutsideText, User, UTCDateTime, _str_enum, utcnow
 
 PAGE_SIZE = 25
 
@@ -71,7 +73,7 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[AuditKind] = mapped_column(_str_enum(AuditKind))
+    kind: Mapped[AuditKind] = mapped_column(str_enum(AuditKind))
     # Who: the signed-in user, or for a login the email that was typed (known or not).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     email: Mapped[str | None] = mapped_column(OutsideText(254))

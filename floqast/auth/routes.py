@@ -7,11 +7,11 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 
+from floqast.accounts.models import User, bcrypt_secret
 from floqast.audit import events
 from floqast.auth import bp
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db, login_manager
-from floqast.models import User, bcrypt_secret
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
 from floqast.web.request import same_site_path
 

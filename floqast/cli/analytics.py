@@ -10,7 +10,7 @@ from floqast.analytics.importer import ImportRejected, import_csv
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.cli.teams import team_named
-from floqast.models import Service
+from floqast.keys.models import Service
 
 analytics_cli = AppGroup("analytics", help="Make or import Reconciliation and Checklist Analytics data.")
 

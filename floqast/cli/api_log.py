@@ -4,7 +4,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from floqast.models import utcnow
+from floqast.columns import utcnow
 from floqast.usage.prune import prune
 
 api_log_cli = AppGroup("api-log", help="The API request log: keep REQUEST_LOG_RETENTION_DAYS of it.")

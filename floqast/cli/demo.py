@@ -11,13 +11,15 @@ from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select, update
 
+from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import Profile, generate, has_data
 from floqast.analytics.periods import last_closed_month
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
+from floqast.keys.models import ApiKey, Service
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 from floqast.usage.capture import Captured
 from floqast.usage.days import REFUSED_STATUSES
 

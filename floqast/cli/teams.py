@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Team, User
 from floqast.extensions import db
-from floqast.models import Team, User
 
 team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
 

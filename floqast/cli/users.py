@@ -7,9 +7,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from floqast.accounts.models import Role, User
 from floqast.cli.teams import team_named
 from floqast.extensions import db
-from floqast.models import Role, User
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12

@@ -6,13 +6,14 @@ Nothing here commits: the caller commits once, so a key change and its audit row
 
 from datetime import date, timedelta
 
+from floqast.accounts.models import Team, User
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
 from floqast.keys import allowlist
+from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Team, User, name_key, name_problem
 from floqast.notices import outbox
 from floqast.notices.outbox import NoticeKind
 

@@ -28,9 +28,10 @@ from limits.storage import RedisStorage
 from sqlalchemy import event, inspect, make_url
 from sqlalchemy.orm import Session
 
+from floqast.accounts.models import Team
 from floqast.extensions import limiter
 from floqast.keys import lookup
-from floqast.models import ApiKey, Team
+from floqast.keys.models import ApiKey
 
 logger = logging.getLogger(__name__)
 # Patched by tests to move time.

@@ -13,9 +13,11 @@ from functools import cache, lru_cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
+from floqast.accounts.models import Team
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey, Team, utcnow
+from floqast.keys.models import ApiKey
 
 
 class CheckedTeam:

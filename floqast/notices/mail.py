@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flask import current_app, render_template
 
-from floqast.models import utcnow
+from floqast.columns import utcnow
 
 DEMO_FROM = "FloQast Open API <no-reply@floqast.test>"
 DEMO_BASE_URL = "http://127.0.0.1:5000"

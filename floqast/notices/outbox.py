@@ -17,8 +17,10 @@ from sqlalchemy import ForeignKey, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship, selectinload
 
+from floqast.accounts.models import Role, Team, User
+from floqast.columns import OutsideText, UTCDateTime, str_enum, utcnow
 from floqast.extensions import db
-from floqast.models import EXPIRING_SOON_DAYS, ApiKey, OutsideText, Role, Team, User, UTCDateTime, _str_enum, utcnow
+from floqast.keys.models import EXPIRING_SOON_DAYS, ApiKey
 from floqast.notices import mail
 
 # A key that has expired gets its notice from a run within this many days of its expiration date, so that a
@@ -52,7 +54,7 @@ class KeyNotice(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
-    kind: Mapped[NoticeKind] = mapped_column(_str_enum(NoticeKind))
+    kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Why a revoked key was revoked, to follow "because it was": "reported as leaked", or "found by GitHub secret
     # scanning at <url>" with the URL whole.

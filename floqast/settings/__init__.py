@@ -4,8 +4,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from floqast.accounts.models import Role, User
 from floqast.extensions import db
-from floqast.models import Role, User
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timezone
 
 from werkzeug.datastructures import MultiDict
 
-from floqast.models import Team
+from floqast.accounts.models import Team
 
 # Only this form: date.fromisoformat also reads 20260105 and 2026W011, which no date field sends.
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -14,7 +14,7 @@ from flask_login import current_user
 from floqast.extensions import db
 from floqast.keys import actions, allowlist
 from floqast.keys.actions import CannotRegenerate, CannotRoll, NameRefused, NameTaken, PolicyRefused
-from floqast.models import ApiKey, KeyStatus
+from floqast.keys.models import ApiKey, KeyStatus
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day, exact_time
 from floqast.settings.forms import ExpiryForm, RegenerateKeyForm, RollKeyForm

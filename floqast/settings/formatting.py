@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from floqast.models import EXPIRING_SOON_DAYS, KeyStatus, utcnow
+from floqast.columns import utcnow
+from floqast.keys.models import EXPIRING_SOON_DAYS, KeyStatus
 from floqast.settings import bp
 
 NO_EXPIRY = "—"  # a deactivated key's, whose expiry no longer means anything

@@ -11,8 +11,7 @@ from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from floqast.keys import allowlist, tokens
 from floqast.keys.actions import NAME_TAKEN, ROLL_OVERLAPS
-from floqast.keys.policy import KeyPolicy
-from floqast.models import (
+from floqast.keys.models import (
     DESCRIPTION_LENGTH,
     Service,
     name_key,
@@ -21,6 +20,7 @@ from floqast.models import (
     normal_text,
     refused_character,
 )
+from floqast.keys.policy import KeyPolicy
 
 EXPIRATION_CHOICES = [
     SelectChoice("365", "365 days"),

@@ -8,12 +8,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from floqast.accounts.models import Team
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys import actions, tokens
 from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
-from floqast.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus, Team
+from floqast.keys.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus
 from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
 from floqast.settings.activity import DateRange, date_range

@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import ApiKey, utcnow
+from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
 from floqast.usage.days import ApiRequestDay, outcome
 from floqast.usage.models import ApiRequest

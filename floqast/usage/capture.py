@@ -9,8 +9,9 @@ from urllib.parse import quote, unquote_plus
 
 from flask import current_app, g, request
 
+from floqast.columns import clip
 from floqast.keys import tokens
-from floqast.models import USER_AGENT_LENGTH, clip
+from floqast.keys.models import USER_AGENT_LENGTH
 
 REDACTED = "REDACTED"
 MAX_URI_LENGTH = 4096

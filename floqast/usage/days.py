@@ -15,8 +15,8 @@ from sqlalchemy import Date, PrimaryKeyConstraint, Text, bindparam, cast, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from floqast.accounts.models import Team
 from floqast.extensions import db
-from floqast.models import Team
 
 # Statuses that refuse a key's pull (bad key, not allowed, rate limited), counted apart from the rest.
 REFUSED_STATUSES = frozenset({401, 403, 429})

@@ -7,8 +7,9 @@ from sqlalchemy import BigInteger, Index, Integer, PrimaryKeyConstraint, SmallIn
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 
+from floqast.columns import UTCDateTime
 from floqast.extensions import db
-from floqast.models import USER_AGENT_LENGTH, UTCDateTime
+from floqast.keys.models import USER_AGENT_LENGTH
 
 
 class PartitionedPrimaryKey(PrimaryKeyConstraint):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy import func, select
 
 from floqast.extensions import db
-from floqast.models import ApiKey
+from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
 from floqast.usage.days import REFUSED_STATUSES
 from floqast.usage.models import ApiRequest

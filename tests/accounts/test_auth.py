@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from floqast.models import Role
+from floqast.accounts.models import Role
 from helpers import PASSWORD, csrf_token, parse_html, text_of
 
 WRONG = "Incorrect email or password."

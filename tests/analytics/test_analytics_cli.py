@@ -8,13 +8,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Team
 from floqast.analytics.filters import Filters
 from floqast.analytics.models import ChecklistItem, Entity, Folder, Reconciliation
 from floqast.analytics.periods import last_closed_month, months_through, period_end
 from floqast.analytics.records import DATASETS
 from floqast.cli.demo import DEMO_BOOKS, seed_demo_analytics
 from floqast.extensions import db
-from floqast.models import Service, Team
+from floqast.keys.models import Service
 
 GENERATE = ["analytics", "generate", "--entities", "2", "--accounts", "9", "--months", "2", "--through", "2025-02"]
 

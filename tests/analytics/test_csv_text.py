@@ -13,7 +13,7 @@ from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS
 from floqast.extensions import db
-from floqast.models import Service
+from floqast.keys.models import Service
 
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=6, months=2, through=(2025, 3), seed=7,
                 people=("Ann", "Ben", "Cy"))

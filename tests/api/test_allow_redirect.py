@@ -10,11 +10,13 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
+from floqast.accounts.models import Role, Team
 from floqast.analytics.generate import Profile
 from floqast.api import lists
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import ApiKey, Role, Service, Team, utcnow
+from floqast.keys.models import ApiKey, Service
 from helpers import CHECKLISTS, PATHS, RECONCILIATIONS, assert_api_error, logged_requests, validate
 
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=5, months=2, through=(2025, 3), seed=13,

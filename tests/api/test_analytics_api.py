@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select, update
 
+from floqast.accounts.models import Role
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS, flatten
 from floqast.api import export
 from floqast.extensions import db
-from floqast.models import Role, Service
+from floqast.keys.models import Service
 from helpers import CHECKLISTS, PATHS, RECONCILIATIONS
 
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=12, months=3, through=(2025, 3), seed=11,

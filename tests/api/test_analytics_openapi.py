@@ -8,11 +8,11 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_spec
 
+from floqast.accounts.models import Role
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.periods import last_closed_month
 from floqast.api import params
 from floqast.api.params import ALLOW_REDIRECT, PARAMETERS
-from floqast.models import Role
 from helpers import log_in, parse_html, text_of, validate
 
 OPENAPI = "/api/v1/openapi.json"

@@ -4,9 +4,10 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import Service, utcnow
+from floqast.keys.models import Service
 from helpers import (
     CHECKLISTS,
     ME,

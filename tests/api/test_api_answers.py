@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import lookup, tokens
-from floqast.models import Service, utcnow
+from floqast.keys.models import Service
 from helpers import CHECKLISTS, ME, RECONCILIATIONS, assert_api_error, log_in, statements_sent
 
 # ---------------------------------------------------------------- every error is JSON

@@ -7,9 +7,10 @@ from itertools import cycle
 import pytest
 from sqlalchemy import update
 
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey, utcnow
+from floqast.keys.models import ApiKey
 from helpers import (
     AUDIT_TRAIL,
     CHECKLISTS,

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import USER_AGENT_LENGTH, ApiKey, Service, utcnow
+from floqast.keys.models import USER_AGENT_LENGTH, ApiKey, Service
 from helpers import CHECKLISTS, CLIENT_IP, ME, reload, statements_sent
 
 # ---------------------------------------------------------------- Last used

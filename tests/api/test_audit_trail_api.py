@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from floqast.accounts.models import Role
 from floqast.extensions import db
 from floqast.keys.actions import roll_key
-from floqast.models import Role, Service
+from floqast.keys.models import Service
 from helpers import AUDIT_TRAIL, CLIENT_IP, ME, RECONCILIATIONS, assert_api_error, log_rows, validate
 
 JANUARY = datetime(2026, 1, 10, tzinfo=timezone.utc)

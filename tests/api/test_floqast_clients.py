@@ -11,11 +11,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Role
 from floqast.analytics.generate import Profile
 from floqast.analytics.models import Reconciliation
 from floqast.api.params import MAX_PAGE_SIZE
 from floqast.extensions import db
-from floqast.models import Role, Service
+from floqast.keys.models import Service
 from helpers import AUDIT_TRAIL, PATHS, RECONCILIATIONS, serving, validate
 
 BASE_URL = "http://localhost"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from floqast.api.params import PARAMETERS
 from floqast.keys import tokens
-from floqast.models import Service
+from floqast.keys.models import Service
 from helpers import CHECKLISTS, ME, RECONCILIATIONS
 
 ROUTES = [ME, RECONCILIATIONS, CHECKLISTS]

@@ -11,14 +11,16 @@ import os
 import pytest
 from sqlalchemy import insert, text
 
+from floqast.accounts.models import Role
 from floqast.analytics.filters import Filters
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.records import DATASETS
 from floqast.api import export
 from floqast.api.auth import verify
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import lookup, tokens
-from floqast.models import ApiKey, Role, utcnow
+from floqast.keys.models import ApiKey
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, log_in, statements_sent
 
 

@@ -13,7 +13,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from floqast import create_app
 from floqast.analytics.generate import Profile, generate
 from floqast.config import TestConfig
-from floqast.models import Service
+from floqast.keys.models import Service
 
 BOOKS = Profile(entities=(("North", "USD"), ("South", "EUR")), accounts=4, months=2, through=(2025, 2), seed=5,
                 people=("Ann", "Ben"))

@@ -5,10 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from floqast.accounts.models import Role
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.keys.models import ApiKey, Service
 from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
 
 IP = "203.0.113.9"

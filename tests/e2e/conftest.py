@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from floqast.accounts.models import Role, Team, User
+from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys.models import ApiKey, Service
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, Role, Service, Team, User, utcnow
 from helpers import issue_key, serving, sqlite_file_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
+from floqast.accounts.models import Team
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
-from floqast.models import Team
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="these tests run curl, which is not installed")
 

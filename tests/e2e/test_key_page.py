@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from floqast.models import utcnow
+from floqast.columns import utcnow
 from helpers import log_rows
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from e2e.conftest import pull
-from floqast.models import utcnow
+from floqast.columns import utcnow
 from floqast.settings.formatting import day
 from helpers import freeze
 

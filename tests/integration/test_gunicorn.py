@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import Profile, generate
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
-from floqast.models import ApiKey, Role, Team, User
+from floqast.keys.models import ApiKey
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.web.security import CONTENT_SECURITY_POLICY
 from helpers import ME, RECONCILIATIONS, REDIS_URL, free_port, gunicorn_serving, issue_key, on_redis, sqlite_file_app

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
+from floqast.accounts.models import Role
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key
-from floqast.models import ApiKey, KeyStatus, Role, Service, name_key
+from floqast.keys.models import ApiKey, KeyStatus, Service, name_key
 from floqast.notices.outbox import KeyNotice
 from helpers import (
     ME,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from floqast.config import database_url
-from floqast.models import Service
+from floqast.keys.models import Service
 from helpers import REDIS_URL, log_in, on_redis, terminate_other_connections
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

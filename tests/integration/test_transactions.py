@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
+from floqast.accounts.models import User
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
-from floqast.models import ApiKey, KeyStatus, Service, User
+from floqast.keys.models import ApiKey, KeyStatus, Service
 from helpers import csrf_token, log_in
 
 HTMX = {"HX-Request": "true"}

@@ -5,10 +5,11 @@ from sqlalchemy import select
 
 from floqast.api.auth import verify
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import allowlist
 from floqast.keys.allowlist import parse, shown
-from floqast.models import ApiKey, Service, utcnow
+from floqast.keys.models import ApiKey, Service
 from floqast.web.json_errors import ApiError
 from helpers import CHECKLISTS, CLIENT_IP, HTMX, ME, assert_api_error, csrf_token, parse_html, reload, text_of
 

@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from floqast.accounts.models import Role
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens as keys
-from floqast.models import KeyStatus, Role, utcnow
+from floqast.keys.models import KeyStatus
 from floqast.notices.outbox import KeyNotice, NoticeKind
 from helpers import (
     ME,

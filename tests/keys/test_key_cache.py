@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+from floqast.accounts.models import Role, Team, User
 from floqast.extensions import db
 from floqast.keys import cache as key_cache
 from floqast.keys.actions import deactivate_key
-from floqast.models import ApiKey, Role, Team, User
+from floqast.keys.models import ApiKey
 from helpers import (
     CLIENT_IP,
     ME,

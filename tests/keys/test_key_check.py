@@ -6,9 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from floqast.accounts.models import Role
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import lookup, tokens
-from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.keys.models import ApiKey, Service
 
 MOMENT = datetime(2025, 3, 31, 23, 45, 6, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))  # microseconds, another zone
 

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from floqast.accounts.models import Role
 from floqast.api.leaks import MAX_CREDENTIALS
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import KeyStatus, Role, utcnow
+from floqast.keys.models import KeyStatus
 from floqast.notices.outbox import KeyNotice, NoticeKind
 from helpers import (
     HTMX,

@@ -16,11 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
-import floqast.models
+import floqast.columns
 import floqast.notices.outbox
+from floqast.accounts.models import Role
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.actions import deactivate_key, roll_key
-from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.keys.models import ApiKey, Service
 from floqast.notices.outbox import KeyNotice, NoticeKind, notify_key_admins
 from helpers import MailServer, assert_refused, free_port, log_in, parse_html, text_of
 
@@ -34,7 +36,7 @@ def notify(runner):
 
 def freeze(monkeypatch, moment: datetime) -> None:
     """Make the app's clock read `moment`: the teams' dates, and the notices' own."""
-    for module in (floqast.models, floqast.notices.outbox):
+    for module in (floqast.columns, floqast.notices.outbox):
         monkeypatch.setattr(module, "utcnow", lambda: moment)
 
 

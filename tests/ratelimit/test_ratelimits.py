@@ -10,11 +10,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Role, Team, User
 from floqast.api.params import MAX_ENTITY_IDS, MAX_PAGE_SIZE
 from floqast.audit.events import AuditEvent
+from floqast.columns import utcnow
 from floqast.extensions import db, limiter
 from floqast.keys import tokens
-from floqast.models import ApiKey, Role, Team, User, utcnow
+from floqast.keys.models import ApiKey
 from floqast.ratelimit import limits as ratelimits
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, MAX_HEADER_BYTES, MAX_URL_LENGTH, InProcessStorage
 from helpers import (

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from floqast.models import Role
+from floqast.accounts.models import Role
 from helpers import CHECKLISTS, HTMX, ME, RECONCILIATIONS, log_rows, parse_html, text_of
 
 ACTIVITY = "/settings/api-keys/activity"

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions
-from floqast.models import Service, utcnow
+from floqast.keys.models import Service
 from floqast.usage.models import ApiRequest, Refusal
 from helpers import CHECKLISTS, HTMX, ME, RECONCILIATIONS, log_in, log_rows, logged_requests, parse_html, text_of
 

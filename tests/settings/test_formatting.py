@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from floqast.models import Team
+from floqast.accounts.models import Team
 from floqast.settings.formatting import ago, exact_time, expiring_soon, moment
 
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=timezone.utc)

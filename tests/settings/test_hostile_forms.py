@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from floqast.extensions import db
-from floqast.models import Service
+from floqast.keys.models import Service
 from helpers import HTMX, PASSWORD, csrf_token, parse_html, text_of
 
 SCRIPTS = ["<script>alert(1)</script>", '<img src=x onerror="alert(1)">', "</textarea><svg onload=alert(1)>",

@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Role
 from floqast.extensions import db
-from floqast.models import ApiKey, Role
+from floqast.keys.models import ApiKey
 from helpers import HTMX, csrf_token, log_in, parse_html, reload, text_of
 
 VALID_KEY = {"name": "Nightly warehouse load", "expiration": "90", "services": ["reconciliations"]}

@@ -4,7 +4,7 @@ Admins to ask, on every settings route, the blueprint gated as a whole."""
 import pytest
 from test_settings_access import ROUTE_IDS, SETTINGS_ROUTES, call
 
-from floqast.models import Role
+from floqast.accounts.models import Role
 from helpers import HTMX, log_in, parse_html, text_of
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from floqast.extensions import db
-from floqast.models import ApiKey, Service
+from floqast.keys.models import ApiKey, Service
 from floqast.settings.forms import years_later
 from helpers import (
     HTMX,
@@ -341,7 +341,7 @@ def test_invalid_create_without_javascript_answers_the_page_with_the_dialog_open
 
 @pytest.mark.parametrize("status", ["deactivated", "expired"])
 def test_the_name_of_a_key_that_no_longer_works_may_be_reused(admin_client, admin, make_key, team, status):
-    from floqast.models import utcnow
+    from floqast.columns import utcnow
 
     if status == "deactivated":
         make_key(admin, name="Power BI", deleted_at=utcnow(), deleted_by_id=admin.id)

@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from floqast.accounts.models import Role
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import ApiKey, Role, utcnow
+from floqast.keys.models import ApiKey
 from helpers import (
     HTMX,
     ROOT,

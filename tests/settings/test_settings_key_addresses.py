@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.models import utcnow
 from helpers import CLIENT_IP, HTMX, ME, csrf_token, log_rows, parse_html, reload, same_url, text_of, with_next
 
 OFFICE, WAREHOUSE, STRANGER = "198.51.100.24", "203.0.113.50", "192.0.2.66"

@@ -5,11 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from floqast.accounts.models import Role
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions, tokens
 from floqast.keys.actions import KeyStopped, NameTaken
-from floqast.models import ApiKey, Role, Service, utcnow
+from floqast.keys.models import ApiKey, Service
 from helpers import (
     HTMX,
     INVALID_NAMES,

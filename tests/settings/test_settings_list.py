@@ -4,8 +4,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from floqast.accounts.models import Role
 from floqast.extensions import db
-from floqast.models import Role, Service
+from floqast.keys.models import Service
 from floqast.settings.formatting import ago
 from helpers import HTMX, cells, log_in, parse_html, row_names, same_url, tab_counts, text_of
 

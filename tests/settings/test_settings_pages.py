@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from floqast.extensions import db
-from floqast.models import ApiKey
+from floqast.keys.models import ApiKey
 from floqast.settings.routes import KEYS_PER_PAGE
 from helpers import HTMX, csrf_token, issue_key, key_rows, parse_html, row_names, same_url, tab_counts, text_of
 

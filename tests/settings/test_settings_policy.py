@@ -6,10 +6,12 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from floqast.accounts.models import Team
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys.models import ApiKey
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, Team, utcnow
 from helpers import HTMX, ME, cells, csrf_token, freeze, parse_html, text_of
 
 POLICY = "/settings/api-key-policy"

@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions as key_actions
+from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Service, utcnow
 from helpers import (
     HTMX,
     ME,

@@ -5,11 +5,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from floqast.accounts.models import Role
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions as key_actions
+from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.keys.policy import KeyPolicy
-from floqast.models import ApiKey, KeyStatus, Role, Service, utcnow
 from helpers import (
     HTMX,
     KEY_PATTERN,

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from floqast.models import utcnow
+from floqast.columns import utcnow
 from helpers import HTMX, parse_html, row_names, tab_counts, text_of
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import ApiKey
+from floqast.keys.models import ApiKey
 from helpers import HTMX, KEY_PATTERN, csrf_token, revealed_key
 
 

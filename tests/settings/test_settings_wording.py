@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from floqast.accounts.models import Team
 from floqast.api import params
-from floqast.models import ApiKey, Team
+from floqast.keys.models import ApiKey
 from floqast.settings.formatting import count, day, expiry, number, numbers_in
 from helpers import cells, parse_html, text_of
 

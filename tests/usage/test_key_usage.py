@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from floqast.accounts.models import Role
 from floqast.extensions import db
-from floqast.models import Role
 from floqast.notices.outbox import KeyNotice, NoticeKind, notify_key_admins
 from floqast.settings import usage
 from helpers import CLIENT_IP, HTMX, ME, RECONCILIATIONS, log_rows, parse_html, statements_sent, text_of

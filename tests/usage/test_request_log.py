@@ -12,10 +12,12 @@ import pytest
 from flask import Response, g
 from sqlalchemy import event, func, insert, select, text
 
+from floqast.accounts.models import Role
 from floqast.cli import api_log
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.models import Role, Service, utcnow
+from floqast.keys.models import Service
 from floqast.usage import batch, buffer
 from floqast.usage import partitions as log_partitions
 from floqast.usage.buffer import RequestLog, flush_all

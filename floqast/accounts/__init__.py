@@ -1,0 +1,1 @@
+"""Accounts: teams, their users and roles."""
