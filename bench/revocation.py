@@ -229,7 +229,7 @@ def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int
     with app.app_context():
         key, admin = db.session.get(ApiKey, key_id), db.session.get(User, admin_id)
         if kind == "roll end":
-            key.roll(admin, ROLL_OVERLAP, PEPPER.encode(), key.expires_on)
+            actions.roll_key(key, admin, ROLL_OVERLAP, key.expires_on)
             db.session.commit()
             ends = key.roll_ends_at.timestamp()
             return ends, ends

@@ -188,6 +188,7 @@ class Soak:
         """Create a key, then delete one (the oldest extra one), through the models, until the deadline."""
         from floqast.accounts.models import User
         from floqast.extensions import db
+        from floqast.keys import actions
         from floqast.keys.models import ApiKey, Service
 
         extra: list[tuple[ApiKey, str]] = []
@@ -206,7 +207,7 @@ class Soak:
                     self.churn["created"] += 1
                     if len(extra) > 3:
                         old, old_plaintext = extra.pop(0)
-                        self.churn["deleted"] += old.deactivate(by=admin)  # committed when it returns
+                        self.churn["deleted"] += actions.deactivate(old, by=admin)  # committed when it returns
                         with self.lock:
                             self.deleted_at[old_plaintext] = time.monotonic()
                 except Exception as error:  # noqa: BLE001  (counted and reported; the run then fails)

@@ -10,6 +10,7 @@ from floqast.accounts.models import Role, Team, User
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys import queries
 from floqast.keys.models import ApiKey, KeyStatus
 from floqast.keys.policy import KeyPolicy
 from floqast.usage.days import ApiRequestDay
@@ -284,10 +285,10 @@ def test_demo_builds_the_schema_teams_users_and_keys(app, runner, client, empty_
     assert {user.email for user in users()} == set(DEMO_LOGINS)
 
     for team in (acme, globex):
-        counts = ApiKey.count_by_status(team, team.today())
+        counts = queries.count_by_status(team, team.today())
         assert all(counts[status] >= 1 for status in KeyStatus), (team.name, counts)
         # One key in the middle of a roll: working beside its replacement, with days of its overlap left.
-        [rolling] = [key for key in ApiKey.page(team, KeyStatus.ACTIVE, 1, 100, team.today()) if key.roll_ends_at]
+        [rolling] = [key for key in queries.page(team, KeyStatus.ACTIVE, 1, 100, team.today()) if key.roll_ends_at]
         assert rolling.replaced_by.name == rolling.name
         assert rolling.roll_ends_at - utcnow() > timedelta(days=5)
 

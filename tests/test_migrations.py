@@ -15,8 +15,7 @@ from sqlalchemy import table as table_named
 from floqast.accounts.models import Role, Team, User
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys import tokens
-from floqast.keys.models import ApiKey
+from floqast.keys import queries, tokens
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import include_name, is_partition, month_of, next_month, partition_name
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, issue_key
@@ -80,7 +79,7 @@ def test_the_migrated_schema_holds_the_models_and_enforces_uniqueness(app, empty
     db.session.commit()
     db.session.expire_all()
 
-    found = ApiKey.by_plaintext(plaintext, b"pepper")
+    found = queries.by_plaintext(plaintext, b"pepper")
     assert found.id == key.id
     assert found.services == ["reconciliations", "checklists"]
     assert found.last_used_at.tzinfo is not None

@@ -31,7 +31,26 @@ def end_of_day(day: date, zone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), ZoneInfo(zone)).astimezone(timezone.utc)
 
 
-class Team(db.Model):
+class TeamDates:
+    """A team's calendar, from its time zone alone: for a Team and the fast path's CheckedTeam
+    (floqast/keys/lookup.py) alike."""
+
+    __slots__ = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self, now: datetime | None = None) -> date:
+        """The calendar date in the team's time zone."""
+        return (now or columns.utcnow()).astimezone(self.zone).date()
+
+    def end_of_day(self, day: date) -> datetime:
+        """The UTC instant at which `day` ends in the team's time zone."""
+        return end_of_day(day, self.timezone)
+
+
+class Team(TeamDates, db.Model):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,10 +63,6 @@ class Team(db.Model):
     max_key_lifetime_days: Mapped[int | None]
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
     def key_policy(self) -> KeyPolicy:
         return KeyPolicy(bool(self.require_key_expiration), self.max_key_lifetime_days)
 
@@ -55,14 +70,6 @@ class Team(db.Model):
     def key_policy(self, policy: KeyPolicy) -> None:
         self.require_key_expiration = policy.require_expiration
         self.max_key_lifetime_days = policy.max_lifetime_days
-
-    def today(self, now: datetime | None = None) -> date:
-        """The calendar date in the team's time zone."""
-        return (now or columns.utcnow()).astimezone(self.zone).date()
-
-    def end_of_day(self, day: date) -> datetime:
-        """The UTC instant at which `day` ends in the team's time zone."""
-        return end_of_day(day, self.timezone)
 
     @classmethod
     def named(cls, name: str) -> "Team | None":

@@ -15,8 +15,8 @@ from floqast.audit import events
 from floqast.columns import utcnow
 from floqast.config import key_pepper
 from floqast.extensions import db
+from floqast.keys import actions, queries, tokens
 from floqast.keys import lookup as key_check
-from floqast.keys import tokens
 from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.ratelimit.limits import count_api_pull, count_api_refusal
 from floqast.usage.capture import LoggedKey
@@ -210,7 +210,7 @@ def accept(key: ApiKey) -> None:
 def record_use(key: ApiKey) -> None:
     """Write the key's Last used, at most once every LAST_USED_INTERVAL_SECONDS."""
     interval = timedelta(seconds=current_app.config["LAST_USED_INTERVAL_SECONDS"])
-    if key.record_use(request.remote_addr, request.headers.get("User-Agent") or None, interval):
+    if actions.record_use(key, request.remote_addr, request.headers.get("User-Agent") or None, interval):
         db.session.commit()  # before the view: Last used holds even if the view fails, and no row stays locked
 
 
@@ -227,7 +227,7 @@ def record_refusal(refusal: ApiError) -> None:
         return
     presented = "" if isinstance(refusal, KeyInUrl) else header_key()
     parsed = tokens.is_well_formed(presented)
-    key = ApiKey.by_plaintext(presented, key_pepper()) if parsed else None
+    key = queries.by_plaintext(presented, key_pepper()) if parsed else None
     if key is not None:
         g.refused_key = LoggedKey(key.id, key.team_id)
     events.record_api_refusal(refusal.detail, tokens.hint(presented) if parsed else None, key)
@@ -238,7 +238,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
     put in its team's trail, and the refusal says to replace it. It is not revoked: a mistyped curl must
     not stop a nightly load."""
     exposed = [key for text in _well_formed_keys_in_url()[:MAX_KEYS_LOOKED_UP]
-               if (key := ApiKey.by_plaintext(text, key_pepper())) is not None]
+               if (key := queries.by_plaintext(text, key_pepper())) is not None]
     if exposed:
         refusal.detail = f"{refusal.detail} {REPLACE_EXPOSED}"
         g.refused_key = LoggedKey(exposed[0].id, exposed[0].team_id)

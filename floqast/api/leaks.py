@@ -13,7 +13,7 @@ from flask import request
 from floqast.api import bp
 from floqast.config import key_pepper
 from floqast.extensions import db
-from floqast.keys import secret_scanning, tokens
+from floqast.keys import queries, secret_scanning, tokens
 from floqast.keys.actions import revoke_leaked
 from floqast.keys.models import ApiKey, KeyStatus
 from floqast.ratelimit.limits import count_api_refusal, count_revocation_report, read_body
@@ -47,7 +47,7 @@ def key_of_ours(plaintext: str, reason: str) -> ApiKey | None:
     plaintext = plaintext.strip()
     if not tokens.is_well_formed(plaintext):
         return None
-    key = ApiKey.by_plaintext(plaintext, key_pepper())
+    key = queries.by_plaintext(plaintext, key_pepper())
     if key is not None and key.status(key.team.today()) is KeyStatus.ACTIVE:
         revoke_leaked(key, reason, request.remote_addr)
     return key

@@ -1,17 +1,21 @@
-"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses, and
-changing the team's key policy, each with its audit event, for the views, commands and demo alike.
+"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses,
+changing the team's key policy, each with its audit event, and noting a pull's use, for the views, the API, commands
+and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
 
 from datetime import date, timedelta
 
+from sqlalchemy import update
+
+from floqast import columns
 from floqast.accounts.models import Team, User
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
 from floqast.extensions import db
-from floqast.keys import allowlist
+from floqast.keys import allowlist, queries
 from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
 from floqast.keys.policy import KeyPolicy
 from floqast.notices import outbox
@@ -67,8 +71,8 @@ class KeyStopped(ValueError):
 
 def hold_free_name(team: Team, name: str, except_id: int | None = None) -> None:
     """Take the team's name lock and check that no other working key has `name`, or NameTaken."""
-    ApiKey.hold_names(team)  # before reading them: two creates or renames at once cannot both find a name free
-    if name_key(name) in {name_key(taken) for taken in ApiKey.working_names(team, team.today(), except_id)}:
+    queries.hold_names(team)  # before reading them: two creates or renames at once cannot both find a name free
+    if name_key(name) in {name_key(taken) for taken in queries.working_names(team, team.today(), except_id)}:
         raise NameTaken()
 
 
@@ -141,19 +145,43 @@ class CannotRegenerate(ValueError):
     """The key is no longer an expired key that was never replaced (perhaps since a moment ago, by another admin)."""
 
 
-def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
-    """A replacement for a working key and its plaintext (ApiKey.roll), expiring on `expires_on`, with their audit
-    events; the old key keeps working for `overlap`, then stops. CannotRoll when the key was rolled already or no
-    longer works, PolicyRefused when the team's policy does not allow the expiry, NameRefused when the key's name
-    holds a character names may not hold: the caller rolls back.
+def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
+            status: KeyStatus) -> tuple[ApiKey, str] | None:
+    """A new key made by `by` with this one's name, services, description and allowed addresses, expiring on
+    `expires_on`, and its plaintext; the key, while in `status` and never replaced, then points to it and stops after
+    `overlap`. None, for the caller to roll back, when the key was replaced or left `status` meanwhile."""
+    now = columns.utcnow()
+    replacement, plaintext = ApiKey.issue(creator=by, name=key.name, services=key.services, expires_on=expires_on,
+                                          pepper=key_pepper(), allowed_ips=key.allowed_ips)
+    replacement.description = key.description
+    replacement.created_at = now
+    db.session.add(replacement)
+    db.session.flush()  # its id, for the key to point to
+    # One conditional UPDATE: of two admins replacing the key at once, the second finds it replaced.
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, ApiKey.replaced_by_id.is_(None),
+               queries.status_clause(status, key.team.today(now), now))
+        .values(replaced_by_id=replacement.id, roll_ends_at=now + overlap)
+    )
+    db.session.refresh(key)
+    return (replacement, plaintext) if result.rowcount == 1 else None
 
-    No check that the name is free: the old key hands its name to the replacement (ApiKey.working_names).
+
+def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
+    """A replacement for a working key and its plaintext (replace(): everything but the key itself and its expiry
+    carried over), expiring on `expires_on`, with their audit events; the old key keeps working for `overlap`, then
+    stops. CannotRoll when the key was rolled already or no longer works, PolicyRefused when the team's policy does
+    not allow the expiry, NameRefused when the key's name holds a character names may not hold: the caller rolls
+    back.
+
+    No check that the name is free: the old key hands its name to the replacement (queries.working_names).
     """
     if problem := handed_on_name_problem(key):
         raise NameRefused(problem)
-    ApiKey.hold_names(key.team)
+    queries.hold_names(key.team)
     check_policy(key.team, expires_on)
-    rolled = key.roll(by, overlap, key_pepper(), expires_on)
+    rolled = replace(key, by, expires_on, overlap, KeyStatus.ACTIVE)
     if rolled is None:
         raise CannotRoll()
     replacement, plaintext = rolled
@@ -164,15 +192,15 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None)
 
 
 def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiKey, str]:
-    """A new key in place of an expired one (ApiKey.regenerate), expiring on `expires_on`, and its plaintext, with
-    their audit events. NameTaken when a working key has taken the name since, NameRefused when the name holds a
-    character names may not hold, PolicyRefused when the team's policy does not allow the expiry, CannotRegenerate
-    when the key was replaced or deleted meanwhile: the caller rolls back."""
+    """A new key in place of an expired one (replace(), the old key stopping at once), expiring on `expires_on`, and
+    its plaintext, with their audit events. NameTaken when a working key has taken the name since, NameRefused when
+    the name holds a character names may not hold, PolicyRefused when the team's policy does not allow the expiry,
+    CannotRegenerate when the key was replaced or deleted meanwhile: the caller rolls back."""
     if problem := handed_on_name_problem(key):
         raise NameRefused(problem)
     hold_free_name(key.team, key.name)
     check_policy(key.team, expires_on)
-    regenerated = key.regenerate(by, key_pepper(), expires_on)
+    regenerated = replace(key, by, expires_on, timedelta(0), KeyStatus.EXPIRED)
     if regenerated is None:
         raise CannotRegenerate()
     replacement, plaintext = regenerated
@@ -182,8 +210,16 @@ def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiK
 
 
 def end_overlap(key: ApiKey, by: User) -> bool:
-    """Stop a rolled key in its overlap now, with its audit event; False (and no event) when it had stopped."""
-    stopped_now = key.end_overlap()
+    """Stop a rolled key in its overlap now, with its audit event; False (and no event) when it had stopped already
+    (its overlap over, or deleted: by anyone, even a moment ago)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, ApiKey.roll_ends_at > now, ApiKey.deleted_at.is_(None))
+        .values(roll_ends_at=now)
+    )
+    db.session.refresh(key)
+    stopped_now = result.rowcount == 1
     if stopped_now:
         audit.key_event(AuditKind.ROLL_ENDED, key, by,
                         detail=f"Stopped before the end of its overlap; replaced by {key.replaced_by.hint}….")
@@ -207,9 +243,22 @@ def change_allowed_ips(key: ApiKey, allowed_ips: str | None, by: User) -> bool:
     return True
 
 
+def deactivate(key: ApiKey, by: User | None, reason: str | None = None) -> bool:
+    """Soft-delete the key once, for the caller to commit, by a user or (with no user) for a reason; False when
+    it was already deactivated (by anyone)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, ~queries.status_clause(KeyStatus.DEACTIVATED, key.team.today(now), now))
+        .values(deleted_at=now, deleted_by_id=None if by is None else by.id, deactivated_reason=reason)
+    )
+    db.session.refresh(key)
+    return result.rowcount == 1
+
+
 def deactivate_key(key: ApiKey, by: User) -> bool:
     """Deactivate the key, with its audit event; False (and no event) when it was already deactivated."""
-    deactivated_now = key.deactivate(by=by)
+    deactivated_now = deactivate(key, by=by)
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
     return deactivated_now
@@ -228,8 +277,28 @@ def change_key_policy(by: User, policy: KeyPolicy) -> bool:
 def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
     """Deactivate a key reported as leaked (by anyone, from `ip`) for `reason`, with its audit event and a notice to
     its team's admins; False (and no event) when it was already deactivated."""
-    revoked_now = key.deactivate(by=None, reason=reason)
+    revoked_now = deactivate(key, by=None, reason=reason)
     if revoked_now:
         audit.record_revoked_as_leaked(key, reason, ip)
         outbox.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
     return revoked_now
+
+
+def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
+    """Note a pull and where it came from, for the caller to commit, writing at most once per `interval` even across
+    workers; whether it wrote (else there is nothing to commit). `key` is the pull's CheckedKey: its Last used moves
+    on with the write, so that a worker that keeps it (floqast/keys/cache.py) writes once an interval, not on every
+    pull."""
+    now = columns.utcnow()
+    cutoff = now - interval
+    if key.last_used_at is not None and key.last_used_at >= cutoff:
+        return False
+    db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id)
+        .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < cutoff))
+        .values(last_used_at=now, last_used_ip=ip, last_used_user_agent=user_agent)
+        .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
+    )
+    key.last_used_at = now
+    return True

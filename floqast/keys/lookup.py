@@ -3,54 +3,39 @@
 Every API request checks its key, so the check's cost is most of what a keyed request costs beyond an
 unkeyed one: README's benchmark section measures it in row 1 (auth overhead, /api/v1/me against /healthz)
 and row 2 (key check), and commits 19523b8, dc0ad99, 591174a and 4cd4736 measured each step taken here.
-It reads the same values as `ApiKey.by_plaintext`, which tests/keys/test_key_check.py checks for keys in every
+It reads the same values as `queries.by_plaintext`, which tests/keys/test_key_check.py checks for keys in every
 state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
 """
 
-from datetime import timedelta
 from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
-from floqast.accounts.models import Team
-from floqast.columns import utcnow
+from floqast.accounts.models import Team, TeamDates
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.keys.models import ApiKey
+from floqast.keys.models import ApiKey, KeyRules
 
 
-class CheckedTeam:
+class CheckedTeam(TeamDates):
     """A key's team as a pull sees it: read-only values with the Team's own date rules."""
 
     __slots__ = ("id", "timezone", "open_api_enabled")
-    zone, today, end_of_day = Team.zone, Team.today, Team.end_of_day
 
 
-class CheckedKey:
-    """A key as a pull sees it, built from one row of `check`: the ApiKey's values and its own rules
-    (status, services, allowed addresses, expiry, Last used), without an ORM object or a session."""
+class CheckedKey(KeyRules):
+    """A key as a pull sees it, built from one row of `check`: the values of KeyRules.FIELDS and the rules they
+    decide, without an ORM object or a session. Read-only but for Last used, which actions.record_use moves on."""
 
-    COLUMNS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
-               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
-    __slots__ = (*COLUMNS, "team")
-    status, has_service, service_list, allows = ApiKey.status, ApiKey.has_service, ApiKey.service_list, ApiKey.allows
-    expires_at = ApiKey.expires_at
+    __slots__ = (*KeyRules.FIELDS, "team")
 
     def __init__(self, values: dict):
-        for name in self.COLUMNS:
+        for name in KeyRules.FIELDS:
             setattr(self, name, values[name])
         self.team = team = CheckedTeam()
         for name in CheckedTeam.__slots__:
             setattr(team, name, values[f"team__{name}"])
-
-    def record_use(self, ip: str | None, user_agent: str | None, interval: timedelta) -> bool:
-        """ApiKey.record_use, this copy's Last used moved on with it: a worker that keeps the key
-        (floqast/keys/cache.py) writes it once an interval, not on every pull."""
-        wrote = ApiKey.record_use(self, ip, user_agent, interval)
-        if wrote:
-            self.last_used_at = utcnow()
-        return wrote
 
 
 def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
@@ -85,7 +70,7 @@ def lookup(digest: str) -> dict | None:
 def statement():
     """check()'s SELECT: only the columns a pull reads (each one converted costs; datetimes most)."""
     return (
-        select(*(ApiKey.__table__.c[name] for name in CheckedKey.COLUMNS),
+        select(*(ApiKey.__table__.c[name] for name in KeyRules.FIELDS),
                *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
         .join(Team, Team.id == ApiKey.team_id)
         .where(ApiKey.digest == bindparam("digest"))

@@ -12,7 +12,7 @@ from floqast.accounts.models import Team
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.keys import actions, tokens
+from floqast.keys import actions, queries, tokens
 from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
 from floqast.keys.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus
 from floqast.notices.outbox import KeyNotice
@@ -95,9 +95,9 @@ class KeyListing:
         return bool(self.search) or self.unused
 
     def conditions(self) -> list:
-        conditions = [ApiKey.matching(self.search)] if self.search else []
+        conditions = [queries.matching(self.search)] if self.search else []
         if self.unused:
-            conditions.append(ApiKey.unused_for(UNUSED_DAYS))
+            conditions.append(queries.unused_for(UNUSED_DAYS))
         return conditions
 
     def order(self) -> list:
@@ -117,11 +117,11 @@ def key_list(team: Team, listing: KeyListing) -> dict:
     """
     today = team.today()
     conditions = listing.conditions()
-    counts = {status.value: count for status, count in ApiKey.count_by_status(team, today, conditions).items()}
+    counts = {status.value: count for status, count in queries.count_by_status(team, today, conditions).items()}
     counts["all"] = sum(counts.values())
     pages = max(1, -(-counts[listing.status] // KEYS_PER_PAGE))
     listing = replace(listing, page=min(listing.page, pages))
-    keys_shown = ApiKey.page(team, FILTERS[listing.status], listing.page, KEYS_PER_PAGE, today, conditions,
+    keys_shown = queries.page(team, FILTERS[listing.status], listing.page, KEYS_PER_PAGE, today, conditions,
                              listing.order())
     return {
         "keys": keys_shown,
@@ -137,7 +137,7 @@ def new_key_form(**kwargs) -> CreateKeyForm:
     team = current_user.team
     today = team.today()
     # The names of the working keys are for checking a submitted form; an empty dialog needs none of them.
-    taken_names = () if "formdata" in kwargs and kwargs["formdata"] is None else ApiKey.working_names(team, today)
+    taken_names = () if "formdata" in kwargs and kwargs["formdata"] is None else queries.working_names(team, today)
     return CreateKeyForm(today=today, policy=team.key_policy, taken_names=taken_names, **kwargs)
 
 
@@ -244,7 +244,7 @@ def audit_events_page(team_id: int, key_id: int | None = None, kind: AuditKind |
 def edit_key_form(key: ApiKey, **kwargs) -> EditKeyForm:
     """The key's name and description form; a submitted one is checked against the other working keys' names."""
     submitted = kwargs.get("formdata", True) is not None
-    taken_names = ApiKey.working_names(key.team, key.team.today(), except_id=key.id) if submitted else ()
+    taken_names = queries.working_names(key.team, key.team.today(), except_id=key.id) if submitted else ()
     return EditKeyForm(obj=key, taken_names=taken_names, **kwargs)
 
 

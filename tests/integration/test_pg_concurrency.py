@@ -21,6 +21,7 @@ from sqlalchemy import event, func, select
 from floqast.accounts.models import Role
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.keys import queries
 from floqast.keys.actions import deactivate_key
 from floqast.keys.models import ApiKey, KeyStatus, Service, name_key
 from floqast.notices.outbox import KeyNotice
@@ -131,7 +132,8 @@ def assert_one_key_and_five_form_errors(results, team) -> None:
     refused = [body for status, body in results if status == 422]
     assert all("A key that still works already has this name." in body for body in refused)
     db.session.expire_all()
-    working = select(ApiKey.name).where(ApiKey.team_id == team.id, ApiKey.status_clause(KeyStatus.ACTIVE, team.today()))
+    working = select(ApiKey.name).where(ApiKey.team_id == team.id,
+                                        queries.status_clause(KeyStatus.ACTIVE, team.today()))
     assert [name_key(name) for name in db.session.scalars(working)] == ["dup name"]
 
 

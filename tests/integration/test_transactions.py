@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from floqast.accounts.models import User
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
+from floqast.keys import actions, queries
 from floqast.keys.actions import NAME_TAKEN, NameTaken, create_key, deactivate_key
 from floqast.keys.models import ApiKey, KeyStatus, Service
 from helpers import csrf_token, log_in
@@ -85,7 +86,7 @@ def test_a_key_in_a_url_whose_audit_row_fails_is_not_marked_exposed(client, admi
 def test_the_model_and_the_actions_leave_the_commit_to_the_caller(app, admin, make_key):
     key, _ = make_key(admin)
     assert deactivate_key(key, by=admin)
-    key.record_use("203.0.113.9", "curl/8.5.0", timedelta(0))
+    actions.record_use(key, "203.0.113.9", "curl/8.5.0", timedelta(0))
     create_key(admin, "Nightly load", [Service.CHECKLISTS], None)
     db.session.rollback()
     key = reload(key.id)
@@ -116,7 +117,7 @@ def test_creating_a_key_refuses_a_working_keys_name(app, admin, make_key, typed)
 
 def test_a_name_taken_while_the_create_waited_for_the_lock_is_a_form_error(admin_client, admin, team, monkeypatch):
     """Another admin's create with the same name commits between this form's check and the name lock."""
-    hold_names = ApiKey.hold_names
+    hold_names = queries.hold_names
 
     def another_create_commits_first(locked_team):
         key, _ = ApiKey.issue(creator=admin, name="nightly LOAD", services=list(Service), expires_on=None,
@@ -125,13 +126,13 @@ def test_a_name_taken_while_the_create_waited_for_the_lock_is_a_form_error(admin
         db.session.commit()
         hold_names(locked_team)
 
-    monkeypatch.setattr(ApiKey, "hold_names", another_create_commits_first)
+    monkeypatch.setattr(queries, "hold_names", another_create_commits_first)
     token = csrf_token(admin_client, "/settings/api-keys")
     data = {"name": "Nightly load", "expiration": "90", "services": ["reconciliations"], "csrf_token": token}
     response = admin_client.post("/settings/api-keys", data=data, headers=HTMX)
     assert response.status_code == 422
     assert NAME_TAKEN in response.get_data(as_text=True)
-    assert ApiKey.count_by_status(team, team.today())[KeyStatus.ACTIVE] == 1
+    assert queries.count_by_status(team, team.today())[KeyStatus.ACTIVE] == 1
     assert audit_rows() == 0
 
 

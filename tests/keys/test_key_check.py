@@ -1,16 +1,17 @@
-"""The key check's fast path reads what the ORM reads, for keys in every state, on SQLite and PostgreSQL."""
+"""The key check's fast path reads what the ORM reads, and the status rule's SQL twin sorts keys as the rule does, for
+keys in every state, on SQLite and PostgreSQL."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from floqast.accounts.models import Role
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys import lookup, tokens
-from floqast.keys.models import ApiKey, Service
+from floqast.keys import lookup, queries, tokens
+from floqast.keys.models import ApiKey, KeyStatus, Service
 
 MOMENT = datetime(2025, 3, 31, 23, 45, 6, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))  # microseconds, another zone
 
@@ -71,7 +72,7 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
     pepper = app.config["API_KEY_PEPPER"].encode()
     for state, plaintext in key_zoo.items():
         db.session.expire_all()  # the ORM's values from the database, not those the fixture set
-        plain = seen_by_a_pull(ApiKey.by_plaintext(plaintext, pepper))
+        plain = seen_by_a_pull(queries.by_plaintext(plaintext, pepper))
         fast = seen_by_a_pull(lookup.check(plaintext, pepper))
         assert fast == plain, state
     assert {seen_by_a_pull(lookup.check(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
@@ -86,7 +87,7 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
 def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):
     pepper = app.config["API_KEY_PEPPER"].encode()
     unknown = tokens.generate()
-    assert ApiKey.by_plaintext(unknown, pepper) is None
+    assert queries.by_plaintext(unknown, pepper) is None
     assert lookup.check(unknown, pepper) is None
     assert lookup.check(key_zoo["used"], b"another pepper") is None
 
@@ -102,3 +103,28 @@ def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, ad
     db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name="Renamed"))
     db.session.rollback()
     assert db.session.get(ApiKey, key_id).name == "Power BI"
+
+
+def test_the_sql_status_rule_sorts_every_key_as_the_status_rule_does(app, key_zoo, make_team, make_user, make_key):
+    now = utcnow()
+    edges = make_team("Edges Co", timezone="America/Los_Angeles")
+    admin = make_user(edges)
+    today = edges.today(now)
+    for name, fields in {
+        "roll ends this instant": {"roll_ends_at": now},
+        "roll ends a moment later": {"roll_ends_at": now + timedelta(microseconds=1)},
+        "last day today": {"expires_on": today},
+        "deleted and expired": {"deleted_at": MOMENT, "expires_on": today - timedelta(days=1)},
+        "rolling and expired": {"roll_ends_at": now + timedelta(hours=1), "expires_on": today - timedelta(days=1)},
+        "rolled out, its last day to come": {"roll_ends_at": MOMENT, "expires_on": today + timedelta(days=1)},
+    }.items():
+        make_key(admin, name, **fields)
+    db.session.expire_all()
+    keys = db.session.scalars(select(ApiKey)).all()
+    assert len(keys) == len(key_zoo) + 6
+    for key in keys:
+        today = key.team.today(now)
+        in_sql = {status for status in KeyStatus
+                  if db.session.scalar(select(ApiKey.id).where(ApiKey.id == key.id,
+                                                               queries.status_clause(status, today, now)))}
+        assert in_sql == {key.status(today, now)}, key.name

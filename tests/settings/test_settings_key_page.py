@@ -9,7 +9,7 @@ from floqast.accounts.models import Role
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys import actions, tokens
+from floqast.keys import actions, queries, tokens
 from floqast.keys.actions import KeyStopped, NameTaken
 from floqast.keys.models import ApiKey, Service
 from helpers import (
@@ -333,7 +333,7 @@ def test_a_key_that_no_longer_works_cannot_be_edited(admin_client, admin, make_k
 
 
 def test_a_key_deactivated_while_the_edit_waited_for_the_name_lock_is_not_edited(app, admin, power_bi, monkeypatch):
-    hold_names = ApiKey.hold_names
+    hold_names = queries.hold_names
 
     def deactivated_meanwhile(team):
         hold_names(team)
@@ -341,7 +341,7 @@ def test_a_key_deactivated_while_the_edit_waited_for_the_name_lock_is_not_edited
         db.session.execute(ApiKey.__table__.update().where(ApiKey.id == power_bi.id)
                            .values(deleted_at=utcnow(), deleted_by_id=admin.id))
 
-    monkeypatch.setattr(ApiKey, "hold_names", deactivated_meanwhile)
+    monkeypatch.setattr(queries, "hold_names", deactivated_meanwhile)
 
     with pytest.raises(KeyStopped):
         actions.edit_key(power_bi, "Renamed", None, by=admin)

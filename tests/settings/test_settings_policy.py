@@ -10,6 +10,7 @@ from floqast.accounts.models import Team
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys import queries
 from floqast.keys.models import ApiKey
 from floqast.keys.policy import KeyPolicy
 from helpers import HTMX, ME, cells, csrf_token, freeze, parse_html, text_of
@@ -316,7 +317,7 @@ def test_a_stricter_policy_saved_while_a_create_is_checked_still_refuses_it(admi
     freeze(monkeypatch, NOON)
     team.timezone = ZONE
     set_policy(team)  # no policy: 365 days passes the form
-    take_lock = ApiKey.hold_names
+    take_lock = queries.hold_names
 
     def saved_meanwhile(team_to_lock):
         with db.engine.begin() as other_admin:
@@ -324,7 +325,7 @@ def test_a_stricter_policy_saved_while_a_create_is_checked_still_refuses_it(admi
                                 .values(require_key_expiration=True, max_key_lifetime_days=90))
         take_lock(team_to_lock)
 
-    monkeypatch.setattr(ApiKey, "hold_names", saved_meanwhile)
+    monkeypatch.setattr(queries, "hold_names", saved_meanwhile)
     response = create(admin_client, htmx, expiration="365")
 
     assert_refused_next_to(response, "expiration", LIMIT_90)
