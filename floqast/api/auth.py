@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from functools import lru_cache, wraps
 from typing import NoReturn
 
-from flask import current_app, g, request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import update
 from werkzeug.http import http_date
 
@@ -173,7 +173,7 @@ def accepted_as_kept(cache, digest: str, kept) -> bool:
         key = authorized(kept.key)
     except ApiError:
         return False
-    g.api_key = key
+    request.context.key = key
     if not count_api_pull(unless_changed=cache.unless_changed(kept)):
         cache.forget(digest)
         return False
@@ -189,12 +189,12 @@ def required_service(endpoint: str) -> Service | None:
 def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
     """Count a refused authentication against the client's address, put it in the audit trail (under `key` when
     the refused key is known, else as the request presented it), and raise it."""
-    g.pop("api_key", None)  # a kept copy's, which the database refused
+    request.context.key = None  # a kept copy's, which the database refused
     count_api_refusal()  # past the client's limit: a 429 instead, and no audit row
     if key is None:
         record_refusal(refusal)
     else:
-        g.refused_key = LoggedKey(key.id, key.team_id)
+        request.context.refused_key = LoggedKey(key.id, key.team_id)
         events.record_api_refusal(refusal.detail, key.hint, key)
     db.session.commit()
     raise refusal
@@ -202,7 +202,7 @@ def refuse(refusal: ApiError, key: ApiKey | None = None) -> NoReturn:
 
 def accept(key: ApiKey) -> None:
     """Let the request through as `key`'s: one more pull on its rate limit (a 429 past it), and Last used."""
-    g.api_key = key
+    request.context.key = key
     count_api_pull()
     record_use(key)
 
@@ -229,7 +229,7 @@ def record_refusal(refusal: ApiError) -> None:
     parsed = tokens.is_well_formed(presented)
     key = queries.by_plaintext(presented, key_pepper()) if parsed else None
     if key is not None:
-        g.refused_key = LoggedKey(key.id, key.team_id)
+        request.context.refused_key = LoggedKey(key.id, key.team_id)
     events.record_api_refusal(refusal.detail, tokens.hint(presented) if parsed else None, key)
 
 
@@ -241,7 +241,7 @@ def record_exposed_keys(refusal: KeyInUrl) -> bool:
                if (key := queries.by_plaintext(text, key_pepper())) is not None]
     if exposed:
         refusal.detail = f"{refusal.detail} {REPLACE_EXPOSED}"
-        g.refused_key = LoggedKey(exposed[0].id, exposed[0].team_id)
+        request.context.refused_key = LoggedKey(exposed[0].id, exposed[0].team_id)
     for key in exposed:
         db.session.execute(
             update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
@@ -257,7 +257,7 @@ def requires_service(service: Service):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            check_service(g.api_key, service)
+            check_service(request.context.key, service)
             return view(*args, **kwargs)
 
         wrapper.required_service = service
@@ -286,7 +286,7 @@ def sunset_link() -> str:
 def tell_about_the_key(response):
     """Every answer to a pull with a working key tells the script when its key expires (X-API-Key-Expires-At), and
     during a roll's overlap when the old key stops (Sunset, RFC 8594, with its Link), from the checked key alone."""
-    key = g.get("api_key")
+    key = request.context.key
     if key is None:
         return response
     if key.expires_on is not None:

@@ -9,7 +9,7 @@ first request. Readable, not secret: it holds nothing the first request's URL di
 
 from functools import wraps
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from floqast.api import bp
@@ -34,7 +34,7 @@ def allows_redirect(check, formats=(JSON,)):
         def view():
             chosen = request.accept_mimetypes.best_match(formats) or formats[0]
             query = without_allow_redirect(request.query_string.decode())
-            pull = Pull(g.api_key, url_for(request.endpoint), query, chosen)
+            pull = Pull(request.context.key, url_for(request.endpoint), query, chosen)
             if not parse_allow_redirect(request.args):
                 return answer(pull)
             check(pull.args)
@@ -88,7 +88,8 @@ def download(token: str):
         raise not_a_link("This download link no longer leads anywhere.")
     pull, service = Pull(key, url_for(endpoint), query, chosen), required_service(endpoint)
     # What a request log shows for this download, refused or not: the list, its query and service, never the link.
-    g.logged_uri, g.logged_service = pull.url, service and service.label
+    context = request.context
+    context.logged_uri, context.logged_service = pull.url, service and service.label
     try:
         check_working(key, request.remote_addr)
         check_service(key, service)

@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import g
+from flask import request
 
 from floqast.analytics.records import DATASETS, iso_utc
 from floqast.api import bp
@@ -20,7 +20,7 @@ RECONCILIATIONS, CHECKLISTS = DATASETS[Service.RECONCILIATIONS], DATASETS[Servic
 @bp.get("/me")
 def me():
     """The key making the request."""
-    key = g.api_key
+    key = request.context.key
     return {
         "data": {
             "apiKeyId": str(key.id),

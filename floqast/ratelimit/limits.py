@@ -16,7 +16,7 @@ import threading
 import time
 from functools import cache, lru_cache
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, WindowStats, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -137,7 +137,7 @@ def login_allowed(email: str) -> bool:
     tightest = describe_login_limits(email)
     if tightest is None or tightest.remaining > 0:
         return True
-    g.rate_limit_headers["Retry-After"] = retry_after(tightest.reset_time)
+    request.context.rate_limit_headers["Retry-After"] = retry_after(tightest.reset_time)
     return False
 
 
@@ -164,7 +164,7 @@ def describe_login_limits(email: str) -> WindowStats | None:
         current_app.logger.warning("rate-limit storage unreachable; login not limited", exc_info=True)
         return None
     item, window = min(windows, key=lambda counted: (counted[1].remaining, -counted[1].reset_time))
-    g.rate_limit_headers = rate_limit_headers(item, window.remaining, window.reset_time)
+    request.context.rate_limit_headers = rate_limit_headers(item, window.remaining, window.reset_time)
     return window
 
 
@@ -185,7 +185,7 @@ def count_api_pull(unless_changed: tuple[str, bytes] | None = None) -> bool:
     a 429. The rate-limit headers go on the response. Whether it was counted: not when `unless_changed`, a Redis
     key and the value it should hold (floqast/keys/cache.py's change mark, checked in the same round trip), holds
     another; nor when the storage cannot be reached."""
-    return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{g.api_key.id}",
+    return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{request.context.key.id}",
                         unless_changed=unless_changed)
 
 
@@ -196,9 +196,9 @@ def count_within(rate: str, message, *identity: str, unless_changed: tuple[str, 
     if counted is None:
         return False
     item, hits, reset_at = counted
-    g.rate_limit_headers = rate_limit_headers(item, item.amount - hits, reset_at)
+    request.context.rate_limit_headers = headers = rate_limit_headers(item, item.amount - hits, reset_at)
     if hits > item.amount:
-        g.rate_limit_headers["Retry-After"] = retry_after(reset_at)
+        headers["Retry-After"] = retry_after(reset_at)
         raise ApiRateLimited(message())
     return True
 
@@ -213,7 +213,7 @@ def count_api_refusal() -> None:
         return
     item, hits, reset_at = counted
     if hits > item.amount:
-        g.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
+        request.context.rate_limit_headers = {"Retry-After": retry_after(reset_at)}
         raise ApiRateLimited(f"Too many refused requests from this address (at most {rate}). Check the API key, "
                              "then wait for the number of seconds in the Retry-After header before retrying.")
 
@@ -327,7 +327,7 @@ def counted_here() -> bool:
 
 
 def add_rate_limit_headers(response):
-    for name, value in g.get("rate_limit_headers", {}).items():
+    for name, value in (request.context.rate_limit_headers or {}).items():
         response.headers[name] = value
     return response
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 from urllib.parse import quote, unquote_plus
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from floqast.columns import clip
 from floqast.keys import tokens
@@ -52,19 +52,18 @@ class Captured(NamedTuple):
 def log_api_request(response):
     """Buffer an /api/ request whose key names a team (accepted, or refused with a key of ours): its raw values
     only, since a row's uri, service and clipping can wait for the batch."""
-    # A read through one of Flask's proxies costs about a microsecond, more than the rest of this hook together,
-    # and g.get is a Python call: each object is read through its proxy once, g's attributes as a dict.
+    # A read through one of Flask's proxies costs about a microsecond, more than the rest of this hook together:
+    # each object is read through its proxy once.
     live = request._get_current_object()
     if not live.is_api:
         return response
-    found = vars(g._get_current_object())
-    key = found.get("api_key") or found.get("refused_key")
+    context = live.context
+    key = context.key or context.refused_key
     if key is None:
         return response
     current_app._get_current_object().extensions["request_log"].add((
         time.time(), key.team_id, key.id, live.method, live.remote_addr, response.status_code,
-        found.get("logged_uri"), found.get("logged_service"), live.path, live.query_string, live.endpoint,
-        found.get("refusal"),
+        context.logged_uri, context.logged_service, live.path, live.query_string, live.endpoint, context.refusal,
         live.environ.get("HTTP_USER_AGENT"),
     ))
     return response

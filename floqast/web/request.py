@@ -1,11 +1,13 @@
-"""The app's request class: whether a request is for the key-authenticated API or from htmx, and query
-strings that are not valid UTF-8 read rather than a 500; and which redirect targets stay on this site."""
+"""The app's request class: whether a request is for the key-authenticated API or from htmx, its typed context,
+and query strings that are not valid UTF-8 read rather than a 500; and which redirect targets stay on this site."""
 
 import re
 from urllib.parse import urlsplit
 
 from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
+
+from floqast.web.context import ApiContext
 
 API_PREFIX = "/api/"
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -14,6 +16,7 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 class Request(FlaskRequest):
     def __init__(self, environ, *args, **kwargs):
         super().__init__(environ, *args, **kwargs)
+        self.context = ApiContext()
         # Werkzeug decodes the raw query string as strict UTF-8 (for args, full_path, url), so a raw 0xff byte,
         # which curl sends and gunicorn passes on as it is, raised UnicodeDecodeError wherever it was read.
         # Percent-encode such bytes once: args then keeps them percent-encoded, as it does for "%ff".

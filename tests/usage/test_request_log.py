@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from flask import Response, g
+from flask import Response, request
 from sqlalchemy import event, func, insert, select, text
 
 from floqast.accounts.models import Role
@@ -161,7 +161,7 @@ def test_a_key_in_the_path_is_never_logged(api_get, admin, make_key):
 def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_ended(app, team):
     plaintext = tokens.generate()
     with app.test_request_context(f"/api/v1/downloads/{plaintext}?filter[x]={plaintext}"):
-        g.api_key = LoggedKey(7, team.id)
+        request.context.key = LoggedKey(7, team.id)
         log_api_request(Response())
     [row] = logged_requests()
     assert row.uri == "/api/v1/downloads/REDACTED?filter[x]=REDACTED"
@@ -170,7 +170,7 @@ def test_a_key_in_the_path_is_redacted_in_the_row_made_after_its_request_has_end
 def test_a_path_part_holding_a_key_is_redacted(app, team):
     plaintext = tokens.generate()
     with app.test_request_context(f"/api/v1/downloads/link-{plaintext}"):
-        g.api_key = LoggedKey(7, team.id)
+        request.context.key = LoggedKey(7, team.id)
         log_api_request(Response())
     [row] = logged_requests()
     assert row.uri == "/api/v1/downloads/REDACTED"
@@ -457,7 +457,7 @@ def test_values_too_long_for_their_columns_are_clipped_so_the_batch_is_written(a
     # One value too long would make PostgreSQL refuse the whole batch: an address from a proxy header, or a
     # service label a view sets.
     with app.test_request_context(ME, environ_base={"REMOTE_ADDR": "9" * 100}):
-        g.api_key, g.logged_service = LoggedKey(7, team.id), "S" * 100
+        request.context.key, request.context.logged_service = LoggedKey(7, team.id), "S" * 100
         log_api_request(Response())
     [row] = logged_requests()
     assert (row.source_ip, row.service, row.api_key_id) == ("9" * 45, "S" * 32, 7)
@@ -486,8 +486,9 @@ def test_gunicorn_workers_write_what_they_hold_when_they_stop(make_app, make_tea
 def test_a_view_may_name_the_uri_and_service_to_log(app, team):
     # A signed download URL is a credential: its view logs the query it stands for instead of its token.
     with app.test_request_context("/api/v1/downloads/secret-token"):
-        g.api_key = LoggedKey(7, team.id)
-        g.logged_uri, g.logged_service = f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics"
+        request.context.key = LoggedKey(7, team.id)
+        request.context.logged_uri = f"{CHECKLISTS}?filter[month]=May"
+        request.context.logged_service = "Checklist Analytics"
         log_api_request(Response())
     [row] = logged_requests()
     assert (row.uri, row.service) == (f"{CHECKLISTS}?filter[month]=May", "Checklist Analytics")
