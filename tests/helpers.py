@@ -96,6 +96,12 @@ def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_o
     return key, plaintext
 
 
+def key_by_plaintext(plaintext: str, pepper: bytes | None = None) -> ApiKey | None:
+    """The key (ORM) whose digest under the app's pepper, or `pepper`, is the plaintext's."""
+    digest = tokens.digest(plaintext, pepper or current_app.config["API_KEY_PEPPER"].encode())
+    return db.session.scalar(select(ApiKey).where(ApiKey.digest == digest))
+
+
 def freeze(monkeypatch, moment: datetime) -> None:
     """Make the app's clock (floqast.columns.utcnow, as the key and team rules read it) read `moment`."""
     monkeypatch.setattr(floqast.columns, "utcnow", lambda: moment)

@@ -15,10 +15,10 @@ from sqlalchemy import table as table_named
 from floqast.accounts.models import Role, Team, User
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys import queries, tokens
+from floqast.keys import tokens
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import include_name, is_partition, month_of, next_month, partition_name
-from helpers import CLIENT_IP, ME, RECONCILIATIONS, issue_key
+from helpers import CLIENT_IP, ME, RECONCILIATIONS, issue_key, key_by_plaintext
 
 # The migration that redacts keys the request log kept inside a parameter.
 REDACTS_KEYS_INSIDE_PARAMETERS = "fb9987f3bcb6"
@@ -79,7 +79,7 @@ def test_the_migrated_schema_holds_the_models_and_enforces_uniqueness(app, empty
     db.session.commit()
     db.session.expire_all()
 
-    found = queries.by_plaintext(plaintext, b"pepper")
+    found = key_by_plaintext(plaintext, b"pepper")
     assert found.id == key.id
     assert found.services == ["reconciliations", "checklists"]
     assert found.last_used_at.tzinfo is not None

@@ -11,11 +11,9 @@ import json
 from flask import request
 
 from floqast.api import bp
-from floqast.config import key_pepper
 from floqast.extensions import db
-from floqast.keys import queries, secret_scanning, tokens
-from floqast.keys.actions import revoke_leaked
-from floqast.keys.models import ApiKey, KeyStatus
+from floqast.keys import secret_scanning
+from floqast.keys.leaks import revoke_reported
 from floqast.ratelimit.limits import count_api_refusal, count_revocation_report, read_body
 from floqast.web.json_errors import ApiError
 
@@ -41,18 +39,6 @@ def json_body(raw: bytes, expected: str):
         raise bad_body(f"The body is not JSON. {expected}") from None
 
 
-def key_of_ours(plaintext: str, reason: str) -> ApiKey | None:
-    """The key of ours `plaintext` is, revoked for `reason` first if it still worked; None for any other text,
-    and no lookup for text that fails our checksum."""
-    plaintext = plaintext.strip()
-    if not tokens.is_well_formed(plaintext):
-        return None
-    key = queries.by_plaintext(plaintext, key_pepper())
-    if key is not None and key.status(key.team.today()) is KeyStatus.ACTIVE:
-        revoke_leaked(key, reason, request.remote_addr)
-    return key
-
-
 def reported_credentials(body) -> list[str]:
     """The list of a revocation report's body, or a 400 naming what is wrong with it."""
     if not isinstance(body, dict) or set(body) != {"credentials"}:
@@ -70,8 +56,7 @@ def revoke_credentials():
     """Revoke each working key of ours in the list, whoever sends it; the same answer whatever the keys were."""
     count_revocation_report()
     credentials = reported_credentials(json_body(read_body(), REVOKE_BODY))
-    for plaintext in dict.fromkeys(credentials):
-        key_of_ours(plaintext, REPORTED)
+    revoke_reported([(plaintext, REPORTED) for plaintext in dict.fromkeys(credentials)], request.remote_addr)
     db.session.commit()
     return {"data": {"received": len(credentials)}}, 202
 
@@ -88,6 +73,12 @@ def github_matches(body) -> list[dict]:
     return body
 
 
+def found_by_github(match: dict) -> str:
+    """Why a key GitHub found is revoked: where GitHub found it, when it says."""
+    url = match.get("url", "").strip()
+    return f"{FOUND_BY_GITHUB} at {url}" if url else FOUND_BY_GITHUB
+
+
 @bp.post("/secret-scanning/github")
 def github_secret_scanning():
     """GitHub's report of keys found in public code: its signature is checked over the raw body before the body
@@ -98,11 +89,9 @@ def github_secret_scanning():
     if not secret_scanning.signed_by_github(raw, identifier, signature):
         count_api_refusal()  # past the client's limit: a 429 instead
         raise ApiError(401, "Unauthorized", NOT_SIGNED)
-    answer = []
-    for match in github_matches(json_body(raw, GITHUB_BODY)):
-        url = match.get("url", "").strip()
-        key = key_of_ours(match["token"], f"{FOUND_BY_GITHUB} at {url}" if url else FOUND_BY_GITHUB)
-        label = "false_positive" if key is None else "true_positive"
-        answer.append({"token_raw": match["token"], "token_type": match["type"], "label": label})
+    matches = github_matches(json_body(raw, GITHUB_BODY))
+    ours = revoke_reported([(match["token"], found_by_github(match)) for match in matches], request.remote_addr)
     db.session.commit()
-    return answer
+    return [{"token_raw": match["token"], "token_type": match["type"],
+             "label": "true_positive" if of_ours else "false_positive"}
+            for match, of_ours in zip(matches, ours, strict=True)]

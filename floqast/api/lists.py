@@ -13,11 +13,10 @@ from flask import current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from floqast.api import bp
-from floqast.api.auth import accept, check_service, check_working, refuse, refuse_key_in_url, required_service
+from floqast.api.auth import accept, api_error, refuse, refuse_key_in_url, required_service
 from floqast.api.params import BadParameter, parse_allow_redirect
 from floqast.api.pulls import JSON, Pull, without_allow_redirect
-from floqast.extensions import db
-from floqast.keys.models import ApiKey
+from floqast.keys.authenticate import AuthenticatedKey, authenticate_id
 from floqast.web.json_errors import ApiError
 
 SALT = "floqast.api.download"
@@ -76,24 +75,22 @@ def read_link(token: str) -> tuple[int, str, str, str]:
 
 @bp.get("/downloads/<token>")
 def download(token: str):
-    """The answer behind a download link, if its key still works: the link is the credential, so a key header
-    is not needed (and is not read if sent)."""
+    """The answer behind a download link, if its key still works, judged as a pull's is: the link is the credential,
+    so a key header is not needed (and is not read if sent)."""
     refuse_key_in_url()
     if request.args:
         raise BadParameter(next(iter(request.args)), "a download link takes no parameters; use it as it was given.")
     key_id, endpoint, query, chosen = read_link(token)
-    key = db.session.get(ApiKey, key_id)
     answer = getattr(current_app.view_functions.get(endpoint), "answer", None)
-    if key is None or answer is None:
+    service = required_service(endpoint)
+    judged = None if answer is None else authenticate_id(key_id, request.remote_addr, service)
+    if judged is None:
         raise not_a_link("This download link no longer leads anywhere.")
-    pull, service = Pull(key, url_for(endpoint), query, chosen), required_service(endpoint)
+    pull = Pull(judged.key, url_for(endpoint), query, chosen)
     # What a request log shows for this download, refused or not: the list, its query and service, never the link.
     context = request.context
     context.logged_uri, context.logged_service = pull.url, service and service.label
-    try:
-        check_working(key, request.remote_addr)
-        check_service(key, service)
-    except ApiError as refusal:
-        refuse(refusal, key)
-    accept(key)
+    if not isinstance(judged, AuthenticatedKey):
+        refuse(api_error(judged), judged.key)
+    accept(judged.key)
     return answer(pull)

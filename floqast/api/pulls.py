@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from werkzeug.datastructures import ImmutableMultiDict
 
 from floqast.api.params import ALLOW_REDIRECT
-from floqast.keys.models import ApiKey
+from floqast.keys.lookup import CheckedKey
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -23,7 +23,7 @@ class Pull:
     """A list answer's inputs: the key (its team's records), the list's path, its raw query string without
     allowRedirect, and the format (JSON or CSV)."""
 
-    key: ApiKey  # or the CheckedKey that a request's authentication reads: its id and team are what is used
+    key: CheckedKey
     path: str
     query: str
     format: str

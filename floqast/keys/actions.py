@@ -22,6 +22,8 @@ from floqast.notices import outbox
 from floqast.notices.outbox import NoticeKind
 
 NAME_TAKEN = "A key that still works already has this name. Choose another name."
+REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
+                   "new key and delete it.")
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
 # How long a rolled key keeps working beside its replacement, as the roll dialog offers it.
 ROLL_OVERLAPS = {
@@ -302,3 +304,14 @@ def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta)
     )
     key.last_used_at = now
     return True
+
+
+def mark_exposed(key) -> None:
+    """Note that a key of ours was seen in a URL (from its first time on), with an event in its team's trail that
+    says to replace it, for the caller to commit. It is not revoked: a mistyped curl must not stop a nightly load."""
+    db.session.execute(
+        update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
+        .values(exposed_in_url_at=columns.utcnow())
+        .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
+    )
+    audit.record_key_in_url(key, REPLACE_EXPOSED)

@@ -3,8 +3,8 @@
 Every API request checks its key, so the check's cost is most of what a keyed request costs beyond an
 unkeyed one: README's benchmark section measures it in row 1 (auth overhead, /api/v1/me against /healthz)
 and row 2 (key check), and commits 19523b8, dc0ad99, 591174a and 4cd4736 measured each step taken here.
-It reads the same values as `queries.by_plaintext`, which tests/keys/test_key_check.py checks for keys in every
-state, on SQLite and PostgreSQL. Only the API's authentication reads keys this way.
+It reads the same values as the ORM, which tests/keys/test_key_check.py checks for keys in every state, on SQLite
+and PostgreSQL. Only the verifier (floqast/keys/authenticate.py) reads keys this way.
 """
 
 from functools import cache, lru_cache
@@ -14,7 +14,6 @@ from sqlalchemy.exc import DBAPIError
 
 from floqast.accounts.models import Team, TeamDates
 from floqast.extensions import db
-from floqast.keys import tokens
 from floqast.keys.models import ApiKey, KeyRules
 
 
@@ -38,11 +37,6 @@ class CheckedKey(KeyRules):
             setattr(team, name, values[f"team__{name}"])
 
 
-def check(plaintext: str, pepper: bytes) -> CheckedKey | None:
-    """What a pull needs to know about the key `plaintext`, read in one indexed query without the ORM session."""
-    return check_digest(tokens.digest(plaintext, pepper))
-
-
 def check_digest(digest: str) -> CheckedKey | None:
     """What a pull needs to know about the key with `digest`, read in one indexed query without the ORM session.
 
@@ -50,42 +44,54 @@ def check_digest(digest: str) -> CheckedKey | None:
     cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
     through the session.
     """
+    return check_by("digest", digest)
+
+
+def check_id(key_id: int) -> CheckedKey | None:
+    """What a pull needs to know about the key with id `key_id` (a download link names its key so), as check_digest
+    reads it."""
+    return check_by("id", key_id)
+
+
+def check_by(column: str, value) -> CheckedKey | None:
+    """The CheckedKey whose `column` is `value`, or None."""
     try:
-        values = lookup(digest)
+        values = lookup(column, value)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         # The pooled connection had died since its last use (floqast/pool.py pings only idle ones): a read
         # is safe to send again, once, on a new connection. A database still down fails again: a 503.
-        values = lookup(digest)
+        values = lookup(column, value)
     return None if values is None else CheckedKey(values)
 
 
-def lookup(digest: str) -> dict | None:
-    """The key row for `digest`."""
-    return KeyLookup.compiled_for(db.engine.dialect).run(db.engine, digest)
+def lookup(column: str, value) -> dict | None:
+    """The key row whose `column` (unique) is `value`."""
+    return KeyLookup.compiled_for(db.engine.dialect, column).run(db.engine, value)
 
 
 @cache
-def statement():
-    """check()'s SELECT: only the columns a pull reads (each one converted costs; datetimes most)."""
+def statement(column: str):
+    """The key check's SELECT by `column`: only the columns a pull reads (each one converted costs; datetimes most)."""
     return (
         select(*(ApiKey.__table__.c[name] for name in KeyRules.FIELDS),
                *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
         .join(Team, Team.id == ApiKey.team_id)
-        .where(ApiKey.digest == bindparam("digest"))
+        .where(ApiKey.__table__.c[column] == bindparam(column))
     )
 
 
 class KeyLookup:
-    """check()'s SELECT compiled once for a dialect and run on the pooled driver connection's own cursor,
+    """A key check's SELECT compiled once for a dialect and run on the pooled driver connection's own cursor,
     its row converted by the columns' own result processors: what Core does, without the statement cache
     lookup, execution context and result objects that cost more than the lookup itself."""
 
-    def __init__(self, dialect):
-        select_key = statement()
+    def __init__(self, dialect, column: str):
+        select_key = statement(column)
         compiled = select_key.compile(dialect=dialect)
         self.dialect = dialect
+        self.column = column
         self.sql = compiled.string
         self.positional = compiled.positional
         self.columns = [
@@ -94,12 +100,12 @@ class KeyLookup:
         ]
 
     @classmethod
-    @lru_cache(maxsize=4)
-    def compiled_for(cls, dialect) -> "KeyLookup":
-        return cls(dialect)
+    @lru_cache(maxsize=8)
+    def compiled_for(cls, dialect, column: str) -> "KeyLookup":
+        return cls(dialect, column)
 
-    def run(self, engine, digest: str) -> dict | None:
-        """The key row for `digest` as {column label: value}, or None, read on a driver connection from `engine`'s
+    def run(self, engine, value) -> dict | None:
+        """The key row for `value` as {column label: value}, or None, read on a driver connection from `engine`'s
         pool (checked out and in by the pool alone: a Core Connection, and its isolation level set and reset, cost
         a pull more than the SELECT's own Python)."""
         dbapi_error = self.dialect.loaded_dbapi.Error
@@ -115,7 +121,7 @@ class KeyLookup:
             try:
                 cursor = dbapi_connection.cursor()
                 try:
-                    cursor.execute(self.sql, (digest,) if self.positional else {"digest": digest})
+                    cursor.execute(self.sql, (value,) if self.positional else {self.column: value})
                     row = cursor.fetchone()
                 finally:
                     cursor.close()

@@ -86,7 +86,7 @@ class KeyRules:
     alike; FIELDS are the ones they and a pull's views read, all that the fast path reads of a key."""
 
     __slots__ = ()
-    FIELDS = ("id", "team_id", "created_by_id", "name", "services", "expires_on", "last_used_at", "deleted_at",
+    FIELDS = ("id", "team_id", "created_by_id", "name", "hint", "services", "expires_on", "last_used_at", "deleted_at",
               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:

@@ -2,15 +2,13 @@
 tab's pages, counts and filters, the names working keys hold, and the team lock a name is checked under."""
 
 from datetime import date, datetime, timedelta
-from functools import cache
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from floqast import columns
 from floqast.accounts.models import Team
 from floqast.extensions import db
-from floqast.keys import tokens
 from floqast.keys.models import ApiKey
 from floqast.keys.state import KeyStatus
 
@@ -93,15 +91,3 @@ def working_names(team: Team, today: date, except_id: int | None = None) -> list
         query = query.where(ApiKey.id != except_id)
     return list(db.session.scalars(query))
 
-
-def by_plaintext(plaintext: str, pepper: bytes) -> ApiKey | None:
-    """The key a well-formed plaintext belongs to, with its team, in one indexed query."""
-    return db.session.scalar(by_digest(), {"digest": tokens.digest(plaintext, pepper)})
-
-
-@cache
-def by_digest():
-    """by_plaintext()'s SELECT, built once: constructing the select, its join and its loader option cost more than
-    running it."""
-    return (select(ApiKey).join(ApiKey.team).options(contains_eager(ApiKey.team))
-            .where(ApiKey.digest == bindparam("digest")))

@@ -20,13 +20,6 @@ COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", 
            "user_agent")
 
 
-class LoggedKey(NamedTuple):
-    """The key a refused request came with, read before the refusal's commit expires its row."""
-
-    id: int
-    team_id: int
-
-
 class Captured(NamedTuple):
     """A request as the buffer holds it: what only the live request knows, made a row at flush time.
 

@@ -16,10 +16,10 @@ from floqast.analytics.filters import Filters
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.records import DATASETS
 from floqast.api import export
-from floqast.api.auth import verify
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import lookup, tokens
+from floqast.keys.authenticate import authenticate
 from floqast.keys.models import ApiKey
 from helpers import CLIENT_IP, ME, RECONCILIATIONS, log_in, statements_sent
 
@@ -54,7 +54,7 @@ def test_a_key_check_is_one_select_on_the_digest_whatever_the_number_of_keys(app
     db.session.remove()
 
     with statements_sent() as sent:
-        assert verify(plaintext, CLIENT_IP).name == "Power BI"
+        assert authenticate(plaintext, CLIENT_IP, None).key.name == "Power BI"
 
     assert len(sent) == 1
     assert sent[0].upper().startswith("SELECT") and "api_keys.digest =" in sent[0]
@@ -184,7 +184,7 @@ def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE api_keys")
-    compiled = lookup.statement().compile(dialect=connection.dialect)
+    compiled = lookup.statement("digest").compile(dialect=connection.dialect)
     digest = tokens.digest(plaintext, pepper(app))
     if connection.dialect.name == "sqlite":
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (digest,))]

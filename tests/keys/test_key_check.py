@@ -12,6 +12,7 @@ from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import lookup, queries, tokens
 from floqast.keys.models import ApiKey, KeyStatus, Service
+from helpers import key_by_plaintext
 
 MOMENT = datetime(2025, 3, 31, 23, 45, 6, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))  # microseconds, another zone
 
@@ -48,6 +49,11 @@ def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
     return {state: plaintext for state, (_, plaintext) in zoo.items()}
 
 
+def checked(plaintext: str, pepper: bytes):
+    """The fast path's CheckedKey for `plaintext` under `pepper`."""
+    return lookup.check_digest(tokens.digest(plaintext, pepper))
+
+
 def seen_by_a_pull(key) -> dict:
     """Every value and rule of a key that authentication and the pull views read."""
     team = key.team
@@ -72,24 +78,24 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
     pepper = app.config["API_KEY_PEPPER"].encode()
     for state, plaintext in key_zoo.items():
         db.session.expire_all()  # the ORM's values from the database, not those the fixture set
-        plain = seen_by_a_pull(queries.by_plaintext(plaintext, pepper))
-        fast = seen_by_a_pull(lookup.check(plaintext, pepper))
+        plain = seen_by_a_pull(key_by_plaintext(plaintext))
+        fast = seen_by_a_pull(checked(plaintext, pepper))
         assert fast == plain, state
-    assert {seen_by_a_pull(lookup.check(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
+    assert {seen_by_a_pull(checked(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
         "active", "expired", "deactivated"}
-    used = lookup.check(key_zoo["used"], pepper)
+    used = checked(key_zoo["used"], pepper)
     assert seen_by_a_pull(used)["last_used_at"] == "2025-03-31T18:15:06.123456+00:00"
-    office_only = seen_by_a_pull(lookup.check(key_zoo["allowed addresses"], pepper))
+    office_only = seen_by_a_pull(checked(key_zoo["allowed addresses"], pepper))
     assert office_only["allows"] == [True, True, False, False]
-    assert seen_by_a_pull(lookup.check(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
+    assert seen_by_a_pull(checked(key_zoo["used"], pepper))["allows"] == [True, True, True, True]
 
 
 def test_the_fast_check_finds_no_key_for_an_unknown_digest(app, key_zoo):
     pepper = app.config["API_KEY_PEPPER"].encode()
     unknown = tokens.generate()
-    assert queries.by_plaintext(unknown, pepper) is None
-    assert lookup.check(unknown, pepper) is None
-    assert lookup.check(key_zoo["used"], b"another pepper") is None
+    assert key_by_plaintext(unknown) is None
+    assert checked(unknown, pepper) is None
+    assert checked(key_zoo["used"], b"another pepper") is None
 
 
 def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, admin, make_key):
@@ -98,7 +104,7 @@ def test_the_connection_a_key_check_used_keeps_the_sessions_transactions(app, ad
     key, plaintext = make_key(admin)
     key_id = key.id
     db.session.remove()
-    assert lookup.check(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
+    assert checked(plaintext, app.config["API_KEY_PEPPER"].encode()).id == key_id
 
     db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name="Renamed"))
     db.session.rollback()

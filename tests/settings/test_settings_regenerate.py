@@ -10,7 +10,6 @@ from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions as key_actions
-from floqast.keys import queries
 from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.keys.policy import KeyPolicy
 from helpers import (
@@ -18,6 +17,7 @@ from helpers import (
     ME,
     csrf_token,
     issue_key,
+    key_by_plaintext,
     key_rows,
     parse_html,
     reload,
@@ -95,7 +95,7 @@ def test_regenerating_shows_a_new_key_once_that_keeps_everything_and_retires_the
     body = response.get_data(as_text=True)
     plaintext = revealed_key(body)
     new = reload(key).replaced_by
-    assert queries.by_plaintext(plaintext, admin_client.application.config["API_KEY_PEPPER"].encode()).id == new.id
+    assert key_by_plaintext(plaintext).id == new.id
     assert (new.name, new.services, new.description, new.allowed_ips, new.expires_on) == (
         "Tableau pilot", ["reconciliations"], "Pilot for the Q3 close", "198.51.100.0/24",
         team.today() + timedelta(days=30))

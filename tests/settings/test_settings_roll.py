@@ -10,7 +10,6 @@ from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import actions as key_actions
-from floqast.keys import queries
 from floqast.keys.models import ApiKey, KeyStatus, Service
 from floqast.keys.policy import KeyPolicy
 from helpers import (
@@ -21,6 +20,7 @@ from helpers import (
     cells,
     csrf_token,
     freeze,
+    key_by_plaintext,
     key_rows,
     log_in,
     parse_html,
@@ -147,7 +147,7 @@ def test_rolling_reveals_a_replacement_with_the_same_name_services_and_lifetime(
     plaintext = revealed_key(body)
     page = parse_html(body)
     new = replacement_of(key)
-    assert queries.by_plaintext(plaintext, sam_client.application.config["API_KEY_PEPPER"].encode()).id == new.id
+    assert key_by_plaintext(plaintext).id == new.id
     assert (new.name, new.services, new.created_by_id) == ("Warehouse load", ["reconciliations"], sam.id)
     assert new.expires_on == team.today() + timedelta(days=90)
     if htmx:  # the same answer as a create: the panel, the list and a closed Create dialog; no roll dialog left

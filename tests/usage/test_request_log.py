@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import pytest
 from flask import Response, request
@@ -21,7 +22,7 @@ from floqast.keys.models import Service
 from floqast.usage import batch, buffer
 from floqast.usage import partitions as log_partitions
 from floqast.usage.buffer import RequestLog, flush_all
-from floqast.usage.capture import Captured, LoggedKey, log_api_request, redacted_query
+from floqast.usage.capture import Captured, log_api_request, redacted_query
 from floqast.usage.days import ApiRequestDay
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import is_partition, month_of, partition_name
@@ -42,6 +43,13 @@ from helpers import (
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 partitioned = pytest.mark.skipif(not ON_POSTGRESQL, reason="the log is partitioned on PostgreSQL only (SQLite's is "
                                  "a plain table): set DATABASE_URL=postgresql://... (CI does)")
+
+
+class LoggedKey(NamedTuple):
+    """A key as the request log reads it from the request: its id and its team's."""
+
+    id: int
+    team_id: int
 
 
 @pytest.fixture
