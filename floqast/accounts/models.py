@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from floqast import columns
 from floqast.columns import UTCDateTime, str_enum
 from floqast.extensions import db
+from floqast.keys.changes import AffectsKeyChecks
 from floqast.keys.policy import KeyPolicy
 
 
@@ -50,7 +51,7 @@ class TeamDates:
         return end_of_day(day, self.timezone)
 
 
-class Team(TeamDates, db.Model):
+class Team(TeamDates, AffectsKeyChecks, db.Model):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,18 +1,18 @@
-"""Keys this worker checked lately, kept between its pulls for as long as no key or team has changed anywhere.
+"""Keys this worker checked lately, kept between its pulls while nothing a key check reads has changed anywhere.
 
 Reading its key is most of what a keyed pull costs beyond an unkeyed request in production: a round trip to
 PostgreSQL and the database's own work (README's benchmark, rows 1 and 9). A kept key saves both and stays safe to
-use through a change mark, a token written anew after every commit that changes a key or a team (all but a key's
-Last used and its exposure in a URL: UPDATEs with the execution option keeps_keys_as_checked). The mark is in Redis
-when the rate limits are (every host's workers read the same one, and a pull's count checks it in its own round
-trip), or in a file beside the SQLite database (one host). A kept key is used only while the mark is the one read
-before it was loaded: a delete, a roll, a leak report or a team's change stops every worker's copy once its
+use through a change mark, a token written anew after every commit that changes a model declaring that it affects
+key checks (floqast/keys/changes.py: a key, its team; all but a key's Last used and its exposure in a URL). The mark
+is in Redis when the rate limits are (every host's workers read the same one, and a pull's count checks it in its
+own round trip), or in a file beside the SQLite database (one host). A kept key is used only while the mark is the
+one read before it was loaded: a delete, a roll, a leak report or a team's change stops every worker's copy once its
 commit's mark is written. A mark that cannot be read means nothing is kept or used; a mark missing from Redis (lost
 in a flush or a failover, perhaps with the change that wrote it) means every kept key is read again. PostgreSQL
 without Redis keeps nothing: other hosts' commits would not reach this host's mark.
 
-Kept keys are also read again after KEY_CACHE_SECONDS whatever the mark says: the bound on what a lost mark can
-cost (a process killed between its commit and its mark, or Redis unreachable for that one write, which is logged).
+Kept keys are also read again after KEY_CACHE_SECONDS whatever the mark says: the bound on what a lost mark can cost
+(a process killed between its commit and its mark, or Redis unreachable for that one write, which is logged).
 """
 
 import logging
@@ -23,23 +23,15 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from flask import current_app
 from limits.storage import RedisStorage
-from sqlalchemy import event, inspect, make_url
-from sqlalchemy.orm import Session
+from sqlalchemy import make_url
 
-from floqast.accounts.models import Team
 from floqast.extensions import limiter
-from floqast.keys import lookup
-from floqast.keys.models import ApiKey
+from floqast.keys import changes, lookup
 
 logger = logging.getLogger(__name__)
 # Patched by tests to move time.
 clock = time.monotonic
-# The session's note that its transaction changed a key or a team, for after_commit.
-CHANGED = "floqast_keys_changed"
-# Columns whose change leaves every key's check as it was (Last used, written on pulls, above all).
-UNCHECKED_COLUMNS = frozenset({"last_used_at", "last_used_ip", "last_used_user_agent", "exposed_in_url_at"})
 
 
 class FileMark:
@@ -170,44 +162,9 @@ def change_mark(app) -> FileMark | RedisMark | None:
 
 
 def init_app(app) -> None:
-    """After the limiter (its storage holds the mark when it is Redis)."""
+    """After the limiter (its storage holds the mark when it is Redis): the app's kept keys, and the listeners that
+    write the mark after a commit that changes a model affecting key checks (floqast/keys/changes.py)."""
     app.extensions["key_cache"] = KeyCache(change_mark(app), app.config["KEY_CACHE_SECONDS"],
                                            app.config["KEY_CACHE_SIZE"])
+    changes.listen()
 
-
-def changes_a_check(instance) -> bool:
-    """Whether a change about to be flushed to a key or a team could change how a pull checks a key."""
-    return isinstance(instance, ApiKey | Team) and any(
-        attribute.history.has_changes() for attribute in inspect(instance).attrs
-        if attribute.key not in UNCHECKED_COLUMNS
-    )
-
-
-@event.listens_for(Session, "before_flush")
-def _note_changed_instances(session, flush_context, instances) -> None:
-    if any(isinstance(instance, ApiKey | Team) for instance in session.deleted) or any(
-        changes_a_check(instance) for instance in session.dirty
-    ):
-        session.info[CHANGED] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state) -> None:
-    if (
-        (state.is_update or state.is_delete)
-        and state.bind_mapper is not None
-        and state.bind_mapper.class_ in (ApiKey, Team)
-        and not state.execution_options.get("keeps_keys_as_checked")
-    ):
-        state.session.info[CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _write_the_mark(session) -> None:
-    if session.info.pop(CHANGED, False) and (cache := current_app.extensions.get("key_cache")) is not None:
-        cache.changed()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_the_note(session) -> None:
-    session.info.pop(CHANGED, None)

@@ -15,6 +15,7 @@ from floqast.accounts.models import Team, User
 from floqast.columns import IP_LENGTH, OutsideText, UTCDateTime
 from floqast.extensions import db
 from floqast.keys import allowlist, tokens
+from floqast.keys.changes import AffectsKeyChecks
 from floqast.keys.state import KeyStatus, key_status
 
 # A key this close to its expiration date gets the list's Expiring soon badge and its first expiry notice.
@@ -125,8 +126,10 @@ class KeyRules:
         return self.roll_ends_at is not None and self.deleted_at is None and self.roll_ends_at > columns.utcnow()
 
 
-class ApiKey(KeyRules, db.Model):
+class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     __tablename__ = "api_keys"
+    # Written on pulls and on a key found in a URL, with keeps_keys_as_checked: no pull's check reads them.
+    UNCHECKED_COLUMNS = frozenset({"last_used_at", "last_used_ip", "last_used_user_agent", "exposed_in_url_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)

@@ -8,11 +8,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
 
 from floqast.accounts.models import Role, Team, User
+from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import cache as key_cache
 from floqast.keys.actions import deactivate_key
+from floqast.keys.changes import AffectsKeyChecks
 from floqast.keys.models import ApiKey
 from helpers import (
     CLIENT_IP,
@@ -109,6 +112,33 @@ def test_a_key_removed_from_the_database_is_refused_at_the_next_pull(workers):
     assert workers.pull(0).status_code == 200
     workers.change(1, db.session.delete)
     assert_api_error(workers.pull(0), 401, "The API key is not valid.")
+
+
+def test_a_model_that_declares_it_affects_key_checks_has_its_changes_refuse_kept_keys(workers):
+    """A new model whose rows a check reads joins the cache's invalidation by declaring it, and nothing else: here one
+    mapped over the keys' own table (as a feature's model of keys might be), beside one that does not declare it."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Undeclared(Base):
+        __table__ = ApiKey.__table__
+        __mapper_args__ = {"include_properties": ["id", "deleted_at"]}
+
+    class Declared(AffectsKeyChecks, Base):
+        __table__ = ApiKey.__table__
+        __mapper_args__ = {"include_properties": ["id", "deleted_at"]}
+
+    def delete_through(model):
+        with workers.apps[1].app_context():
+            db.session.get(model, workers.key_id).deleted_at = utcnow()
+            db.session.commit()
+
+    assert workers.pull(0).status_code == 200
+    delete_through(Undeclared)
+    assert workers.pull(0).status_code == 200  # the kept copy: no mark was written for a model that did not declare
+    delete_through(Declared)
+    assert_deactivated(workers.pull(0))
 
 
 def test_another_workers_last_used_write_keeps_the_key_kept(workers):
