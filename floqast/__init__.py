@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, request
 
 from floqast.config import overrides_of, read_settings, require_secrets
-from floqast.extensions import csrf, db, login_manager, migrate
+from floqast.extensions import csrf, db, migrate
 from floqast.web.converters import IdConverter
 from floqast.web.request import BrowserSessionInterface, Request
 
@@ -38,6 +38,7 @@ def create_app(config: type | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
     from floqast import pool, usage
+    from floqast.auth import login_manager
     from floqast.keys import cache
     from floqast.ratelimit import limits
     from floqast.web import security

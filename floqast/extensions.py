@@ -2,7 +2,6 @@
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -23,7 +22,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
 csrf = CSRFProtect()
 # Counts are taken where they apply (floqast/ratelimit/limits.py), on the storage this opens at RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")

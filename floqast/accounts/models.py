@@ -5,7 +5,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import bcrypt
-from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -92,7 +91,7 @@ def bcrypt_secret(password: str) -> bytes:
     return password.encode()[:72]
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +105,13 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     team: Mapped[Team] = relationship()
+
+    # What Flask-Login asks of a signed-in user (its UserMixin's answers, without importing it into the model).
+    is_active = is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
 
     @property
     def is_admin(self) -> bool:

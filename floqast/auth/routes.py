@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from floqast.accounts.models import User, bcrypt_secret
 from floqast.audit import events
-from floqast.auth import bp
+from floqast.auth import bp, login_manager
 from floqast.auth.forms import LoginForm
-from floqast.extensions import db, login_manager
+from floqast.extensions import db
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
 from floqast.web.request import same_site_path
 
