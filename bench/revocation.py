@@ -210,7 +210,7 @@ def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int
     from floqast.accounts.models import User
     from floqast.extensions import db
     from floqast.keys import actions
-    from floqast.keys.models import ApiKey
+    from floqast.keys.models import ApiKey, KeyStatus
 
     if kind == "leak report":
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -229,7 +229,7 @@ def deactivate(kind: str, app: Flask, server: Server, key_id: int, admin_id: int
     with app.app_context():
         key, admin = db.session.get(ApiKey, key_id), db.session.get(User, admin_id)
         if kind == "roll end":
-            actions.roll_key(key, admin, ROLL_OVERLAP, key.expires_on)
+            actions.replace(key, admin, key.expires_on, ROLL_OVERLAP, KeyStatus.ACTIVE)
             db.session.commit()
             ends = key.roll_ends_at.timestamp()
             return ends, ends
