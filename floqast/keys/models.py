@@ -152,7 +152,7 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A rolled key: the key that replaced it, and the moment it stops working (its overlap's end; the roll's
     # own moment for "Stop now"). Both are set together, once: a key is rolled at most once.
-    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     roll_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why it was deactivated when no admin deleted it ("reported as leaked", "found by GitHub secret scanning at
     # <url>"), whole: the URL is where to look for the leak; None for a delete.
