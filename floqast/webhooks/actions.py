@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from floqast import columns
 from floqast.accounts.models import User
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
-from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.webhooks import outbox, signing
 from floqast.webhooks.models import RETRY_FOR, DisabledBecause, WebhookEndpoint, WebhookMessage
@@ -23,7 +23,7 @@ def give_up(endpoint: WebhookEndpoint, *conditions) -> None:
         update(WebhookMessage)
         .where(WebhookMessage.endpoint_id == endpoint.id, WebhookMessage.delivered_at.is_(None),
                WebhookMessage.given_up_at.is_(None), *conditions)
-        .values(given_up_at=utcnow())
+        .values(given_up_at=columns.utcnow())
     )
 
 
@@ -48,7 +48,7 @@ def disable(endpoint: WebhookEndpoint, by: User | None, because: DisabledBecause
     disabled already."""
     if not endpoint.enabled:
         return False
-    endpoint.disabled_at, endpoint.disabled_because = utcnow(), because
+    endpoint.disabled_at, endpoint.disabled_because = columns.utcnow(), because
     detail = described(endpoint)
     if because is DisabledBecause.FAILING:
         detail += "; every attempt failed for 24 hours."
@@ -61,7 +61,7 @@ def enable(endpoint: WebhookEndpoint, by: User) -> bool:
     not reach it (older ones are given up); False when it was enabled already."""
     if endpoint.enabled:
         return False
-    give_up(endpoint, WebhookMessage.created_at < utcnow() - RETRY_FOR)
+    give_up(endpoint, WebhookMessage.created_at < columns.utcnow() - RETRY_FOR)
     endpoint.disabled_at = endpoint.disabled_because = endpoint.failing_since = None
     endpoint.disabled_notice_sent_at = None
     audit.record_webhook_change(AuditKind.WEBHOOK_ENABLED, endpoint.team_id, by, described(endpoint))
@@ -70,7 +70,7 @@ def enable(endpoint: WebhookEndpoint, by: User) -> bool:
 
 def delete(endpoint: WebhookEndpoint, by: User) -> None:
     """Delete the endpoint: nothing more is sent to it, and its messages not sent yet are dropped."""
-    endpoint.deleted_at = utcnow()
+    endpoint.deleted_at = columns.utcnow()
     give_up(endpoint)
     audit.record_webhook_change(AuditKind.WEBHOOK_DELETED, endpoint.team_id, by, described(endpoint))
 
@@ -79,7 +79,7 @@ def roll_secret(endpoint: WebhookEndpoint, by: User) -> str:
     """A new signing secret (shown once); the previous one signs too for PREVIOUS_SECRET_KEPT."""
     secret = signing.new_secret()
     endpoint.previous_secret, endpoint.secret = endpoint.secret, signing.seal(secret)
-    endpoint.previous_secret_until = utcnow() + PREVIOUS_SECRET_KEPT
+    endpoint.previous_secret_until = columns.utcnow() + PREVIOUS_SECRET_KEPT
     audit.record_webhook_change(AuditKind.WEBHOOK_SECRET_ROLLED, endpoint.team_id, by,
                                 f"{described(endpoint)}; the previous secret signs too for 24 hours.")
     return secret

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from floqast import columns
 from floqast.accounts.models import Role, User
-from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.notices import mail
 from floqast.webhooks import actions, sender, signing
@@ -62,7 +62,7 @@ def attempt(message: WebhookMessage) -> WebhookAttempt:
     """Try to send the message now, and record how it went on it, its attempt and its endpoint, for the caller to
     commit: its address checked first (a refused one is a failed attempt saying why)."""
     endpoint = message.endpoint
-    now = utcnow()
+    now = columns.utcnow()
     try:
         target = resolve(endpoint.url, current_app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"])
     except TargetRefused as refused:
@@ -107,7 +107,7 @@ def deliver() -> Run:
     """Send every message that is due, each in a transaction of its own, once even when runs overlap."""
     run = Run()
     last_id = 0
-    started = utcnow()
+    started = columns.utcnow()
     while (message := _claim_next(last_id, started)) is not None:
         last_id = message.id
         endpoint = message.endpoint
@@ -159,6 +159,6 @@ def tell_admins(transport, run: Run) -> None:
                 run.problems.append(f"Not sent to {user.email}: {error} (webhook endpoint {endpoint.id} disabled)")
                 sent_to_all = False
         if sent_to_all:
-            endpoint.disabled_notice_sent_at = utcnow()
+            endpoint.disabled_notice_sent_at = columns.utcnow()
             db.session.commit()
             run.notices_sent += 1
