@@ -109,10 +109,11 @@ def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) 
     # Insert what is not there yet: runs at once record each notice once (the second waits on the first's
     # rows, then skips them), and a person who joined the admins since gets the notice on the next run.
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    inserted = db.session.execute(
+    inserted = db.session.scalars(
         insert(KeyNotice).values(rows).on_conflict_do_nothing(index_elements=["api_key_id", "kind", "user_id"])
-    ).rowcount
-    return inserted == len(rows)
+        .returning(KeyNotice.id)  # only the rows inserted (rowcount says -1 for this on PostgreSQL)
+    ).all()
+    return len(inserted) == len(rows)
 
 
 # The key event each expiry notice announces, with its lead time.
