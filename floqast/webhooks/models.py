@@ -5,7 +5,7 @@ import enum
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from floqast.accounts.models import Team, User
 from floqast.columns import OutsideText, UTCDateTime, str_enum, utcnow
@@ -69,7 +69,7 @@ class WebhookEndpoint(db.Model):
     def recent_attempts(self, limit: int = RECENT_DELIVERIES) -> list["WebhookAttempt"]:
         """The endpoint's latest attempts, newest first, with their messages."""
         query = (select(WebhookAttempt).where(WebhookAttempt.endpoint_id == self.id)
-                 .order_by(WebhookAttempt.id.desc()).limit(limit))
+                 .options(joinedload(WebhookAttempt.message)).order_by(WebhookAttempt.id.desc()).limit(limit))
         return list(db.session.scalars(query))
 
 
