@@ -68,7 +68,7 @@ def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app,
     expect(page.get_by_text("No endpoints yet")).to_be_visible()
 
 
-def test_a_refused_url_without_javascript_keeps_what_was_typed(make_page, seeded, axe, shot):
+def test_without_javascript_a_refused_url_keeps_what_was_typed_and_an_endpoint_is_added_and_disabled(make_page, seeded, axe, shot):
     page = make_page(java_script_enabled=False)
     log_in(page, seeded.admin_email)
     page.goto("/settings/webhooks")
@@ -81,3 +81,16 @@ def test_a_refused_url_without_javascript_keeps_what_was_typed(make_page, seeded
     axe(page)
     fits(page, 1280)
     shot(page, "refused")
+
+    page.get_by_label("Endpoint URL").fill("https://hooks.example.com/floqast")
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.get_by_role("textbox", name="Signing secret")).to_have_value(re.compile(r"^whsec_"))
+    axe(page)
+    shot(page, "secret")
+    page.get_by_role("button", name="Disable for https://hooks.example.com/floqast").click()
+    expect(page.get_by_role("status").filter(has_text="was disabled")).to_be_visible()
+    expect(page.locator(".webhook .badge")).to_have_text("Disabled")
+    expect(page.get_by_role("textbox", name="Signing secret")).to_have_count(0)
+    axe(page)
+    fits(page, 1280)
+    shot(page, "disabled")
