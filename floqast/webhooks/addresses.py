@@ -30,6 +30,9 @@ def check_url(url: str, allow_private: bool) -> tuple[str, str, int, str]:
     """The scheme, host, port and path of a URL an endpoint may have, or TargetRefused saying why not."""
     if len(url) > URL_LENGTH:
         raise TargetRefused(f"The URL is longer than {URL_LENGTH} characters.")
+    if not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        raise TargetRefused("The URL may hold no spaces, control characters or non-ASCII letters: encode them "
+                            "(an internationalised host name in its xn-- form).")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -11,9 +11,9 @@ from floqast.accounts.models import Team, User
 from floqast.columns import OutsideText, UTCDateTime, str_enum, utcnow
 from floqast.events import KeyEvent
 from floqast.extensions import db
+from floqast.keys.models import DESCRIPTION_LENGTH
 
 URL_LENGTH = 2000
-DESCRIPTION_LENGTH = 500
 # What is kept of a receiver's answer, or of why it could not be reached.
 ANSWER_LENGTH = 1000
 # The recent deliveries an endpoint shows on the Webhooks page.
@@ -37,7 +37,8 @@ class WebhookEndpoint(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
-    description: Mapped[str | None] = mapped_column(String(DESCRIPTION_LENGTH))
+    # The Webhooks form checks the length as a key's description form does; NUL is made U+FFFD on the way in.
+    description: Mapped[str | None] = mapped_column(OutsideText(DESCRIPTION_LENGTH))
     events: Mapped[list[str]] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(Text)  # Fernet token of the whsec_ secret
     previous_secret: Mapped[str | None] = mapped_column(Text)

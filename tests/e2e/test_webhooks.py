@@ -68,7 +68,7 @@ def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app,
     expect(page.get_by_text("No endpoints yet")).to_be_visible()
 
 
-def test_without_javascript_a_refused_url_keeps_what_was_typed_and_an_endpoint_is_added_and_disabled(make_page, seeded, axe, shot):
+def test_without_javascript_a_refused_url_keeps_what_was_typed_then_one_is_added(make_page, seeded, axe, shot):
     page = make_page(java_script_enabled=False)
     log_in(page, seeded.admin_email)
     page.goto("/settings/webhooks")

@@ -78,6 +78,8 @@ def test_adding_an_endpoint_shows_its_secret_once(signed_in, token):
     ("https://[::1]/x", "::1 is not a public address"),
     ("https://user:pw@hooks.example.com/x", "may not hold a user name or password"),
     ("https://" + "a" * 2000 + ".example.com", "longer than 2000 characters"),
+    ("https://hooks.example.com/a\x00b", "may hold no spaces, control characters"),
+    ("https://hooks.example.com/a b", "may hold no spaces, control characters"),
 ])
 def test_a_refused_url_is_said_next_to_it_keeping_what_was_typed(signed_in, token, url, error):
     response = add(signed_in, token, url, description="Kept as typed")
@@ -88,6 +90,11 @@ def test_a_refused_url_is_said_next_to_it_keeping_what_was_typed(signed_in, toke
     assert page.select_one("#url")["aria-invalid"] == "true"
     assert text_of(page.select_one("#description")) == "Kept as typed"
     assert db.session.scalar(select(WebhookEndpoint)) is None
+
+
+def test_a_description_with_nul_is_stored_without_it(signed_in, token):
+    assert add(signed_in, token, "https://hooks.example.com/x", description="Relay\x00one").status_code == 201
+    assert db.session.scalar(select(WebhookEndpoint.description)) == "Relay\ufffdone"
 
 
 def test_no_event_chosen_is_said(signed_in, token):
