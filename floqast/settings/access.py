@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length
 from floqast.auth.access import access_confirmed_recently, confirm_access
 from floqast.extensions import db
 from floqast.settings import bp
-from floqast.settings.routes import wants_fragment
+from floqast.settings.routes import team_key_or_404, wants_fragment
 from floqast.web.request import same_site_path
 
 # Each gated view (its endpoint), with what it does in the words of Confirm access and the audit trail.
@@ -45,6 +45,9 @@ def confirm_access_first():
     asked_for = CONFIRM_FIRST.get(request.endpoint)
     if asked_for is None or access_confirmed_recently():
         return None
+    if "key_id" in request.view_args:  # another team's key is missing here as in the view
+        key = team_key_or_404(request.view_args["key_id"])
+        asked_for = f"{asked_for}: “{key.name}” ({key.hint}…)"
     if PASSWORD_FIELD not in request.form:
         return ask(ConfirmAccessForm(formdata=None), asked_for, 403)
     form = ConfirmAccessForm()

@@ -104,7 +104,7 @@ def test_rolling_from_its_dialog_asks_then_rolls_with_the_overlap_chosen(admin_p
     roll.get_by_label("Old key keeps working").select_option(label="7 days")
     roll.get_by_role("button", name="Roll key").click()
     confirm = page.get_by_role("dialog", name="Confirm access")
-    expect(confirm).to_contain_text("You are about to roll an API key.")
+    expect(confirm).to_contain_text(f"You are about to roll an API key: “Warehouse load” ({old.hint}…).")
     axe(page, "#confirm-access-dialog")
     shot(page, "asked")
     confirm.get_by_label("Password").fill(PASSWORD)

@@ -2,6 +2,7 @@
 typed at login or at the last confirmation is older than CONFIRM_ACCESS_SECONDS; then the change asked for, with
 everything typed; wrong passwords counted as failed logins; protective changes never asking; both audited."""
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -89,7 +90,10 @@ def test_past_confirm_access_seconds_a_gated_change_asks_for_the_password_and_ch
     assert answer.status_code == 403
     page = parse_html(answer)
     assert text_of(page.find(id="confirm-access-title")) == "Confirm access"
-    assert f"You are about to {CONFIRM_FIRST[endpoint]}." in text_of(page.find("form", id="confirm-access-form"))
+    says = text_of(page.find("form", id="confirm-access-form"))
+    assert f"You are about to {CONFIRM_FIRST[endpoint]}" in says
+    if "/api-keys/" in path:  # a change to one key names it
+        assert re.search(r": “(Working|Lapsed)” \(fq_\w{4}…\)\.", says)
     if htmx:
         assert answer.headers["HX-Retarget"] == "#access-slot"
         assert page.find("dialog", id="confirm-access-dialog") is not None
@@ -98,6 +102,16 @@ def test_past_confirm_access_seconds_a_gated_change_asks_for_the_password_and_ch
     db.session.expire_all()
     assert key_count() == keys_before and team.key_policy == policy_before
     assert [event.kind for event in db.session.scalars(select(AuditEvent))] == []
+
+
+def test_another_teams_key_is_missing_before_any_password_is_asked(stale_client, make_team, make_user, make_key):
+    other_admin = make_user(make_team("Globex"), email="admin@globex.test")
+    theirs, _ = make_key(other_admin, name="Theirs")
+    db.session.commit()
+    token = csrf_token(stale_client, POLICY)
+    for path in (f"{KEYS}/{theirs.id}/roll", f"{KEYS}/{theirs.id}/allowed-ips"):
+        answer = stale_client.post(path, data={"roll-overlap": "24", "allowed_ips": "", "csrf_token": token})
+        assert answer.status_code == 404 and "Theirs" not in answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("endpoint", sorted(CONFIRM_FIRST))
