@@ -43,7 +43,7 @@ class ConfirmAccessForm(FlaskForm):
 def confirm_access_first():
     """Let a gated view run only when access was confirmed lately, or with the admin's password sent alongside."""
     asked_for = CONFIRM_FIRST.get(request.endpoint)
-    if asked_for is None or access_confirmed_recently():
+    if asked_for is None or request.method in ("GET", "HEAD") or access_confirmed_recently():
         return None
     if "key_id" in request.view_args:  # another team's key is missing here as in the view
         key = team_key_or_404(request.view_args["key_id"])
