@@ -147,3 +147,33 @@ def test_without_javascript_confirm_access_is_a_page_that_reposts_the_form(make_
     key = seeded.key('Plain "form" <key>')
     assert key.expires_on == seeded.today() + timedelta(days=60)
     shot(page, "created")
+
+
+def test_a_form_in_the_page_is_sent_again_after_confirming(make_page, seeded, log_in, stale_login, axe, shot):
+    page = make_page(viewport=PHONE)
+    seeded.add_key("Phone key")
+    key_id = seeded.key("Phone key").id
+    log_in(page, seeded.admin_email)
+    stale_login()
+    page.goto(f"/settings/api-keys/{key_id}")
+    page.get_by_label("Allowed IP addresses").fill("192.0.2.0/24 2001:db8::1")
+    page.get_by_role("button", name="Save allowed addresses").click()
+
+    confirm = page.get_by_role("dialog", name="Confirm access")
+    expect(confirm).to_contain_text("change a key's allowed addresses: “Phone key”")
+    page.keyboard.press("Escape")  # as Cancel: back to the form, as typed
+    expect(page.get_by_role("dialog", name="Confirm access")).to_have_count(0)
+    expect(page.get_by_role("button", name="Save allowed addresses")).to_be_focused()
+    expect(page.get_by_label("Allowed IP addresses")).to_have_value("192.0.2.0/24 2001:db8::1")
+    assert seeded.key("Phone key").allowed_ips is None
+
+    page.get_by_role("button", name="Save allowed addresses").click()
+    confirm = page.get_by_role("dialog", name="Confirm access")
+    confirm.get_by_label("Password").fill(PASSWORD)
+    confirm.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    expect(page.get_by_label("Allowed IP addresses")).to_have_value("192.0.2.0/24\n2001:db8::1")
+    assert seeded.key("Phone key").allowed_ips == "192.0.2.0/24,2001:db8::1/128"
+    assert fits_the_width(page)
+    axe(page)
+    shot(page, "saved")
