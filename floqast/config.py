@@ -89,6 +89,8 @@ SETTINGS = (
     Setting("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default="5 per minute"),
     Setting("LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_ACCOUNT", default="50 per minute"),
     Setting("API_RATE_LIMIT", "API_RATE_LIMIT", default="600 per minute"),
+    # The most requests a minute an admin may give one key of its own.
+    Setting("API_RATE_LIMIT_MAX", "API_RATE_LIMIT_MAX", int, 6000),
     Setting("API_REFUSAL_LIMIT", "API_REFUSAL_LIMIT", default="60 per minute"),
     # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
     Setting("REVOKE_RATE_LIMIT", "REVOKE_RATE_LIMIT", default="30 per minute"),

@@ -41,6 +41,8 @@ class AuditKind(enum.StrEnum):
     KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
     KEY_REGENERATED = "key_regenerated"
     ROLL_ENDED = "roll_ended"
+    ENTITIES_CHANGED = "entities_changed"
+    RATE_LIMIT_CHANGED = "rate_limit_changed"
 
     @property
     def label(self) -> str:
@@ -60,6 +62,8 @@ class AuditKind(enum.StrEnum):
             "key_revoked_as_leaked": "Key revoked as leaked",
             "key_regenerated": "Key regenerated",
             "roll_ended": "Old key stopped",
+            "entities_changed": "Entities changed",
+            "rate_limit_changed": "Rate limit changed",
         }[self.value]
 
 
