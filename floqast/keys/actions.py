@@ -261,6 +261,7 @@ def change_entities(key: ApiKey, entity_ids, by: User) -> bool:
     """Set the entities a working key reads (None: all, later ones too), with an audit event naming them before and
     after; False (and no event) when they already were those. scope.NotTeamEntity for an entity not of its team."""
     entity_ids = scope.checked(key.team_id, entity_ids)
+    db.session.flush()  # a change of this transaction is stored before the key is read again
     db.session.refresh(key, with_for_update=True)  # "before" as stored now, not as this request first read it
     if key.entity_ids == entity_ids:
         return False
@@ -274,6 +275,7 @@ def change_entities(key: ApiKey, entity_ids, by: User) -> bool:
 def change_rate_limit(key: ApiKey, rate_limit_per_minute: int | None, by: User) -> bool:
     """Set a key's own rate limit (None: the team default), with an audit event before and after; False (and no
     event) when it already was that."""
+    db.session.flush()  # as in change_entities
     db.session.refresh(key, with_for_update=True)
     if key.rate_limit_per_minute == rate_limit_per_minute:
         return False
