@@ -128,5 +128,5 @@ def entities_read(key, total: int) -> str:
 def rate_limit(key) -> str:
     """A key's rate limit as the pages say it: its own, or the team default's."""
     if key.rate_limit_per_minute is None:
-        return f"Team default ({current_app.config['API_RATE_LIMIT']})"
+        return f"the team default ({current_app.config['API_RATE_LIMIT']})"
     return f"{key.rate_limit_per_minute:,} requests a minute"

@@ -281,7 +281,6 @@ def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = Non
 def key_page_top(key: ApiKey, form: EditKeyForm, message: str | None = None) -> dict:
     """What the top of the key's page (_key_page.html) shows: the key, its last use, its name and description form."""
     return {"key": key, "form": form, "message": message, "today": key.team.today(), "key_stopped": KEY_STOPPED,
-            "entity_total": scope.entity_total_for([key]),
             "last_use": usage.last_use(key), "key_page_url": url_for("settings.key_page", key_id=key.id)}
 
 

@@ -106,10 +106,9 @@ def test_an_entity_of_another_team_cannot_be_chosen(admin_client, make_team, ent
 
 def test_the_key_page_shows_its_entities_and_rate_limit_with_their_form(admin_client, key, entities):
     page = parse_html(admin_client.get(f"/settings/api-keys/{key.id}"))
-    facts = {text_of(term): text_of(term.find_next_sibling("dd")) for term in page.find_all("dt")}
 
-    assert facts["Entities"] == "All entities"
-    assert facts["Rate limit"].startswith("Team default (")
+    assert text_of(page.find(class_="limits-summary")) == (
+        "Reads All entities, at most the team default (100000 per minute).")
     form = page.find("div", id="key-limits").find("form")
     assert form.get("hx-post") == f"/settings/api-keys/{key.id}/limits"
     assert form.find("input", id="rate_limit_per_minute").get("value") in (None, "")
@@ -131,8 +130,7 @@ def test_saving_entities_and_a_rate_limit_is_audited_with_before_and_after(admin
     assert events(AuditKind.RATE_LIMIT_CHANGED)[-1].detail == ("Before: the team default. "
                                                                "After: 1,200 requests a minute.")
     page = parse_html(admin_client.get(f"/settings/api-keys/{key.id}"))
-    facts = {text_of(term): text_of(term.find_next_sibling("dd")) for term in page.find_all("dt")}
-    assert (facts["Entities"], facts["Rate limit"]) == ("1 of 3 entities", "1,200 requests a minute")
+    assert text_of(page.find(class_="limits-summary")) == "Reads 1 of 3 entities, at most 1,200 requests a minute."
 
     assert save_limits(admin_client, key, entities="all").status_code == 200
     assert reload(key).entity_ids is None and reload(key).rate_limit_per_minute is None
