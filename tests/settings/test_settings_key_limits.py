@@ -108,7 +108,7 @@ def test_the_key_page_shows_its_entities_and_rate_limit_with_their_form(admin_cl
     page = parse_html(admin_client.get(f"/settings/api-keys/{key.id}"))
 
     assert text_of(page.find(class_="limits-summary")) == (
-        "Reads All entities, at most the team default (100000 per minute).")
+        "Reads every entity, those added later too, at most the team default (100000 per minute).")
     form = page.find("div", id="key-limits").find("form")
     assert form.get("hx-post") == f"/settings/api-keys/{key.id}/limits"
     assert form.find("input", id="rate_limit_per_minute").get("value") in (None, "")
