@@ -50,6 +50,8 @@ class AuditKind(enum.StrEnum):
     WEBHOOK_ENABLED = "webhook_enabled"
     WEBHOOK_SECRET_ROLLED = "webhook_secret_rolled"
     WEBHOOK_TESTED = "webhook_tested"
+    ENTITIES_CHANGED = "entities_changed"
+    RATE_LIMIT_CHANGED = "rate_limit_changed"
 
     @property
     def label(self) -> str:
@@ -77,6 +79,8 @@ class AuditKind(enum.StrEnum):
             "webhook_enabled": "Webhook endpoint enabled",
             "webhook_secret_rolled": "Webhook secret rolled",
             "webhook_tested": "Webhook test event sent",
+            "entities_changed": "Entities changed",
+            "rate_limit_changed": "Rate limit changed",
         }[self.value]
 
 
