@@ -29,7 +29,8 @@ class ApiRequest(db.Model):
     __table_args__ = (
         PartitionedPrimaryKey("id", name="pk_api_requests"),
         Index("ix_api_requests_team_id_id", "team_id", "id"),
-        Index("ix_api_requests_api_key_id_id", "api_key_id", "id"),
+        # The team first: PostgreSQL misjudges a key's share of the rows of (api_key_id, id) and reads the team's.
+        Index("ix_api_requests_team_id_api_key_id_id", "team_id", "api_key_id", "id"),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 

@@ -1,0 +1,52 @@
+"""api_request_hours: each key's requests per hour and their ids' span; the log's key index leads with the team
+
+Revision ID: d91f4b2a7c63
+Revises: c4e1b7d9a2f3
+Create Date: 2026-12-06 03:50:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'd91f4b2a7c63'
+down_revision = 'c4e1b7d9a2f3'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'api_request_hours',
+        sa.Column('team_id', sa.Integer(), nullable=False),
+        sa.Column('hour', sa.Integer(), nullable=False),
+        sa.Column('api_key_id', sa.Integer(), nullable=False),
+        sa.Column('succeeded', sa.Integer(), nullable=False),
+        sa.Column('refused', sa.Integer(), nullable=False),
+        sa.Column('failed', sa.Integer(), nullable=False),
+        sa.Column('first_id', sa.BigInteger(), nullable=False),
+        sa.Column('last_id', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('team_id', 'hour', 'api_key_id', name=op.f('pk_api_request_hours')),
+    )
+    # The hours already in the log are counted from it, so that a key's last 24 hours and the lists' date ranges
+    # see them (hours since the Unix epoch, UTC).
+    if op.get_bind().dialect.name == 'postgresql':
+        hour = "floor(extract(epoch FROM created_at) / 3600)::integer"
+    else:
+        hour = "CAST(strftime('%s', created_at) AS INTEGER) / 3600"
+    op.execute(
+        "INSERT INTO api_request_hours (team_id, hour, api_key_id, succeeded, refused, failed, first_id, last_id) "
+        f"SELECT team_id, {hour}, api_key_id, "
+        "sum(CASE WHEN status < 400 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN status IN (401, 403, 429) THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN status >= 400 AND status NOT IN (401, 403, 429) THEN 1 ELSE 0 END), min(id), max(id) "
+        f"FROM api_requests GROUP BY team_id, {hour}, api_key_id"
+    )
+    op.create_index('ix_api_requests_team_id_api_key_id_id', 'api_requests', ['team_id', 'api_key_id', 'id'])
+    op.drop_index('ix_api_requests_api_key_id_id', table_name='api_requests')
+
+
+def downgrade():
+    op.create_index('ix_api_requests_api_key_id_id', 'api_requests', ['api_key_id', 'id'])
+    op.drop_index('ix_api_requests_team_id_api_key_id_id', table_name='api_requests')
+    op.drop_table('api_request_hours')
