@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
@@ -15,8 +15,9 @@ from floqast.api.lists import allows_redirect
 from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.api.pulls import Pull
 from floqast.usage.buffer import flush_own
+from floqast.usage.hours import id_span
 from floqast.usage.models import ApiRequest
-from floqast.usage.queries import query_parameters
+from floqast.usage.queries import dated, query_parameters
 
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
@@ -33,16 +34,27 @@ class TrailFilters:
     end: date | None = None
     api_key_id: int | None = None
 
-    def clauses(self, team) -> list:
-        conditions = []
+    def bounds(self, team) -> tuple:
+        """The UTC instants the days bound, from and before (None: open)."""
         # The first and last days a date can name bound nothing, and their bounds (the end of the day before the
         # first, of the day after the last) are beyond what a datetime holds.
+        since = until = None
         if self.start is not None and self.start > date.min:
-            conditions.append(ApiRequest.created_at >= team.end_of_day(self.start - timedelta(days=1)))
+            since = team.end_of_day(self.start - timedelta(days=1))
         if self.end is not None and self.end < date.max:
-            conditions.append(ApiRequest.created_at < team.end_of_day(self.end))
+            until = team.end_of_day(self.end)
+        return since, until
+
+    def clauses(self, team) -> list:
+        """The conditions on the log's rows, beside the team's: a range of days is read as the span of ids its
+        hours hold, so that a day long ago reads that day's rows, not every row of the team before it."""
+        since, until = self.bounds(team)
+        conditions = dated(since, until)
         if self.api_key_id is not None:
             conditions.append(ApiRequest.api_key_id == self.api_key_id)
+        if since is not None or until is not None:
+            span = id_span(team.id, since, until, self.api_key_id)
+            conditions.append(false() if span is None else ApiRequest.id.between(*span))
         return conditions
 
     @property

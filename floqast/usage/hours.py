@@ -1,5 +1,5 @@
 """Each key's requests per UTC hour, and where in the log they lie: a rollup counted with each batch of the log,
-beside the days (days.py), so that a key's last 24 hours read at most 25 rows and a range of days becomes a range
+beside the days (days.py), so that a key's last 24 hours read at most 24 rows and a range of days becomes a range
 of the log's ids (its index on (team_id, id) then reads only that range, whatever the log's size).
 
 An hour is a whole number: hours since the Unix epoch, the same on every database and in every time zone.

@@ -11,6 +11,7 @@ from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
 from floqast.usage.days import REFUSED_STATUSES
+from floqast.usage.hours import id_span
 from floqast.usage.models import ApiRequest
 
 # The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
@@ -29,7 +30,9 @@ PAGE_SIZE = 25
 def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
                   limit: int = PAGE_SIZE, since: datetime | None = None, until: datetime | None = None) -> list:
     """The team's logged requests, newest first, `limit` of them (older than `before_id`, from `since` and before
-    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given."""
+    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given. Read by
+    the index on (team_id, id) or (team_id, api_key_id, id), from the newest down; a date range first becomes the
+    span of ids its hours hold, so that a day long ago reads that day's rows, not every later one."""
     flush_own()
     query = (
         select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
@@ -45,11 +48,22 @@ def team_requests(team_id: int, api_key_id: int | None, status_filter: str, befo
         query = query.where(ApiRequest.api_key_id == api_key_id)
     if before_id is not None:
         query = query.where(ApiRequest.id < before_id)
-    if since is not None:
-        query = query.where(ApiRequest.created_at >= since)
-    if until is not None:
-        query = query.where(ApiRequest.created_at < until)
+    if since is not None or until is not None:
+        span = id_span(team_id, since, until, api_key_id)
+        if span is None:
+            return []
+        query = query.where(ApiRequest.id.between(*span), *dated(since, until))
     return list(db.session.execute(query))
+
+
+def dated(since: datetime | None, until: datetime | None) -> list:
+    """The conditions on created_at of the range from `since` and before `until` (None: open)."""
+    conditions = []
+    if since is not None:
+        conditions.append(ApiRequest.created_at >= since)
+    if until is not None:
+        conditions.append(ApiRequest.created_at < until)
+    return conditions
 
 
 def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiRequest | None:
@@ -94,7 +108,8 @@ def client_addresses(team_id: int, api_key_id: int, since: datetime, limit: int)
     ).all()
     latest = {row.id: row for row in db.session.execute(
         select(ApiRequest.id, ApiRequest.created_at, ApiRequest.user_agent)
-        .where(ApiRequest.api_key_id == api_key_id, ApiRequest.id.in_([row[3] for row in grouped]))
+        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id,
+               ApiRequest.id.in_([row[3] for row in grouped]))
     )}
     return [ClientAddress(ip, requests, refused_count, latest[last_id].created_at, latest[last_id].user_agent)
             for ip, requests, refused_count, last_id in grouped]

@@ -1,4 +1,4 @@
-"""api_request_hours: each key's requests per hour and their ids' span; the log's key index leads with the team
+"""api_request_hours: each key's requests per hour and their ids' span; the log's key index leads with the team; created_at indexed
 
 Revision ID: d91f4b2a7c63
 Revises: c4e1b7d9a2f3
@@ -44,9 +44,11 @@ def upgrade():
     )
     op.create_index('ix_api_requests_team_id_api_key_id_id', 'api_requests', ['team_id', 'api_key_id', 'id'])
     op.drop_index('ix_api_requests_api_key_id_id', table_name='api_requests')
+    op.create_index('ix_api_requests_created_at', 'api_requests', ['created_at'], postgresql_using='brin')
 
 
 def downgrade():
+    op.drop_index('ix_api_requests_created_at', table_name='api_requests')
     op.create_index('ix_api_requests_api_key_id_id', 'api_requests', ['api_key_id', 'id'])
     op.drop_index('ix_api_requests_team_id_api_key_id_id', table_name='api_requests')
     op.drop_table('api_request_hours')
