@@ -53,8 +53,9 @@ def fill_request_log(connection, count: int, teams: dict[int, list[int]], last: 
                      measured_share: float | None = 0.1, seed: int = 1) -> None:
     """Add `count` requests to the log, spread over the `days` before `last` (aware UTC), to the keys of `teams`
     ({team_id: key ids}; the first team gets `measured_share` of the rows, the others the rest evenly), with a
-    realistic mix of statuses, and add them to their keys' days (UTC) and hours; in the SQLAlchemy `connection`'s
-    transaction (the caller commits, then ANALYZEs on PostgreSQL). Partitions are made for its months.
+    realistic mix of statuses, and add them to their keys' days (UTC), hours and addresses; in the SQLAlchemy
+    `connection`'s transaction (the caller commits, then ANALYZEs on PostgreSQL). Partitions are made for its
+    months.
 
     On PostgreSQL the rows go in by COPY (about a million in 10-20 s); on SQLite by one executemany."""
     from floqast.usage.capture import COLUMNS
@@ -97,4 +98,14 @@ def fill_request_log(connection, count: int, teams: dict[int, list[int]], last: 
         f"ON CONFLICT (team_id, hour, api_key_id) DO UPDATE SET {added('api_request_hours')}, "
         f"first_id = {lowest}(api_request_hours.first_id, excluded.first_id), "
         f"last_id = {highest}(api_request_hours.last_id, excluded.last_id)"
+    ), {"before": before})
+    connection.execute(text(
+        "INSERT INTO api_request_addresses (team_id, api_key_id, day, source_ip, requests, refused, last_id) "
+        f"SELECT team_id, api_key_id, {day}, coalesce(source_ip, ''), count(*), "
+        "sum(CASE WHEN status IN (401, 403, 429) THEN 1 ELSE 0 END), max(id) FROM api_requests WHERE id > :before "
+        f"GROUP BY team_id, api_key_id, {day}, coalesce(source_ip, '') "
+        "ON CONFLICT (team_id, api_key_id, day, source_ip) DO UPDATE SET "
+        "requests = api_request_addresses.requests + excluded.requests, "
+        "refused = api_request_addresses.refused + excluded.refused, "
+        f"last_id = {highest}(api_request_addresses.last_id, excluded.last_id)"
     ), {"before": before})

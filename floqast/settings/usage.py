@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
+from floqast.usage.addresses import ClientAddress, client_addresses
 from floqast.usage.buffer import flush_own
 from floqast.usage.days import ApiRequestDay
 from floqast.usage.hours import ApiRequestHour, hour_of
-from floqast.usage.queries import ClientAddress, client_addresses, latest_accepted
+from floqast.usage.queries import latest_accepted
 
 DAYS = 30
 # The most addresses a key's page lists; Allow only these addresses takes at most the allowlist's limit of them.
@@ -196,4 +197,5 @@ def month_requests(key: ApiKey, now: datetime | None = None) -> int:
 
 def key_addresses(key: ApiKey, now: datetime | None = None) -> list[ClientAddress]:
     """The addresses the key's requests came from in the last 30 days, the latest used first."""
+    flush_own()
     return client_addresses(key.team_id, key.id, (now or utcnow()) - timedelta(days=DAYS), ADDRESSES_SHOWN)

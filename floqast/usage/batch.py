@@ -1,7 +1,8 @@
-"""Writing a batch of captured requests: their rows and their keys' days, in one transaction."""
+"""Writing a batch of captured requests: their rows and their keys' days, hours and addresses, in one transaction."""
 
 from sqlalchemy import insert, text
 
+from floqast.usage.addresses import count_addresses
 from floqast.usage.capture import COLUMNS, rows_of
 from floqast.usage.days import count_days
 from floqast.usage.hours import count_hours
@@ -30,6 +31,8 @@ def write_batch(connection, captured: list[tuple], view_functions: dict) -> int:
     first_id = last_id(connection) - len(rows) + 1
     count_hours(connection, ((team_id, api_key_id, int(at), status, row_id) for row_id, (
         at, team_id, api_key_id, _, _, status, *_) in enumerate(captured, first_id)))
+    count_addresses(connection, ((row_id, created_at, team_id, api_key_id, source_ip, status) for row_id, (
+        created_at, team_id, api_key_id, _, _, source_ip, status, *_) in enumerate(rows, first_id)))
     return len(rows)
 
 

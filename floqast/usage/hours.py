@@ -5,16 +5,14 @@ of the log's ids (its index on (team_id, id) then reads only that range, whateve
 An hour is a whole number: hours since the Unix epoch, the same on every database and in every time zone.
 """
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, PrimaryKeyConstraint, Text, bindparam, cast, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, PrimaryKeyConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.extensions import db
-from floqast.usage.days import OUTCOMES, array_literal, outcome
+from floqast.usage.rollups import OUTCOMES, add_counts, outcome
 
 SECONDS = 3600
 COLUMNS = ("team_id", "hour", "api_key_id", *OUTCOMES, "first_id", "last_id")
@@ -54,34 +52,8 @@ def count_hours(connection, requests: Iterable[tuple[int, int, int, int, int]]) 
         counts["first_id"] = min(counts["first_id"], row_id)
         counts["last_id"] = max(counts["last_id"], row_id)
     # In primary key order, so that two batches touching the same hours never wait on each other in a cycle.
-    rows = [(*key_hour, *counts.values()) for key_hour, counts in sorted(hours.items())]
-    if not rows:
-        return
-    upsert = upsert_hours(connection.dialect.name)
-    if connection.dialect.name == "postgresql":
-        connection.execute(upsert, dict(zip(COLUMNS, map(array_literal, zip(*rows, strict=True)), strict=True)))
-    else:
-        connection.execute(upsert, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
-
-
-@functools.cache
-def upsert_hours(dialect_name: str):
-    """The statement adding counts to their hours and widening their ids' span, made once (as days.upsert_days)."""
-    table = ApiRequestHour.__table__
-    if dialect_name == "postgresql":
-        arrays = func.unnest(*(cast(bindparam(name, type_=Text), postgresql.ARRAY(table.c[name].type))
-                               for name in COLUMNS))
-        upsert = postgresql.insert(table).from_select(COLUMNS, select(literal_column("*")).select_from(arrays))
-        lowest, highest = func.least, func.greatest
-    else:
-        upsert = sqlite.insert(table)
-        lowest, highest = func.min, func.max  # SQLite's two-argument min() and max() are scalar
-    return upsert.on_conflict_do_update(
-        index_elements=["team_id", "hour", "api_key_id"],
-        set_={**{name: table.c[name] + upsert.excluded[name] for name in OUTCOMES},
-              "first_id": lowest(table.c.first_id, upsert.excluded.first_id),
-              "last_id": highest(table.c.last_id, upsert.excluded.last_id)},
-    )
+    add_counts(connection, ApiRequestHour.__table__, COLUMNS,
+               [(*key_hour, *counts.values()) for key_hour, counts in sorted(hours.items())])
 
 
 def id_span(team_id: int, since: datetime | None, until: datetime | None,

@@ -1,18 +1,17 @@
-"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted request
-and the addresses it was used from, and a logged uri's parameters."""
+"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted request,
+and a logged uri's parameters."""
 
 from datetime import datetime
-from typing import NamedTuple
 from urllib.parse import parse_qsl
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
-from floqast.usage.days import REFUSED_STATUSES
 from floqast.usage.hours import id_span
 from floqast.usage.models import ApiRequest
+from floqast.usage.rollups import REFUSED_STATUSES
 
 # The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
 # the status; succeeded, refused and other errors as a key's Usage counts them.
@@ -76,43 +75,6 @@ def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiReques
         .order_by(ApiRequest.id.desc())
         .limit(1)
     )
-
-
-class ClientAddress(NamedTuple):
-    """An address a key's requests came from: how many, how many refused, the latest's time and user agent."""
-
-    ip: str | None
-    requests: int
-    refused: int
-    last_at: datetime
-    user_agent: str | None
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the key was accepted from here at least once."""
-        return self.requests > self.refused
-
-
-def client_addresses(team_id: int, api_key_id: int, since: datetime, limit: int) -> list[ClientAddress]:
-    """The distinct addresses of the key's requests since `since`, the latest used first, `limit` of them at most:
-    one grouped query, then one for each address's latest request."""
-    flush_own()
-    refused = ApiRequest.status.in_(sorted(REFUSED_STATUSES))
-    latest_id = func.max(ApiRequest.id)
-    grouped = db.session.execute(
-        select(ApiRequest.source_ip, func.count(), func.count().filter(refused), latest_id)
-        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since)
-        .group_by(ApiRequest.source_ip)
-        .order_by(latest_id.desc())
-        .limit(limit)
-    ).all()
-    latest = {row.id: row for row in db.session.execute(
-        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.user_agent)
-        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id,
-               ApiRequest.id.in_([row[3] for row in grouped]))
-    )}
-    return [ClientAddress(ip, requests, refused_count, latest[last_id].created_at, latest[last_id].user_agent)
-            for ip, requests, refused_count, last_id in grouped]
 
 
 def query_parameters(uri: str) -> dict:

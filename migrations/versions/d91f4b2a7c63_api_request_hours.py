@@ -1,4 +1,4 @@
-"""api_request_hours: each key's requests per hour and their ids' span; the log's key index leads with the team; created_at indexed
+"""api_request_hours, api_request_addresses: a key's requests by hour and by address; log indexes for scale
 
 Revision ID: d91f4b2a7c63
 Revises: c4e1b7d9a2f3
@@ -42,6 +42,24 @@ def upgrade():
         "sum(CASE WHEN status >= 400 AND status NOT IN (401, 403, 429) THEN 1 ELSE 0 END), min(id), max(id) "
         f"FROM api_requests GROUP BY team_id, {hour}, api_key_id"
     )
+    op.create_table(
+        'api_request_addresses',
+        sa.Column('team_id', sa.Integer(), nullable=False),
+        sa.Column('api_key_id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('source_ip', sa.String(length=45), nullable=False),
+        sa.Column('requests', sa.Integer(), nullable=False),
+        sa.Column('refused', sa.Integer(), nullable=False),
+        sa.Column('last_id', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('team_id', 'api_key_id', 'day', 'source_ip', name=op.f('pk_api_request_addresses')),
+    )
+    day = "(created_at AT TIME ZONE 'UTC')::date" if op.get_bind().dialect.name == 'postgresql' else "date(created_at)"
+    op.execute(
+        "INSERT INTO api_request_addresses (team_id, api_key_id, day, source_ip, requests, refused, last_id) "
+        f"SELECT team_id, api_key_id, {day}, coalesce(source_ip, ''), count(*), "
+        "sum(CASE WHEN status IN (401, 403, 429) THEN 1 ELSE 0 END), max(id) "
+        f"FROM api_requests GROUP BY team_id, api_key_id, {day}, coalesce(source_ip, '')"
+    )
     op.create_index('ix_api_requests_team_id_api_key_id_id', 'api_requests', ['team_id', 'api_key_id', 'id'])
     op.drop_index('ix_api_requests_api_key_id_id', table_name='api_requests')
     op.create_index('ix_api_requests_created_at', 'api_requests', ['created_at'], postgresql_using='brin')
@@ -51,4 +69,5 @@ def downgrade():
     op.drop_index('ix_api_requests_created_at', table_name='api_requests')
     op.create_index('ix_api_requests_api_key_id_id', 'api_requests', ['api_key_id', 'id'])
     op.drop_index('ix_api_requests_team_id_api_key_id_id', table_name='api_requests')
+    op.drop_table('api_request_addresses')
     op.drop_table('api_request_hours')
