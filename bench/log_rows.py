@@ -25,9 +25,8 @@ def log_rows(count: int, teams: dict[int, list[int]], first: datetime, last: dat
     """`count` rows (tuples of floqast.usage.capture.COLUMNS) oldest first, evenly spread from `first` to `last`:
     the first team of `teams` ({team_id: its key ids}) has `measured_share` of them (None: as many as any other),
     the others the rest; each row's key is one of its team's."""
-    from floqast.usage.capture import COLUMNS
+    from floqast.usage.capture import trail_entry
 
-    assert COLUMNS[:3] == ("created_at", "team_id", "api_key_id")
     chooser = random.Random(seed)
     team_ids = list(teams)
     if measured_share is None or len(team_ids) == 1:
@@ -42,10 +41,11 @@ def log_rows(count: int, teams: dict[int, list[int]], first: datetime, last: dat
         answers = chooser.choices(statuses, status_weights, k=size)
         rows = []
         for number, (team_id, (status, refusal)) in enumerate(zip(owners, answers, strict=True), start):
-            which = chooser.randrange(len(URIS))
-            rows.append((first + step * number, team_id, chooser.choice(teams[team_id]), "GET", URIS[which],
-                         ADDRESSES[number % len(ADDRESSES)], status, SERVICES[which], refusal,
-                         USER_AGENTS[number % len(USER_AGENTS)]))
+            which, at, key_id = chooser.randrange(len(URIS)), first + step * number, chooser.choice(teams[team_id])
+            address = ADDRESSES[number % len(ADDRESSES)]
+            rows.append((at, team_id, key_id, "GET", URIS[which], address, status, SERVICES[which], refusal,
+                         USER_AGENTS[number % len(USER_AGENTS)],
+                         trail_entry(at, key_id, "GET", URIS[which], address, status, SERVICES[which])))
         yield rows
 
 

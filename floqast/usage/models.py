@@ -50,6 +50,8 @@ class ApiRequest(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     # Why the key was refused (a Refusal), for refusals that know; None for the rest.
     refusal: Mapped[str | None] = mapped_column(String(16))
+    # The request's audit trail entry as JSON, but for its id (capture.trail_entry); None in rows logged before.
+    trail_entry: Mapped[str | None] = mapped_column(Text)
 
     @property
     def refusal_reason(self) -> str | None:

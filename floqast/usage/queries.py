@@ -1,8 +1,7 @@
-"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted request,
-and a logged uri's parameters."""
+"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted
+request."""
 
 from datetime import datetime
-from urllib.parse import parse_qsl
 
 from sqlalchemy import select
 
@@ -75,15 +74,3 @@ def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiReques
         .order_by(ApiRequest.id.desc())
         .limit(1)
     )
-
-
-def query_parameters(uri: str) -> dict:
-    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
-    parameters: dict = {}
-    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
-        if name in parameters:
-            held = parameters[name]
-            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
-        else:
-            parameters[name] = value
-    return parameters

@@ -62,10 +62,13 @@ def upgrade():
     )
     op.create_index('ix_api_requests_team_id_api_key_id_id', 'api_requests', ['team_id', 'api_key_id', 'id'])
     op.drop_index('ix_api_requests_api_key_id_id', table_name='api_requests')
+    # Rows logged before keep None: the trail builds their entries as it did.
+    op.add_column('api_requests', sa.Column('trail_entry', sa.Text(), nullable=True))
     op.create_index('ix_api_requests_created_at', 'api_requests', ['created_at'], postgresql_using='brin')
 
 
 def downgrade():
+    op.drop_column('api_requests', 'trail_entry')
     op.drop_index('ix_api_requests_created_at', table_name='api_requests')
     op.create_index('ix_api_requests_api_key_id_id', 'api_requests', ['api_key_id', 'id'])
     op.drop_index('ix_api_requests_team_id_api_key_id_id', table_name='api_requests')
