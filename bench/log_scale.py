@@ -206,9 +206,10 @@ def walk(server: Server, path: str, plaintext: str, pages: int | None = None) ->
             response = connection.getresponse()
             body = response.read()
             assert response.status == 200, (response.status, body[:200])
-            page = json.loads(body)
-            entries += len(page["data"])
-            path = page["links"]["next"] and quote(page["links"]["next"], safe="/?&=%")
+            # What the server sends is measured, not a client's parsing of it: the links alone are read.
+            entries += body.count(b'{"id": "')
+            links = json.loads(body[body.rindex(b'"links":') + 8:-1])
+            path = links["next"] and quote(links["next"], safe="/?&=%")
             pages = None if pages is None else pages - 1
             if pages == 0:
                 break

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import false, select
+from sqlalchemy import String, case, cast, false, func, literal, select
 
 from floqast.api import bp
 from floqast.api.cursor import Cursors
@@ -22,6 +22,8 @@ from floqast.usage.queries import dated
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
               ALLOW_REDIRECT)
+# A stored entry (capture.trail_entry: an object without its id) with its id put first.
+ENTRY_WITH_ID = '{{"id": "{}", {}'
 # Names the trail's cursors apart from the analytics services' ones.
 CURSOR_SCOPE = "audit-trail"
 
@@ -91,11 +93,16 @@ def parse_trail_query(args) -> TrailQuery:
 
 
 def entry_json(row) -> str:
-    """One logged request as the trail gives it, in JSON: its stored entry with its id put first (made from its
-    columns for a row logged before entries were stored)."""
-    stored = row.trail_entry or trail_entry(row.created_at, row.api_key_id, row.method, row.uri, row.source_ip,
-                                            row.status, row.service)
-    return f'{{"id": "{row.id}", {stored[1:]}'
+    """One logged request as the trail gives it, in JSON: its stored entry with its id put first (by the database,
+    in `stored`), or made from its columns for a row logged before entries were stored."""
+    return row.stored or ENTRY_WITH_ID.format(row.id, trail_entry(
+        row.created_at, row.api_key_id, row.method, row.uri, row.source_ip, row.status, row.service)[1:])
+
+
+def stored_entry():
+    """The stored entry with its id put first, made by the database (NULL for a row without one)."""
+    return (literal('{"id": "') + cast(ApiRequest.id, String) + literal('", ')
+            + func.substr(ApiRequest.trail_entry, 2))
 
 
 def trail_page(pull: Pull):
@@ -106,9 +113,13 @@ def trail_page(pull: Pull):
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
     cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
+    # A row's columns are read only when it has no stored entry: a stored one needs nothing else to be sent.
+    unstored = ApiRequest.trail_entry.is_(None)
     statement = (
-        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
-               ApiRequest.source_ip, ApiRequest.status, ApiRequest.service, ApiRequest.trail_entry)
+        select(ApiRequest.id, stored_entry().label("stored"), *(
+            case((unstored, column)).label(column.key) for column in (
+                ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
+                ApiRequest.source_ip, ApiRequest.status, ApiRequest.service)))
         .where(ApiRequest.team_id == team.id, *query.filters.clauses(team))
         .order_by(ApiRequest.id)
         .limit(query.page.size + 1)
