@@ -27,7 +27,9 @@ def stream_rows(engine, statement):
     The body is read after the view returns, so it uses its own connection rather than the request's session.
     """
     with engine.connect() as connection:
-        yield from connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
+        # A batch at a time: a row fetched alone costs the result's machinery more than the row itself.
+        for batch in connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement).partitions():
+            yield from batch
 
 
 def chunked(pieces, size: int = RECORDS_PER_CHUNK):
