@@ -29,6 +29,8 @@ KEYS_PER_TEAM = 5
 QUIET_KEY_ROWS = 1_000
 PAGE_ROWS = 30_000
 TRAIL_FIRST_PAGE = 100
+# The rows of the 100 days before prune (a tenth of them past retention, in the oldest kept month's first days).
+PRUNE_KEPT_ROWS = 30_000
 
 
 @dataclass
@@ -272,8 +274,9 @@ def trail_walk_and_memory(server: Server, databases: Databases, books: Log, size
 
 
 def prune_month(databases: Databases, temp: Path, rows: int, now: datetime) -> float:
-    """Seconds of `api-log prune` (in process) on a log holding `rows` in a month past retention and a tenth as
-    many over the 100 days before `now`."""
+    """Seconds of `api-log prune` (in process) on a log holding `rows` in a month past retention and the same
+    PRUNE_KEPT_ROWS over the 100 days before `now`, whatever `rows` (so that only the month past retention
+    differs between the two runs)."""
     from floqast.extensions import db
     from floqast.usage.prune import prune
 
@@ -284,7 +287,7 @@ def prune_month(databases: Databases, temp: Path, rows: int, now: datetime) -> f
     with app.app_context():
         with db.engine.begin() as connection:
             fill_request_log(connection, rows, {1: [1, 2, 3]}, old_month_end - timedelta(seconds=1), days=27)
-            fill_request_log(connection, rows // 10, {1: [1, 2, 3]}, now, days=100, seed=2)
+            fill_request_log(connection, PRUNE_KEPT_ROWS, {1: [1, 2, 3]}, now, days=100, seed=2)
         analyze(app)
         started = time.perf_counter()
         prune(now, 90)
