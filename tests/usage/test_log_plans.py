@@ -62,9 +62,12 @@ def nodes(plan: dict, above: tuple = ()):
 
 
 def conditions(node: dict) -> str:
-    """A scan's index conditions, its bitmap index scans' included."""
-    return " ".join([node.get("Index Cond", "")] + [child.get("Index Cond", "") for child in node.get("Plans", [])
-                                                     if child["Node Type"] == "Bitmap Index Scan"])
+    """A scan's index conditions, its bitmap index scans' (under BitmapAnd and BitmapOr too) included."""
+    found = [node.get("Index Cond", "")]
+    for child in node.get("Plans", []):
+        if child["Node Type"] in ("Bitmap Index Scan", "BitmapAnd", "BitmapOr"):
+            found.append(conditions(child))
+    return " ".join(found)
 
 
 def id_ranged(node: dict) -> bool:
@@ -75,7 +78,8 @@ def id_ranged(node: dict) -> bool:
 
 def unbounded_reads(plan: dict, by_ids: bool = False) -> list[str]:
     """The plan's reads of the log or a rollup that are no bounded index range: a sequential scan, an index read
-    without a condition, a read of the log that neither a LIMIT stops nor ids bound (only ids, with `by_ids`)."""
+    without a condition, a read of the log not by its team's rows, or that neither a LIMIT stops nor ids bound
+    (only ids, with `by_ids`)."""
     found = []
     for node, above in nodes(plan):
         relation = node.get("Relation Name", "")
@@ -85,7 +89,11 @@ def unbounded_reads(plan: dict, by_ids: bool = False) -> list[str]:
             found.append(f"Seq Scan on {relation}")
         elif not conditions(node).strip():
             found.append(f"{node['Node Type']} on {relation} without a condition")
-        elif relation.startswith("api_requests") and not id_ranged(node) and (by_ids or "Limit" not in above):
+        elif not relation.startswith("api_requests"):
+            continue
+        elif "team_id = " not in conditions(node):
+            found.append(f"{node['Node Type']} on {relation}, {conditions(node)}: every team's rows")
+        elif not id_ranged(node) and (by_ids or "Limit" not in above):
             found.append(f"{node['Node Type']} on {relation}, {conditions(node)}: no LIMIT nor ids bound it")
     return found
 
