@@ -1,4 +1,4 @@
-"""11. Keys limited to entities: a page of reconciliations pulled with a key limited to 20 entities (the team's 10 with
+"""16. Keys limited to entities: a page of reconciliations pulled with a key limited to 20 entities (the team's 10 with
 records among them, so both keys get the same records) against a key that reads every entity, same server, same load
 generator."""
 
@@ -15,6 +15,6 @@ def measure(server: Server, key: str, scoped_key: str, sizes: Sizes, temp: Path,
     targets = {"limited": (PATH, {"x-api-key": scoped_key}), "every entity": (PATH, {"x-api-key": key})}
     summary, runs = side_by_side(server, targets, sizes, temp, tool)
     ratio = summary["limited"]["rps"] / summary["every entity"]["rps"]
-    return Result(11, f"Entities: a 100-record pull with a key limited to {ENTITIES} entities vs every entity",
+    return Result(16, f"Entities: a 100-record pull with a key limited to {ENTITIES} entities vs every entity",
                   figures_text(summary["limited"]), figures_text(summary["every entity"]), ratio, ">= 0.97",
                   ratio >= 0.97, {"tool": tool, "rounds": runs, "summary": summary})

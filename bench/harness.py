@@ -31,6 +31,9 @@ class Sizes:
     export_rounds: int
     page_rounds: int
     revocations: int  # keys deactivated one at a time for the revocation latency (revocation.kinds splits them)
+    log_rows: int = 1_000_000  # the API request log at scale (log_scale)
+    busy_key_rows: int = 100_000  # a key's requests in its last 24 hours, for its page
+    prune_rows: int = 300_000  # a month past retention, for prune
 
     @property
     def months(self) -> int:
@@ -41,18 +44,21 @@ class Sizes:
         return max(1, self.rows // (ENTITIES * self.months))
 
 
-def sizes(quick: bool, rows: int | None, keys: int | None) -> Sizes:
+def sizes(quick: bool, rows: int | None, keys: int | None, log_rows: int | None = None) -> Sizes:
     if quick:
         # Enough rows for a full 30,000-record JSON page (export's memory row): 10 entities x 800 accounts x 4.
         chosen = Sizes(rows=32_000, keys=10_000, load_seconds=2.0, load_requests=50_000, rounds=3,
                        export_rounds=3, page_rounds=7, revocations=20)
     else:
         chosen = Sizes(rows=1_000_000, keys=1_000_000, load_seconds=5.0, load_requests=200_000, rounds=5,
-                       export_rounds=1, page_rounds=11, revocations=60)
+                       export_rounds=1, page_rounds=11, revocations=60, log_rows=10_000_000,
+                       busy_key_rows=1_000_000, prune_rows=3_000_000)
     if rows:
         chosen.rows = rows
     if keys:
         chosen.keys = keys
+    if log_rows:
+        chosen.log_rows = log_rows
     return chosen
 
 

@@ -15,7 +15,10 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
    lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal);
 9. revocation: from a deactivation's commit to a 401 from every worker (a gunicorn with an access log of its own);
 10. last_used: the writes of Last used during row 1's loads;
-11. entity_scope: a 100-record page with a key limited to 20 entities against a key that reads every entity.
+11-15. log_scale: the API request log at 1,000,000 rows (quick) or 10,000,000: Activity, a key's page, the audit
+   trail, prune, and writes under load, each against a team with 10,000 rows (or its own small case); the log is
+   made by log_rows.fill_request_log. `--log-scale-only` runs these rows alone.
+16. entity_scope: a 100-record page with a key limited to 20 entities against a key that reads every entity.
 
 `--production` runs rows 1, 10 and 9 in the production shape instead: PostgreSQL at DATABASE_URL, rate-limit
 counts in Redis at RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), `gunicorn -c gunicorn.conf.py`.
@@ -46,6 +49,7 @@ from bench import (
     key_check,
     keys_tab,
     last_used,
+    log_scale,
     request_log,
     revocation,
 )
@@ -65,6 +69,9 @@ def options(argv) -> argparse.Namespace:
     parser.add_argument("--rows", type=int,
                         help="reconciliations to generate, at least 30,000 (default 1,000,000; quick 32,000)")
     parser.add_argument("--keys", type=int, help="keys for the key check (default 1,000,000; quick 10,000)")
+    parser.add_argument("--log-rows", type=int,
+                        help="API request log rows for rows 11-15 (default 10,000,000; quick 1,000,000)")
+    parser.add_argument("--log-scale-only", action="store_true", help="rows 11-15 only: the request log at scale")
     parser.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
                         help="gunicorn workers: sync, as the README runs it in production (default), or gthread "
@@ -79,7 +86,7 @@ def options(argv) -> argparse.Namespace:
         parser.error("--production needs DATABASE_URL (a PostgreSQL database)")
     if args.production and args.worker_class != "sync":
         parser.error("--production runs gunicorn.conf.py's sync workers")
-    args.sizes = harness.sizes(args.quick, args.rows, args.keys)
+    args.sizes = harness.sizes(args.quick, args.rows, args.keys, args.log_rows)
     if args.sizes.rows < export.LARGE_PAGE:
         parser.error(f"--rows must be at least {export.LARGE_PAGE:,}, for a full JSON page of that many records")
     if args.load_tool == "auto":
@@ -192,7 +199,7 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
         log("6. allowed IP addresses ...")
         results.append(allowed_ips.measure(server, books.api_key, books.allowlisted_key, chosen, temp,
                                            args.load_tool))
-        log("11. keys limited to entities ...")
+        log("16. keys limited to entities ...")
         results.append(entity_scope.measure(server, books.api_key, books.scoped_key, chosen, temp, args.load_tool))
     finally:
         server.stop()
@@ -200,6 +207,7 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
     results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
     log("9. revocation latency ...")
     results.append(revocation.measure(books.app, env, args.worker_class, False, chosen, temp))
+    results += log_scale.measure(databases, temp, env, args.worker_class, chosen, args.load_tool, log)
     return sorted(results, key=lambda result: result.number)
 
 
@@ -264,6 +272,11 @@ def main(argv=None) -> int:
                 f"gunicorn -c gunicorn.conf.py, load by {args.load_tool}; scratch in {temp}")
             books = load_books(databases, temp, env, chosen, generate=False)
             results = run_production(args, books, databases, temp, env)
+        elif args.log_scale_only:
+            log(f"bench: {mode} run of rows 11-15 on {databases.kind}, {chosen.log_rows:,} log rows, gunicorn "
+                f"{args.worker_class} workers, load by {args.load_tool}; scratch in {temp}")
+            books = load_books(databases, temp, env, chosen, generate=False)
+            results = log_scale.measure(databases, temp, env, args.worker_class, chosen, args.load_tool, log)
         else:
             log(f"bench: {mode} run on {databases.kind}, {chosen.rows:,} rows, {chosen.keys:,} keys, gunicorn "
                 f"{args.worker_class} workers, load by {args.load_tool}; scratch in {temp}")

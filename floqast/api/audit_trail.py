@@ -5,9 +5,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, false, func, literal, select
 
-from floqast.analytics.records import iso_utc
 from floqast.api import bp
 from floqast.api.auth import api_error, refuse
 from floqast.api.cursor import Cursors
@@ -17,12 +16,16 @@ from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, p
 from floqast.api.pulls import Pull
 from floqast.keys.authenticate import own_requests_refusal
 from floqast.usage.buffer import flush_own
+from floqast.usage.capture import trail_entry
+from floqast.usage.hours import id_span
 from floqast.usage.models import ApiRequest
-from floqast.usage.queries import query_parameters
+from floqast.usage.queries import dated
 
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
               ALLOW_REDIRECT)
+# A stored entry (capture.trail_entry: an object without its id) with its id put first.
+ENTRY_WITH_ID = '{{"id": "{}", {}'
 # Names the trail's cursors apart from the analytics services' ones.
 CURSOR_SCOPE = "audit-trail"
 
@@ -35,16 +38,27 @@ class TrailFilters:
     end: date | None = None
     api_key_id: int | None = None
 
-    def clauses(self, team) -> list:
-        conditions = []
+    def bounds(self, team) -> tuple:
+        """The UTC instants the days bound, from and before (None: open)."""
         # The first and last days a date can name bound nothing, and their bounds (the end of the day before the
         # first, of the day after the last) are beyond what a datetime holds.
+        since = until = None
         if self.start is not None and self.start > date.min:
-            conditions.append(ApiRequest.created_at >= team.end_of_day(self.start - timedelta(days=1)))
+            since = team.end_of_day(self.start - timedelta(days=1))
         if self.end is not None and self.end < date.max:
-            conditions.append(ApiRequest.created_at < team.end_of_day(self.end))
+            until = team.end_of_day(self.end)
+        return since, until
+
+    def clauses(self, team) -> list:
+        """The conditions on the log's rows, beside the team's: a range of days is read as the span of ids its
+        hours hold, so that a day long ago reads that day's rows, not every row of the team before it."""
+        since, until = self.bounds(team)
+        conditions = dated(since, until)
         if self.api_key_id is not None:
             conditions.append(ApiRequest.api_key_id == self.api_key_id)
+        if since is not None or until is not None:
+            span = id_span(team.id, since, until, self.api_key_id)
+            conditions.append(false() if span is None else ApiRequest.id.between(*span))
         return conditions
 
     @property
@@ -87,18 +101,17 @@ def parse_trail_query(pull: Pull) -> TrailQuery:
     return TrailQuery(filters, page)
 
 
-def entry(row) -> dict:
-    """One logged request as FloQast's audit trail gives it, with our createdAt and apiKeyId."""
-    return {
-        "id": str(row.id),
-        "uri": row.uri,
-        "method": row.method,
-        "sourceIp": row.source_ip,
-        "meta": {"status": str(row.status), "service": row.service,
-                 "queryParameters": query_parameters(row.uri)},
-        "createdAt": iso_utc(row.created_at),
-        "apiKeyId": str(row.api_key_id),
-    }
+def entry_json(row) -> str:
+    """One logged request as the trail gives it, in JSON: its stored entry with its id put first (by the database,
+    in `stored`), or made from its columns for a row logged before entries were stored."""
+    return row.stored or ENTRY_WITH_ID.format(row.id, trail_entry(
+        row.created_at, row.api_key_id, row.method, row.uri, row.source_ip, row.status, row.service)[1:])
+
+
+def stored_entry():
+    """The stored entry with its id put first, made by the database (NULL for a row without one)."""
+    return (literal('{"id": "') + cast(ApiRequest.id, String) + literal('", ')
+            + func.substr(ApiRequest.trail_entry, 2))
 
 
 def trail_page(pull: Pull):
@@ -109,16 +122,20 @@ def trail_page(pull: Pull):
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
     cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
+    # A row's columns are read only when it has no stored entry: a stored one needs nothing else to be sent.
+    unstored = ApiRequest.trail_entry.is_(None)
     statement = (
-        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
-               ApiRequest.source_ip, ApiRequest.status, ApiRequest.service)
+        select(ApiRequest.id, stored_entry().label("stored"), *(
+            case((unstored, column)).label(column.key) for column in (
+                ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
+                ApiRequest.source_ip, ApiRequest.status, ApiRequest.service)))
         .where(ApiRequest.team_id == team.id, *query.filters.clauses(team))
         .order_by(ApiRequest.id)
         .limit(query.page.size + 1)
     )
     if after_id is not None:
         statement = statement.where(ApiRequest.id > after_id)
-    return streamed_page(statement, query.page.size, entry, lambda last_id: cursors.encode(cursor_key, last_id),
+    return streamed_page(statement, query.page.size, entry_json, lambda last_id: cursors.encode(cursor_key, last_id),
                          pull)
 
 

@@ -22,7 +22,7 @@ from floqast.keys.actions import change_key_policy, create_key, deactivate_key, 
 from floqast.keys.models import ApiKey, Service
 from floqast.keys.policy import KeyPolicy
 from floqast.usage.capture import Captured
-from floqast.usage.days import REFUSED_STATUSES
+from floqast.usage.rollups import REFUSED_STATUSES
 
 DEMO_TEAMS = {
     "Acme Corp": ("America/Los_Angeles", [

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
+from floqast.usage.addresses import ClientAddress, client_addresses
 from floqast.usage.buffer import flush_own
-from floqast.usage.days import ApiRequestDay, outcome
-from floqast.usage.models import ApiRequest
-from floqast.usage.queries import ClientAddress, client_addresses, latest_accepted
+from floqast.usage.days import ApiRequestDay
+from floqast.usage.hours import ApiRequestHour, hour_of
+from floqast.usage.queries import latest_accepted
 
 DAYS = 30
 # The most addresses a key's page lists; Allow only these addresses takes at most the allowlist's limit of them.
@@ -125,16 +126,16 @@ class Chart:
 
 
 def last_day_counts(key: ApiKey, now: datetime) -> Counts:
-    """The key's requests of the last 24 hours, counted in the log itself (by its index on the key's rows)."""
-    counts = Counts()
-    statuses = select(ApiRequest.status, func.count()).where(
-        ApiRequest.team_id == key.team_id,
-        ApiRequest.api_key_id == key.id,
-        ApiRequest.created_at >= now - timedelta(days=1),
-    ).group_by(ApiRequest.status)
-    for status, count in db.session.execute(statuses):
-        setattr(counts, outcome(status), getattr(counts, outcome(status)) + count)
-    return counts
+    """The key's requests of the last 24 hours, by whole hours (this one and the 23 before it), from its hourly
+    counts: at most 24 rows, however busy the key."""
+    hour = hour_of(now)
+    totals = db.session.execute(select(*(func.coalesce(func.sum(getattr(ApiRequestHour, name)), 0)
+                                          for name, _ in SERIES)).where(
+        ApiRequestHour.team_id == key.team_id,
+        ApiRequestHour.hour.between(hour - 23, hour),
+        ApiRequestHour.api_key_id == key.id,
+    )).one()
+    return Counts(**dict(zip((name for name, _ in SERIES), totals, strict=True)))
 
 
 def key_usage(key: ApiKey, now: datetime | None = None) -> dict:
@@ -196,4 +197,5 @@ def month_requests(key: ApiKey, now: datetime | None = None) -> int:
 
 def key_addresses(key: ApiKey, now: datetime | None = None) -> list[ClientAddress]:
     """The addresses the key's requests came from in the last 30 days, the latest used first."""
+    flush_own()
     return client_addresses(key.team_id, key.id, (now or utcnow()) - timedelta(days=DAYS), ADDRESSES_SHOWN)

@@ -1,9 +1,11 @@
-"""Writing a batch of captured requests: their rows and their keys' days, in one transaction."""
+"""Writing a batch of captured requests: their rows and their keys' days, hours and addresses, in one transaction."""
 
 from sqlalchemy import insert, text
 
+from floqast.usage.addresses import count_addresses
 from floqast.usage.capture import COLUMNS, rows_of
 from floqast.usage.days import count_days
+from floqast.usage.hours import count_hours
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import make_partitions_between
 
@@ -26,7 +28,20 @@ def write_batch(connection, captured: list[tuple], view_functions: dict) -> int:
     write_rows(connection, rows)
     count_days(connection, ((team_id, api_key_id, int(at), status)
                             for at, team_id, api_key_id, _, _, status, *_ in captured))
+    first_id = last_id(connection) - len(rows) + 1
+    count_hours(connection, ((team_id, api_key_id, int(at), status, row_id) for row_id, (
+        at, team_id, api_key_id, _, _, status, *_) in enumerate(captured, first_id)))
+    count_addresses(connection, ((row_id, created_at, team_id, api_key_id, source_ip, status) for row_id, (
+        created_at, team_id, api_key_id, _, _, source_ip, status, *_) in enumerate(rows, first_id)))
     return len(rows)
+
+
+def last_id(connection) -> int:
+    """The id of the batch's last row: its rows took consecutive ids, in their order, since one batch at a time
+    writes (the advisory lock on PostgreSQL, the one writer on SQLite)."""
+    if connection.dialect.name == "postgresql":
+        return connection.execute(text("SELECT currval(pg_get_serial_sequence('api_requests', 'id'))")).scalar()
+    return connection.execute(text("SELECT max(id) FROM api_requests")).scalar()
 
 
 def write_rows(connection, rows: list[tuple]) -> None:

@@ -2,13 +2,15 @@
 as little as can be), and made a row, without any key in its URL, when its batch is written."""
 
 import functools
+import json
 import time
 from datetime import datetime, timezone
 from typing import NamedTuple
-from urllib.parse import quote, unquote_plus
+from urllib.parse import parse_qsl, quote, unquote_plus
 
 from flask import current_app, request
 
+from floqast.analytics.records import iso_utc
 from floqast.columns import clip
 from floqast.keys import tokens
 from floqast.keys.models import USER_AGENT_LENGTH
@@ -17,7 +19,7 @@ REDACTED = "REDACTED"
 MAX_URI_LENGTH = 4096
 # What a batch writes of each row, in the order of rows_of's tuples (the id comes from the table's sequence).
 COLUMNS = ("created_at", "team_id", "api_key_id", "method", "uri", "source_ip", "status", "service", "refusal",
-           "user_agent")
+           "user_agent", "trail_entry")
 
 
 class Captured(NamedTuple):
@@ -97,23 +99,46 @@ def route_service(view_functions: dict, endpoint: str | None) -> str | None:
 
 def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
     """The log's rows for captured requests, as tuples of COLUMNS: their uri without keys, their route's service,
-    every value clipped to its column (one value too long would make PostgreSQL refuse the whole batch)."""
+    every value clipped to its column (one value too long would make PostgreSQL refuse the whole batch), and
+    their audit trail entry."""
     # A batch mostly repeats a few uris and endpoints (and forgets them with it).
     uri_of = functools.cache(request_uri)
     service_of = functools.cache(functools.partial(route_service, view_functions))
-    return [
-        (
-            datetime.fromtimestamp(at, timezone.utc),
-            team_id,
-            api_key_id,
-            method[:16],
-            (uri or uri_of(path, query))[:MAX_URI_LENGTH],
-            None if source_ip is None else source_ip[:45],
-            status,
-            (service or service_of(endpoint) or "")[:32] or None,
-            refusal,
-            clip(user_agent, USER_AGENT_LENGTH) or None,
-        )
-        for at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal,
-        user_agent in captured
-    ]
+    rows = []
+    for (at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal,
+         user_agent) in captured:
+        created_at = datetime.fromtimestamp(at, timezone.utc)
+        method, uri = method[:16], (uri or uri_of(path, query))[:MAX_URI_LENGTH]
+        source_ip = None if source_ip is None else source_ip[:45]
+        service = (service or service_of(endpoint) or "")[:32] or None
+        rows.append((created_at, team_id, api_key_id, method, uri, source_ip, status, service, refusal,
+                     clip(user_agent, USER_AGENT_LENGTH) or None,
+                     trail_entry(created_at, api_key_id, method, uri, source_ip, status, service)))
+    return rows
+
+
+def trail_entry(created_at: datetime, api_key_id: int, method: str, uri: str, source_ip: str | None, status: int,
+                service: str | None) -> str:
+    """A request as GET /api/v1/audit-trail gives it (FloQast's shape, with our createdAt and apiKeyId), as JSON
+    without its id (the table's sequence gives that as the row is written): made once, with the row, so that
+    reading the trail costs a copy of it, not a JSON encoding per entry."""
+    return json.dumps({
+        "uri": uri,
+        "method": method,
+        "sourceIp": source_ip,
+        "meta": {"status": str(status), "service": service, "queryParameters": query_parameters(uri)},
+        "createdAt": iso_utc(created_at),
+        "apiKeyId": str(api_key_id),
+    })
+
+
+def query_parameters(uri: str) -> dict:
+    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
+    parameters: dict = {}
+    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
+        if name in parameters:
+            held = parameters[name]
+            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
+        else:
+            parameters[name] = value
+    return parameters

@@ -5,23 +5,19 @@ A day is the team's date when the request came, at the time it is counted: a tea
 keeps its past days as they were counted.
 """
 
-import functools
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, PrimaryKeyConstraint, Text, bindparam, cast, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, PrimaryKeyConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.accounts.models import Team
 from floqast.extensions import db
+from floqast.usage.rollups import OUTCOMES, add_counts, outcome
 
-# Statuses that refuse a key's pull (bad key, not allowed, rate limited), counted apart from the rest.
-REFUSED_STATUSES = frozenset({401, 403, 429})
-# A day's counts, and its row as count_days makes it.
-OUTCOMES = ("succeeded", "refused", "failed")
+# A day's row as count_days makes it.
 COLUMNS = ("team_id", "api_key_id", "day", *OUTCOMES)
 
 
@@ -40,13 +36,6 @@ class ApiRequestDay(db.Model):
     failed: Mapped[int] = mapped_column(default=0)
 
 
-def outcome(status: int) -> str:
-    """Which of a day's counts a request with this status adds to."""
-    if status in REFUSED_STATUSES:
-        return "refused"
-    return "succeeded" if status < 400 else "failed"
-
-
 def count_days(connection, requests: Iterable[tuple[int, int, int, int]]) -> None:
     """Add a batch of the log's requests, each (team_id, api_key_id, the Unix second it came, status), to their
     keys' days, in the batch's transaction: one upsert per key and day."""
@@ -61,36 +50,8 @@ def count_days(connection, requests: Iterable[tuple[int, int, int, int]]) -> Non
         day = datetime.fromtimestamp(second, zone).date()
         days.setdefault((team_id, api_key_id, day), dict.fromkeys(OUTCOMES, 0))[outcome(status)] += count
     # In key and day order, so that two batches touching the same days never wait on each other in a cycle.
-    rows = [(*key_day, *counts.values()) for key_day, counts in sorted(days.items())]
-    upsert = upsert_days(connection.dialect.name)
-    if connection.dialect.name == "postgresql":
-        connection.execute(upsert, dict(zip(COLUMNS, map(array_literal, zip(*rows, strict=True)), strict=True)))
-    else:
-        connection.execute(upsert, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
-
-
-def array_literal(values: tuple) -> str:
-    """A PostgreSQL array of integers or dates (which never need quoting) as text: psycopg dumps a list in
-    Python, at about a microsecond an element."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-@functools.cache
-def upsert_days(dialect_name: str):
-    """The statement adding counts to their days, made once: on PostgreSQL one for a whole batch, each column
-    sent as an array (an executemany costs about as much per day as the log's INSERT did per row), elsewhere
-    one executed per day."""
-    table = ApiRequestDay.__table__
-    if dialect_name == "postgresql":
-        arrays = func.unnest(*(cast(bindparam(name, type_=Text), postgresql.ARRAY(table.c[name].type))
-                               for name in COLUMNS))
-        upsert = postgresql.insert(table).from_select(COLUMNS, select(literal_column("*")).select_from(arrays))
-    else:
-        upsert = sqlite.insert(table)
-    return upsert.on_conflict_do_update(
-        index_elements=["team_id", "api_key_id", "day"],
-        set_={name: table.c[name] + upsert.excluded[name] for name in OUTCOMES},
-    )
+    add_counts(connection, ApiRequestDay.__table__, COLUMNS,
+               [(*key_day, *counts.values()) for key_day, counts in sorted(days.items())])
 
 
 def prune_days(connection, cutoff: datetime) -> int:

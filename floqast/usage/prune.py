@@ -1,12 +1,15 @@
-"""Keeping REQUEST_LOG_RETENTION_DAYS of the log and its daily counts: on PostgreSQL whole months are dropped
-instead of deleting millions of rows, and the coming months' partitions made; on SQLite, a DELETE."""
+"""Keeping REQUEST_LOG_RETENTION_DAYS of the log and its rollups (days, hours, addresses): on PostgreSQL whole
+months are dropped instead of deleting millions of rows, and the coming months' partitions made; on SQLite, a
+DELETE."""
 
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, text
 
 from floqast.extensions import db
+from floqast.usage.addresses import prune_addresses
 from floqast.usage.days import prune_days
+from floqast.usage.hours import prune_hours
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import make_partition, month_of, next_month, partition_name, partitions
 
@@ -32,4 +35,6 @@ def prune(now: datetime, retention_days: int) -> list[str]:
         deleted = connection.execute(delete(ApiRequest).where(ApiRequest.created_at < cutoff)).rowcount
         done.append(f"deleted {deleted} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
         done.append(f"deleted {prune_days(connection, cutoff)} daily usage counts")
+        done.append(f"deleted {prune_hours(connection, cutoff)} hourly usage counts")
+        done.append(f"deleted {prune_addresses(connection, cutoff)} daily address counts")
     return done

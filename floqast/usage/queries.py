@@ -1,17 +1,16 @@
-"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted request
-and the addresses it was used from, and a logged uri's parameters."""
+"""Reading the log back: a team's requests for the Activity page and a key's page, a key's latest accepted
+request."""
 
 from datetime import datetime
-from typing import NamedTuple
-from urllib.parse import parse_qsl
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
-from floqast.usage.days import REFUSED_STATUSES
+from floqast.usage.hours import id_span
 from floqast.usage.models import ApiRequest
+from floqast.usage.rollups import REFUSED_STATUSES
 
 # The request lists' status filter (the Activity page's, a key page's): its choices, each with its condition on
 # the status; succeeded, refused and other errors as a key's Usage counts them.
@@ -29,7 +28,9 @@ PAGE_SIZE = 25
 def team_requests(team_id: int, api_key_id: int | None, status_filter: str, before_id: int | None = None,
                   limit: int = PAGE_SIZE, since: datetime | None = None, until: datetime | None = None) -> list:
     """The team's logged requests, newest first, `limit` of them (older than `before_id`, from `since` and before
-    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given."""
+    `until` when given), each with its key's name and hint; one key's only when `api_key_id` is given. Read by
+    the index on (team_id, id) or (team_id, api_key_id, id), from the newest down; a date range first becomes the
+    span of ids its hours hold, so that a day long ago reads that day's rows, not every later one."""
     flush_own()
     query = (
         select(ApiRequest, ApiKey.name.label("key_name"), ApiKey.hint.label("key_hint"))
@@ -45,11 +46,22 @@ def team_requests(team_id: int, api_key_id: int | None, status_filter: str, befo
         query = query.where(ApiRequest.api_key_id == api_key_id)
     if before_id is not None:
         query = query.where(ApiRequest.id < before_id)
-    if since is not None:
-        query = query.where(ApiRequest.created_at >= since)
-    if until is not None:
-        query = query.where(ApiRequest.created_at < until)
+    if since is not None or until is not None:
+        span = id_span(team_id, since, until, api_key_id)
+        if span is None:
+            return []
+        query = query.where(ApiRequest.id.between(*span), *dated(since, until))
     return list(db.session.execute(query))
+
+
+def dated(since: datetime | None, until: datetime | None) -> list:
+    """The conditions on created_at of the range from `since` and before `until` (None: open)."""
+    conditions = []
+    if since is not None:
+        conditions.append(ApiRequest.created_at >= since)
+    if until is not None:
+        conditions.append(ApiRequest.created_at < until)
+    return conditions
 
 
 def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiRequest | None:
@@ -62,51 +74,3 @@ def latest_accepted(team_id: int, api_key_id: int, since: datetime) -> ApiReques
         .order_by(ApiRequest.id.desc())
         .limit(1)
     )
-
-
-class ClientAddress(NamedTuple):
-    """An address a key's requests came from: how many, how many refused, the latest's time and user agent."""
-
-    ip: str | None
-    requests: int
-    refused: int
-    last_at: datetime
-    user_agent: str | None
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the key was accepted from here at least once."""
-        return self.requests > self.refused
-
-
-def client_addresses(team_id: int, api_key_id: int, since: datetime, limit: int) -> list[ClientAddress]:
-    """The distinct addresses of the key's requests since `since`, the latest used first, `limit` of them at most:
-    one grouped query, then one for each address's latest request."""
-    flush_own()
-    refused = ApiRequest.status.in_(sorted(REFUSED_STATUSES))
-    latest_id = func.max(ApiRequest.id)
-    grouped = db.session.execute(
-        select(ApiRequest.source_ip, func.count(), func.count().filter(refused), latest_id)
-        .where(ApiRequest.team_id == team_id, ApiRequest.api_key_id == api_key_id, ApiRequest.created_at >= since)
-        .group_by(ApiRequest.source_ip)
-        .order_by(latest_id.desc())
-        .limit(limit)
-    ).all()
-    latest = {row.id: row for row in db.session.execute(
-        select(ApiRequest.id, ApiRequest.created_at, ApiRequest.user_agent)
-        .where(ApiRequest.api_key_id == api_key_id, ApiRequest.id.in_([row[3] for row in grouped]))
-    )}
-    return [ClientAddress(ip, requests, refused_count, latest[last_id].created_at, latest[last_id].user_agent)
-            for ip, requests, refused_count, last_id in grouped]
-
-
-def query_parameters(uri: str) -> dict:
-    """The parameters of a logged uri as an object: each name's value, a list of them when it repeats."""
-    parameters: dict = {}
-    for name, value in parse_qsl(uri.partition("?")[2], keep_blank_values=True):
-        if name in parameters:
-            held = parameters[name]
-            parameters[name] = [*held, value] if isinstance(held, list) else [held, value]
-        else:
-            parameters[name] = value
-    return parameters

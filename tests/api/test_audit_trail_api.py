@@ -5,11 +5,13 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import update
 
 from floqast.accounts.models import Role
 from floqast.extensions import db
 from floqast.keys.actions import roll_key
 from floqast.keys.models import Service
+from floqast.usage.models import ApiRequest
 from helpers import AUDIT_TRAIL, CLIENT_IP, ME, RECONCILIATIONS, assert_api_error, log_rows, validate
 
 JANUARY = datetime(2026, 1, 10, tzinfo=timezone.utc)
@@ -101,6 +103,34 @@ def test_dates_are_whole_days_in_the_teams_time_zone_both_inclusive(api_get, tea
     assert created(**{"filter[startDate]": "2026-01-10", "filter[endDate]": "2026-01-10"}) == moments[1:3]
     assert created(**{"filter[startDate]": "2026-01-11"})[:1] == moments[3:]
     assert created(**{"filter[endDate]": "2026-01-09"}) == moments[:1]
+
+
+def test_a_day_finds_a_request_written_after_later_days(api_get, team, admin, make_key):
+    """A worker may write a request after others' later ones (its batch waits up to a second, or holds it while
+    idle): its day still finds it, though its id comes after every row of the days since."""
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, JANUARY, JANUARY + timedelta(days=2))
+    log_rows(team.id, key.id, JANUARY + timedelta(hours=1))  # written last, with the highest id
+
+    def created(day: str) -> list[str]:
+        return [entry["createdAt"] for entry in trail(api_get, plaintext, **{"filter[startDate]": day,
+                                                                             "filter[endDate]": day})]
+
+    assert created("2026-01-10") == ["2026-01-10T00:00:00Z", "2026-01-10T01:00:00Z"]
+    assert created("2026-01-12") == ["2026-01-12T00:00:00Z"]
+    assert created("2026-01-11") == []
+
+
+def test_requests_logged_before_entries_were_stored_read_the_same(api_get, team, admin, make_key):
+    key, plaintext = make_key(admin)
+    api_get(f"{RECONCILIATIONS}?filter[month]=Smarch&filter[entityIds]=1&filter[entityIds]=2", plaintext)
+    stored = trail(api_get, plaintext)[0]
+    db.session.execute(update(ApiRequest).values(trail_entry=None))
+    db.session.commit()
+
+    made = trail(api_get, plaintext)[0]
+    assert made == stored and list(made) == list(stored)
+    assert made["meta"]["queryParameters"] == {"filter[month]": "Smarch", "filter[entityIds]": ["1", "2"]}
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14 and UTC-12

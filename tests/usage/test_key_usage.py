@@ -97,9 +97,11 @@ def test_bars_and_table_count_the_keys_requests_by_day_in_the_teams_time_zone(ad
 
 
 def test_the_totals_are_the_last_24_hours_and_the_30_days_with_refusals_apart(admin_client, team, key, now):
-    log_rows(team.id, key.id, NOW - timedelta(hours=23, minutes=59), NOW - timedelta(minutes=1))
+    # The last 24 hours are whole hours (NOW's and the 23 before it), counted from the key's hourly counts.
+    first_hour = NOW.replace(minute=0) - timedelta(hours=23)
+    log_rows(team.id, key.id, first_hour, NOW - timedelta(minutes=1))
     log_rows(team.id, key.id, NOW - timedelta(hours=1), status=403)
-    log_rows(team.id, key.id, NOW - timedelta(hours=24, seconds=1), status=401)  # a day and a second ago
+    log_rows(team.id, key.id, first_hour - timedelta(seconds=1), status=401)  # the hour before the first
     log_rows(team.id, key.id, NOW - timedelta(days=10), NOW - timedelta(days=12), status=200)
 
     assert totals(page_of(admin_client, key)) == {

@@ -378,22 +378,24 @@ def test_prune_keeps_the_retention_days_and_deletes_older_rows(runner, team, mon
     output = prune(runner, monkeypatch)
     assert [row.created_at for row in logged_requests()] == kept
     if db.engine.dialect.name == "sqlite":
-        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
+        assert output == ["deleted 2 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts",
+                          "deleted 2 hourly usage counts", "deleted 2 daily address counts"]
     else:  # February's partition dropped whole, March's oldest row deleted
-        assert output[-2:] == ["deleted 1 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts"]
+        assert output[-4:] == ["deleted 1 rows older than 2026-03-17 12:00 UTC", "deleted 2 daily usage counts",
+                               "deleted 2 hourly usage counts", "deleted 2 daily address counts"]
 
 
 def test_prune_deletes_the_days_of_usage_older_than_the_retention(runner, team, monkeypatch):
     log_rows(team.id, 1, *(datetime(2026, 3, day, 12, tzinfo=timezone.utc) for day in (14, 15, 16, 17)), NOW)
     # The cutoff is March 17 12:00 UTC: March 16 is kept, since in some zone its rows may still be kept.
-    assert prune(runner, monkeypatch)[-1] == "deleted 2 daily usage counts"
+    assert prune(runner, monkeypatch)[-3] == "deleted 2 daily usage counts"
     assert [day[2] for day in usage_days()] == ["2026-03-16", "2026-03-17", "2026-06-15"]
 
 
 def test_prune_follows_the_retention_setting(app, runner, team, monkeypatch):
     app.config["REQUEST_LOG_RETENTION_DAYS"] = 7
     log_rows(team.id, 1, NOW - timedelta(days=8), NOW - timedelta(days=6))
-    assert prune(runner, monkeypatch)[-2] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
+    assert prune(runner, monkeypatch)[-4] == "deleted 1 rows older than 2026-06-08 12:00 UTC"
     assert len(logged_requests()) == 1
 
 
@@ -422,7 +424,9 @@ def test_prune_drops_old_partitions_and_makes_the_coming_months(runner, team, mo
     assert "api_requests_2026_02" not in made
     assert {"api_requests_2026_03", "api_requests_2026_06", "api_requests_2026_07", "api_requests_2026_08"} <= made
     assert prune(runner, monkeypatch) == ["deleted 0 rows older than 2026-03-17 12:00 UTC",
-                                          "deleted 0 daily usage counts"]  # twice is harmless
+                                          "deleted 0 daily usage counts",
+                                          "deleted 0 hourly usage counts",
+                                          "deleted 0 daily address counts"]  # twice is harmless
 
 
 @partitioned
