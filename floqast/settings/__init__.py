@@ -41,4 +41,4 @@ def private_and_uncached(response):
     return response
 
 
-from floqast.settings import confirm, docs, formatting, policy, routes  # noqa: E402,F401  (they register on bp)
+from floqast.settings import confirm, docs, formatting, policy, requests, routes  # noqa: E402,F401  (they register on bp)
