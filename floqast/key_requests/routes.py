@@ -13,6 +13,8 @@ from floqast.keys.request_actions import NotRevealable
 from floqast.keys.requests import ApiKeyRequest
 from floqast.settings.forms import RequestKeyForm
 
+ASK_AGAIN = "The key cannot be made as approved: ask for it again below, and an admin will decide anew."
+
 
 def team_entities() -> list[Entity]:
     return list(db.session.scalars(select(Entity).where(Entity.team_id == current_user.team_id)
@@ -65,8 +67,11 @@ def reveal(request_id: int):
                                                               ApiKeyRequest.requested_by_id == current_user.id))
     try:
         key, plaintext = request_actions.reveal(key_request, current_user)
-    except (NotRevealable, NameTaken, PolicyRefused) as refused:
+    except NotRevealable as refused:
         db.session.rollback()
         return render_page(request_form(formdata=None), 409, refusal=str(refused))
+    except (NameTaken, PolicyRefused) as refused:  # a key named alike, or a stricter policy, since the approval
+        db.session.rollback()
+        return render_page(request_form(formdata=None), 409, refusal=f"{refused} {ASK_AGAIN}")
     db.session.commit()
     return render_page(request_form(formdata=None), 201, new_key=key, plaintext=plaintext)

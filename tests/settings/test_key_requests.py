@@ -13,6 +13,7 @@ import floqast.columns
 from floqast.accounts.models import Role
 from floqast.analytics.models import Entity
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.events import KeyEvent, announced
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.keys.models import ApiKey
@@ -357,3 +358,39 @@ def test_admins_are_sent_to_their_requests(as_user, admin):
 def test_signed_out_visitors_log_in_first(client):
     answer = client.get("/key-requests")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
+
+
+def test_a_name_taken_since_the_approval_says_to_ask_again(as_user, admin, manager, team, entities, make_key):
+    ask(as_user(manager))
+    key_request = only_request()
+    decide(as_user(admin), key_request.id, "approve", services=["checklists"], entities=["all"],
+           expires_on=(team.today() + timedelta(days=30)).isoformat())
+    make_key(admin, name="Power BI refresh")
+
+    answer = reveal(as_user(manager), key_request.id)
+
+    assert answer.status_code == 409
+    assert "ask for it again below" in text_of(parse_html(answer).find(class_="notice error"))
+    assert KEY_PATTERN.search(answer.get_data(as_text=True)) is None
+    assert only_request().revealed_at is None and len(db.session.scalars(select(ApiKey)).all()) == 1
+
+
+def test_each_step_is_announced_for_the_webhooks(as_user, admin, manager, team, entities):
+    heard = []
+
+    def listen(event, team_id, **subjects):
+        heard.append((event, team_id, subjects["api_key_request"].id))
+
+    announced.connect(listen)
+    try:
+        ask(as_user(manager), name="Announced")
+        ask(as_user(manager), name="Refused")
+        approved, denied = db.session.scalars(select(ApiKeyRequest).order_by(ApiKeyRequest.id)).all()
+        decide(as_user(admin), approved.id, "approve", services=["checklists"], entities=["all"],
+               expires_on=(team.today() + timedelta(days=30)).isoformat())
+        decide(as_user(admin), denied.id, "deny", reason="One key is enough.")
+    finally:
+        announced.disconnect(listen)
+
+    assert heard == [(KeyEvent.REQUEST_CREATED, team.id, approved.id), (KeyEvent.REQUEST_CREATED, team.id, denied.id),
+                     (KeyEvent.REQUEST_APPROVED, team.id, approved.id), (KeyEvent.REQUEST_DENIED, team.id, denied.id)]
