@@ -21,6 +21,8 @@ from floqast.keys.requests import REVEAL_WINDOW, ApiKeyRequest, Decision
 from floqast.notices import outbox
 from floqast.notices.outbox import NoticeKind
 
+# How many decided requests the admins' Requests page lists, newest first.
+DECIDED_SHOWN = 50
 ALREADY_DECIDED = "Another admin has decided this request already."
 NOT_REVEALABLE = ("This key can no longer be revealed: it was revealed already, or the approval lapsed 24 hours after "
                   "it was given. Ask for a new key if you still need one.")
@@ -143,12 +145,14 @@ def pending_count(team: Team) -> int:
 
 
 def team_requests(team: Team) -> list[ApiKeyRequest]:
-    """The team's requests for its admins: pending ones first, oldest first (first come, first served), then the
-    decided ones, newest decision first."""
-    return list(db.session.scalars(
-        select(ApiKeyRequest).where(ApiKeyRequest.team_id == team.id)
-        .order_by(ApiKeyRequest.decided_at.is_not(None), ApiKeyRequest.decided_at.desc(), ApiKeyRequest.id)
-    ))
+    """The team's requests for its admins: every pending one, oldest first (first come, first served), then the
+    DECIDED_SHOWN latest decided ones, newest decision first (the audit trail keeps them all)."""
+    of_team = select(ApiKeyRequest).where(ApiKeyRequest.team_id == team.id)
+    pending = db.session.scalars(of_team.where(ApiKeyRequest.decided_at.is_(None)).order_by(ApiKeyRequest.id))
+    decided = db.session.scalars(of_team.where(ApiKeyRequest.decided_at.is_not(None))
+                                 .order_by(ApiKeyRequest.decided_at.desc(), ApiKeyRequest.id.desc())
+                                 .limit(DECIDED_SHOWN))
+    return [*pending, *decided]
 
 
 def own_requests(requester: User) -> list[ApiKeyRequest]:

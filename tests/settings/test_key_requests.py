@@ -15,7 +15,7 @@ from floqast.analytics.models import Entity
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.events import KeyEvent, announced
 from floqast.extensions import db
-from floqast.keys import tokens
+from floqast.keys import request_actions, tokens
 from floqast.keys.models import ApiKey
 from floqast.keys.requests import ApiKeyRequest
 from helpers import ME, csrf_token, key_by_plaintext, log_in, parse_html, revealed_key, text_of
@@ -394,3 +394,19 @@ def test_each_step_is_announced_for_the_webhooks(as_user, admin, manager, team, 
 
     assert heard == [(KeyEvent.REQUEST_CREATED, team.id, approved.id), (KeyEvent.REQUEST_CREATED, team.id, denied.id),
                      (KeyEvent.REQUEST_APPROVED, team.id, approved.id), (KeyEvent.REQUEST_DENIED, team.id, denied.id)]
+
+
+def test_pending_requests_come_first_oldest_first_then_the_latest_decisions(as_user, admin, manager, entities,
+                                                                            monkeypatch):
+    monkeypatch.setattr(request_actions, "DECIDED_SHOWN", 2)
+    requester, admin_client = as_user(manager), as_user(admin)
+    for name in ("First", "Second", "Third", "Fourth", "Fifth"):
+        ask(requester, name=name)
+    ids = {request.name: request.id for request in db.session.scalars(select(ApiKeyRequest))}
+    for name in ("Second", "Fourth", "First"):
+        decide(admin_client, ids[name], "deny", reason="Not now.")
+
+    page = parse_html(admin_client.get("/settings/key-requests"))
+
+    titles = [text_of(card.find("h3")).split("”")[0].lstrip("“") for card in page.find_all("article")]
+    assert titles == ["Third", "Fifth", "First", "Fourth"]
