@@ -4,7 +4,6 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast.analytics.models import Entity
 from floqast.extensions import db
 from floqast.key_requests import bp
 from floqast.keys import queries, request_actions
@@ -16,23 +15,19 @@ from floqast.settings.forms import RequestKeyForm
 ASK_AGAIN = "The key cannot be made as approved: ask for it again below, and an admin will decide anew."
 
 
-def team_entities() -> list[Entity]:
-    return list(db.session.scalars(select(Entity).where(Entity.team_id == current_user.team_id)
-                                   .order_by(Entity.name)))
-
-
 def request_form(**kwargs) -> RequestKeyForm:
     team = current_user.team
     today = team.today()
     submitted = kwargs.get("formdata", True) is not None
     taken_names = queries.working_names(team, today) if submitted else ()
-    return RequestKeyForm(today=today, policy=team.key_policy, taken_names=taken_names, entities=team_entities(),
-                          **kwargs)
+    return RequestKeyForm(today=today, policy=team.key_policy, taken_names=taken_names,
+                          entities=request_actions.team_entities(team), **kwargs)
 
 
 def render_page(form: RequestKeyForm, status: int = 200, **extra):
+    entities = request_actions.team_entities(current_user.team)
     return render_template("key_requests/index.html", form=form, requests=request_actions.own_requests(current_user),
-                           entity_names={entity.id: entity.name for entity in team_entities()},
+                           entity_names={entity.id: entity.name for entity in entities},
                            team=current_user.team, **extra), status
 
 

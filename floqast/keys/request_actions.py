@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from floqast import columns
 from floqast.accounts.models import Team, User
+from floqast.analytics.models import Entity
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.events import KeyEvent, announce
@@ -159,6 +160,11 @@ def own_requests(requester: User) -> list[ApiKeyRequest]:
     """The requester's own requests, newest first."""
     return list(db.session.scalars(select(ApiKeyRequest).where(ApiKeyRequest.requested_by_id == requester.id)
                                    .order_by(ApiKeyRequest.id.desc())))
+
+
+def team_entities(team: Team) -> list[Entity]:
+    """The team's entities by name: what a request may ask for, entity by entity."""
+    return list(db.session.scalars(select(Entity).where(Entity.team_id == team.id).order_by(Entity.name)))
 
 
 def for_key(key: ApiKey) -> ApiKeyRequest | None:

@@ -28,8 +28,7 @@ def team_request_or_404(request_id: int) -> ApiKeyRequest:
 
 
 def team_entities() -> dict[int, Entity]:
-    entities = db.session.scalars(select(Entity).where(Entity.team_id == current_user.team_id).order_by(Entity.name))
-    return {entity.id: entity for entity in entities}
+    return {entity.id: entity for entity in request_actions.team_entities(current_user.team)}
 
 
 def offered_entities(key_request: ApiKeyRequest, entities: dict[int, Entity]) -> list[Entity]:
