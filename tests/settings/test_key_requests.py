@@ -410,3 +410,17 @@ def test_pending_requests_come_first_oldest_first_then_the_latest_decisions(as_u
 
     titles = [text_of(card.find("h3")).split("”")[0].lstrip("“") for card in page.find_all("article")]
     assert titles == ["Third", "Fifth", "First", "Fourth"]
+
+
+def test_activity_lists_each_step_with_the_name_asked_for(as_user, admin, manager, entities):
+    ask(as_user(manager))
+    admin_client = as_user(admin)
+    decide(admin_client, only_request().id, "deny", reason="Use the shared BI key.")
+
+    activity = parse_html(admin_client.get("/settings/api-keys/activity")).find(id="activity")
+
+    rows = [{cell["data-label"]: text_of(cell) for cell in row.find_all("td")}
+            for row in activity.find("tbody").find_all("tr")]
+    assert [(row["Event"], row["Who"], row["Key"]) for row in rows] == [
+        ("Key request denied", "Alex Admin", "Power BI refresh"), ("Key requested", "Mia Manager", "Power BI refresh")]
+    assert "Use the shared BI key." in rows[0]["Detail"] and JUSTIFICATION in rows[1]["Detail"]
