@@ -18,7 +18,7 @@ from floqast.extensions import db
 from floqast.keys import request_actions, tokens
 from floqast.keys.models import ApiKey
 from floqast.keys.requests import ApiKeyRequest
-from helpers import ME, csrf_token, key_by_plaintext, log_in, parse_html, revealed_key, text_of
+from helpers import ME, PASSWORD, csrf_token, key_by_plaintext, log_in, parse_html, revealed_key, text_of
 
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 JUSTIFICATION = "The Power BI month-end refresh reads reconciliations for the controller's dashboard."
@@ -56,9 +56,11 @@ def ask(client, **fields):
     return client.post("/key-requests", data={**data, **fields})
 
 
-def decide(client, key_request_id: int, action: str, **fields):
+def decide(client, key_request_id: int, action: str, access_password=None, **fields):
     prefix = f"{action}-{key_request_id}"
     data = {f"{prefix}-{name}": value for name, value in fields.items()}
+    if access_password is not None:  # Confirm access's own field, beside the form's
+        data["access_password"] = access_password
     data[f"{prefix}-csrf_token"] = csrf_token(client, "/settings/key-requests")
     return client.post(f"/settings/key-requests/{key_request_id}/{action}", data=data)
 
@@ -424,3 +426,22 @@ def test_activity_lists_each_step_with_the_name_asked_for(as_user, admin, manage
     assert [(row["Event"], row["Who"], row["Key"]) for row in rows] == [
         ("Key request denied", "Alex Admin", "Power BI refresh"), ("Key requested", "Mia Manager", "Power BI refresh")]
     assert "Use the shared BI key." in rows[0]["Detail"] and JUSTIFICATION in rows[1]["Detail"]
+
+
+def test_approving_asks_for_the_password_again_once_the_login_is_old(as_user, admin, manager, team, entities,
+                                                                     monkeypatch):
+    ask(as_user(manager))
+    key_request = only_request()
+    admin_client = as_user(admin)
+    later = floqast.columns.utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(floqast.columns, "utcnow", lambda: later)
+    fields = {"services": ["checklists"], "entities": ["all"],
+              "expires_on": (team.today() + timedelta(days=30)).isoformat()}
+
+    asked = decide(admin_client, key_request.id, "approve", **fields)
+    assert asked.status_code == 403
+    assert "You are about to approve a key request" in text_of(parse_html(asked).find("form", id="confirm-access-form"))
+    assert only_request().decided_at is None
+
+    confirmed = decide(admin_client, key_request.id, "approve", **fields, access_password=PASSWORD)
+    assert confirmed.status_code == 303 and only_request().decision == "approved"
