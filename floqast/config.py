@@ -128,6 +128,9 @@ SETTINGS = (
     # GitHub's secret scanning public keys (the JSON of GITHUB_SECRET_SCANNING_KEYS_URL), which sign its reports
     # of leaked keys; `flask --app wsgi keys github-public-keys` downloads them. Unset: in the instance folder.
     Setting("GITHUB_SECRET_SCANNING_KEYS", "GITHUB_SECRET_SCANNING_KEYS"),
+    # Webhooks go only to https:// URLs of public addresses; 1 lets them go to plain http:// and to loopback and
+    # private addresses too, for development and tests.
+    Setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", only_one, False),
     Setting("GITHUB_SECRET_SCANNING_KEYS_URL", "GITHUB_SECRET_SCANNING_KEYS_URL",
             default="https://api.github.com/meta/public_keys/secret_scanning"),
 )

@@ -14,6 +14,7 @@ from floqast.accounts.models import Team, User
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
+from floqast.events import KeyEvent, announce
 from floqast.extensions import db
 from floqast.keys import allowlist, queries
 from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
@@ -102,6 +103,7 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
     db.session.flush()  # the key's id, for its audit event
     detail = None if allowed_ips is None else f"Allowed addresses: {addresses(allowed_ips)}."
     audit.key_event(AuditKind.KEY_CREATED, key, creator, detail)
+    announce(KeyEvent.KEY_CREATED, key.team_id, api_key=key)
     return key, plaintext
 
 
@@ -190,6 +192,8 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None)
     kept = "the old key stopped at once" if not overlap else f"the old key keeps working for {ROLL_OVERLAPS[overlap]}"
     audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
     audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
+    announce(KeyEvent.KEY_ROLLED, key.team_id, api_key=key, overlap_seconds=int(overlap.total_seconds()))
+    announce(KeyEvent.KEY_CREATED, replacement.team_id, api_key=replacement)
     return replacement, plaintext
 
 
@@ -208,6 +212,7 @@ def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiK
     replacement, plaintext = regenerated
     audit.key_event(AuditKind.KEY_REGENERATED, key, by, detail=f"Replaced by {replacement.hint}….")
     audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Regenerates {key.hint}…")
+    announce(KeyEvent.KEY_CREATED, replacement.team_id, api_key=replacement)
     return replacement, plaintext
 
 
@@ -263,6 +268,7 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     deactivated_now = deactivate(key, by=by)
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
+        announce(KeyEvent.KEY_DELETED, key.team_id, api_key=key)
     return deactivated_now
 
 
@@ -283,6 +289,7 @@ def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
     if revoked_now:
         audit.record_revoked_as_leaked(key, reason, ip)
         outbox.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
+        announce(KeyEvent.KEY_REVOKED, key.team_id, api_key=key, reason=reason)
     return revoked_now
 
 
@@ -308,10 +315,13 @@ def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta)
 
 def mark_exposed(key) -> None:
     """Note that a key of ours was seen in a URL (from its first time on), with an event in its team's trail that
-    says to replace it, for the caller to commit. It is not revoked: a mistyped curl must not stop a nightly load."""
-    db.session.execute(
+    says to replace it, for the caller to commit; announced the first time. It is not revoked: a mistyped curl must
+    not stop a nightly load."""
+    first_time = db.session.execute(
         update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
         .values(exposed_in_url_at=columns.utcnow())
         .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
-    )
+    ).rowcount == 1
     audit.record_key_in_url(key, REPLACE_EXPOSED)
+    if first_time:
+        announce(KeyEvent.KEY_EXPOSED, key.team_id, api_key=key)

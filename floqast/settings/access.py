@@ -27,6 +27,9 @@ CONFIRM_FIRST = {
     "settings.save_allowed_ips": "change a key's allowed addresses",
     "settings.save_key_policy": "change the API key policy",
     "settings.approve_request": "approve a key request",  # its key is minted when the requester reveals it
+    # Key events go where the endpoint says, signed with the secret shown.
+    "settings.add_webhook": "add a webhook endpoint",
+    "settings.roll_webhook_secret": "roll a webhook endpoint's signing secret",
 }
 # The password's field, sent beside the gated form's own fields (whose names never start with "access_").
 PASSWORD_FIELD = "access_password"

@@ -2,7 +2,7 @@
 about a request (to its requester) in the key notices' outbox
 
 Revision ID: 5e7a2c1d9b40
-Revises: c4e1b7d9a2f3
+Revises: d5a8e2f7c913
 Create Date: 2026-12-06 03:40:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '5e7a2c1d9b40'
-down_revision = 'c4e1b7d9a2f3'
+down_revision = 'd5a8e2f7c913'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """The audit trail: what is recorded, that no secret is, and the Activity list admins read."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.keys.models import ApiKey, Service
-from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
+from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, free_port, log_in, parse_html, text_of
 
 IP = "203.0.113.9"
 
@@ -221,6 +222,16 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     _, leaked_plain = make_key(admin, name="Leaked")
     client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
     plaintexts.append(leaked_plain)
+    added = client.post("/settings/webhooks", data={"url": "https://hooks.example.com/x", "events": ["api_key.created"],
+                                                    "csrf_token": token})
+    plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", added.get_data(as_text=True))
+    app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True  # its test event goes to a closed loopback port, at once
+    client.post("/settings/webhooks", data={"url": f"http://127.0.0.1:{free_port()}/x", "events": ["api_key.created"],
+                                            "csrf_token": token})
+    client.post("/settings/webhooks/2/test", data={"csrf_token": token})
+    for action in ("disable", "enable", "roll-secret", "delete"):
+        answer = client.post(f"/settings/webhooks/1/{action}", data={"csrf_token": token})
+        plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", answer.get_data(as_text=True))
     requester = app.test_client()  # a Manager's requests: one approved and revealed, one denied
     log_in(requester, make_user(team, Role.MANAGER))
     asking = csrf_token(requester, "/key-requests")
