@@ -14,7 +14,8 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 7. request_log: a keyed pull with the API request log on against off (two gunicorns), and 8. the log's rows
    lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal);
 9. revocation: from a deactivation's commit to a 401 from every worker (a gunicorn with an access log of its own);
-10. last_used: the writes of Last used during row 1's loads.
+10. last_used: the writes of Last used during row 1's loads;
+11. entity_scope: a 100-record page with a key limited to 20 entities against a key that reads every entity.
 
 `--production` runs rows 1, 10 and 9 in the production shape instead: PostgreSQL at DATABASE_URL, rate-limit
 counts in Redis at RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), `gunicorn -c gunicorn.conf.py`.
@@ -39,6 +40,7 @@ from bench import (
     allowed_ips,
     auth_overhead,
     deep_pages,
+    entity_scope,
     export,
     harness,
     key_check,
@@ -88,7 +90,7 @@ def options(argv) -> argparse.Namespace:
 @dataclass
 class Books:
     """The served app's data: its team, a key for every service (and one more that allows only
-    allowed_ips.RANGES), and the generated reconciliations."""
+    allowed_ips.RANGES, and one limited to entity_scope.ENTITIES entities), and the generated reconciliations."""
 
     app: Flask
     team_id: int
@@ -98,6 +100,7 @@ class Books:
     rows: int
     generator_output: str
     generate_seconds: float
+    scoped_key: str = ""
 
 
 def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, generate: bool = True) -> Books:
@@ -136,10 +139,32 @@ def load_books(databases: Databases, temp: Path, env: dict, chosen: Sizes, gener
         rows = db.session.scalar(select(func.count()).select_from(Reconciliation)
                                  .where(Reconciliation.team_id == team_id))
         entity_id = db.session.scalar(select(func.min(Entity.id)).where(Entity.team_id == team_id))
+        scoped_key = issue_scoped_key(team_id)
         if databases.kind == "postgresql":
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()
-    return Books(app, team_id, api_key, allowlisted_key, entity_id, rows, generator_output, generate_seconds)
+    return Books(app, team_id, api_key, allowlisted_key, entity_id, rows, generator_output, generate_seconds,
+                 scoped_key)
+
+
+def issue_scoped_key(team_id: int) -> str:
+    """A key for every service limited to entity_scope.ENTITIES entities: the team's, and more without records."""
+    from sqlalchemy import select
+
+    from floqast.accounts.models import Team, User
+    from floqast.analytics.models import Entity
+    from floqast.extensions import db
+    from floqast.keys.models import ApiKey, Service
+
+    team = db.session.get(Team, team_id)
+    named = [f"Idle entity {number:02d}" for number in range(entity_scope.ENTITIES - harness.ENTITIES)]
+    entity_ids = sorted(Entity.ids_by_name(team, named).values())[:entity_scope.ENTITIES]
+    creator = db.session.scalar(select(User).where(User.team_id == team_id))
+    key, plaintext = ApiKey.issue(creator=creator, name="Bench limited", services=list(Service), expires_on=None,
+                                  pepper=harness.PEPPER.encode(), entity_ids=entity_ids)
+    db.session.add(key)
+    db.session.commit()
+    return plaintext
 
 
 def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: dict) -> list[Result]:
@@ -167,6 +192,8 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
         log("6. allowed IP addresses ...")
         results.append(allowed_ips.measure(server, books.api_key, books.allowlisted_key, chosen, temp,
                                            args.load_tool))
+        log("11. keys limited to entities ...")
+        results.append(entity_scope.measure(server, books.api_key, books.scoped_key, chosen, temp, args.load_tool))
     finally:
         server.stop()
     log("7, 8. request log ...")

@@ -92,6 +92,8 @@ SETTINGS = (
     # How long a password typed at login or at Confirm access lets an admin create, roll or widen keys without
     # typing it again (floqast/settings/access.py).
     Setting("CONFIRM_ACCESS_SECONDS", "CONFIRM_ACCESS_SECONDS", int, 900),
+    # The most requests a minute an admin may give one key of its own.
+    Setting("API_RATE_LIMIT_MAX", "API_RATE_LIMIT_MAX", int, 6000),
     Setting("API_REFUSAL_LIMIT", "API_REFUSAL_LIMIT", default="60 per minute"),
     # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
     Setting("REVOKE_RATE_LIMIT", "REVOKE_RATE_LIMIT", default="30 per minute"),

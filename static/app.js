@@ -1,5 +1,5 @@
 // What htmx does not do for the settings pages: the modal dialogs, copying a key or a command, keyboard tabs, the
-// expiration's "Works through" line, and the key search's choices.
+// expiration's "Works through" line, the key search's choices, and the Entities group's filter box.
 // Plain listeners in a file (no inline script), so a strict Content-Security-Policy holds.
 (() => {
   "use strict";
@@ -55,7 +55,23 @@
     root.querySelectorAll('[role="tab"]').forEach((tab) => {
       if (tab.getAttribute("aria-selected") !== "true") tab.tabIndex = -1;
     });
+    // The Entities group's filter box: without JavaScript every entity is listed, and the box would do nothing.
+    root.querySelectorAll("input[data-entity-filter]").forEach((box) => { box.hidden = false; });
   }
+
+  // Show only the entities whose name holds what was typed in the filter box (checked ones stay checked).
+  document.addEventListener("input", (event) => {
+    const box = event.target.closest("input[data-entity-filter]");
+    if (!box) return;
+    const typed = box.value.trim().toLowerCase();
+    box.closest(".entity-choices").querySelectorAll("li").forEach((item) => {
+      item.hidden = typed !== "" && !item.textContent.toLowerCase().includes(typed);
+    });
+  });
+  // Enter in the filter box filters; it does not send the form half-chosen.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target.closest("input[data-entity-filter]")) event.preventDefault();
+  });
 
   // Copy a field's value or a code block's text; its box (.copyable) says how it went.
   async function copyFrom(button) {

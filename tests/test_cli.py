@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from floqast.accounts.models import Role, Team, User
+from floqast.analytics.models import Entity, Reconciliation
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
@@ -344,7 +345,8 @@ def test_demo_keys_have_30_days_of_usage_counted_by_the_request_log(runner, empt
         ).all()
         usage = {name: (day_count, succeeded, refused) for name, day_count, succeeded, refused in days}
         pulled = {"Power BI connector", "Snowflake nightly load", "Contractor laptop"}
-        assert set(usage) == (pulled if team.name == "Acme Corp" else pulled | {"Legacy SFTP export"}), team.name
+        acme = pulled | {"Canada audit (KPMG)", "Excel refresh (FP&A)"}
+        assert set(usage) == (acme if team.name == "Acme Corp" else pulled | {"Legacy SFTP export"}), team.name
         assert usage["Power BI connector"][0] >= 29 and usage["Snowflake nightly load"][0] >= 28  # today may be early
         assert usage["Contractor laptop"][2] > 0  # its client kept trying after the key was deleted
         logged = db.session.scalar(select(func.count()).select_from(ApiRequest).where(ApiRequest.team_id == team.id))
@@ -423,3 +425,19 @@ def test_demo_twice_keeps_the_same_users_and_keys(runner, client, monkeypatch, e
     assert KEY_IN_OUTPUT.findall(second.output) == []  # no new key, and the old one cannot be shown again
     assert User.by_email("admin@acme.test").check_password("second demo password")
     assert client.get("/api/v1/me", headers={"x-api-key": quickstart}).status_code == 200
+
+
+def test_demo_has_a_key_for_one_entity_and_one_with_its_own_rate_limit(runner, client, empty_db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    acme = db.session.scalar(select(Team).where(Team.name == "Acme Corp"))
+    keys = {key.name: key for key in db.session.scalars(select(ApiKey).where(ApiKey.team_id == acme.id))}
+
+    auditor = keys["Canada audit (KPMG)"]
+    [canada] = auditor.entity_ids
+    assert db.session.get(Entity, canada).name == "Acme Canada Ltd"
+    assert keys["Excel refresh (FP&A)"].rate_limit_per_minute == 60
+    assert all(key.entity_ids is None for name, key in keys.items() if name != auditor.name)
+    # The books filled the entity the key was made for.
+    assert db.session.scalar(select(func.count()).select_from(Reconciliation)
+                             .where(Reconciliation.entity_id == canada)) > 0

@@ -13,6 +13,8 @@ class Filters:
     modified_since: date | None = None
     modified_before: date | None = None
     entity_ids: tuple[int, ...] = field(default_factory=tuple)
+    # The entities the pull's key may read (None: every entity of its team): no record of another is ever read.
+    readable_entity_ids: tuple[int, ...] | None = None
 
     def clauses(self, model) -> list:
         """SQL conditions on `model` for these filters."""
@@ -23,8 +25,8 @@ class Filters:
             conditions.append(model.updated_at >= start_of_utc_day(self.modified_since))
         if self.modified_before is not None:
             conditions.append(model.updated_at < start_of_utc_day(self.modified_before))
-        if self.entity_ids:
-            conditions.append(model.entity_id.in_(self.entity_ids))
+        if self.entity_ids or self.readable_entity_ids is not None:
+            conditions.append(model.entity_id.in_(self.entity_ids or self.readable_entity_ids))
         return conditions
 
     @property

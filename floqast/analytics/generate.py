@@ -193,4 +193,6 @@ def generate(team: Team, profile: Profile, on_batch=None) -> tuple[int, int]:
 
 
 def has_data(team: Team) -> bool:
-    return db.session.scalar(select(Entity.id).where(Entity.team_id == team.id).limit(1)) is not None
+    """Whether the team has close records (entities alone, made for a key limited to them, are not books)."""
+    return any(db.session.scalar(select(model.id).where(model.team_id == team.id).limit(1)) is not None
+               for model in (Reconciliation, ChecklistItem))

@@ -1,7 +1,7 @@
 """GET /api/v1/audit-trail: the team's API requests from the request log, oldest first, in FloQast's shape."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from flask import current_app
@@ -9,11 +9,13 @@ from sqlalchemy import select
 
 from floqast.analytics.records import iso_utc
 from floqast.api import bp
+from floqast.api.auth import api_error, refuse
 from floqast.api.cursor import Cursors
 from floqast.api.export import streamed_page
 from floqast.api.lists import allows_redirect
 from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.api.pulls import Pull
+from floqast.keys.authenticate import own_requests_refusal
 from floqast.usage.buffer import flush_own
 from floqast.usage.models import ApiRequest
 from floqast.usage.queries import query_parameters
@@ -57,9 +59,11 @@ class TrailQuery:
     page: Page
 
 
-def parse_trail_query(args) -> TrailQuery:
-    """The audit trail's query string (allowRedirect aside, which allows_redirect reads), checked; unknown
-    parameters are refused, not ignored."""
+def parse_trail_query(pull: Pull) -> TrailQuery:
+    """The audit trail's query string (allowRedirect aside, which allows_redirect reads), checked, within what the
+    pull's key may read (a key limited to entities: its own requests, a 403 for another key's); unknown parameters
+    are refused, not ignored."""
+    args, key = pull.args, pull.key
     for name in args:
         if name not in PARAMETERS:
             raise BadParameter(name, f"unknown parameter. Allowed: {', '.join(PARAMETERS)}.")
@@ -75,7 +79,12 @@ def parse_trail_query(args) -> TrailQuery:
     )
     if filters.start and filters.end and filters.end < filters.start:
         raise BadParameter("filter[endDate]", "must be filter[startDate] or a later date.")
-    return TrailQuery(filters, parse_page(args))
+    page = parse_page(args)
+    if refusal := own_requests_refusal(key, filters.api_key_id):
+        refuse(api_error(refusal), key)
+    if key.limited_to_entities:
+        filters = replace(filters, api_key_id=key.id)
+    return TrailQuery(filters, page)
 
 
 def entry(row) -> dict:
@@ -95,7 +104,7 @@ def entry(row) -> dict:
 def trail_page(pull: Pull):
     """A page of the key's team's logged requests, oldest first; its cursor works for these filters and this team
     only, so that any key of the team (a rolled key's replacement) resumes a saved links.next."""
-    query, team = parse_trail_query(pull.args), pull.key.team
+    query, team = parse_trail_query(pull), pull.key.team
     flush_own()
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
     cursor_key = [*query.filters.key, team.id]

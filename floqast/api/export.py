@@ -12,10 +12,12 @@ from floqast.accounts.models import Team
 from floqast.analytics import csv_text
 from floqast.analytics.filters import Filters
 from floqast.analytics.records import Dataset
+from floqast.api.auth import api_error, refuse
 from floqast.api.cursor import Cursors
 from floqast.api.params import Page, parse_query
 from floqast.api.pulls import CSV, Pull
 from floqast.extensions import db
+from floqast.keys.authenticate import entity_refusal
 
 ROWS_PER_FETCH = 1000
 RECORDS_PER_CHUNK = 500
@@ -54,9 +56,13 @@ def cursors_of(dataset: Dataset) -> Cursors:
     return Cursors(current_app.config["SECRET_KEY"], dataset.service.value)
 
 
-def checked_query(dataset: Dataset, args) -> tuple[Filters, Page, int | None]:
-    """The filters, the page and the id the cursor continues after, or a 400 naming what is wrong."""
-    filters, page = parse_query(args)
+def checked_query(dataset: Dataset, pull: Pull) -> tuple[Filters, Page, int | None]:
+    """The filters (within the entities the pull's key reads), the page and the id the cursor continues after, or a
+    400 naming what is wrong, or a refused 403 naming an entity the key may not read (never silently left out)."""
+    key = pull.key
+    filters, page = parse_query(pull.args, None if key.entity_ids is None else tuple(key.entity_ids))
+    if refusal := entity_refusal(key, filters.entity_ids):
+        refuse(api_error(refusal), key)
     return filters, page, None if page.cursor is None else cursors_of(dataset).decode(page.cursor, filters.key)
 
 
@@ -127,7 +133,7 @@ def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Resp
 def respond(dataset: Dataset, pull: Pull) -> Response:
     """The records a pull asks for: a JSON page or, in CSV, all of them. Parameters are checked here; the
     records are read while the body is sent, from a query sent before it (started())."""
-    filters, page, after_id = checked_query(dataset, pull.args)
+    filters, page, after_id = checked_query(dataset, pull)
     if pull.format == CSV:
         return csv_export(dataset, pull.key.team, filters, after_id)
     return json_page(dataset, pull, filters, page, after_id)

@@ -24,9 +24,9 @@ ASK_AGAIN = "Ask for the list again with allowRedirect=true for a new link."
 
 
 def allows_redirect(check, formats=(JSON,)):
-    """Make a list view out of `answer(pull) -> Response`, with allowRedirect: `check(args)` refuses bad
-    parameters (BadParameter, a 400) before a link is given; `formats` are the ones the list answers in
-    (negotiated by Accept), its default first. The answer itself must not read the request."""
+    """Make a list view out of `answer(pull) -> Response`, with allowRedirect: `check(pull)` refuses bad
+    parameters (BadParameter, a 400) and what the key may not read (a 403) before a link is given; `formats` are the
+    ones the list answers in (negotiated by Accept), its default first. The answer itself must not read the request."""
 
     def decorator(answer):
         @wraps(answer)
@@ -36,7 +36,7 @@ def allows_redirect(check, formats=(JSON,)):
             pull = Pull(request.context.key, url_for(request.endpoint), query, chosen)
             if not parse_allow_redirect(request.args):
                 return answer(pull)
-            check(pull.args)
+            check(pull)
             return redirect_to_download(request.endpoint, pull)
 
         view.answer = answer

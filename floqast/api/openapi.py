@@ -32,8 +32,10 @@ ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
     "401": "The key is missing, malformed, unknown, expired, deactivated, or rolled and past its overlap.",
-    "403": "The key may not be used from the client's address (its allowed IP addresses), lacks this service, or "
-           "Open API is off for the team.",
+    "403": "The key may not be used from the client's address (its allowed IP addresses), lacks this service, "
+           "Open API is off for the team, or the key is limited to chosen entities and the request names another: "
+           "an entity in filter[entityIds] (\"This API key cannot read entity 12.\"), or on the audit trail "
+           "another key's requests.",
     "413": "The request carries a body larger than the API reads (GETs need none); the detail gives the limit.",
     "414": "The URL is longer than the API reads; the detail gives the limit.",
     "429": "Too many requests; retry after the Retry-After header's seconds.",
@@ -43,7 +45,8 @@ ERRORS = {
 # A download link's key is checked when the link is used: refused with what a pull with that key would get.
 DOWNLOAD_ERRORS = {
     "401": "The key the link was given for has expired or been deactivated since; the detail says which.",
-    "403": "The key the link was given for no longer has the list's service, or Open API is now off for the team.",
+    "403": "The key the link was given for no longer has the list's service, Open API is now off for the team, or "
+           "the key no longer reads an entity the link's filter[entityIds] names.",
     "404": "The download link has expired, was changed, or was never given by this API; the detail says which. "
            "Ask for the list again with allowRedirect=true for a new one.",
 }
@@ -128,7 +131,9 @@ ANALYTICS_PARAMETERS = [
               {"type": "string", "format": "date"}),
     parameter("filter[modifiedBefore]", "Records updated before this UTC day; later than filter[modifiedSince].",
               {"type": "string", "format": "date"}),
-    parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15.",
+    parameter("filter[entityIds]", f"Up to {MAX_ENTITY_IDS} comma-separated entity ids (entity.id), such as 12,15. "
+              "A key limited to chosen entities (entityIds in /me) reads only theirs, with or without this filter, "
+              "and is refused (403) any other named here, never given fewer records silently.",
               {"type": "string", "pattern": ENTITY_IDS_PATTERN}),
     *PAGE_PARAMETERS,
 ]
@@ -138,7 +143,8 @@ AUDIT_TRAIL_PARAMETERS = [
     parameter("filter[endDate]", "Requests made on or before this day in the team's time zone; not before "
               "filter[startDate].", {"type": "string", "format": "date"}),
     parameter("filter[userApiKey._id]", "Requests made with this key of the team (its apiKeyId, such as 7); "
-              "an id that is not the team's gives none.", {"type": "string", "pattern": KEY_ID_PATTERN}),
+              "an id that is not the team's gives none. A key limited to chosen entities reads only its own "
+              "requests: another key's id is a 403.", {"type": "string", "pattern": KEY_ID_PATTERN}),
     *PAGE_PARAMETERS,
 ]
 
@@ -345,6 +351,15 @@ def document(server_url: str, download_seconds: int) -> dict:
             "When the key stops working: it works through the end of its expiration date in its team's time zone "
             "(a key expiring 2027-01-05 in America/Los_Angeles works until 2027-01-06T08:00:00Z). "
             "Null: the key never expires."
+        )},
+        "entityIds": {"type": ["array", "null"], "items": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                      "description": (
+            "The entities whose records the key reads (their ids); its pulls return only their records, and a "
+            "filter[entityIds] naming another is a 403. Null: every entity of the team, those added later too."
+        )},
+        "rateLimitPerMinute": {"type": ["integer", "null"], "minimum": 1, "description": (
+            "The key's own limit on requests a minute, which X-RateLimit-Limit and 429s follow. Null: the team "
+            "default."
         )},
     })
     return {

@@ -95,8 +95,8 @@ def parse_entity_ids(value: str) -> tuple[int, ...]:
     return tuple(sorted(set(int(part) for part in value.split(","))))
 
 
-def parse_filters(args) -> Filters:
-    """The filters of the query string, checked."""
+def parse_filters(args, readable_entity_ids: tuple[int, ...] | None = None) -> Filters:
+    """The filters of the query string, checked, for a key that reads `readable_entity_ids` (None: every entity)."""
     month, year = single(args, "filter[month]"), single(args, "filter[year]")
     if (month is None) != (year is None):
         missing, given = ("filter[year]", "filter[month]") if year is None else ("filter[month]", "filter[year]")
@@ -109,6 +109,7 @@ def parse_filters(args) -> Filters:
         modified_since=None if since is None else parse_date("filter[modifiedSince]", since),
         modified_before=None if before is None else parse_date("filter[modifiedBefore]", before),
         entity_ids=() if entity_ids is None else parse_entity_ids(entity_ids),
+        readable_entity_ids=readable_entity_ids,
     )
     if filters.modified_since and filters.modified_before and filters.modified_since >= filters.modified_before:
         raise BadParameter("filter[modifiedBefore]", "must be a later date than filter[modifiedSince].")
@@ -123,12 +124,13 @@ def parse_page(args) -> Page:
     return Page(size=DEFAULT_PAGE_SIZE if size is None else int(size), cursor=single(args, "page[cursor]") or None)
 
 
-def parse_query(args) -> tuple[Filters, Page]:
-    """Filters and page from the query string; unknown parameters are refused, not ignored."""
+def parse_query(args, readable_entity_ids: tuple[int, ...] | None = None) -> tuple[Filters, Page]:
+    """Filters and page from the query string, for a key that reads `readable_entity_ids` (None: every entity);
+    unknown parameters are refused, not ignored."""
     for name in args:
         if name not in PARAMETERS:
             raise BadParameter(name, f"unknown parameter. Allowed: {', '.join((*PARAMETERS, ALLOW_REDIRECT))}.")
-    return parse_filters(args), parse_page(args)
+    return parse_filters(args, readable_entity_ids), parse_page(args)
 
 
 def parse_allow_redirect(args) -> bool:

@@ -51,6 +51,8 @@ class AuditKind(enum.StrEnum):
     WEBHOOK_ENABLED = "webhook_enabled"
     WEBHOOK_SECRET_ROLLED = "webhook_secret_rolled"
     WEBHOOK_TESTED = "webhook_tested"
+    ENTITIES_CHANGED = "entities_changed"
+    RATE_LIMIT_CHANGED = "rate_limit_changed"
     KEY_REQUESTED = "key_requested"
     KEY_REQUEST_APPROVED = "key_request_approved"
     KEY_REQUEST_DENIED = "key_request_denied"
@@ -81,6 +83,8 @@ class AuditKind(enum.StrEnum):
             "webhook_enabled": "Webhook endpoint enabled",
             "webhook_secret_rolled": "Webhook secret rolled",
             "webhook_tested": "Webhook test event sent",
+            "entities_changed": "Entities changed",
+            "rate_limit_changed": "Rate limit changed",
             "key_requested": "Key requested",
             "key_request_approved": "Key request approved",
             "key_request_denied": "Key request denied",

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import Profile, generate, has_data
+from floqast.analytics.models import Entity
 from floqast.analytics.periods import last_closed_month
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
@@ -55,7 +56,8 @@ class Usage:
 
 @dataclass(frozen=True)
 class DemoKey:
-    """A demo key's history, in days before the demo's run: made, expiring (None: never), last used, deleted."""
+    """A demo key's history, in days before the demo's run: made, expiring (None: never), last used, deleted; the
+    entities it reads by name (None: all) and its own rate limit (None: the team default)."""
 
     name: str
     services: tuple[Service, ...]
@@ -64,6 +66,8 @@ class DemoKey:
     idle: int | None = None
     deleted: int | None = None
     usage: Usage | None = None
+    entities: tuple[str, ...] | None = None
+    rate_limit_per_minute: int | None = None
 
 
 BOTH = (Service.RECONCILIATIONS, Service.CHECKLISTS)
@@ -75,6 +79,12 @@ DEMO_KEYS = {
         DemoKey("Snowflake nightly load", (Service.RECONCILIATIONS,), 75, 5, 1,
                 usage=Usage(2, 2, range(1, 4), "203.0.113.50", "python-requests/2.32.3")),
         DemoKey("Close checklist script", (Service.CHECKLISTS,), 20, None),
+        # An auditor of one subsidiary: its key reads that entity alone.
+        DemoKey("Canada audit (KPMG)", (Service.RECONCILIATIONS,), 12, 48, 2, entities=("Acme Canada Ltd",),
+                usage=Usage(2, 0, range(10, 16), "192.0.2.30", "python-requests/2.32.3")),
+        # An analyst's spreadsheet, held to its own pace apart from the nightly load.
+        DemoKey("Excel refresh (FP&A)", BOTH, 25, 65, 0, rate_limit_per_minute=60,
+                usage=Usage(3, 0, range(8, 18), "198.51.100.90", POWER_QUERY)),
         DemoKey("Tableau pilot", (Service.RECONCILIATIONS,), 130, -40, 45,
                 usage=Usage(3, 0, range(9, 17), "198.51.100.61", "Tableau/2024.2")),
         DemoKey("Old warehouse export", BOTH, 400, -35, 50,
@@ -135,7 +145,12 @@ def seed_demo_keys(team: Team, admin: User, now: datetime) -> dict[str, list[Api
     for demo_key in DEMO_KEYS[team.name]:
         created = now - timedelta(days=demo_key.age)
         expires_on = None if demo_key.expires_in is None else team.today(now) + timedelta(days=demo_key.expires_in)
-        key, _ = create_key(admin, demo_key.name, demo_key.services, expires_on)
+        entity_ids = None
+        if demo_key.entities is not None:  # made before the books, which fill them
+            ids = Entity.ids_by_name(team, demo_key.entities)
+            entity_ids = [ids[name] for name in demo_key.entities]
+        key, _ = create_key(admin, demo_key.name, demo_key.services, expires_on, entity_ids=entity_ids,
+                            rate_limit_per_minute=demo_key.rate_limit_per_minute)
         key.created_at = created
         backdate(key, AuditKind.KEY_CREATED, created)
         if demo_key.deleted is not None:

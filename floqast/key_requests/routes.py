@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from floqast.extensions import db
 from floqast.key_requests import bp
-from floqast.keys import queries, request_actions
+from floqast.keys import queries, request_actions, scope
 from floqast.keys.actions import NameRefused, NameTaken, PolicyRefused
 from floqast.keys.request_actions import NotRevealable
 from floqast.keys.requests import ApiKeyRequest
@@ -21,13 +21,12 @@ def request_form(**kwargs) -> RequestKeyForm:
     submitted = kwargs.get("formdata", True) is not None
     taken_names = queries.working_names(team, today) if submitted else ()
     return RequestKeyForm(today=today, policy=team.key_policy, taken_names=taken_names,
-                          entities=request_actions.team_entities(team), **kwargs)
+                          entities=scope.team_entities(team.id), **kwargs)
 
 
 def render_page(form: RequestKeyForm, status: int = 200, **extra):
-    entities = request_actions.team_entities(current_user.team)
     return render_template("key_requests/index.html", form=form, requests=request_actions.own_requests(current_user),
-                           entity_names={entity.id: entity.name for entity in entities},
+                           entity_names=scope.team_entities(current_user.team_id),
                            team=current_user.team, **extra), status
 
 
@@ -65,7 +64,8 @@ def reveal(request_id: int):
     except NotRevealable as refused:
         db.session.rollback()
         return render_page(request_form(formdata=None), 409, refusal=str(refused))
-    except (NameTaken, PolicyRefused) as refused:  # a key named alike, or a stricter policy, since the approval
+    except (NameTaken, PolicyRefused, scope.NotTeamEntity) as refused:  # since the approval: a key named alike, a
+        # stricter policy, an entity granted that is gone
         db.session.rollback()
         return render_page(request_form(formdata=None), 409, refusal=f"{refused} {ASK_AGAIN}")
     db.session.commit()

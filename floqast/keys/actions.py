@@ -16,7 +16,7 @@ from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
 from floqast.events import KeyEvent, announce
 from floqast.extensions import db
-from floqast.keys import allowlist, queries
+from floqast.keys import allowlist, queries, scope
 from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
 from floqast.keys.policy import KeyPolicy
 from floqast.notices import outbox
@@ -89,20 +89,30 @@ def check_policy(team: Team, expires_on: date | None) -> None:
 
 
 def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
-               allowed_ips: str | None = None) -> tuple[ApiKey, str]:
+               allowed_ips: str | None = None, *, entity_ids=None,
+               rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
     """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
-    PolicyRefused; allowed_ips in its stored form (None: any address)."""
+    PolicyRefused, or scope.NotTeamEntity; allowed_ips in its stored form (None: any address), entity_ids the
+    entities it reads (None: all, later ones too), rate_limit_per_minute its own limit (None: the team default)."""
     team = creator.team
     check_name(name)
+    entity_ids = scope.checked(team.id, entity_ids)
     hold_free_name(team, name)
     check_policy(team, expires_on)
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
-                                  pepper=key_pepper(), allowed_ips=allowed_ips)
+                                  pepper=key_pepper(), allowed_ips=allowed_ips, entity_ids=entity_ids,
+                                  rate_limit_per_minute=rate_limit_per_minute)
     key.description = description
     db.session.add(key)
     db.session.flush()  # the key's id, for its audit event
-    detail = None if allowed_ips is None else f"Allowed addresses: {addresses(allowed_ips)}."
-    audit.key_event(AuditKind.KEY_CREATED, key, creator, detail)
+    details = []
+    if allowed_ips is not None:
+        details.append(f"Allowed addresses: {addresses(allowed_ips)}.")
+    if entity_ids is not None:
+        details.append(f"Entities: {scope.described(entity_ids, scope.team_entities(team.id))}.")
+    if rate_limit_per_minute is not None:
+        details.append(f"Rate limit: {scope.rate_described(rate_limit_per_minute)}.")
+    audit.key_event(AuditKind.KEY_CREATED, key, creator, " ".join(details) or None)
     announce(KeyEvent.KEY_CREATED, key.team_id, api_key=key)
     return key, plaintext
 
@@ -151,12 +161,14 @@ class CannotRegenerate(ValueError):
 
 def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
             status: KeyStatus) -> tuple[ApiKey, str] | None:
-    """A new key made by `by` with this one's name, services, description and allowed addresses, expiring on
+    """A new key made by `by` with this one's name, services, description, allowed addresses, entities and rate
+    limit, expiring on
     `expires_on`, and its plaintext; the key, while in `status` and never replaced, then points to it and stops after
     `overlap`. None, for the caller to roll back, when the key was replaced or left `status` meanwhile."""
     now = columns.utcnow()
     replacement, plaintext = ApiKey.issue(creator=by, name=key.name, services=key.services, expires_on=expires_on,
-                                          pepper=key_pepper(), allowed_ips=key.allowed_ips)
+                                          pepper=key_pepper(), allowed_ips=key.allowed_ips,
+                                          entity_ids=key.entity_ids, rate_limit_per_minute=key.rate_limit_per_minute)
     replacement.description = key.description
     replacement.created_at = now
     db.session.add(replacement)
@@ -247,6 +259,35 @@ def change_allowed_ips(key: ApiKey, allowed_ips: str | None, by: User) -> bool:
     detail = f"Before: {addresses(key.allowed_ips)}. After: {addresses(allowed_ips)}."
     key.allowed_ips = allowed_ips
     audit.key_event(AuditKind.ALLOWED_IPS_CHANGED, key, by, detail)
+    return True
+
+
+def change_entities(key: ApiKey, entity_ids, by: User) -> bool:
+    """Set the entities a working key reads (None: all, later ones too), with an audit event naming them before and
+    after; False (and no event) when they already were those. scope.NotTeamEntity for an entity not of its team."""
+    entity_ids = scope.checked(key.team_id, entity_ids)
+    db.session.flush()  # a change of this transaction is stored before the key is read again
+    db.session.refresh(key, with_for_update=True)  # "before" as stored now, not as this request first read it
+    if key.entity_ids == entity_ids:
+        return False
+    names = scope.team_entities(key.team_id)
+    detail = f"Before: {scope.described(key.entity_ids, names)}. After: {scope.described(entity_ids, names)}."
+    key.entity_ids = entity_ids
+    audit.key_event(AuditKind.ENTITIES_CHANGED, key, by, detail)
+    return True
+
+
+def change_rate_limit(key: ApiKey, rate_limit_per_minute: int | None, by: User) -> bool:
+    """Set a key's own rate limit (None: the team default), with an audit event before and after; False (and no
+    event) when it already was that."""
+    db.session.flush()  # as in change_entities
+    db.session.refresh(key, with_for_update=True)
+    if key.rate_limit_per_minute == rate_limit_per_minute:
+        return False
+    detail = (f"Before: {scope.rate_described(key.rate_limit_per_minute)}. "
+              f"After: {scope.rate_described(rate_limit_per_minute)}.")
+    key.rate_limit_per_minute = rate_limit_per_minute
+    audit.key_event(AuditKind.RATE_LIMIT_CHANGED, key, by, detail)
     return True
 
 

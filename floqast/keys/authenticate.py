@@ -102,6 +102,23 @@ def service_refusal(key: CheckedKey, service: Service | None) -> Refusal | None:
     return None
 
 
+def entity_refusal(key: CheckedKey, entity_ids) -> Refusal | None:
+    """Why `key` may not read the records of `entity_ids` (a pull's filter: never trimmed to the key's, refused), or
+    None."""
+    if (refused := key.cannot_read(entity_ids)) is not None:
+        return Refusal(403, f"This API key cannot read entity {refused}.", key, usage.Refusal.ENTITY)
+    return None
+
+
+def own_requests_refusal(key: CheckedKey, api_key_id: int | None) -> Refusal | None:
+    """Why `key` may not read the logged requests of key `api_key_id` (None: the whole team's), or None: a key limited
+    to entities reads only its own."""
+    if key.limited_to_entities and api_key_id not in (None, key.id):
+        return Refusal(403, f"This API key is limited to chosen entities, so it reads only its own requests "
+                       f"(apiKeyId {key.id}).", key, usage.Refusal.OTHER_KEYS)
+    return None
+
+
 def deactivated(key: CheckedKey) -> Refusal:
     """The refusal of a deactivated key: revoked (with the reason), rolled (naming its replacement by hint, even
     when deleted in its overlap) or deleted, on a date in its team's zone."""

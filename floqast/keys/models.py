@@ -88,7 +88,8 @@ class KeyRules:
 
     __slots__ = ()
     FIELDS = ("id", "team_id", "created_by_id", "name", "hint", "services", "expires_on", "last_used_at", "deleted_at",
-              "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
+              "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason", "entity_ids",
+              "rate_limit_per_minute")
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """The key's status on `today` (in its team's zone) at `now` (floqast/keys/state.py)."""
@@ -104,6 +105,17 @@ class KeyRules:
     def allows(self, ip: str | None) -> bool:
         """Whether a pull from `ip` may use the key: from anywhere unless it has allowed addresses."""
         return self.allowed_ips is None or allowlist.allows(self.allowed_ips, ip)
+
+    @property
+    def limited_to_entities(self) -> bool:
+        """Whether the key reads only the entities it names (else every entity of its team, later ones too)."""
+        return self.entity_ids is not None
+
+    def cannot_read(self, entity_ids) -> int | None:
+        """The first of `entity_ids` that the key may not read, or None."""
+        if self.entity_ids is None:
+            return None
+        return next((entity_id for entity_id in entity_ids if entity_id not in self.entity_ids), None)
 
     @property
     def allowed_ip_list(self) -> list[str]:
@@ -157,6 +169,10 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     # Why it was deactivated when no admin deleted it ("reported as leaked", "found by GitHub secret scanning at
     # <url>"), whole: the URL is where to look for the leak; None for a delete.
     deactivated_reason: Mapped[str | None] = mapped_column(OutsideText())
+    # The entities whose records the key reads, ids in order; NULL: every entity of its team, those added later too.
+    entity_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    # The key's own limit on requests a minute; NULL: the team default (API_RATE_LIMIT).
+    rate_limit_per_minute: Mapped[int | None]
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
@@ -174,7 +190,8 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
 
     @classmethod
     def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
-              allowed_ips: str | None = None):
+              allowed_ips: str | None = None, entity_ids: list[int] | None = None,
+              rate_limit_per_minute: int | None = None):
         """A new key for the creator's team, and its plaintext, which is never stored."""
         plaintext = tokens.generate()
         key = cls(
@@ -184,6 +201,8 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
             services=list(dict.fromkeys(Service(service).value for service in services)),  # each once, in order
             expires_on=expires_on,
             allowed_ips=allowed_ips,
+            entity_ids=entity_ids,
+            rate_limit_per_minute=rate_limit_per_minute,
             digest=tokens.digest(plaintext, pepper),
             hint=tokens.hint(plaintext),
         )

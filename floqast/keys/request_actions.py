@@ -11,12 +11,11 @@ from sqlalchemy import func, select, update
 
 from floqast import columns
 from floqast.accounts.models import Team, User
-from floqast.analytics.models import Entity
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.events import KeyEvent, announce
 from floqast.extensions import db
-from floqast.keys import actions
+from floqast.keys import actions, scope
 from floqast.keys.models import ApiKey, Service
 from floqast.keys.requests import REVEAL_WINDOW, ApiKeyRequest, Decision
 from floqast.notices import outbox
@@ -43,9 +42,9 @@ class NotRevealable(ValueError):
         super().__init__(NOT_REVEALABLE)
 
 
-def described(services, entity_ids: list[int] | None, expires_on: date | None) -> str:
-    """What a request asks for, or an approval grants, in a few words for the audit trail."""
-    entities = "all entities" if entity_ids is None else "entities " + ", ".join(map(str, entity_ids))
+def described(team_id: int, services, entity_ids: list[int] | None, expires_on: date | None) -> str:
+    """What a request asks for, or an approval grants, in a few words for the audit trail (entities by name)."""
+    entities = scope.described(entity_ids, scope.team_entities(team_id))
     expiry = "no expiration" if expires_on is None else f"expires {expires_on.isoformat()}"
     return f"{', '.join(Service(service).label for service in services)}; {entities}; {expiry}"
 
@@ -64,7 +63,7 @@ def submit(requester: User, name: str, services, entity_ids: list[int] | None, e
     db.session.add(key_request)
     db.session.flush()  # its id, for the audit trail
     audit.request_event(AuditKind.KEY_REQUESTED, key_request, requester,
-                        f"Request {key_request.id}: {described(services, entity_ids, expires_on)}. "
+                        f"Request {key_request.id}: {described(requester.team_id, services, entity_ids, expires_on)}. "
                         f"Justification: {actions.quoted(justification)}")
     announce(KeyEvent.REQUEST_CREATED, key_request.team_id, api_key_request=key_request)
     return key_request
@@ -95,7 +94,7 @@ def approve(key_request: ApiKeyRequest, by: User, services, entity_ids: list[int
             granted_expires_on=expires_on)
     audit.request_event(AuditKind.KEY_REQUEST_APPROVED, key_request, by,
                         f"Request {key_request.id} by {key_request.requested_by.email}: "
-                        f"{described(services, entity_ids, expires_on)}.")
+                        f"{described(key_request.team_id, services, entity_ids, expires_on)}.")
     outbox.notify_requester(key_request, NoticeKind.REQUEST_APPROVED)
     announce(KeyEvent.REQUEST_APPROVED, key_request.team_id, api_key_request=key_request)
 
@@ -114,8 +113,8 @@ def deny(key_request: ApiKeyRequest, by: User, reason: str) -> None:
 def reveal(key_request: ApiKeyRequest, requester: User) -> tuple[ApiKey, str]:
     """The approved request's key, made now with the requester as its owner and what was granted, and its plaintext
     (shown once); the key's audit trail names the requester, the approver and the justification. NotRevealable when
-    it was revealed already or the approval lapsed, NameTaken or PolicyRefused as for any new key: the caller rolls
-    back."""
+    it was revealed already or the approval lapsed, NameTaken, PolicyRefused or scope.NotTeamEntity (an entity granted
+    is gone) as for any new key: the caller rolls back."""
     now = columns.utcnow()
     result = db.session.execute(
         update(ApiKeyRequest)
@@ -127,9 +126,8 @@ def reveal(key_request: ApiKeyRequest, requester: User) -> tuple[ApiKey, str]:
     if result.rowcount != 1:
         raise NotRevealable()
     db.session.refresh(key_request)
-    # The scope branch's create_key(entity_ids=...) takes key_request.granted_entity_ids here.
     key, plaintext = actions.create_key(requester, key_request.name, key_request.granted_services,
-                                        key_request.granted_expires_on)
+                                        key_request.granted_expires_on, entity_ids=key_request.granted_entity_ids)
     key_request.api_key = key
     approver = key_request.decided_by
     audit.key_event(AuditKind.KEY_REQUEST_APPROVED, key, approver,
@@ -160,11 +158,6 @@ def own_requests(requester: User) -> list[ApiKeyRequest]:
     """The requester's own requests, newest first."""
     return list(db.session.scalars(select(ApiKeyRequest).where(ApiKeyRequest.requested_by_id == requester.id)
                                    .order_by(ApiKeyRequest.id.desc())))
-
-
-def team_entities(team: Team) -> list[Entity]:
-    """The team's entities by name: what a request may ask for, entity by entity."""
-    return list(db.session.scalars(select(Entity).where(Entity.team_id == team.id).order_by(Entity.name)))
 
 
 def for_key(key: ApiKey) -> ApiKeyRequest | None:

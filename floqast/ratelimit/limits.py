@@ -171,22 +171,27 @@ def describe_login_limits(email: str) -> WindowStats | None:
 # ---------------------------------------------------------------- API pulls and refusals
 
 
-def api_rate() -> str:
-    return current_app.config["API_RATE_LIMIT"]
+@lru_cache(maxsize=1024)
+def per_minute(requests: int) -> str:
+    return f"{requests} per minute"
 
 
-def api_limit_message() -> str:
-    return (f"Too many requests with this API key (at most {api_rate()}). "
-            "Wait for the number of seconds in the Retry-After header, then retry.")
+def api_rate(key) -> str:
+    """The key's own limit, or the team default (API_RATE_LIMIT) for a key without one."""
+    own = key.rate_limit_per_minute
+    return current_app.config["API_RATE_LIMIT"] if own is None else per_minute(own)
 
 
 def count_api_pull(unless_changed: tuple[str, bytes] | None = None) -> bool:
-    """Count one pull against the authenticated key (one count across every API route); past the limit,
-    a 429. The rate-limit headers go on the response. Whether it was counted: not when `unless_changed`, a Redis
-    key and the value it should hold (floqast/keys/cache.py's change mark, checked in the same round trip), holds
-    another; nor when the storage cannot be reached."""
-    return count_within(api_rate(), api_limit_message, "api-pulls", f"key:{request.context.key.id}",
-                        unless_changed=unless_changed)
+    """Count one pull against the authenticated key (one count across every API route) under its own limit or the
+    team default; past it, a 429. The rate-limit headers go on the response. Whether it was counted: not when
+    `unless_changed`, a Redis key and the value it should hold (floqast/keys/cache.py's change mark, checked in the
+    same round trip), holds another; nor when the storage cannot be reached."""
+    key = request.context.key
+    rate = api_rate(key)
+    return count_within(rate, lambda: (f"Too many requests with this API key (at most {rate}). "
+                                       "Wait for the number of seconds in the Retry-After header, then retry."),
+                        "api-pulls", f"key:{key.id}", unless_changed=unless_changed)
 
 
 def count_within(rate: str, message, *identity: str, unless_changed: tuple[str, bytes] | None = None) -> bool:

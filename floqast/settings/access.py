@@ -25,6 +25,7 @@ CONFIRM_FIRST = {
     "settings.roll_key": "roll an API key",
     "settings.regenerate_key": "regenerate an API key",
     "settings.save_allowed_ips": "change a key's allowed addresses",
+    "settings.save_limits": "change the entities a key reads or its rate limit",
     "settings.save_key_policy": "change the API key policy",
     "settings.approve_request": "approve a key request",  # its key is minted when the requester reveals it
     # Key events go where the endpoint says, signed with the secret shown.

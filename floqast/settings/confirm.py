@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request
 from flask_login import current_user
 
 from floqast.extensions import db
-from floqast.keys import actions, allowlist
+from floqast.keys import actions, allowlist, scope
 from floqast.keys.actions import CannotRegenerate, CannotRoll, NameRefused, NameTaken, PolicyRefused
 from floqast.keys.models import ApiKey, KeyStatus
 from floqast.settings import bp, usage
@@ -59,7 +59,8 @@ def render_confirmation(key: ApiKey, confirmation: Confirmation, refusal: str | 
                         status: int = 200, **extra):
     """A key's dialog (render_dialog), after the key's facts."""
     return render_dialog(confirmation, refusal, {"key_id": key.id}, form, status, key=key, last_use=usage.last_use(key),
-                         month_requests=usage.month_requests(key), today=key.team.today(), **extra)
+                         month_requests=usage.month_requests(key), entity_total=scope.entity_total_for([key]),
+                         today=key.team.today(), **extra)
 
 
 def render_dialog(confirmation: Confirmation, refusal: str | None, url_args: dict, form: ExpiryForm | None = None,

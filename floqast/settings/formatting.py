@@ -4,6 +4,7 @@ counts of things, and text with links."""
 import re
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from markupsafe import Markup, escape
 
 from floqast.columns import utcnow
@@ -113,3 +114,19 @@ def with_links(text: str | None) -> Markup:
         start = found.end()
     parts.append(escape((text or "")[start:]))
     return Markup("").join(parts)
+
+
+@bp.app_template_filter()
+def entities_read(key, total: int) -> str:
+    """Which of its team's entities a key reads, as the pages say it: "All entities" or "3 of 12 entities"."""
+    if key.entity_ids is None:
+        return "All entities"
+    return f"{len(key.entity_ids):,} of {total:,} {'entity' if total == 1 else 'entities'}"
+
+
+@bp.app_template_filter()
+def rate_limit(key) -> str:
+    """A key's rate limit as the pages say it: its own, or the team default's."""
+    if key.rate_limit_per_minute is None:
+        return f"the team default ({current_app.config['API_RATE_LIMIT']})"
+    return f"{key.rate_limit_per_minute:,} requests a minute"

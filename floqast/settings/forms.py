@@ -4,8 +4,9 @@ approval and denial, and their rules."""
 import re
 from datetime import date, timedelta
 
+from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
@@ -161,6 +162,79 @@ class AllowedIpsForm(FlaskForm):
     allowed_ips = AllowedIpsField()
 
 
+ALL_ENTITIES = "all"
+ONLY_THESE = "only"
+CHOOSE_AN_ENTITY = "Choose at least one entity, or All entities."
+
+
+def entity_fields() -> tuple[RadioField, CheckboxesField]:
+    """All entities or Only these, and the team's entities to check, for a form to place among its own fields."""
+    return (RadioField("Entities", choices=[SelectChoice(ALL_ENTITIES, "All entities"),
+                                            SelectChoice(ONLY_THESE, "Only these entities")], default=ALL_ENTITIES),
+            CheckboxesField("Only these entities", coerce=int, choices=[]))
+
+
+class EntitiesForm(FlaskForm):
+    """Which of its team's entities a key reads: all of them (those added later too) or the ones checked."""
+
+    entities, entity_ids = entity_fields()
+
+    def __init__(self, *args, entities: dict[int, str], obj=None, **kwargs):
+        """`entities`: the team's, id to name, in the order shown; `obj`: the key whose choice is shown."""
+        if obj is not None:
+            kwargs.setdefault("entities", ALL_ENTITIES if obj.entity_ids is None else ONLY_THESE)
+        super().__init__(*args, obj=obj, **kwargs)
+        self.entity_ids.choices = [SelectChoice(entity_id, name) for entity_id, name in entities.items()]
+
+    def validate_entities(self, field):
+        if field.data not in (ALL_ENTITIES, ONLY_THESE):
+            raise ValidationError("Choose All entities or Only these entities.")
+
+    def validate_entity_ids(self, field):
+        if self.entities.data == ONLY_THESE and not field.data:
+            raise ValidationError(CHOOSE_AN_ENTITY)
+
+    def chosen_entity_ids(self) -> list[int] | None:
+        """The entities chosen, in id order; None for all of them."""
+        return None if self.entities.data != ONLY_THESE else sorted(set(self.entity_ids.data))
+
+
+class RateLimitField(StringField):
+    """Requests per minute: empty for the team default, else a whole number up to the operator's ceiling; its data is
+    the number or None."""
+
+    def __init__(self, label="Requests per minute", **kwargs):
+        super().__init__(label, **kwargs)
+
+    @property
+    def ceiling(self) -> int:
+        return current_app.config["API_RATE_LIMIT_MAX"]
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        typed = valuelist[0].strip().replace(",", "")
+        if not typed:
+            self.data = None
+            return
+        if not (typed.isascii() and typed.isdigit() and len(typed) <= 9) or not 1 <= int(typed) <= self.ceiling:
+            self.data = None
+            raise ValueError(f"Enter a whole number from 1 to {self.ceiling:,}, or leave it empty for the team "
+                             "default.")
+        self.data = int(typed)
+
+    def _value(self) -> str:
+        if self.process_errors:
+            return self.raw_data[0]  # as typed, to be corrected
+        return "" if self.data is None else str(self.data)
+
+
+class KeyLimitsForm(EntitiesForm):
+    """A key's entities and its own rate limit, on its page."""
+
+    rate_limit_per_minute = RateLimitField()
+
+
 class KeyNameForm(FlaskForm):
     """A key's name and description, with the rules both forms share: the name is free among the team's working
     keys (`taken_names`), and neither holds control or invisible formatting characters."""
@@ -270,7 +344,7 @@ class ExpiryForm(FlaskForm):
             return None
 
 
-class CreateKeyForm(KeyNameForm, ExpiryForm):
+class CreateKeyForm(KeyNameForm, ExpiryForm, EntitiesForm):
     name = name_field("New API Key Name")
     description = description_field()
     expiration, custom_date = expiry_fields()  # in the dialog's order, which the first error's focus follows
@@ -279,6 +353,7 @@ class CreateKeyForm(KeyNameForm, ExpiryForm):
         choices=[SelectChoice(service.value, service.label) for service in Service],
         validators=[DataRequired("Select at least one API service.")],
     )
+    entities, entity_ids = entity_fields()
     allowed_ips = AllowedIpsField()
 
 
@@ -318,10 +393,11 @@ class EntitiesField(CheckboxesField):
         super().__init__(label, validators=[DataRequired("Choose the entities the key may read, or All entities.")],
                          **kwargs)
 
-    def offer(self, entities, everything: bool) -> None:
-        """Offer `entities` (the team's, or those a request asked for), and All entities when `everything`."""
+    def offer(self, entities: dict[int, str], everything: bool) -> None:
+        """Offer `entities`, id to name (the team's, or those a request asked for), and All entities when
+        `everything`."""
         every = [SelectChoice(ALL_ENTITIES, "All entities")] if everything else []
-        self.choices = every + [SelectChoice(str(entity.id), entity.name) for entity in entities]
+        self.choices = every + [SelectChoice(str(entity_id), name) for entity_id, name in entities.items()]
 
     def entity_ids(self) -> list[int] | None:
         """None for All entities (whatever else is ticked), else the ids ticked."""

@@ -5,9 +5,8 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from floqast.analytics.models import Entity
 from floqast.extensions import db
-from floqast.keys import request_actions
+from floqast.keys import request_actions, scope
 from floqast.keys.actions import PolicyRefused
 from floqast.keys.request_actions import AlreadyDecided
 from floqast.keys.requests import ApiKeyRequest, Widening
@@ -27,23 +26,23 @@ def team_request_or_404(request_id: int) -> ApiKeyRequest:
                                                        ApiKeyRequest.team_id == current_user.team_id))
 
 
-def team_entities() -> dict[int, Entity]:
-    return {entity.id: entity for entity in request_actions.team_entities(current_user.team)}
+def team_entities() -> dict[int, str]:
+    return scope.team_entities(current_user.team_id)
 
 
-def offered_entities(key_request: ApiKeyRequest, entities: dict[int, Entity]) -> list[Entity]:
-    """The entities an approval may grant: those asked for (every one of the team's for All entities)."""
+def offered_entities(key_request: ApiKeyRequest, entities: dict[int, str]) -> dict[int, str]:
+    """The entities an approval may grant, id to name: those asked for (every one of the team's for All entities)."""
     if key_request.entity_ids is None:
-        return list(entities.values())
-    return [entities[entity_id] for entity_id in key_request.entity_ids if entity_id in entities]
+        return entities
+    return {entity_id: name for entity_id, name in entities.items() if entity_id in key_request.entity_ids}
 
 
-def approve_form(key_request: ApiKeyRequest, entities: dict[int, Entity], **kwargs) -> ApproveRequestForm:
+def approve_form(key_request: ApiKeyRequest, entities: dict[int, str], **kwargs) -> ApproveRequestForm:
     return ApproveRequestForm(key_request=key_request, entities=offered_entities(key_request, entities),
                               today=current_user.team.today(), **kwargs)
 
 
-def decision_forms(key_request: ApiKeyRequest, entities: dict[int, Entity], **submitted) -> dict:
+def decision_forms(key_request: ApiKeyRequest, entities: dict[int, str], **submitted) -> dict:
     """The request's Approve form (offering only what was asked for) and Deny form; `submitted` holds the one sent."""
     approve = submitted.get("approve") or approve_form(key_request, entities, formdata=None)
     return {"approve": approve, "deny": submitted.get("deny") or DenyRequestForm(formdata=None,
@@ -57,7 +56,7 @@ def render_requests(status: int = 200, sent: ApiKeyRequest | None = None, **subm
     forms = {key_request.id: decision_forms(key_request, entities, **(submitted if key_request == sent else {}))
              for key_request in key_requests if key_request.decided_at is None}
     return render_template("settings/key_requests.html", key_requests=key_requests, forms=forms,
-                           entity_names={entity_id: entity.name for entity_id, entity in entities.items()},
+                           entity_names=entities,
                            team=current_user.team), status
 
 

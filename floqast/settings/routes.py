@@ -12,13 +12,13 @@ from floqast.accounts.models import Team
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.keys import actions, queries, request_actions, tokens
+from floqast.keys import actions, queries, request_actions, scope, tokens
 from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
 from floqast.keys.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus
 from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
 from floqast.settings.activity import DateRange, date_range
-from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm
+from floqast.settings.forms import AllowedIpsForm, CreateKeyForm, EditKeyForm, KeyLimitsForm
 from floqast.usage import queries as request_log
 from floqast.web.converters import database_id
 from floqast.web.request import same_site_path
@@ -125,6 +125,7 @@ def key_list(team: Team, listing: KeyListing) -> dict:
                              listing.order())
     return {
         "keys": keys_shown,
+        "entity_total": scope.entity_total_for(keys_shown),
         "counts": counts,
         "listing": listing,
         "key_pages": pages,
@@ -138,7 +139,8 @@ def new_key_form(**kwargs) -> CreateKeyForm:
     today = team.today()
     # The names of the working keys are for checking a submitted form; an empty dialog needs none of them.
     taken_names = () if "formdata" in kwargs and kwargs["formdata"] is None else queries.working_names(team, today)
-    return CreateKeyForm(today=today, policy=team.key_policy, taken_names=taken_names, **kwargs)
+    return CreateKeyForm(today=today, policy=team.key_policy, taken_names=taken_names,
+                         entities=scope.team_entities(team.id), **kwargs)
 
 
 def render_page(listing: KeyListing, form: CreateKeyForm, status: int = 200, **extra):
@@ -173,7 +175,8 @@ def create_key():
     if form.validate():
         try:
             key, plaintext = actions.create_key(current_user, form.name.data, form.services.data,
-                                                    form.expires_on(), form.description.data, form.allowed_ips.data)
+                                                form.expires_on(), form.description.data, form.allowed_ips.data,
+                                                entity_ids=form.chosen_entity_ids())
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
         except PolicyRefused as refused:  # a stricter policy saved after the form read the team's
@@ -254,11 +257,19 @@ def key_activity(key: ApiKey) -> dict:
             "activity_args": {"endpoint": "settings.key_page", "key_id": key.id}}
 
 
-def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = None) -> dict:
-    """What the key's page shows below its details and form: its allowed addresses (their form as submitted,
-    when given), where it was used from, its usage, its latest requests, its notices and its own audit events."""
+def key_limits_form(key: ApiKey, **kwargs) -> KeyLimitsForm:
+    """The key's entities and rate limit form, offering its team's entities."""
+    return KeyLimitsForm(obj=key, entities=scope.team_entities(key.team_id), **kwargs)
+
+
+def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = None,
+                      limits_form: KeyLimitsForm | None = None) -> dict:
+    """What the key's page shows below its details and form: its allowed addresses, its entities and rate limit
+    (each form as submitted, when given), where it was used from, its usage, its latest requests, its notices and its
+    own audit events."""
     return {
         "allowed_ips_form": allowed_ips_form or AllowedIpsForm(formdata=None, obj=key),
+        "limits_form": limits_form or key_limits_form(key, formdata=None),
         "addresses": usage.key_addresses(key),
         **usage.key_usage(key),
         **api_requests_context(key),
@@ -276,13 +287,15 @@ def key_page_top(key: ApiKey, form: EditKeyForm, message: str | None = None) -> 
 
 
 def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None,
-                    allowed_ips_form: AllowedIpsForm | None = None, **extra):
+                    allowed_ips_form: AllowedIpsForm | None = None, limits_form: KeyLimitsForm | None = None,
+                    **extra):
     """The key's page, or to htmx the part of it that an edit changes (#key-page); a key that no longer works
     says so in place of its form."""
     context = key_page_top(key, form, message)
     if wants_fragment():
         return render_template("settings/_key_page.html", **context), status
-    return render_template("settings/key.html", **context, **key_page_sections(key, allowed_ips_form), **extra), status
+    sections = key_page_sections(key, allowed_ips_form, limits_form)
+    return render_template("settings/key.html", **context, **sections, **extra), status
 
 
 @bp.get("/api-keys/<id:key_id>")
@@ -367,6 +380,33 @@ def save_allowed_ips(key_id: int):
         return redirect(url_for("settings.key_page", key_id=key.id), 303)
     body, status, headers = allowed_ips_answer(key, AllowedIpsForm(formdata=None, obj=key), message=message)
     return body, status, {**headers, "HX-Trigger": ACTIVITY_CHANGED}
+
+
+def limits_answer(key: ApiKey, form: KeyLimitsForm, status: int = 200, message: str | None = None):
+    """The key's entities and rate limit: the fragment to htmx, else the key's page that holds it."""
+    if wants_fragment():
+        return render_template("settings/_key_limits_form.html", key=key, form=form, message=message), status
+    return render_key_page(key, edit_key_form(key, formdata=None), status, limits_form=form)
+
+
+@bp.post("/api-keys/<id:key_id>/limits")
+def save_limits(key_id: int):
+    """Change the entities a working key reads and its own rate limit; each change audited with before and after."""
+    key = team_key_or_404(key_id)
+    form = key_limits_form(key)
+    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+        return limits_answer(key, form, 409)
+    if not form.validate():
+        return limits_answer(key, form, 422)
+    changed = [actions.change_entities(key, form.chosen_entity_ids(), by=current_user),
+               actions.change_rate_limit(key, form.rate_limit_per_minute.data, by=current_user)]
+    db.session.commit()
+    message = "Saved: pulls with the key follow these from now on." if any(changed) else "Nothing changed."
+    if not wants_fragment():
+        flash(message)
+        return redirect(url_for("settings.key_page", key_id=key.id), 303)
+    body, status = limits_answer(key, key_limits_form(key, formdata=None), message=message)
+    return body, status, {"HX-Trigger": ACTIVITY_CHANGED} if any(changed) else {}
 
 
 # The audit list's filters in the Activity page's URL (the request list's have names of their own).

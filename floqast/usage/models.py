@@ -68,6 +68,8 @@ class Refusal(enum.StrEnum):
     OPEN_API_OFF = "open_api_off"
     KEY_IN_URL = "key_in_url"
     RATE_LIMITED = "rate_limited"
+    ENTITY = "entity"
+    OTHER_KEYS = "other_keys"
 
     @property
     def label(self) -> str:
@@ -81,4 +83,6 @@ class Refusal(enum.StrEnum):
             "open_api_off": "Open API off",
             "key_in_url": "Key in the URL",
             "rate_limited": "Rate limited",
+            "entity": "Entity not allowed",
+            "other_keys": "Another key's requests",
         }[self.value]

@@ -1,7 +1,7 @@
 """Webhooks: a team's endpoints, the outbox of messages for them, and each attempt to send one
 
 Revision ID: d5a8e2f7c913
-Revises: c4e1b7d9a2f3
+Revises: d9e4b2c7a1f5
 Create Date: 2026-12-06 03:27:16.304250
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd5a8e2f7c913'
-down_revision = 'c4e1b7d9a2f3'
+down_revision = 'd9e4b2c7a1f5'
 branch_labels = None
 depends_on = None
 

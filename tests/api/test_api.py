@@ -36,6 +36,8 @@ def test_valid_key_gets_me(api_get, team, admin, make_key):
             "teamId": str(team.id),
             "services": ["checklists"],
             "expiresAt": None,
+            "entityIds": None,
+            "rateLimitPerMinute": None,
         }
     }
     assert "Set-Cookie" not in response.headers

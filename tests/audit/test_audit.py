@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from floqast.accounts.models import Role
+from floqast.analytics.models import Entity
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
 from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.columns import utcnow
@@ -200,6 +201,11 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
         plaintexts.append(presented)
     token = csrf_token(client, "/settings/api-keys")
     client.post(f"/settings/api-keys/{created.id}/allowed-ips", data={"allowed_ips": IP, "csrf_token": token})
+    entity = Entity(team_id=team.id, name="Acme UK")
+    db.session.add(entity)
+    db.session.commit()
+    client.post(f"/settings/api-keys/{created.id}/limits", data={
+        "entities": "only", "entity_ids": str(entity.id), "rate_limit_per_minute": "120", "csrf_token": token})
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL

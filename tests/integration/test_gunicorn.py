@@ -17,7 +17,7 @@ import pytest
 from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import Profile, generate
 from floqast.extensions import db
-from floqast.keys.actions import deactivate_key
+from floqast.keys.actions import change_rate_limit, deactivate_key
 from floqast.keys.models import ApiKey
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.web.security import CONTENT_SECURITY_POLICY
@@ -214,6 +214,23 @@ def test_a_key_deleted_elsewhere_is_refused_by_every_worker_right_after_the_comm
     with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
         delete_in_another_process(tmp_path, key_id)
         assert set(pull_until_every_worker_answered(401)) == {401}
+
+
+def test_a_rate_limit_set_elsewhere_holds_in_every_worker_at_once(tmp_path):
+    """Each worker kept the key under the team default; a limit of 1 a minute set by another process is the one the
+    next pulls are counted under, in every worker (each counts on its own without Redis: one pull, then 429s)."""
+    key_id, plaintext = a_key_in(tmp_path)
+    with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
+        with file_app(tmp_path).app_context():
+            key = db.session.get(ApiKey, key_id)
+            assert change_rate_limit(key, 1, by=key.created_by)
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+        after = pull_until_every_worker_answered(429)
+        assert after.count(200) <= WORKERS  # at most each worker's one pull under the new limit
+        refused = get(pull_until_every_worker_answered.port, ME, {"x-api-key": plaintext})
+        assert (refused.status, refused.getheader("X-RateLimit-Limit")) == (429, "1")
 
 
 @on_redis

@@ -486,3 +486,39 @@ def test_redis_holds_one_count_that_a_new_worker_sees(make_app, redis_namespace)
     response = client.get(ME, headers=headers)
     assert response.status_code == 429
     assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_a_key_with_its_own_rate_limit_is_counted_under_it_and_others_under_the_team_default(app, admin, make_key,
+                                                                                               pull):
+    app.config["API_RATE_LIMIT"] = "5 per minute"
+    _, own = make_key(admin, name="Excel refresh", rate_limit_per_minute=2)
+    _, default = make_key(admin, name="Warehouse load")
+
+    for remaining in (1, 0):
+        response = pull(own)
+        assert response.status_code == 200
+        assert (response.headers["X-RateLimit-Limit"], response.headers["X-RateLimit-Remaining"]) == (
+            "2", str(remaining))
+    refused = pull(own)
+    assert "at most 2 per minute" in assert_api_error(refused, 429)["detail"]
+    assert refused.headers["X-RateLimit-Limit"] == "2" and 0 < int(refused.headers["Retry-After"]) <= 60
+
+    for _ in range(5):
+        assert pull(default).headers["X-RateLimit-Limit"] == "5"
+    assert_api_error(pull(default), 429)
+
+
+def test_a_key_may_be_given_more_than_the_team_default(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "1 per minute"
+    _, nightly = make_key(admin, name="Nightly load", rate_limit_per_minute=3)
+    assert [pull(nightly).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_changed_rate_limit_applies_to_the_next_pull(app, admin, make_key, pull):
+    app.config["API_RATE_LIMIT"] = "100 per minute"
+    key, plaintext = make_key(admin)
+    assert pull(plaintext).headers["X-RateLimit-Limit"] == "100"
+    key.rate_limit_per_minute = 1
+    db.session.commit()
+    assert pull(plaintext).headers["X-RateLimit-Limit"] == "1"
+    assert_api_error(pull(plaintext), 429)

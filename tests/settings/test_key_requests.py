@@ -182,6 +182,7 @@ def test_an_approval_narrowed_is_revealed_once_owned_by_the_requester(as_user, a
     assert me["expiresAt"] == f"{earlier + timedelta(days=1)}T00:00:00Z"  # the end of that day, in UTC
     key = key_by_plaintext(plaintext)
     assert key.created_by_id == manager.id and only_request().api_key_id == key.id
+    assert key.entity_ids == [entities["Acme UK"]]  # it reads only the entity granted
 
     again = reveal(requester, key_request.id)
     assert again.status_code == 409

@@ -39,6 +39,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-key-policy", "POST"): (302, {"require_expiration": "y", "max_lifetime": "90"}),
     ("/settings/api-keys/<id:key_id>/requests", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
+    ("/settings/api-keys/<id:key_id>/limits", "POST"): (303, {"entities": "all", "rate_limit_per_minute": "120"}),
     ("/settings/api-keys/activity/requests", "GET"): (200, None),
     ("/settings/webhooks", "GET"): (200, None),
     ("/settings/webhooks", "POST"): (201, {"url": "https://hooks.example.com/x", "events": ["api_key.created"]}),

@@ -80,6 +80,7 @@ def gated_requests(admin, make_key, team):
         "settings.roll_key": (f"{KEYS}/{working.id}/roll", {"roll-overlap": "24", "roll-expiration": "90"}),
         "settings.regenerate_key": (f"{KEYS}/{lapsed.id}/regenerate", {"regenerate-expiration": "30"}),
         "settings.save_allowed_ips": (f"{KEYS}/{working.id}/allowed-ips", {"allowed_ips": "203.0.113.0/24"}),
+        "settings.save_limits": (f"{KEYS}/{working.id}/limits", {"entities": "all", "rate_limit_per_minute": "6000"}),
         "settings.save_key_policy": (POLICY, {"require_expiration": "y", "max_lifetime": "90"}),
         "settings.add_webhook": (WEBHOOKS, {"url": "https://hooks.example.com/x", "events": ["api_key.created"]}),
         "settings.roll_webhook_secret": (f"{WEBHOOKS}/{endpoint.id}/roll-secret", {}),
@@ -95,8 +96,8 @@ def confirm_form(response):
 
 def test_the_gate_names_every_change_that_mints_or_widens_a_key():
     assert set(CONFIRM_FIRST) == {"settings.create_key", "settings.roll_key", "settings.regenerate_key",
-                                  "settings.save_allowed_ips", "settings.save_key_policy", "settings.add_webhook",
-                                  "settings.roll_webhook_secret", "settings.approve_request"}
+                                  "settings.save_allowed_ips", "settings.save_limits", "settings.save_key_policy",
+                                  "settings.add_webhook", "settings.roll_webhook_secret", "settings.approve_request"}
 
 
 @pytest.mark.parametrize("endpoint", sorted(CONFIRM_FIRST))

@@ -124,6 +124,7 @@ def test_the_dialog_asks_how_long_the_old_key_keeps_working_and_when_the_new_one
     assert text_of(form.find("div", class_="carries-over")) == (
         "The new key keeps everything but its secret and its expiration: Name: Warehouse load "
         "Services: Reconciliation Analytics Description: Loads the ledger into Snowflake "
+        "Entities: All entities Rate limit: The team default (100000 per minute) "
         "Allowed IP addresses: 203.0.113.0/24")
     expiration = form.find("select", id="roll-expiration")
     assert text_of(expiration.find("option", selected=True)) == "90 days"
