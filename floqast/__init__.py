@@ -61,12 +61,13 @@ def create_app(config: type | None = None) -> Flask:
         if not request.is_api:
             csrf.protect()
 
-    from floqast import api, auth, cli, health, home, settings
+    from floqast import api, auth, cli, health, home, key_requests, settings
     from floqast.web import errors
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(key_requests.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)

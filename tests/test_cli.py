@@ -14,6 +14,7 @@ from floqast.extensions import db
 from floqast.keys import queries
 from floqast.keys.models import ApiKey, KeyStatus
 from floqast.keys.policy import KeyPolicy
+from floqast.keys.request_actions import pending_count
 from floqast.usage.days import ApiRequestDay
 from floqast.usage.models import ApiRequest
 from helpers import assert_refused
@@ -295,6 +296,9 @@ def test_demo_builds_the_schema_teams_users_and_keys(app, runner, client, empty_
         [rolling] = [key for key in queries.page(team, KeyStatus.ACTIVE, 1, 100, team.today()) if key.roll_ends_at]
         assert rolling.replaced_by.name == rolling.name
         assert rolling.roll_ends_at - utcnow() > timedelta(days=5)
+
+    # Acme's Manager has asked for a key: the admins find it waiting on their Requests page.
+    assert pending_count(acme) == 1 and pending_count(globex) == 0
 
     [quickstart] = KEY_IN_OUTPUT.findall(result.output)
     response = client.get("/api/v1/me", headers={"x-api-key": quickstart})

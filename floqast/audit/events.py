@@ -1,7 +1,7 @@
 """The audit trail: keys created, renamed, described, rolled, regenerated and deleted, rolled keys stopped early,
 changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, passwords typed again
 at Confirm access, refused API authentications, keys of ours sent in a URL, changes to the team's API key policy,
-and to its webhook endpoints.
+and to its webhook endpoints, and key requests asked for, approved and denied.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -22,6 +22,7 @@ from floqast.columns import IP_LENGTH, OutsideText, UTCDateTime, str_enum, utcno
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.keys.policy import KeyPolicy
+from floqast.keys.requests import ApiKeyRequest
 
 PAGE_SIZE = 25
 
@@ -52,6 +53,9 @@ class AuditKind(enum.StrEnum):
     WEBHOOK_TESTED = "webhook_tested"
     ENTITIES_CHANGED = "entities_changed"
     RATE_LIMIT_CHANGED = "rate_limit_changed"
+    KEY_REQUESTED = "key_requested"
+    KEY_REQUEST_APPROVED = "key_request_approved"
+    KEY_REQUEST_DENIED = "key_request_denied"
 
     @property
     def label(self) -> str:
@@ -81,6 +85,9 @@ class AuditKind(enum.StrEnum):
             "webhook_tested": "Webhook test event sent",
             "entities_changed": "Entities changed",
             "rate_limit_changed": "Rate limit changed",
+            "key_requested": "Key requested",
+            "key_request_approved": "Key request approved",
+            "key_request_denied": "Key request denied",
         }[self.value]
 
 
@@ -146,6 +153,17 @@ def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = Non
     event = AuditEvent(
         team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
         key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=detail,
+    )
+    db.session.add(event)
+    return event
+
+
+def request_event(kind: AuditKind, key_request: ApiKeyRequest, user: User, detail: str) -> AuditEvent:
+    """A key request asked for, approved or denied by `user`, added to the session with the change; the request
+    has no key yet, so it is named by the key name it asks for."""
+    event = AuditEvent(
+        team_id=key_request.team_id, kind=kind, user_id=user.id, email=user.email, key_name=key_request.name,
+        ip=client_ip(), detail=detail,
     )
     db.session.add(event)
     return event

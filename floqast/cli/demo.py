@@ -21,6 +21,7 @@ from floqast.extensions import db
 from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
 from floqast.keys.models import ApiKey, Service
 from floqast.keys.policy import KeyPolicy
+from floqast.keys.request_actions import submit
 from floqast.usage.capture import Captured
 from floqast.usage.rollups import REFUSED_STATUSES
 
@@ -36,6 +37,9 @@ DEMO_TEAMS = {
     ]),
 }
 QUICKSTART_KEY = "Quickstart (curl)"
+# The request waiting on Acme's Requests page: its Manager owns the Power BI refresh.
+DEMO_REQUEST = ("Power BI refresh", "The controller's close dashboard in Power BI refreshes reconciliations every "
+                "morning; I run it and need its key to be my own.")
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,9 @@ def demo():
                                                         team.today(now) + timedelta(days=30))
                 quickstart.created_at = now
                 backdate(quickstart, AuditKind.KEY_CREATED, now)
+                name, justification = DEMO_REQUEST
+                submit(User.by_email("manager@acme.test"), name, [Service.RECONCILIATIONS], None,
+                       team.today(now) + timedelta(days=90), justification)
             if team_name in DEMO_POLICIES:
                 policy, days_ago = DEMO_POLICIES[team_name]
                 change_key_policy(admin, policy)

@@ -1,4 +1,5 @@
-"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked.
+"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked; and to whoever asked for a
+key, when an admin approves or denies the request.
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
@@ -22,6 +23,7 @@ from floqast.columns import OutsideText, UTCDateTime, str_enum, utcnow
 from floqast.events import KeyEvent, announce
 from floqast.extensions import db
 from floqast.keys.models import EXPIRING_SOON_DAYS, ApiKey
+from floqast.keys.requests import ApiKeyRequest
 from floqast.notices import mail
 
 # A key that has expired gets its notice from a run within this many days of its expiration date, so that a
@@ -36,6 +38,8 @@ class NoticeKind(enum.StrEnum):
     EXPIRES_IN_1_DAY = "expires_in_1_day"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_DENIED = "request_denied"
 
     @property
     def label(self) -> str:
@@ -44,17 +48,20 @@ class NoticeKind(enum.StrEnum):
             "expires_in_1_day": "Expires within a day",
             "expired": "Has expired",
             "revoked": "Revoked",
+            "request_approved": "Key request approved",
+            "request_denied": "Key request denied",
         }[self.value]
 
 
 class KeyNotice(db.Model):
-    """One notice about a key to one person: recorded once per kind, sent when sent_at is set."""
+    """One notice about a key, or a key request, to one person: recorded once per kind, sent when sent_at is set."""
 
     __tablename__ = "key_notices"
     __table_args__ = (UniqueConstraint("api_key_id", "kind", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    api_key_request_id: Mapped[int | None] = mapped_column(ForeignKey("api_key_requests.id"), index=True)
     kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Why a revoked key was revoked, to follow "because it was": "reported as leaked", or "found by GitHub secret
@@ -66,7 +73,8 @@ class KeyNotice(db.Model):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failure: Mapped[str | None] = mapped_column(OutsideText(FAILURE_LENGTH))
 
-    api_key: Mapped[ApiKey] = relationship()
+    api_key: Mapped[ApiKey | None] = relationship()
+    api_key_request: Mapped[ApiKeyRequest | None] = relationship()
     user: Mapped[User] = relationship()
 
     @classmethod
@@ -79,6 +87,9 @@ class KeyNotice(db.Model):
 
     @property
     def subject(self) -> str:
+        if self.api_key_request is not None:
+            verdict = "approved" if self.kind is NoticeKind.REQUEST_APPROVED else "denied"
+            return f'Your request for the API key "{self.api_key_request.name}" was {verdict}'
         name = self.api_key.name
         if self.kind is NoticeKind.REVOKED:
             return f'API key "{name}" was revoked'
@@ -87,10 +98,18 @@ class KeyNotice(db.Model):
         return f'API key "{name}" expires on {self.api_key.expires_on.isoformat()}'
 
     @property
+    def subject_named(self) -> str:
+        """What the notice is about, for a delivery failure's line: a key by its hint, a request by its id."""
+        if self.api_key is None:
+            return f"key request {self.api_key_request_id}"
+        return f"key {self.api_key.hint}…"
+
+    @property
     def still_wanted(self) -> bool:
-        """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own)."""
+        """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own); the others
+        always."""
         key = self.api_key
-        return self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
+        return key is None or self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
 
 
 def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> bool:
@@ -122,6 +141,12 @@ EXPIRY_EVENTS = {
     NoticeKind.EXPIRES_IN_1_DAY: (KeyEvent.KEY_EXPIRING, {"within_days": 1}),
     NoticeKind.EXPIRED: (KeyEvent.KEY_EXPIRED, {}),
 }
+
+
+def notify_requester(key_request: ApiKeyRequest, kind: NoticeKind) -> None:
+    """Record a notice to the person who asked for the key that their request was approved or denied, in the
+    caller's transaction; `flask --app wsgi keys notify` sends it."""
+    db.session.add(KeyNotice(api_key_request=key_request, kind=kind, user_id=key_request.requested_by_id))
 
 
 def due_notice(expires_on: date, today: date) -> NoticeKind | None:
@@ -184,7 +209,7 @@ def deliver(transport) -> Delivery:
             db.session.commit()
             continue
         named = f"Not sent to {notice.user.email}"
-        about = f"{notice.kind.label.lower()} notice about key {notice.api_key.hint}…, notice {notice.id}"
+        about = f"{notice.kind.label.lower()} notice about {notice.subject_named}, notice {notice.id}"
         try:
             receipt = transport.send(_message(notice))
         except mail.ServerUnavailable as error:
@@ -233,12 +258,23 @@ def _claim_next(after: int) -> KeyNotice | None:
 
 
 def _message(notice: KeyNotice):
-    """The notice as a message to its recipient: paragraphs from the template, a link to the key's page."""
+    """The notice as a message to its recipient: paragraphs from the template, a link to the key's page (for a key
+    request, to the requester's requests)."""
+    if notice.api_key_request is not None:
+        key_request, user = notice.api_key_request, notice.user
+        text = render_template("mail/key_request_notice.txt", notice=notice, key_request=key_request,
+                               team=key_request.team, user=user)
+        url = f"{mail.base_url()}/key-requests"
+        return mail.compose(user.name, user.email, notice.subject, paragraphs_of(text), "Open your key requests", url)
     key, user = notice.api_key, notice.user
     text = render_template(
         "mail/key_notice.txt", notice=notice, key=key, team=key.team, user=user,
         services=", ".join(service.label for service in key.service_list),
     )
-    paragraphs = [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
     url = f"{mail.base_url()}/settings/api-keys/{key.id}"
-    return mail.compose(user.name, user.email, notice.subject, paragraphs, "Open the key's page", url)
+    return mail.compose(user.name, user.email, notice.subject, paragraphs_of(text), "Open the key's page", url)
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """A rendered mail template's paragraphs (blocks between blank lines), each on one line."""
+    return [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]

@@ -42,4 +42,4 @@ def private_and_uncached(response):
 
 
 # access first: its gate runs after the admins-only check above and before any view.
-from floqast.settings import access, confirm, docs, formatting, policy, routes, webhooks  # noqa: E402,F401  (they register on bp)
+from floqast.settings import access, confirm, docs, formatting, policy, requests, routes, webhooks  # noqa: E402,F401  (they register on bp)

@@ -27,6 +27,7 @@ CONFIRM_FIRST = {
     "settings.save_allowed_ips": "change a key's allowed addresses",
     "settings.save_limits": "change the entities a key reads or its rate limit",
     "settings.save_key_policy": "change the API key policy",
+    "settings.approve_request": "approve a key request",  # its key is minted when the requester reveals it
     # Key events go where the endpoint says, signed with the secret shown.
     "settings.add_webhook": "add a webhook endpoint",
     "settings.roll_webhook_secret": "roll a webhook endpoint's signing secret",

@@ -1,4 +1,5 @@
-"""The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, and their rules."""
+"""The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, the key request form and its
+approval and denial, and their rules."""
 
 import re
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from floqast.keys.models import (
     refused_character,
 )
 from floqast.keys.policy import KeyPolicy
+from floqast.keys.requests import DENIAL_REASON_LENGTH, JUSTIFICATION_LENGTH
 
 EXPIRATION_CHOICES = [
     SelectChoice("365", "365 days"),
@@ -61,11 +63,7 @@ def name_field(label: str) -> StringField:
 
 
 def description_field() -> TextAreaField:
-    return TextAreaField(
-        "Description (optional)",
-        filters=[_normal_description],
-        validators=[Length(max=DESCRIPTION_LENGTH, message=f"Use at most {DESCRIPTION_LENGTH} characters.")],
-    )
+    return free_text_field("Description (optional)", DESCRIPTION_LENGTH)
 
 
 def years_later(day: date, years: int) -> date:
@@ -118,6 +116,25 @@ class ExpirationField(SelectField):
     def pre_validate(self, form):
         if self.data not in {choice.value for choice in EXPIRATION_CHOICES}:
             raise StopValidation(self.gettext("Not a valid choice."))
+
+
+def check_free_text(text: str | None, what: str) -> None:
+    """ValidationError when text typed over several lines (a description, a justification, a reason) holds a control
+    or invisible formatting character, or an API key."""
+    if not text:
+        return
+    if found := refused_character(text, LINE_BREAKS):
+        raise ValidationError(f"The {what} holds {found}. Use text and line breaks; no control characters "
+                              "or invisible formatting characters.")
+    if tokens.contains_key(text):
+        raise ValidationError(KEY_IN_TEXT)
+
+
+def free_text_field(label: str, length: int, required: str | None = None) -> TextAreaField:
+    """Text typed over several lines, trimmed, at most `length` characters; `required` is the message when empty."""
+    validators = [DataRequired(required)] if required else []
+    return TextAreaField(label, filters=[_normal_description],
+                         validators=[*validators, Length(max=length, message=f"Use at most {length} characters.")])
 
 
 class CheckboxesField(SelectMultipleField):
@@ -235,13 +252,7 @@ class KeyNameForm(FlaskForm):
             raise ValidationError(NAME_TAKEN)
 
     def validate_description(self, field):
-        if not field.data:
-            return
-        if found := refused_character(field.data, LINE_BREAKS):
-            raise ValidationError(f"The description holds {found}. Use text and line breaks; no control characters "
-                                  "or invisible formatting characters.")
-        if tokens.contains_key(field.data):
-            raise ValidationError(KEY_IN_TEXT)
+        check_free_text(field.data, "description")
 
 
 class EditKeyForm(KeyNameForm):
@@ -370,3 +381,93 @@ class RollKeyForm(ExpiryForm):
     def overlap_time(self) -> timedelta:
         """How long the old key keeps working beside its replacement."""
         return timedelta(hours=int(self.overlap.data))
+
+
+ALL_ENTITIES = "all"
+
+
+class EntitiesField(CheckboxesField):
+    """A checkbox per entity of the team, and All entities when it is offered; entity_ids() reads the choice."""
+
+    def __init__(self, label="Entities", **kwargs):
+        super().__init__(label, validators=[DataRequired("Choose the entities the key may read, or All entities.")],
+                         **kwargs)
+
+    def offer(self, entities: dict[int, str], everything: bool) -> None:
+        """Offer `entities`, id to name (the team's, or those a request asked for), and All entities when
+        `everything`."""
+        every = [SelectChoice(ALL_ENTITIES, "All entities")] if everything else []
+        self.choices = every + [SelectChoice(str(entity_id), name) for entity_id, name in entities.items()]
+
+    def entity_ids(self) -> list[int] | None:
+        """None for All entities (whatever else is ticked), else the ids ticked."""
+        return None if ALL_ENTITIES in self.data else sorted(int(value) for value in self.data)
+
+
+JUSTIFICATION_REQUIRED = "Say what the key is for and why you need it: an admin reads this before approving."
+DENIAL_REASON_REQUIRED = "Give the reason for denying: the person who asked reads it."
+
+
+class ApproveRequestForm(FlaskForm):
+    """What an approval grants: the services, entities and expiration asked for, or fewer, or an earlier date."""
+
+    services = CheckboxesField("Services", validators=[DataRequired("Approve at least one service.")])
+    entities = EntitiesField()
+    expires_on = StringField("Expires on", widget=DateInput())
+
+    def __init__(self, *args, key_request, entities, today: date, **kwargs):
+        super().__init__(*args, prefix=f"approve-{key_request.id}", **kwargs)
+        self.today = today
+        self.services.choices = [SelectChoice(service.value, service.label) for service in key_request.service_list]
+        self.entities.offer(entities, everything=key_request.entity_ids is None)
+        if not self.is_submitted():
+            self.services.data = list(key_request.services)
+            self.entities.data = ([ALL_ENTITIES] if key_request.entity_ids is None
+                                  else [str(entity_id) for entity_id in key_request.entity_ids])
+            self.expires_on.data = key_request.expires_on and key_request.expires_on.isoformat()
+
+    def validate_expires_on(self, field):
+        if not field.data:
+            return
+        if not CUSTOM_DATE_FORMAT.fullmatch(field.data):
+            raise ValidationError("Enter the date as YYYY-MM-DD, or leave it empty for no expiration.")
+        try:
+            chosen = date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError("Enter the date as YYYY-MM-DD, or leave it empty for no expiration.") from None
+        if chosen <= self.today:
+            raise ValidationError("Choose a date after today.")
+
+    def expiry(self) -> date | None:
+        return date.fromisoformat(self.expires_on.data) if self.expires_on.data else None
+
+
+class DenyRequestForm(FlaskForm):
+    reason = free_text_field("Reason", DENIAL_REASON_LENGTH, required=DENIAL_REASON_REQUIRED)
+
+    def __init__(self, *args, key_request, **kwargs):
+        super().__init__(*args, prefix=f"deny-{key_request.id}", **kwargs)
+
+    def validate_reason(self, field):
+        check_free_text(field.data, "reason")
+
+
+class RequestKeyForm(KeyNameForm, ExpiryForm):
+    """A Manager's or User's request for a key: what it is for, and why."""
+
+    name = name_field("Key name")
+    expiration, custom_date = expiry_fields()
+    services = CheckboxesField(
+        "API services",
+        choices=[SelectChoice(service.value, service.label) for service in Service],
+        validators=[DataRequired("Select at least one API service.")],
+    )
+    entities = EntitiesField()
+    justification = free_text_field("Justification", JUSTIFICATION_LENGTH, required=JUSTIFICATION_REQUIRED)
+
+    def __init__(self, *args, entities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entities.offer(entities, everything=True)
+
+    def validate_justification(self, field):
+        check_free_text(field.data, "justification")

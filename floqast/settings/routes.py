@@ -12,7 +12,7 @@ from floqast.accounts.models import Team
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.keys import actions, queries, scope, tokens
+from floqast.keys import actions, queries, request_actions, scope, tokens
 from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
 from floqast.keys.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus
 from floqast.notices.outbox import KeyNotice
@@ -279,9 +279,11 @@ def key_page_sections(key: ApiKey, allowed_ips_form: AllowedIpsForm | None = Non
 
 
 def key_page_top(key: ApiKey, form: EditKeyForm, message: str | None = None) -> dict:
-    """What the top of the key's page (_key_page.html) shows: the key, its last use, its name and description form."""
+    """What the top of the key's page (_key_page.html) shows: the key, its last use, the request it was made from if
+    any, its name and description form."""
     return {"key": key, "form": form, "message": message, "today": key.team.today(), "key_stopped": KEY_STOPPED,
-            "last_use": usage.last_use(key), "key_page_url": url_for("settings.key_page", key_id=key.id)}
+            "last_use": usage.last_use(key), "key_page_url": url_for("settings.key_page", key_id=key.id),
+            "key_request": request_actions.for_key(key)}
 
 
 def render_key_page(key: ApiKey, form: EditKeyForm, status: int = 200, message: str | None = None,

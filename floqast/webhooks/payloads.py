@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from floqast.columns import utcnow
 from floqast.events import KeyEvent
+from floqast.keys.requests import ApiKeyRequest
 from floqast.notices.mail import base_url
 
 # The test event, which no action announces.
@@ -36,16 +37,14 @@ def key_data(key) -> dict:
     }
 
 
-def request_data(key_request) -> dict:
-    """A key request as a payload names it: its id, its requester's name, its state, a link to it."""
-    requester = getattr(key_request, "requester", None)
-    state = getattr(key_request, "state", None) or getattr(key_request, "status", None)
+def request_data(key_request: ApiKeyRequest) -> dict:
+    """A key request as a payload names it: its id, its requester's name, its state, a link to the team's requests."""
     return {
         "id": str(key_request.id),
         "teamId": str(key_request.team_id),
-        "requester": None if requester is None else requester.name,
-        "state": None if state is None else str(state),
-        "url": f"{base_url()}/settings/api-key-requests/{key_request.id}",
+        "requester": key_request.requested_by.name,
+        "state": key_request.status().value,
+        "url": f"{base_url()}/settings/key-requests",
     }
 
 

@@ -182,7 +182,7 @@ def test_an_accepted_pull_writes_no_audit_row(client, admin, make_key):
     assert events() == []
 
 
-def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, make_key, team):
+def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, make_key, make_user, team):
     typed_passwords = ["hunter2-wrong", "fq_looks-like-a-key", PASSWORD]
     assert log_in_with(client, admin.email, typed_passwords[0]).status_code == 422
     assert log_in_with(client, "ghost@acme.test", typed_passwords[1]).status_code == 422
@@ -238,6 +238,18 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     for action in ("disable", "enable", "roll-secret", "delete"):
         answer = client.post(f"/settings/webhooks/1/{action}", data={"csrf_token": token})
         plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", answer.get_data(as_text=True))
+    requester = app.test_client()  # a Manager's requests: one approved and revealed, one denied
+    log_in(requester, make_user(team, Role.MANAGER))
+    asking = csrf_token(requester, "/key-requests")
+    for name in ("Requested", "Refused"):
+        requester.post("/key-requests", data={"name": name, "services": ["checklists"], "entities": ["all"],
+                                              "expiration": "30", "justification": "Month-end", "csrf_token": asking})
+    client.post("/settings/key-requests/1/approve", data={
+        "approve-1-services": "checklists", "approve-1-entities": "all", "csrf_token": token,
+        "approve-1-expires_on": (team.today() + timedelta(days=30)).isoformat()})
+    client.post("/settings/key-requests/2/deny", data={"deny-2-reason": "Not now.", "csrf_token": token})
+    answer = requester.post("/key-requests/1/reveal", data={"csrf_token": asking})
+    plaintexts.append(KEY_PATTERN.search(answer.get_data(as_text=True)).group())
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]

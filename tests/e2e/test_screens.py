@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 
 from e2e.conftest import pull
+from floqast.accounts.models import User
 from floqast.extensions import db
+from floqast.keys import request_actions
 from floqast.usage.days import ApiRequestDay
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
@@ -33,6 +35,9 @@ def story(lived_in, base_url):
         db.session.add_all(ApiRequestDay(team_id=lived_in.team_id, api_key_id=key.id, day=today - timedelta(days=ago),
                                          succeeded=40 + 7 * ago, refused=ago % 3, failed=ago % 5)
                            for ago in range(1, 30))
+        manager = User.by_email(lived_in.manager_email)
+        request_actions.submit(manager, LONG_NAME, ["checklists"], None, None,
+                               "Feeds the group reporting pack for the consolidation " * 5)
         db.session.commit()
     assert pull(base_url, lived_in.keys[LONG_NAME])[0] == 200
     assert pull(base_url, lived_in.keys["Tableau pilot"])[0] == 401  # expired
@@ -78,6 +83,7 @@ def test_every_settings_page_fits_the_screen(make_page, story, log_in, axe, shot
         "policy": "/settings/api-key-policy",
         "webhooks": "/settings/webhooks",
         "docs": "/settings/api-docs",
+        "requests": "/settings/key-requests",
     }
     for name, path in pages.items():
         page.goto(path)

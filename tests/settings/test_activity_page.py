@@ -18,7 +18,7 @@ ACTIVITY = "/settings/api-keys/activity"
 REQUESTS = "/settings/api-keys/activity/requests"
 SETTINGS_PAGES = {"/settings/api-keys": "API Keys", ACTIVITY: "Activity", REQUESTS: "Activity",
                   "/settings/api-key-policy": "API key policy", "/settings/webhooks": "Webhooks",
-                  "/settings/api-docs": "API documentation"}
+                  "/settings/api-docs": "API documentation", "/settings/key-requests": "Requests"}
 
 
 def rows(response, section_id: str) -> list[list[str]]:
@@ -31,7 +31,7 @@ def rows(response, section_id: str) -> list[list[str]]:
 def test_every_settings_page_lists_the_five_pages_and_marks_its_own(admin_client, path):
     nav = parse_html(admin_client.get(path)).find("nav", attrs={"aria-label": "Admin Settings"})
     links = {text_of(link): link.get("href") for link in nav.find_all("a")}
-    assert links == {"API Keys": "/settings/api-keys", "Activity": ACTIVITY,
+    assert links == {"API Keys": "/settings/api-keys", "Requests": "/settings/key-requests", "Activity": ACTIVITY,
                      "API key policy": "/settings/api-key-policy", "Webhooks": "/settings/webhooks",
                      "API documentation": "/settings/api-docs"}
     assert [text_of(link) for link in nav.find_all("a", attrs={"aria-current": "page"})] == [SETTINGS_PAGES[path]]

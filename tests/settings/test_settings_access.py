@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from floqast.accounts.models import Role
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
+from floqast.keys.requests import ApiKeyRequest
 from floqast.webhooks.actions import add_endpoint
 from helpers import HTMX, csrf_token, log_in, parse_html, reload, text_of
 
@@ -49,6 +50,11 @@ SETTINGS_ROUTES = {
     ("/settings/webhooks/<id:endpoint_id>/roll-secret", "POST"): (200, {}),
     ("/settings/webhooks/<id:endpoint_id>/delete", "GET"): (200, None),
     ("/settings/webhooks/<id:endpoint_id>/delete", "POST"): (303, {}),
+    # Decided on the team's pending request (acme_request: all entities, no expiration asked for).
+    ("/settings/key-requests", "GET"): (200, None),
+    ("/settings/key-requests/<id:request_id>/approve", "POST"): (303, {"approve-1-services": "checklists",
+                                                                       "approve-1-entities": "all"}),
+    ("/settings/key-requests/<id:request_id>/deny", "POST"): (303, {"deny-1-reason": "Use the shared key."}),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 
@@ -78,7 +84,7 @@ def acme_key(admin, make_key):
 
 def call(client, rule, method, key_id, headers=None, with_token=True):
     """Send the route's request the way the page does: a form POST, or an htmx DELETE with the header."""
-    url = rule.replace("<id:key_id>", str(key_id)).replace("<id:endpoint_id>", "1")
+    url = rule.replace("<id:key_id>", str(key_id)).replace("<id:endpoint_id>", "1").replace("<id:request_id>", "1")
     data = SETTINGS_ROUTES[(rule, method)][1]
     headers = dict(headers or {})
     if method != "GET" and with_token:
@@ -129,9 +135,21 @@ def test_users_and_managers_are_forbidden(client, team, make_user, acme_key, rul
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
 
 
+@pytest.fixture
+def acme_request(team, make_user):
+    """A pending key request of the team, the first (id 1)."""
+    manager = make_user(team, Role.MANAGER)
+    key_request = ApiKeyRequest(team_id=team.id, requested_by=manager, name="Power BI", services=["checklists"],
+                                entity_ids=None, expires_on=None, justification="The month-end refresh.")
+    db.session.add(key_request)
+    db.session.commit()
+    return key_request
+
+
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.SYSADMIN])
 @pytest.mark.parametrize(("rule", "method"), SETTINGS_ROUTES, ids=ROUTE_IDS)
-def test_admins_and_system_admins_may_use_every_route(client, team, make_user, acme_key, rule, method, role):
+def test_admins_and_system_admins_may_use_every_route(client, team, make_user, acme_key, acme_request, rule, method,
+                                                      role):
     log_in(client, make_user(team, role))
 
     response = call(client, rule, method, acme_key.id)

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
 from floqast.keys.models import ApiKey, Service
+from floqast.keys.requests import ApiKeyRequest
 from floqast.settings.access import CONFIRM_FIRST
 from floqast.webhooks import signing
 from floqast.webhooks.models import WebhookEndpoint
@@ -67,8 +68,14 @@ def gated_requests(admin, make_key, team):
     endpoint = WebhookEndpoint(team_id=team.id, url="https://hooks.example.com/team", events=["api_key.deleted"],
                                secret=signing.seal(signing.new_secret()), created_by_id=admin.id)  # no audit event
     db.session.add(endpoint)
+    asked = ApiKeyRequest(team_id=team.id, requested_by=admin, name="Power BI", services=["checklists"],
+                          entity_ids=None, expires_on=None, justification="The month-end refresh.")
+    db.session.add(asked)
     db.session.commit()
     return {
+        "settings.approve_request": (f"/settings/key-requests/{asked.id}/approve",
+                                     {f"approve-{asked.id}-services": "checklists",
+                                      f"approve-{asked.id}-entities": "all"}),
         "settings.create_key": (KEYS, {"name": "Looker", "expiration": "90", "services": ["checklists"]}),
         "settings.roll_key": (f"{KEYS}/{working.id}/roll", {"roll-overlap": "24", "roll-expiration": "90"}),
         "settings.regenerate_key": (f"{KEYS}/{lapsed.id}/regenerate", {"regenerate-expiration": "30"}),
@@ -90,7 +97,7 @@ def confirm_form(response):
 def test_the_gate_names_every_change_that_mints_or_widens_a_key():
     assert set(CONFIRM_FIRST) == {"settings.create_key", "settings.roll_key", "settings.regenerate_key",
                                   "settings.save_allowed_ips", "settings.save_limits", "settings.save_key_policy",
-                                  "settings.add_webhook", "settings.roll_webhook_secret"}
+                                  "settings.add_webhook", "settings.roll_webhook_secret", "settings.approve_request"}
 
 
 @pytest.mark.parametrize("endpoint", sorted(CONFIRM_FIRST))

@@ -3,7 +3,6 @@ revoked as leaked, seen in a URL, expiring with its lead time, expired), once, a
 it names (a key, or a key request), never a key's plaintext."""
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from floqast.events import KeyEvent, announce
 from floqast.extensions import db
 from floqast.keys import actions
 from floqast.keys.models import Service
+from floqast.keys.requests import ApiKeyRequest
 from floqast.notices import outbox as notices
 from floqast.webhooks import actions as webhook_actions
 from floqast.webhooks.models import WebhookMessage
@@ -75,28 +75,18 @@ def test_create_roll_regenerate_and_delete_are_announced(endpoint, admin, team, 
         ("api_key.created", str(regenerated.id)), ("api_key.deleted", str(replacement.id))]
 
 
-@dataclass
-class Requester:
-    name: str
-
-
-@dataclass
-class KeyRequest:
-    """What a key request holds for its webhook (the requests package's model has these fields)."""
-
-    id: int
-    team_id: int
-    requester: Requester
-    state: str
-
-
 @pytest.mark.parametrize("event", list(KeyEvent))
 def test_every_key_event_names_its_subject(endpoint, admin, make_key, event):
     key, plaintext = make_key(admin)
     if event.value.startswith("api_key_request."):
-        announce(event, admin.team_id, api_key_request=KeyRequest(9, admin.team_id, Requester("Mo Manager"), "pending"))
-        expected = {"apiKeyRequest": {"id": "9", "teamId": str(admin.team_id), "requester": "Mo Manager",
-                                      "state": "pending", "url": "http://127.0.0.1:5000/settings/api-key-requests/9"}}
+        key_request = ApiKeyRequest(team_id=admin.team_id, requested_by=admin, name="Power BI", services=["checklists"],
+                                    justification="The month-end refresh.")
+        db.session.add(key_request)
+        db.session.flush()
+        announce(event, admin.team_id, api_key_request=key_request)
+        expected = {"apiKeyRequest": {"id": str(key_request.id), "teamId": str(admin.team_id),
+                                      "requester": "Alex Admin", "state": "pending",
+                                      "url": "http://127.0.0.1:5000/settings/key-requests"}}
     else:
         announce(event, admin.team_id, api_key=key)
         expected = {"apiKey": {"id": str(key.id), "name": "Power BI", "hint": key.hint, "teamId": str(admin.team_id),
