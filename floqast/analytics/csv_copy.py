@@ -25,9 +25,9 @@ def neutralised(text):
 
 
 def tags_text(tags):
-    """The tags of a JSON array joined with ';', as csv_tags joins them."""
+    """The tags of a JSON array joined with ';', as csv_tags joins them; NULL for no array (JSON null included)."""
     elements = select(func.json_array_elements_text(tags).column_valued()).scalar_subquery()
-    return func.array_to_string(func.array(elements), ";")
+    return case((func.json_typeof(tags) == "array", func.array_to_string(func.array(elements), ";")))
 
 
 def cell(kind: str, value):

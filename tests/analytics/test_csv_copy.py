@@ -38,6 +38,9 @@ def tricky_books(team, odd_books):  # noqa: F811
             db.session.execute(update(model).where(model.id == record_id).values(dict.fromkeys(columns, text)))
     db.session.execute(update(ChecklistItem).where(ChecklistItem.id == select(func.min(ChecklistItem.id))
                                                    .scalar_subquery()).values(tags=TRICKY))
+    for record_id, tags in zip(db.session.scalars(select(ChecklistItem.id).order_by(ChecklistItem.id.desc())),
+                               (None, ["", ""], ["only"]), strict=False):  # None: JSON null
+        db.session.execute(update(ChecklistItem).where(ChecklistItem.id == record_id).values(tags=tags))
     db.session.commit()
 
 
