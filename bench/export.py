@@ -1,5 +1,6 @@
-"""3. Export: CSV of every row over HTTP against the driver alone + csv.writer, and the workers' peak RSS for
-all rows against one entity's tenth (measured during the same exports), and for a 30,000-record JSON page (the
+"""3. Export: CSV of every row over HTTP against the driver alone + csv.writer (on PostgreSQL the export is the
+database's own COPY, and the goal is to beat the script), and the workers' peak RSS for all rows against one
+entity's tenth (measured during the same exports), and for a 30,000-record JSON page (the
 default page size) against a 3,000-record one."""
 
 import csv
@@ -13,6 +14,8 @@ from pathlib import Path
 from bench.harness import Databases, Result, Server, Sizes
 
 LARGE_PAGE, SMALL_PAGE = 30_000, 3_000
+# The export's goal against the driver + csv.writer: on PostgreSQL COPY writes the CSV, so it must beat the script.
+SPEED_GOALS = {"postgresql": 1.0, "sqlite": 0.5}
 
 
 def rss_kib(pid: int) -> int:
@@ -137,12 +140,13 @@ def measure(server: Server, databases: Databases, key: str, team_id: int, entity
     base_best = min(base_times)
     speed, base_speed = rows / http_best, rows / base_best
     ratio = speed / base_speed
+    goal = SPEED_GOALS[databases.kind]
     memory = peak_all / peak_part
     page_memory = max(large_peaks) / max(small_peaks)
     return [
         Result(3, f"Export: CSV of {rows:,} rows over HTTP vs driver + csv.writer",
                f"{speed:,.0f} rows/s ({http_best:.1f} s)", f"{base_speed:,.0f} rows/s ({base_best:.1f} s)",
-               ratio, ">= 0.5", ratio >= 0.5, {"http_seconds": http_times, "baseline_seconds": base_times}),
+               ratio, f">= {goal}", ratio >= goal, {"http_seconds": http_times, "baseline_seconds": base_times}),
         Result(3, f"Export memory: worker peak RSS, {rows:,} vs {part_rows:,} rows",
                f"{peak_all / 1024:.1f} MiB", f"{peak_part / 1024:.1f} MiB", memory, "<= 1.3", memory <= 1.3,
                {"peak_kib_all": peak_all, "peak_kib_part": peak_part, "part_rows": part_rows}),

@@ -195,9 +195,19 @@ FORMULA_STARTS = "=+-@\t\r'"
 # line break, inside our quotes too, and honours a " only at the start of a cell it cut: each part of a text cell
 # after one of these is a cell's start of its own (each tag, for one), where a " needs the quote as well.
 CELL_BREAKS = ";\r\n"
-_FORMULA_START = f"[{re.escape(FORMULA_STARTS)}]"
-_SPLIT_OFF_START = f"[{re.escape(FORMULA_STARTS)}\"]"
-_AFTER_BREAK = f"(?<=[{re.escape(CELL_BREAKS)}])"
+
+
+def one_of(characters: str) -> str:
+    """A bracket expression matching any of `characters`, read alike by Python's re and PostgreSQL's regular
+    expressions (no escapes: a - goes last, where both take it as itself)."""
+    return "[" + characters.replace("-", "") + "-" * ("-" in characters) + "]"
+
+
+_FORMULA_START = one_of(FORMULA_STARTS)
+_SPLIT_OFF_START = one_of(FORMULA_STARTS + '"')
+_AFTER_BREAK = f"(?<={one_of(CELL_BREAKS)})"
+# Where neutralise_formula puts its quotes. The CSV export on PostgreSQL (csv_copy.py) runs this very pattern in
+# regexp_replace; tests/analytics/test_csv_copy.py checks that both give the same text.
 NEUTRALISED_AT = re.compile(f"^(?={_FORMULA_START})|{_AFTER_BREAK}(?={_SPLIT_OFF_START})")
 ADDED_QUOTES = re.compile(f"^'(?={_FORMULA_START})|{_AFTER_BREAK}'(?={_SPLIT_OFF_START})")
 TEXT_KINDS = ("string", "tags")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from floqast.accounts.models import Role
+from floqast.analytics import csv_copy
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
 from floqast.analytics.records import DATASETS, flatten
@@ -376,18 +377,26 @@ def test_json_keeps_text_as_it_was(client, acme_key, hostile_ids):
 
 def test_a_client_that_hangs_up_mid_csv_gives_back_the_database_connection(client, acme_key, monkeypatch):
     monkeypatch.setattr(export, "ROWS_PER_FETCH", 1)
-    opened = []
+    monkeypatch.setattr(csv_copy, "RECORDS_PER_CHUNK", 1)
+    checked_out = set()
 
-    def record(connection):
-        opened.append(connection)
+    def checkout(dbapi_connection, record, proxy):
+        checked_out.add(record)
 
-    event.listen(db.engine, "engine_connect", record)
+    def checkin(dbapi_connection, record):
+        checked_out.discard(record)
+
+    # Pool events: the Python path reads through an engine connection, COPY (PostgreSQL) through a raw one.
+    event.listen(db.engine, "checkout", checkout)
+    event.listen(db.engine, "checkin", checkin)
     try:
         response = client.get(RECONCILIATIONS, headers={"x-api-key": acme_key, "Accept": "text/csv"}, buffered=False)
         assert response.status_code == 200
-        next(response.response)  # the first rows, then the client goes away
-        assert not all(connection.closed for connection in opened)  # the records' own, still streaming
+        chunks = iter(response.response)
+        next(chunks), next(chunks)  # the header and the first rows, then the client goes away
+        assert checked_out  # the records' own connection, still streaming
         response.close()
-        assert all(connection.closed for connection in opened)
+        assert not checked_out
     finally:
-        event.remove(db.engine, "engine_connect", record)
+        event.remove(db.engine, "checkout", checkout)
+        event.remove(db.engine, "checkin", checkin)
