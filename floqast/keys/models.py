@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from floqast import columns
@@ -25,11 +25,20 @@ EXPIRING_SOON_DAYS = 7
 class Service(enum.StrEnum):
     RECONCILIATIONS = "reconciliations"
     CHECKLISTS = "checklists"
+    # Read-only: the team's key list and each key's usage (GET /api/v1/keys), for access reviews.
+    KEY_ADMINISTRATION = "key_administration"
 
     @property
     def label(self) -> str:
-        return "Reconciliation Analytics" if self is Service.RECONCILIATIONS else "Checklist Analytics"
+        return {
+            "reconciliations": "Reconciliation Analytics",
+            "checklists": "Checklist Analytics",
+            "key_administration": "Key administration",
+        }[self.value]
 
+
+# The services that pull records (a dataset each); Key administration reads keys.
+ANALYTICS_SERVICES = (Service.RECONCILIATIONS, Service.CHECKLISTS)
 
 # What a key name may not hold, by Unicode category: control characters (NUL among them, which PostgreSQL
 # refuses in text; a line break ends a mail header), format characters (zero-width spaces, right-to-left
@@ -157,6 +166,8 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     # Why it was deactivated when no admin deleted it ("reported as leaked", "found by GitHub secret scanning at
     # <url>"), whole: the URL is where to look for the leak; None for a delete.
     deactivated_reason: Mapped[str | None] = mapped_column(OutsideText())
+    # "Scripts may roll this key": the key may replace itself through POST /api/v1/me/roll.
+    self_roll_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])

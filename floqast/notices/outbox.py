@@ -1,4 +1,5 @@
-"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked.
+"""Mail to a key's admins: before it expires, when it has expired, when it is revoked and when it rolls itself; and
+to its creator when another admin deletes or rolls it.
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
@@ -35,6 +36,9 @@ class NoticeKind(enum.StrEnum):
     EXPIRES_IN_1_DAY = "expires_in_1_day"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    DELETED = "deleted"
+    ROLLED = "rolled"
+    ROLLED_BY_ITSELF = "rolled_by_itself"
 
     @property
     def label(self) -> str:
@@ -43,7 +47,14 @@ class NoticeKind(enum.StrEnum):
             "expires_in_1_day": "Expires within a day",
             "expired": "Has expired",
             "revoked": "Revoked",
+            "deleted": "Deleted by another admin",
+            "rolled": "Rolled by another admin",
+            "rolled_by_itself": "Rolled by itself",
         }[self.value]
+
+
+# Notices of something done to the key, wanted whatever became of it since (the expiry notices are not).
+DONE_TO_THE_KEY = frozenset({NoticeKind.REVOKED, NoticeKind.DELETED, NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF})
 
 
 class KeyNotice(db.Model):
@@ -81,6 +92,10 @@ class KeyNotice(db.Model):
         name = self.api_key.name
         if self.kind is NoticeKind.REVOKED:
             return f'API key "{name}" was revoked'
+        if self.kind is NoticeKind.DELETED:
+            return f'API key "{name}" was deleted'
+        if self.kind in (NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF):
+            return f'API key "{name}" was rolled'
         if self.kind is NoticeKind.EXPIRED:
             return f'API key "{name}" has expired'
         return f'API key "{name}" expires on {self.api_key.expires_on.isoformat()}'
@@ -89,15 +104,26 @@ class KeyNotice(db.Model):
     def still_wanted(self) -> bool:
         """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own)."""
         key = self.api_key
-        return self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
+        return self.kind in DONE_TO_THE_KEY or (key.deleted_at is None and key.replaced_by_id is None)
 
 
 def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> None:
     """Record a notice about the key for its creator and its team's Admins and System Admins, once per kind, in
     the caller's transaction; `flask --app wsgi keys notify` sends it. No mail server is contacted here."""
-    recipients = select(User.id).where(
+    _record(key, kind, select(User.id).where(
         User.team_id == key.team_id, or_(User.role.in_([Role.ADMIN, Role.SYSADMIN]), User.id == key.created_by_id)
-    ).order_by(User.id)
+    ).order_by(User.id), reason)
+
+
+def notify_creator(key: ApiKey, kind: NoticeKind, by: User) -> None:
+    """Record a notice about what `by` did to the key for the key's creator, unless `by` is the creator, in the
+    caller's transaction: a person learns when someone else deletes, rolls or suspends their key."""
+    if by.id != key.created_by_id:
+        _record(key, kind, select(User.id).where(User.id == key.created_by_id))
+
+
+def _record(key: ApiKey, kind: NoticeKind, recipients, reason: str | None = None) -> None:
+    """Record a notice of `kind` about the key for each user id `recipients` selects, once per kind and person."""
     rows = [
         dict(api_key_id=key.id, kind=kind, user_id=user_id, reason=reason, created_at=utcnow())
         for user_id in db.session.scalars(recipients)

@@ -10,7 +10,7 @@ from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.usage.buffer import flush_own
-from floqast.usage.days import ApiRequestDay, outcome
+from floqast.usage.days import ApiRequestDay, counted_days, outcome
 from floqast.usage.models import ApiRequest
 from floqast.usage.queries import ClientAddress, client_addresses, latest_accepted
 
@@ -144,11 +144,7 @@ def key_usage(key: ApiKey, now: datetime | None = None) -> dict:
     flush_own()
     today = key.team.today(now)
     first = today - timedelta(days=DAYS - 1)
-    counted = {row.day: row for row in db.session.scalars(select(ApiRequestDay).where(
-        ApiRequestDay.team_id == key.team_id,
-        ApiRequestDay.api_key_id == key.id,
-        ApiRequestDay.day.between(first, today),
-    ))}
+    counted = counted_days(key.team_id, key.id, first, today)
     days = []
     for number in range(DAYS):
         day = first + timedelta(days=number)

@@ -52,7 +52,7 @@ def test_the_server_url_never_comes_from_the_host_header(client):
 
 def test_every_api_route_is_documented(app, document):
     routes = {  # Flask's <token> is OpenAPI's {token}
-        re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
     }
     assert routes == set(document["paths"])
