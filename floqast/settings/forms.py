@@ -4,7 +4,7 @@ import re
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
@@ -170,9 +170,15 @@ class KeyNameForm(FlaskForm):
             raise ValidationError(KEY_IN_TEXT)
 
 
+def self_roll_field() -> BooleanField:
+    """Off by default: a script holding the key may then replace it (POST /api/v1/me/roll)."""
+    return BooleanField("Scripts may roll this key")
+
+
 class EditKeyForm(KeyNameForm):
     name = name_field("Key name")
     description = description_field()
+    self_roll = self_roll_field()
 
 
 def expiry_fields() -> tuple[ExpirationField, StringField]:
@@ -269,6 +275,7 @@ class CreateKeyForm(KeyNameForm, ExpiryForm):
         validators=[DataRequired("Select at least one API service.")],
     )
     allowed_ips = AllowedIpsField()
+    self_roll = self_roll_field()
 
 
 class RegenerateKeyForm(ExpiryForm):

@@ -38,6 +38,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/requests", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
     ("/settings/api-keys/activity/requests", "GET"): (200, None),
+    ("/settings/api-keys.csv", "GET"): (200, None),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 
