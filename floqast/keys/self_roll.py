@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import ForeignKey, String, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from floqast import columns
 from floqast.columns import UTCDateTime, utcnow
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
@@ -47,7 +48,7 @@ class SelfRoll(db.Model):
 
     def unsealed(self) -> str | None:
         """The replacement's plaintext while it is kept (SEALED_MINUTES after the roll); None after."""
-        if self.sealed_key is None or self.sealed_until <= utcnow():
+        if self.sealed_key is None or self.sealed_until <= columns.utcnow():
             return None
         try:
             return sealer().decrypt(self.sealed_key.encode(), ttl=SEALED_MINUTES * 60).decode()
@@ -69,7 +70,7 @@ def sealer() -> Fernet:
 
 def record(key: ApiKey, replacement: ApiKey, plaintext: str, idempotency_key: str) -> SelfRoll:
     """Note the key's roll by itself with its replacement's plaintext sealed, for the caller to commit."""
-    now = utcnow()
+    now = columns.utcnow()
     rolled = SelfRoll(api_key_id=key.id, replacement=replacement,
                       idempotency_digest=idempotency_digest(idempotency_key),
                       sealed_key=sealer().encrypt(plaintext.encode()).decode(),
@@ -81,6 +82,6 @@ def record(key: ApiKey, replacement: ApiKey, plaintext: str, idempotency_key: st
 def erase_sealed() -> int:
     """Erase every sealed plaintext past its minutes, for the caller to commit; how many."""
     return db.session.execute(
-        update(SelfRoll).where(SelfRoll.sealed_key.is_not(None), SelfRoll.sealed_until <= utcnow())
+        update(SelfRoll).where(SelfRoll.sealed_key.is_not(None), SelfRoll.sealed_until <= columns.utcnow())
         .values(sealed_key=None)
     ).rowcount
