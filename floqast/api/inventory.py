@@ -5,7 +5,7 @@ import json
 from datetime import date
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, request
 from sqlalchemy import select
 
 from floqast.analytics.records import iso_date
@@ -74,7 +74,7 @@ def keys_page(pull: Pull, filters: KeyFilters, page) -> Response:
 def keys_csv(pull: Pull, filters: KeyFilters) -> Response:
     """Every key of the team under `filters` as CSV, the download an access review keeps."""
     headers = {"Content-Disposition": 'attachment; filename="api-keys.csv"'}
-    return Response(stream_with_context(inventory.csv_chunks(pull.key.team, filters)), mimetype=CSV, headers=headers)
+    return Response(inventory.csv_text(pull.key.team, filters), mimetype=CSV, headers=headers)
 
 
 @bp.get("/keys")
