@@ -267,7 +267,7 @@ def rolled_already(replacement: ApiKey) -> str:
 def end_self_roll_at_first_use(key) -> None:
     """On a key's first use, stop the key it replaced if that key rolled itself and still works (its overlap was
     "until the new key is first used"), with its audit event, for the caller to commit. One query for a key that
-    replaced nothing; this runs once per key."""
+    replaced nothing; this runs once per key, and only for keys that may roll themselves."""
     now = columns.utcnow()
     rolled = db.session.scalar(select(ApiKey).where(
         ApiKey.replaced_by_id == key.id, ApiKey.roll_ends_at > now, ApiKey.deleted_at.is_(None),
@@ -386,7 +386,7 @@ def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta)
     cutoff = now - interval
     if key.last_used_at is not None and key.last_used_at >= cutoff:
         return False
-    if key.last_used_at is None:
+    if key.last_used_at is None and key.self_roll_allowed:  # a self-roll's replacement has the option too
         end_self_roll_at_first_use(key)
     db.session.execute(
         update(ApiKey)

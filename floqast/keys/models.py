@@ -97,7 +97,7 @@ class KeyRules:
 
     __slots__ = ()
     FIELDS = ("id", "team_id", "created_by_id", "name", "hint", "services", "expires_on", "last_used_at", "deleted_at",
-              "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason")
+              "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason", "self_roll_allowed")
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """The key's status on `today` (in its team's zone) at `now` (floqast/keys/state.py)."""

@@ -214,6 +214,11 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     _, leaked_plain = make_key(admin, name="Leaked")
     client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
     plaintexts.append(leaked_plain)
+    scripted, scripted_plain = make_key(admin, name="Scripted")
+    client.post(f"/settings/api-keys/{scripted.id}",  # Scripts may roll this key, then the key rolls itself
+                data={"name": "Scripted", "description": "", "self_roll": "y", "csrf_token": token})
+    answer = client.post("/api/v1/me/roll", headers={"x-api-key": scripted_plain, "Idempotency-Key": "audited"})
+    plaintexts += [scripted_plain, answer.get_json()["data"]["apiKey"]]
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]
