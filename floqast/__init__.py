@@ -37,7 +37,7 @@ def create_app(config: type | None = None) -> Flask:
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = False  # flask run --debug serves plain http
 
-    from floqast import pool, usage
+    from floqast import pool, usage, webhooks
     from floqast.auth import login_manager
     from floqast.keys import cache
     from floqast.ratelimit import limits
@@ -53,6 +53,7 @@ def create_app(config: type | None = None) -> Flask:
     limits.init_app(app)
     cache.init_app(app)  # after the limiter: its Redis holds the key change mark
     usage.init_app(app)
+    webhooks.init_app(app)
 
     @app.before_request
     def check_csrf():

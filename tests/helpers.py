@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -30,6 +31,7 @@ import floqast.columns
 from floqast import create_app
 from floqast.accounts.models import User
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
@@ -131,10 +133,12 @@ def same_url(url: str, path: str, back: str) -> bool:
 
 
 def log_in(client, user: User) -> None:
-    """Sign the test client in as `user`, the way Flask-Login records it in the session."""
+    """Sign the test client in as `user`, the way Flask-Login records it in the session, with the password typed
+    now by the app's clock (as the login form records it for Confirm access)."""
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[ACCESS_CONFIRMED_AT] = floqast.columns.utcnow().timestamp()
 
 
 def csrf_token(client, path="/") -> str:
@@ -461,3 +465,44 @@ def redis_reachable() -> bool:
 
 on_redis = pytest.mark.skipif(not redis_reachable(),
                               reason="no Redis at 127.0.0.1:6379 (CI runs one; start redis-server to run this)")
+
+
+class WebhookReceiver:
+    """An HTTP server on a loopback port that keeps every request it gets (headers and body) and answers each with
+    the next of `answers` (status, headers, body), the last one again once they run out: a receiver of webhooks."""
+
+    def __init__(self, *answers: tuple[int, dict, bytes]):
+        self.answers = list(answers) or [(200, {}, b"ok")]
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append((self.path, dict(self.headers), body))
+                status, headers, answer = receiver.answers[min(len(receiver.requests), len(receiver.answers)) - 1]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def __enter__(self) -> "WebhookReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)

@@ -98,7 +98,7 @@ def usage_range(args, today: date) -> tuple[date, date]:
         first = parse_date("filter[startDate]", start)
     else:  # the first days a date can name have fewer days before them
         first = date.fromordinal(max(1, last.toordinal() - (USAGE_DAYS - 1)))
-    if last < first:
+    if start is not None and end is not None and last < first:  # a start after today alone is just no days
         raise BadParameter("filter[endDate]", "must be filter[startDate] or a later date.")
     return first, last
 

@@ -323,7 +323,8 @@ def key_usage_path() -> dict:
              "schema": {"type": "string", "pattern": KEY_ID_PATTERN}},
             parameter("filter[startDate]", f"The first day (YYYY-MM-DD, the team's time zone); default "
                       f"{USAGE_DAYS - 1} days before filter[endDate].", {"type": "string", "format": "date"}),
-            parameter("filter[endDate]", "The last day, included; default today. Not before filter[startDate].",
+            parameter("filter[endDate]", "The last day, included; default today. Not before filter[startDate] "
+                      "when both are given.",
                       {"type": "string", "format": "date"}),
         ],
         "responses": {

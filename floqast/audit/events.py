@@ -1,6 +1,7 @@
 """The audit trail: keys created, renamed, described, rolled, regenerated and deleted, rolled keys stopped early,
-changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, refused API
-authentications, keys of ours sent in a URL, and changes to the team's API key policy.
+changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, passwords typed again
+at Confirm access, refused API authentications, keys of ours sent in a URL, changes to the team's API key policy,
+and to its webhook endpoints.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -43,6 +44,14 @@ class AuditKind(enum.StrEnum):
     ROLL_ENDED = "roll_ended"
     KEY_ROLLED_BY_ITSELF = "key_rolled_by_itself"
     SELF_ROLL_CHANGED = "self_roll_changed"
+    ACCESS_CONFIRMED = "access_confirmed"
+    ACCESS_REFUSED = "access_refused"
+    WEBHOOK_ADDED = "webhook_added"
+    WEBHOOK_DELETED = "webhook_deleted"
+    WEBHOOK_DISABLED = "webhook_disabled"
+    WEBHOOK_ENABLED = "webhook_enabled"
+    WEBHOOK_SECRET_ROLLED = "webhook_secret_rolled"
+    WEBHOOK_TESTED = "webhook_tested"
 
     @property
     def label(self) -> str:
@@ -64,6 +73,14 @@ class AuditKind(enum.StrEnum):
             "roll_ended": "Old key stopped",
             "key_rolled_by_itself": "Key rolled by itself",
             "self_roll_changed": "Scripts may roll changed",
+            "access_confirmed": "Access confirmed",
+            "access_refused": "Wrong password at Confirm access",
+            "webhook_added": "Webhook endpoint added",
+            "webhook_deleted": "Webhook endpoint deleted",
+            "webhook_disabled": "Webhook endpoint disabled",
+            "webhook_enabled": "Webhook endpoint enabled",
+            "webhook_secret_rolled": "Webhook secret rolled",
+            "webhook_tested": "Webhook test event sent",
         }[self.value]
 
 
@@ -151,6 +168,14 @@ def record_logout(user: User) -> None:
     _insert(team_id=user.team_id, kind=AuditKind.LOGOUT, user_id=user.id, email=user.email, ip=client_ip())
 
 
+def record_access_check(user: User, confirmed: bool, detail: str) -> None:
+    """A signed-in user typing their password again before a risky change (`detail` names it): right or wrong."""
+    _insert(
+        team_id=user.team_id, kind=AuditKind.ACCESS_CONFIRMED if confirmed else AuditKind.ACCESS_REFUSED,
+        user_id=user.id, email=user.email, ip=client_ip(), detail=detail,
+    )
+
+
 def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> None:
     """A refused API authentication: the key's hint when it parsed, its team when it is a real key."""
     _insert(
@@ -186,6 +211,13 @@ def record_revoked_as_leaked(key: ApiKey, reason: str, ip: str | None) -> None:
         team_id=key.team_id, kind=AuditKind.KEY_REVOKED_AS_LEAKED, api_key_id=key.id, key_hint=key.hint,
         key_name=key.name, ip=ip, detail=reason,
     )
+
+
+def record_webhook_change(kind: AuditKind, team_id: int, user: User | None, detail: str) -> None:
+    """A change to one of the team's webhook endpoints, by `user` (None: by the service, as for an endpoint disabled
+    after a day of failures); `detail` names the endpoint by its URL."""
+    _insert(team_id=team_id, kind=kind, user_id=None if user is None else user.id,
+            email=None if user is None else user.email, ip=client_ip(), detail=detail)
 
 
 def _insert(**values) -> None:

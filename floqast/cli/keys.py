@@ -6,16 +6,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from floqast.cli.wording import plural
 from floqast.extensions import db
 from floqast.keys import self_roll
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.notices import mail, outbox
 
 keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys.")
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @keys_cli.command("notify")
@@ -52,4 +49,4 @@ def github_public_keys():
     except (OSError, PublicKeysError) as error:
         raise click.ClickException(f"Could not download GitHub's public keys from {url} ({error}); "
                                    f"{path} is left as it was.") from None
-    click.echo(f"Wrote {count} public key{'s' if count != 1 else ''} of GitHub's secret scanning to {path}.")
+    click.echo(f"Wrote {plural(count, 'public key')} of GitHub's secret scanning to {path}.")

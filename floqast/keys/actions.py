@@ -107,6 +107,7 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
     details = ([] if allowed_ips is None else [f"Allowed addresses: {addresses(allowed_ips)}."]) + (
         [SELF_ROLL_ON] if self_roll_allowed else [])
     audit.key_event(AuditKind.KEY_CREATED, key, creator, " ".join(details) or None)
+    announce(KeyEvent.KEY_CREATED, key.team_id, api_key=key)
     return key, plaintext
 
 
@@ -218,7 +219,8 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None,
         outbox.notify_creator(key, NoticeKind.ROLLED, by)
     audit.key_event(kind, key, actor, detail=f"Replaced by {replacement.hint}…; {kept}.")
     audit.key_event(AuditKind.KEY_CREATED, replacement, actor, detail=f"Replaces {key.hint}…")  # as every key has
-    announce(KeyEvent.KEY_ROLLED, key.team_id, api_key=key)
+    announce(KeyEvent.KEY_ROLLED, key.team_id, api_key=key, overlap_seconds=int(overlap.total_seconds()))
+    announce(KeyEvent.KEY_CREATED, replacement.team_id, api_key=replacement)
     return replacement, plaintext
 
 
@@ -298,6 +300,7 @@ def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiK
     replacement, plaintext = regenerated
     audit.key_event(AuditKind.KEY_REGENERATED, key, by, detail=f"Replaced by {replacement.hint}….")
     audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Regenerates {key.hint}…")
+    announce(KeyEvent.KEY_CREATED, replacement.team_id, api_key=replacement)
     return replacement, plaintext
 
 
@@ -354,6 +357,7 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
         outbox.notify_creator(key, NoticeKind.DELETED, by)
+        announce(KeyEvent.KEY_DELETED, key.team_id, api_key=key)
     return deactivated_now
 
 
@@ -374,6 +378,7 @@ def revoke_leaked(key: ApiKey, reason: str, ip: str | None) -> bool:
     if revoked_now:
         audit.record_revoked_as_leaked(key, reason, ip)
         outbox.notify_key_admins(key, NoticeKind.REVOKED, reason=reason)  # mailed by the next `keys notify`
+        announce(KeyEvent.KEY_REVOKED, key.team_id, api_key=key, reason=reason)
     return revoked_now
 
 
@@ -401,10 +406,13 @@ def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta)
 
 def mark_exposed(key) -> None:
     """Note that a key of ours was seen in a URL (from its first time on), with an event in its team's trail that
-    says to replace it, for the caller to commit. It is not revoked: a mistyped curl must not stop a nightly load."""
-    db.session.execute(
+    says to replace it, for the caller to commit; announced the first time. It is not revoked: a mistyped curl must
+    not stop a nightly load."""
+    first_time = db.session.execute(
         update(ApiKey).where(ApiKey.id == key.id, ApiKey.exposed_in_url_at.is_(None))
         .values(exposed_in_url_at=columns.utcnow())
         .execution_options(synchronize_session=False, keeps_keys_as_checked=True)
-    )
+    ).rowcount == 1
     audit.record_key_in_url(key, REPLACE_EXPOSED)
+    if first_time:
+        announce(KeyEvent.KEY_EXPOSED, key.team_id, api_key=key)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship, 
 
 from floqast.accounts.models import Role, Team, User
 from floqast.columns import OutsideText, UTCDateTime, str_enum, utcnow
+from floqast.events import KeyEvent, announce
 from floqast.extensions import db
 from floqast.keys.models import EXPIRING_SOON_DAYS, ApiKey
 from floqast.notices import mail
@@ -107,10 +108,11 @@ class KeyNotice(db.Model):
         return self.kind in DONE_TO_THE_KEY or (key.deleted_at is None and key.replaced_by_id is None)
 
 
-def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> None:
+def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> bool:
     """Record a notice about the key for its creator and its team's Admins and System Admins, once per kind, in
-    the caller's transaction; `flask --app wsgi keys notify` sends it. No mail server is contacted here."""
-    _record(key, kind, select(User.id).where(
+    the caller's transaction; `flask --app wsgi keys notify` sends it. No mail server is contacted here. Whether
+    this recorded the kind for the first time (no run before, nor one at once, had)."""
+    return _record(key, kind, select(User.id).where(
         User.team_id == key.team_id, or_(User.role.in_([Role.ADMIN, Role.SYSADMIN]), User.id == key.created_by_id)
     ).order_by(User.id), reason)
 
@@ -122,20 +124,31 @@ def notify_creator(key: ApiKey, kind: NoticeKind, by: User) -> None:
         _record(key, kind, select(User.id).where(User.id == key.created_by_id))
 
 
-def _record(key: ApiKey, kind: NoticeKind, recipients, reason: str | None = None) -> None:
-    """Record a notice of `kind` about the key for each user id `recipients` selects, once per kind and person."""
+def _record(key: ApiKey, kind: NoticeKind, recipients, reason: str | None = None) -> bool:
+    """Record a notice of `kind` about the key for each user id `recipients` selects, once per kind and person;
+    whether every one of them was recorded now for the first time."""
     rows = [
         dict(api_key_id=key.id, kind=kind, user_id=user_id, reason=reason, created_at=utcnow())
         for user_id in db.session.scalars(recipients)
     ]
     if not rows:
-        return
+        return False
     # Insert what is not there yet: runs at once record each notice once (the second waits on the first's
     # rows, then skips them), and a person who joined the admins since gets the notice on the next run.
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(
+    inserted = db.session.scalars(
         insert(KeyNotice).values(rows).on_conflict_do_nothing(index_elements=["api_key_id", "kind", "user_id"])
-    )
+        .returning(KeyNotice.id)  # only the rows inserted (rowcount says -1 for this on PostgreSQL)
+    ).all()
+    return len(inserted) == len(rows)
+
+
+# The key event each expiry notice announces, with its lead time.
+EXPIRY_EVENTS = {
+    NoticeKind.EXPIRES_IN_7_DAYS: (KeyEvent.KEY_EXPIRING, {"within_days": EXPIRING_SOON_DAYS}),
+    NoticeKind.EXPIRES_IN_1_DAY: (KeyEvent.KEY_EXPIRING, {"within_days": 1}),
+    NoticeKind.EXPIRED: (KeyEvent.KEY_EXPIRED, {}),
+}
 
 
 def due_notice(expires_on: date, today: date) -> NoticeKind | None:
@@ -170,8 +183,9 @@ def record_expiry_notices() -> None:
     )
     for key in keys:
         kind = due_notice(key.expires_on, key.team.today())
-        if kind is not None:
-            notify_key_admins(key, kind)
+        if kind is not None and notify_key_admins(key, kind):
+            event, lead_time = EXPIRY_EVENTS[kind]
+            announce(event, key.team_id, api_key=key, **lead_time)
     db.session.commit()
 
 

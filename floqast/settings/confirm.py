@@ -1,5 +1,5 @@
-"""The one confirmation dialog, for every change to a key that asks first: delete, roll, stop a rolling key now,
-regenerate an expired key, and allow only the addresses it was used from.
+"""The one confirmation dialog, for every change that asks first: a key's delete, roll, stop a rolling key now,
+regenerate an expired key, and allow only the addresses it was used from; a webhook endpoint's delete.
 
 Each is asked from the key list or from the key's page: to htmx as a dialog in the page, to a browser without
 JavaScript as a page of its own in the settings layout; both hold the same form, and its Cancel and its answer go
@@ -31,8 +31,8 @@ from floqast.settings.routes import (
 
 @dataclass(frozen=True)
 class Confirmation:
-    """What a dialog asks: its title, what it says (a template, after the key's facts), where its form goes (the
-    endpoint that carries it out, by POST; to htmx by `htmx_method` to `htmx_endpoint`) and its button."""
+    """What a dialog asks: its title, what it says (a template, after the facts of what it changes), where its form
+    goes (the endpoint that carries it out, by POST; to htmx by `htmx_method` to `htmx_endpoint`) and its button."""
 
     title: str
     says: str
@@ -41,6 +41,7 @@ class Confirmation:
     danger: bool = False
     htmx_method: str = "post"
     htmx_endpoint: str | None = None
+    facts: str = "settings/_key_facts.html"
 
 
 DELETE = Confirmation("Delete API key", "settings/_confirm_delete.html", "settings.delete_key_form", "Delete key",
@@ -56,19 +57,18 @@ ALLOW_SEEN = Confirmation("Allow only these addresses", "settings/_confirm_allow
 
 def render_confirmation(key: ApiKey, confirmation: Confirmation, refusal: str | None, form: ExpiryForm | None = None,
                         status: int = 200, **extra):
-    """The dialog (to htmx asking for it), its form alone (to htmx sending it, with its errors), or its page.
-    `refusal` says why it cannot be done, in place of its button."""
-    context = {
-        "key": key,
-        "confirmation": confirmation,
-        "refusal": refusal,
-        "form": form,
-        "back": came_from(),
-        "last_use": usage.last_use(key),
-        "month_requests": usage.month_requests(key),
-        "today": key.team.today(),
-        **extra,
-    }
+    """A key's dialog (render_dialog), after the key's facts."""
+    return render_dialog(confirmation, refusal, {"key_id": key.id}, form, status, key=key, last_use=usage.last_use(key),
+                         month_requests=usage.month_requests(key), today=key.team.today(), **extra)
+
+
+def render_dialog(confirmation: Confirmation, refusal: str | None, url_args: dict, form: ExpiryForm | None = None,
+                  status: int = 200, **facts):
+    """The dialog (to htmx asking for it), its form alone (to htmx sending it, with its errors), or its page, about
+    what `url_args` name in its form's URL and `facts` show. `refusal` says why it cannot be done, in place of its
+    button."""
+    context = {"confirmation": confirmation, "refusal": refusal, "form": form, "back": came_from(),
+               "url_args": url_args, **facts}
     if not wants_fragment():
         return render_template("settings/key_dialog.html", **context), status
     template = "settings/_key_dialog.html" if request.method == "GET" else "settings/_key_dialog_form.html"

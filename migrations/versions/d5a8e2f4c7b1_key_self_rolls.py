@@ -1,7 +1,7 @@
 """Keys that roll themselves: api_keys.self_roll_allowed ("Scripts may roll this key") and key_self_rolls
 
 Revision ID: d5a8e2f4c7b1
-Revises: c4e1b7d9a2f3
+Revises: d5a8e2f7c913
 Create Date: 2026-12-06 03:40:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'd5a8e2f4c7b1'
-down_revision = 'c4e1b7d9a2f3'
+down_revision = 'd5a8e2f7c913'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """The audit trail: what is recorded, that no secret is, and the Activity list admins read."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,11 +8,12 @@ from sqlalchemy import select
 
 from floqast.accounts.models import Role
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
+from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
 from floqast.keys.models import ApiKey, Service
-from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, log_in, parse_html, text_of
+from helpers import CHECKLISTS, HTMX, KEY_PATTERN, ME, PASSWORD, csrf_token, free_port, log_in, parse_html, text_of
 
 IP = "203.0.113.9"
 
@@ -201,7 +203,13 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
-    client.post("/settings/api-key-policy", data={"require_expiration": "y", "max_lifetime": "90", "csrf_token": token})
+    with client.session_transaction() as session:  # the password typed at login is stale: Confirm access asks
+        del session[ACCESS_CONFIRMED_AT]
+    policy = {"require_expiration": "y", "max_lifetime": "90", "csrf_token": token}
+    typed_passwords.append("hunter3-wrong")
+    wrong = client.post("/settings/api-key-policy", data={**policy, "access_password": "hunter3-wrong"})
+    assert wrong.status_code == 422
+    client.post("/settings/api-key-policy", data={**policy, "access_password": PASSWORD})
     rolled, rolled_plain = make_key(admin, name="Rolled")
     answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"roll-overlap": "24", "csrf_token": token})
     plaintexts += [rolled_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
@@ -219,6 +227,16 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
                 data={"name": "Scripted", "description": "", "self_roll": "y", "csrf_token": token})
     answer = client.post("/api/v1/me/roll", headers={"x-api-key": scripted_plain, "Idempotency-Key": "audited"})
     plaintexts += [scripted_plain, answer.get_json()["data"]["apiKey"]]
+    added = client.post("/settings/webhooks", data={"url": "https://hooks.example.com/x", "events": ["api_key.created"],
+                                                    "csrf_token": token})
+    plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", added.get_data(as_text=True))
+    app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True  # its test event goes to a closed loopback port, at once
+    client.post("/settings/webhooks", data={"url": f"http://127.0.0.1:{free_port()}/x", "events": ["api_key.created"],
+                                            "csrf_token": token})
+    client.post("/settings/webhooks/2/test", data={"csrf_token": token})
+    for action in ("disable", "enable", "roll-secret", "delete"):
+        answer = client.post(f"/settings/webhooks/1/{action}", data={"csrf_token": token})
+        plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", answer.get_data(as_text=True))
     client.post("/logout", data={"csrf_token": token})
 
     trail = [row_text(event) for event in events()]

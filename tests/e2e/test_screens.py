@@ -76,6 +76,7 @@ def test_every_settings_page_fits_the_screen(make_page, story, log_in, axe, shot
         "key": f"/settings/api-keys/{key_id}",
         "activity": "/settings/api-keys/activity",
         "policy": "/settings/api-key-policy",
+        "webhooks": "/settings/webhooks",
         "docs": "/settings/api-docs",
     }
     for name, path in pages.items():

@@ -17,7 +17,8 @@ from helpers import CHECKLISTS, HTMX, ME, RECONCILIATIONS, log_in, log_rows, log
 ACTIVITY = "/settings/api-keys/activity"
 REQUESTS = "/settings/api-keys/activity/requests"
 SETTINGS_PAGES = {"/settings/api-keys": "API Keys", ACTIVITY: "Activity", REQUESTS: "Activity",
-                  "/settings/api-key-policy": "API key policy", "/settings/api-docs": "API documentation"}
+                  "/settings/api-key-policy": "API key policy", "/settings/webhooks": "Webhooks",
+                  "/settings/api-docs": "API documentation"}
 
 
 def rows(response, section_id: str) -> list[list[str]]:
@@ -27,11 +28,12 @@ def rows(response, section_id: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("path", SETTINGS_PAGES)
-def test_every_settings_page_lists_the_four_pages_and_marks_its_own(admin_client, path):
+def test_every_settings_page_lists_the_five_pages_and_marks_its_own(admin_client, path):
     nav = parse_html(admin_client.get(path)).find("nav", attrs={"aria-label": "Admin Settings"})
     links = {text_of(link): link.get("href") for link in nav.find_all("a")}
     assert links == {"API Keys": "/settings/api-keys", "Activity": ACTIVITY,
-                     "API key policy": "/settings/api-key-policy", "API documentation": "/settings/api-docs"}
+                     "API key policy": "/settings/api-key-policy", "Webhooks": "/settings/webhooks",
+                     "API documentation": "/settings/api-docs"}
     assert [text_of(link) for link in nav.find_all("a", attrs={"aria-current": "page"})] == [SETTINGS_PAGES[path]]
 
 

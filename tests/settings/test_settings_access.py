@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from floqast.accounts.models import Role
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
+from floqast.webhooks.actions import add_endpoint
 from helpers import HTMX, csrf_token, log_in, parse_html, reload, text_of
 
 VALID_KEY = {"name": "Nightly warehouse load", "expiration": "90", "services": ["reconciliations"]}
@@ -39,6 +40,15 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
     ("/settings/api-keys/activity/requests", "GET"): (200, None),
     ("/settings/api-keys.csv", "GET"): (200, None),
+    ("/settings/webhooks", "GET"): (200, None),
+    ("/settings/webhooks", "POST"): (201, {"url": "https://hooks.example.com/x", "events": ["api_key.created"]}),
+    # The team's endpoint (acme_key's) is at a loopback address: its test event is refused at once, and said so.
+    ("/settings/webhooks/<id:endpoint_id>/test", "POST"): (303, {}),
+    ("/settings/webhooks/<id:endpoint_id>/disable", "POST"): (303, {}),
+    ("/settings/webhooks/<id:endpoint_id>/enable", "POST"): (303, {}),
+    ("/settings/webhooks/<id:endpoint_id>/roll-secret", "POST"): (200, {}),
+    ("/settings/webhooks/<id:endpoint_id>/delete", "GET"): (200, None),
+    ("/settings/webhooks/<id:endpoint_id>/delete", "POST"): (303, {}),
 }
 ROUTE_IDS = [f"{method} {rule}" for rule, method in SETTINGS_ROUTES]
 
@@ -59,13 +69,16 @@ def test_the_matrix_covers_every_settings_route(app):
 
 @pytest.fixture
 def acme_key(admin, make_key):
+    """The Acme team's key, and its webhook endpoint (id 1, at a loopback address)."""
     key, _ = make_key(admin, name="Acme Power BI")
+    add_endpoint(admin, "https://127.0.0.1:9/hooks", ["api_key.created"], None)
+    db.session.commit()
     return key
 
 
 def call(client, rule, method, key_id, headers=None, with_token=True):
     """Send the route's request the way the page does: a form POST, or an htmx DELETE with the header."""
-    url = rule.replace("<id:key_id>", str(key_id))
+    url = rule.replace("<id:key_id>", str(key_id)).replace("<id:endpoint_id>", "1")
     data = SETTINGS_ROUTES[(rule, method)][1]
     headers = dict(headers or {})
     if method != "GET" and with_token:
@@ -85,7 +98,8 @@ def test_anonymous_visitor_is_sent_to_login(client, acme_key, rule, method):
     location = urlsplit(response.headers["Location"])
     assert location.path == "/login"
     if method == "GET":
-        assert parse_qs(location.query)["next"] == [rule.replace("<id:key_id>", str(acme_key.id))]
+        assert parse_qs(location.query)["next"] == [
+            rule.replace("<id:key_id>", str(acme_key.id)).replace("<id:endpoint_id>", "1")]
     assert db.session.get(ApiKey, acme_key.id).deleted_at is None
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
 
@@ -132,10 +146,11 @@ def globex_admin(make_team, make_user):
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 @pytest.mark.parametrize(
-    ("rule", "method"), [route for route in SETTINGS_ROUTES if "<id:key_id>" in route[0]],
-    ids=[route_id for route_id in ROUTE_IDS if "<id:key_id>" in route_id],
+    ("rule", "method"), [route for route in SETTINGS_ROUTES if "<id:" in route[0]],
+    ids=[route_id for route_id in ROUTE_IDS if "<id:" in route_id],
 )
-def test_another_teams_admin_gets_404_for_this_teams_key(client, globex_admin, acme_key, rule, method, htmx):
+def test_another_teams_admin_gets_404_for_this_teams_key_or_endpoint(client, globex_admin, acme_key, rule, method,
+                                                                     htmx):
     log_in(client, globex_admin)
 
     response = call(client, rule, method, acme_key.id, headers=HTMX if htmx else None)
