@@ -3,5 +3,6 @@
 from floqast.accounts.models import Role, Team, User
 from floqast.columns import UTCDateTime, utcnow
 from floqast.keys.models import ApiKey, KeyStatus, Service
+from floqast.keys.self_roll import SelfRoll
 
-__all__ = ["ApiKey", "KeyStatus", "Role", "Service", "Team", "UTCDateTime", "User", "utcnow"]
+__all__ = ["ApiKey", "KeyStatus", "Role", "SelfRoll", "Service", "Team", "UTCDateTime", "User", "utcnow"]

@@ -16,7 +16,7 @@ from floqast.analytics.generate import generate
 from floqast.columns import utcnow
 from floqast.config import TestConfig
 from floqast.extensions import db, limiter
-from floqast.keys.models import Service
+from floqast.keys.models import ANALYTICS_SERVICES
 from helpers import CLIENT_IP, PASSWORD, MailServer, free_port, issue_key, log_in, record_at_the_driver
 
 # Property-based tests (hypothesis): bounded everywhere, and the same examples on every CI run, so a red
@@ -176,7 +176,7 @@ def make_user(app):
 
 @pytest.fixture
 def make_key(app):
-    def make(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, **fields):
+    def make(creator: User, name="Power BI", services=ANALYTICS_SERVICES, expires_on: date | None = None, **fields):
         """A key and its plaintext, committed; extra fields (deleted_at, last_used_at, ...) are set as given."""
         key, plaintext = issue_key(creator, name, services, expires_on, **fields)
         db.session.commit()

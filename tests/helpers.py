@@ -35,7 +35,7 @@ from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
-from floqast.keys.models import ApiKey, Service
+from floqast.keys.models import ANALYTICS_SERVICES, ApiKey, Service
 from floqast.usage.buffer import flush_own
 from floqast.usage.capture import Captured
 from floqast.usage.models import ApiRequest
@@ -86,7 +86,7 @@ def sqlite_file_app(database: Path, **settings) -> Flask:
     return app
 
 
-def issue_key(creator: User, name="Power BI", services=tuple(Service), expires_on: date | None = None, pepper=None,
+def issue_key(creator: User, name="Power BI", services=ANALYTICS_SERVICES, expires_on: date | None = None, pepper=None,
               **fields) -> tuple[ApiKey, str]:
     """A key added to the session (not committed) and its plaintext, under the app's pepper unless another is
     given; extra fields (deleted_at, last_used_at, ...) are set as given."""

@@ -23,4 +23,4 @@ def never_stored(response):
     return response
 
 
-from floqast.api import audit_trail, auth, errors, leaks, lists, openapi, routes  # noqa: E402,F401  (they register on bp)
+from floqast.api import audit_trail, auth, errors, inventory, leaks, lists, openapi, roll, routes  # noqa: E402,F401  (they register on bp)

@@ -5,6 +5,7 @@ from flask import current_app, request
 from floqast.analytics.records import DATASETS, ISO_UTC_PATTERN
 from floqast.api import bp
 from floqast.api.audit_trail import KEY_ID_PATTERN
+from floqast.api.inventory import USAGE_DAYS
 from floqast.api.leaks import GITHUB_KEY_IDENTIFIER, GITHUB_SIGNATURE, MAX_CREDENTIALS
 from floqast.api.params import (
     ALLOW_REDIRECT,
@@ -16,7 +17,11 @@ from floqast.api.params import (
     MONTH_PATTERN,
     YEAR_PATTERN,
 )
-from floqast.keys.models import Service
+from floqast.api.roll import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_LENGTH
+from floqast.keys.inventory import CSV_COLUMNS
+from floqast.keys.models import ANALYTICS_SERVICES, Service
+from floqast.keys.self_roll import SEALED_MINUTES
+from floqast.keys.state import KeyStatus
 
 KIND_SCHEMAS = {
     "id": {"type": "string", "pattern": r"^[1-9][0-9]*$", "description": "An id, as a string of digits."},
@@ -281,6 +286,118 @@ def analytics_path(service: Service, schema_name: str, download_seconds: int) ->
     }}
 
 
+# What the lists that give download links hold.
+LIST_SCHEMAS = ("Reconciliation", "ChecklistItem", "AuditTrailEntry", "ApiKey")
+KEYS_CSV = {"type": "string", "description": f"The team's keys: columns {', '.join(CSV_COLUMNS)}. {CSV_FORMULAS}"}
+KEY_ADMINISTRATION_403 = {"403": "The key lacks Key administration, may not be used from the client's address, or "
+                                 "Open API is off for the team."}
+
+
+def keys_path(download_seconds: int) -> dict:
+    statuses = [status.value for status in KeyStatus]
+    return {"get": {
+        "summary": "The team's API keys (Key administration)",
+        "description": "Every key the team ever made, by id, for access reviews: never a key itself nor its digest. "
+                       "A JSON page; with Accept: text/csv, every matching key as CSV with a header row.",
+        "parameters": [
+            parameter("filter[status]", f"Keys in this status: {', '.join(statuses)}.",
+                      {"type": "string", "enum": statuses}),
+            parameter("filter[lastUsedBefore]", "Keys not used since before this day (YYYY-MM-DD) began in the "
+                      "team's time zone, or never used.", {"type": "string", "format": "date"}),
+            *PAGE_PARAMETERS, allow_redirect_parameter(download_seconds),
+        ],
+        "responses": {
+            "200": {"description": "The keys.", "headers": KEY_HEADERS, "content": {
+                "application/json": {"schema": page_schema("ApiKey")}, "text/csv": {"schema": KEYS_CSV}}},
+            "303": redirect_response(),
+            **error_responses(KEY_ERRORS, KEY_ADMINISTRATION_403),
+        },
+    }}
+
+
+def key_usage_path() -> dict:
+    day = object_schema({
+        "date": {"type": "string", "format": "date", "description": "A day in the team's time zone."},
+        "succeeded": {"type": "integer", "minimum": 0, "description": "Requests answered below 400."},
+        "refused": {"type": "integer", "minimum": 0, "description": "Requests refused with 401, 403 or 429."},
+        "other": {"type": "integer", "minimum": 0, "description": "Other errors (400 and the like)."},
+    })
+    return {"get": {
+        "summary": "One of the team's keys' requests per day (Key administration)",
+        "parameters": [
+            {"name": "key_id", "in": "path", "required": True, "description": "The key's id, as GET /keys gives it.",
+             "schema": {"type": "string", "pattern": KEY_ID_PATTERN}},
+            parameter("filter[startDate]", f"The first day (YYYY-MM-DD, the team's time zone); default "
+                      f"{USAGE_DAYS - 1} days before filter[endDate].", {"type": "string", "format": "date"}),
+            parameter("filter[endDate]", "The last day, included; default today. Not before filter[startDate] "
+                      "when both are given.",
+                      {"type": "string", "format": "date"}),
+        ],
+        "responses": {
+            "200": {"description": "Each day of the range with requests, oldest first.", "headers": KEY_HEADERS,
+                    **json_content(object_schema({"data": {"type": "array", "items": day}}))},
+            **error_responses([*KEY_ERRORS, "404"], {
+                **KEY_ADMINISTRATION_403, "404": "The team has no key with this id."}),
+        },
+    }}
+
+
+def roll_path() -> dict:
+    rolled = object_schema({
+        "apiKey": {"type": "string", "pattern": r"^fq_[0-9A-Za-z]{38}$",
+                   "description": "The new key: shown in this answer only (and to a retry, below)."},
+        "apiKeyId": KIND_SCHEMAS["id"],
+        "expiresAt": {**KIND_SCHEMAS["datetime"], "type": ["string", "null"],
+                      "description": "When the new key stops working: the old key's lifetime from today, within "
+                                     "the team's policy. Null: never."},
+        "previousKeyStopsAt": {**KIND_SCHEMAS["datetime"], "description": (
+            "When the old key stops at the latest: 24 hours after the roll, or sooner, at the new key's first use.")},
+    })
+    return {"post": {
+        "summary": "The key rolls itself (Scripts may roll this key)",
+        "description": ("Makes a new key with the old one's name, services, description, entities, addresses and "
+                        "limit. The old key keeps working until the new one is first used, 24 hours at most. "
+                        f"Retrying with the same {IDEMPOTENCY_KEY} within {SEALED_MINUTES} minutes answers the "
+                        "same new key again."),
+        "parameters": [{"name": IDEMPOTENCY_KEY, "in": "header", "required": True, "description": (
+            "New for each roll (a UUID); the same when retrying it."),
+            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_LENGTH}}],
+        "responses": {
+            "201": {"description": "The new key.", "headers": KEY_HEADERS,
+                    **json_content(object_schema({"data": rolled}))},
+            **error_responses([*KEY_ERRORS, "409"], {
+                "400": f"No {IDEMPOTENCY_KEY} header, or a longer one than {IDEMPOTENCY_KEY_LENGTH} characters.",
+                "403": "The key may not roll itself (an admin allows it on its page: Scripts may roll this key), may "
+                       "not be used from the client's address, or Open API is off for the team.",
+                "409": "The key was rolled already (by itself with another Idempotency-Key, or more than "
+                       f"{SEALED_MINUTES} minutes ago, or by an admin); the detail names its replacement's hint.",
+            }),
+        },
+    }}
+
+
+def api_key_schema() -> dict:
+    nullable_datetime = {**KIND_SCHEMAS["datetime"], "type": ["string", "null"]}
+    return object_schema({
+        "id": KIND_SCHEMAS["id"],
+        "name": {"type": "string"},
+        "hint": {"type": "string", "pattern": r"^fq_[0-9A-Za-z]{4}$",
+                 "description": "fq_ and the key's next 4 characters: never more of it."},
+        "services": {"type": "array", "items": {"type": "string", "enum": [service.value for service in Service]}},
+        "entityIds": {"type": ["array", "null"], "items": KIND_SCHEMAS["id"],
+                      "description": "The entities the key may read; null: every entity."},
+        "description": {"type": ["string", "null"]},
+        "createdBy": object_schema({"id": KIND_SCHEMAS["id"], "name": {"type": "string"},
+                                    "email": {"type": "string"}}),
+        "createdAt": KIND_SCHEMAS["datetime"],
+        "expiresAt": {**nullable_datetime, "description": "When it stops working; null: never."},
+        "lastUsedAt": {**nullable_datetime, "description": "Its last accepted request (written once a minute)."},
+        "lastUsedIp": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": [status.value for status in KeyStatus]},
+        "deactivatedAt": {**nullable_datetime, "description": "When a deactivated key stopped working."},
+    })
+
+
 def download_path(download_seconds: int) -> dict:
     return {"get": {
         "summary": "The answer behind an allowRedirect download link (no key needed)",
@@ -294,9 +411,9 @@ def download_path(download_seconds: int) -> dict:
                         "description": "The signed link, as data.url gave it."}],
         "responses": {
             "200": {"description": "The list's answer.", "headers": KEY_HEADERS, "content": {
-                "application/json": {"schema": {"anyOf": [page_schema("Reconciliation"),
-                                                          page_schema("ChecklistItem")]}},
-                "text/csv": {"schema": {"anyOf": [csv_schema(service) for service in Service]}},
+                "application/json": {"schema": {"anyOf": [page_schema(name) for name in LIST_SCHEMAS]}},
+                "text/csv": {"schema": {"anyOf": [*(csv_schema(service) for service in ANALYTICS_SERVICES),
+                                                  KEYS_CSV]}},
             }},
             **error_responses([*KEY_ERRORS, "404"], {**ERRORS, **DOWNLOAD_ERRORS}),
         },
@@ -386,6 +503,9 @@ def document(server_url: str, download_seconds: int) -> dict:
             "/credentials/revoke": revoke_path(),
             "/secret-scanning/github": github_secret_scanning_path(),
             "/audit-trail": audit_trail_path(download_seconds),
+            "/me/roll": roll_path(),
+            "/keys": keys_path(download_seconds),
+            "/keys/{key_id}/usage": key_usage_path(),
             "/openapi.json": {"get": {
                 "summary": "This document (no key needed)",
                 "security": [],
@@ -406,6 +526,7 @@ def document(server_url: str, download_seconds: int) -> dict:
                 "Reconciliation": record_schema(DATASETS[Service.RECONCILIATIONS].fields),
                 "ChecklistItem": record_schema(DATASETS[Service.CHECKLISTS].fields),
                 "AuditTrailEntry": audit_trail_entry_schema(),
+                "ApiKey": api_key_schema(),
                 "Errors": object_schema({"errors": {"type": "array", "items": error, "minItems": 1}}),
             },
         },

@@ -29,7 +29,7 @@ def me():
             "teamId": str(key.team_id),
             "services": key.services,
             "expiresAt": iso_utc(key.expires_at),
-            "entityIds": None if key.entity_ids is None else [str(entity_id) for entity_id in key.entity_ids],
+            "entityIds": key.shown_entity_ids,
             "rateLimitPerMinute": key.rate_limit_per_minute,
         }
     }

@@ -43,6 +43,8 @@ class AuditKind(enum.StrEnum):
     KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
     KEY_REGENERATED = "key_regenerated"
     ROLL_ENDED = "roll_ended"
+    KEY_ROLLED_BY_ITSELF = "key_rolled_by_itself"
+    SELF_ROLL_CHANGED = "self_roll_changed"
     ACCESS_CONFIRMED = "access_confirmed"
     ACCESS_REFUSED = "access_refused"
     WEBHOOK_ADDED = "webhook_added"
@@ -75,6 +77,8 @@ class AuditKind(enum.StrEnum):
             "key_revoked_as_leaked": "Key revoked as leaked",
             "key_regenerated": "Key regenerated",
             "roll_ended": "Old key stopped",
+            "key_rolled_by_itself": "Key rolled by itself",
+            "self_roll_changed": "Scripts may roll changed",
             "access_confirmed": "Access confirmed",
             "access_refused": "Wrong password at Confirm access",
             "webhook_added": "Webhook endpoint added",
@@ -148,10 +152,11 @@ def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def key_event(kind: AuditKind, key: ApiKey, user: User, detail: str | None = None) -> AuditEvent:
-    """A key created, changed, rolled or deleted by `user`, added to the session with the change."""
+def key_event(kind: AuditKind, key: ApiKey, user: User | None, detail: str | None = None) -> AuditEvent:
+    """A key created, changed, rolled or deleted by `user` (None: by the key itself, from a script), added to the
+    session with the change."""
     event = AuditEvent(
-        team_id=key.team_id, kind=kind, user_id=user.id, email=user.email, api_key_id=key.id,
+        team_id=key.team_id, kind=kind, user_id=user and user.id, email=user and user.email, api_key_id=key.id,
         key_hint=key.hint, key_name=key.name, ip=client_ip(), detail=detail,
     )
     db.session.add(event)

@@ -10,7 +10,7 @@ from floqast.analytics.importer import ImportRejected, import_csv
 from floqast.analytics.periods import last_closed_month
 from floqast.analytics.records import DATASETS
 from floqast.cli.teams import team_named
-from floqast.keys.models import Service
+from floqast.keys.models import ANALYTICS_SERVICES, Service
 
 analytics_cli = AppGroup("analytics", help="Make or import Reconciliation and Checklist Analytics data.")
 
@@ -55,7 +55,7 @@ def generate_command(team_name, entities, accounts, months, seed, through, curre
 
 
 @analytics_cli.command("import")
-@click.argument("service", type=click.Choice([service.value for service in Service]))
+@click.argument("service", type=click.Choice([service.value for service in ANALYTICS_SERVICES]))
 @click.option("--team", "team_name", required=True, help="The team the records belong to.")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_command(service, team_name, file):

@@ -19,7 +19,7 @@ from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
-from floqast.keys.models import ApiKey, Service
+from floqast.keys.models import ANALYTICS_SERVICES, ApiKey, Service
 from floqast.keys.policy import KeyPolicy
 from floqast.keys.request_actions import submit
 from floqast.usage.capture import Captured
@@ -266,7 +266,7 @@ def demo():
             made = seed_demo_keys(team, admin, now)
             planned += plan_demo_usage(team, made, now)
             if team_name == "Acme Corp":
-                quickstart, quickstart_key = create_key(admin, QUICKSTART_KEY, list(Service),
+                quickstart, quickstart_key = create_key(admin, QUICKSTART_KEY, ANALYTICS_SERVICES,
                                                         team.today(now) + timedelta(days=30))
                 quickstart.created_at = now
                 backdate(quickstart, AuditKind.KEY_CREATED, now)

@@ -7,6 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from floqast.cli.wording import plural
+from floqast.extensions import db
+from floqast.keys import self_roll
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.notices import mail, outbox
 
@@ -16,7 +18,10 @@ keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry noti
 @keys_cli.command("notify")
 def notify():
     """Email each key's creator and team admins once a key expires within 7 days, within a day, and once it has
-    expired, and send notices recorded elsewhere (revoked keys); meant for cron."""
+    expired, and send notices recorded elsewhere (revoked, deleted and rolled keys); meant for cron. It also erases
+    the new keys of self-rolls kept past their minutes."""
+    self_roll.erase_sealed()
+    db.session.commit()
     try:
         transport = mail.transport()
     except mail.MailNotConfigured as error:

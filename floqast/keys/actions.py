@@ -1,13 +1,13 @@
-"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses,
-changing the team's key policy, each with its audit event, and noting a pull's use, for the views, the API, commands
-and demo alike.
+"""Creating, editing, rolling (by an admin or by the key itself), regenerating, deactivating and revoking a key,
+changing its allowed addresses, changing the team's key policy, each with its audit event, and noting a pull's use,
+for the views, the API, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
 
 from datetime import date, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from floqast import columns
 from floqast.accounts.models import Team, User
@@ -16,7 +16,7 @@ from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
 from floqast.events import KeyEvent, announce
 from floqast.extensions import db
-from floqast.keys import allowlist, queries, scope
+from floqast.keys import allowlist, queries, scope, self_roll
 from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
 from floqast.keys.policy import KeyPolicy
 from floqast.notices import outbox
@@ -33,6 +33,8 @@ ROLL_OVERLAPS = {
     timedelta(hours=24): "24 hours",
     timedelta(days=7): "7 days",
 }
+# How long a key that rolled itself keeps working at most: until its replacement's first use, or this long.
+SELF_ROLL_OVERLAP = timedelta(hours=24)
 
 
 class NameTaken(ValueError):
@@ -90,10 +92,12 @@ def check_policy(team: Team, expires_on: date | None) -> None:
 
 def create_key(creator: User, name: str, services, expires_on: date | None, description: str | None = None,
                allowed_ips: str | None = None, *, entity_ids=None,
-               rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
+               rate_limit_per_minute: int | None = None,
+               self_roll_allowed: bool = False) -> tuple[ApiKey, str]:
     """A new key for the creator's team and its plaintext (shown once, never stored), or NameTaken, or
     PolicyRefused, or scope.NotTeamEntity; allowed_ips in its stored form (None: any address), entity_ids the
-    entities it reads (None: all, later ones too), rate_limit_per_minute its own limit (None: the team default)."""
+    entities it reads (None: all, later ones too), rate_limit_per_minute its own limit (None: the team default);
+    self_roll_allowed: scripts may roll it."""
     team = creator.team
     check_name(name)
     entity_ids = scope.checked(team.id, entity_ids)
@@ -103,6 +107,7 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
                                   pepper=key_pepper(), allowed_ips=allowed_ips, entity_ids=entity_ids,
                                   rate_limit_per_minute=rate_limit_per_minute)
     key.description = description
+    key.self_roll_allowed = self_roll_allowed
     db.session.add(key)
     db.session.flush()  # the key's id, for its audit event
     details = []
@@ -112,9 +117,25 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
         details.append(f"Entities: {scope.described(entity_ids, scope.team_entities(team.id))}.")
     if rate_limit_per_minute is not None:
         details.append(f"Rate limit: {scope.rate_described(rate_limit_per_minute)}.")
+    if self_roll_allowed:
+        details.append(SELF_ROLL_ON)
     audit.key_event(AuditKind.KEY_CREATED, key, creator, " ".join(details) or None)
     announce(KeyEvent.KEY_CREATED, key.team_id, api_key=key)
     return key, plaintext
+
+
+SELF_ROLL_ON = "Scripts may roll this key."
+SELF_ROLL_OFF = "Scripts may not roll this key."
+
+
+def change_self_roll(key: ApiKey, allowed: bool, by: User) -> bool:
+    """Let scripts roll the key (POST /api/v1/me/roll), or stop them, with its audit event; False (and no event)
+    when it already was so."""
+    if key.self_roll_allowed == allowed:
+        return False
+    key.self_roll_allowed = allowed
+    audit.key_event(AuditKind.SELF_ROLL_CHANGED, key, by, SELF_ROLL_ON if allowed else SELF_ROLL_OFF)
+    return True
 
 
 def quoted(text: str | None) -> str:
@@ -170,6 +191,7 @@ def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
                                           pepper=key_pepper(), allowed_ips=key.allowed_ips,
                                           entity_ids=key.entity_ids, rate_limit_per_minute=key.rate_limit_per_minute)
     replacement.description = key.description
+    replacement.self_roll_allowed = key.self_roll_allowed
     replacement.created_at = now
     db.session.add(replacement)
     db.session.flush()  # its id, for the key to point to
@@ -184,12 +206,13 @@ def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
     return (replacement, plaintext) if result.rowcount == 1 else None
 
 
-def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None) -> tuple[ApiKey, str]:
+def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None,
+             itself: bool = False) -> tuple[ApiKey, str]:
     """A replacement for a working key and its plaintext (replace(): everything but the key itself and its expiry
-    carried over), expiring on `expires_on`, with their audit events; the old key keeps working for `overlap`, then
-    stops. CannotRoll when the key was rolled already or no longer works, PolicyRefused when the team's policy does
-    not allow the expiry, NameRefused when the key's name holds a character names may not hold: the caller rolls
-    back.
+    carried over), expiring on `expires_on`, with their audit events and notices; the old key keeps working for
+    `overlap`, then stops. `itself`: the key rolls itself from a script (roll_itself), `by` being its creator.
+    CannotRoll when the key was rolled already or no longer works, PolicyRefused when the team's policy does not
+    allow the expiry, NameRefused when the key's name holds a character names may not hold: the caller rolls back.
 
     No check that the name is free: the old key hands its name to the replacement (queries.working_names).
     """
@@ -201,12 +224,80 @@ def roll_key(key: ApiKey, by: User, overlap: timedelta, expires_on: date | None)
     if rolled is None:
         raise CannotRoll()
     replacement, plaintext = rolled
-    kept = "the old key stopped at once" if not overlap else f"the old key keeps working for {ROLL_OVERLAPS[overlap]}"
-    audit.key_event(AuditKind.KEY_ROLLED, key, by, detail=f"Replaced by {replacement.hint}…; {kept}.")
-    audit.key_event(AuditKind.KEY_CREATED, replacement, by, detail=f"Replaces {key.hint}…")  # as every key has
+    if itself:
+        kind, actor, kept = AuditKind.KEY_ROLLED_BY_ITSELF, None, "the old key works until the new one is first used"
+        kept += f" or for {ROLL_OVERLAPS[overlap]}, whichever comes first"
+        outbox.notify_key_admins(key, NoticeKind.ROLLED_BY_ITSELF)
+    else:
+        kind, actor = AuditKind.KEY_ROLLED, by
+        kept = f"the old key keeps working for {ROLL_OVERLAPS[overlap]}" if overlap else "the old key stopped at once"
+        outbox.notify_creator(key, NoticeKind.ROLLED, by)
+    audit.key_event(kind, key, actor, detail=f"Replaced by {replacement.hint}…; {kept}.")
+    audit.key_event(AuditKind.KEY_CREATED, replacement, actor, detail=f"Replaces {key.hint}…")  # as every key has
     announce(KeyEvent.KEY_ROLLED, key.team_id, api_key=key, overlap_seconds=int(overlap.total_seconds()))
     announce(KeyEvent.KEY_CREATED, replacement.team_id, api_key=replacement)
     return replacement, plaintext
+
+
+class SelfRollNotAllowed(PermissionError):
+    """The key does not have "Scripts may roll this key"."""
+
+
+class RolledAlready(ValueError):
+    """The key was rolled already (by itself with another Idempotency-Key, or by an admin): its message names the
+    replacement's hint."""
+
+
+def roll_itself(key: ApiKey, idempotency_key: str) -> tuple[ApiKey, str]:
+    """The key's replacement and its plaintext: a new roll (roll_key(), keeping the key's
+    lifetime from today within the policy; the old key working until the new one's first use or SELF_ROLL_OVERLAP),
+    recorded with its plaintext sealed, or the same answer again for a retry with the same `idempotency_key` while
+    the plaintext is kept. The caller commits (what it erased of kept plaintexts too).
+
+    SelfRollNotAllowed without the option; RolledAlready when it was rolled otherwise, or the kept plaintext is
+    gone; CannotRoll, PolicyRefused, NameRefused as roll_key (the caller rolls back and may ask again: a roll
+    committed meanwhile by the same request's twin then answers it).
+    """
+    self_roll.erase_sealed()
+    previous = db.session.scalar(select(self_roll.SelfRoll).where(self_roll.SelfRoll.api_key_id == key.id))
+    if previous is not None:
+        plaintext = previous.unsealed() if previous.same_request(idempotency_key) else None
+        if plaintext is None:
+            raise RolledAlready(rolled_already(previous.replacement))
+        return previous.replacement, plaintext
+    if key.replaced_by is not None:
+        raise RolledAlready(rolled_already(key.replaced_by))
+    if not key.self_roll_allowed:
+        raise SelfRollNotAllowed("This API key may not roll itself. An admin can allow it on the key's page: "
+                                 "Scripts may roll this key.")
+    replacement, plaintext = roll_key(key, key.created_by, SELF_ROLL_OVERLAP,
+                                      key.replacement_expires_on(key.team.today()), itself=True)
+    self_roll.record(key, replacement, plaintext, idempotency_key)
+    return replacement, plaintext
+
+
+def rolled_already(replacement: ApiKey) -> str:
+    return (f"This API key was rolled already: its replacement is {replacement.hint}…. Use that key, or ask the "
+            "same roll again with its Idempotency-Key within a few minutes of it.")
+
+
+def end_self_roll_at_first_use(key) -> None:
+    """On a key's first use, stop the key it replaced if that key rolled itself and still works (its overlap was
+    "until the new key is first used"), with its audit event, for the caller to commit. One query for a key that
+    replaced nothing; this runs once per key, and only for keys that may roll themselves."""
+    now = columns.utcnow()
+    rolled = db.session.scalar(select(ApiKey).where(
+        ApiKey.replaced_by_id == key.id, ApiKey.roll_ends_at > now, ApiKey.deleted_at.is_(None),
+        ApiKey.id.in_(select(self_roll.SelfRoll.api_key_id).where(self_roll.SelfRoll.replacement_id == key.id)),
+    ))
+    if rolled is None:
+        return
+    result = db.session.execute(
+        update(ApiKey).where(ApiKey.id == rolled.id, ApiKey.roll_ends_at > now).values(roll_ends_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        audit.key_event(AuditKind.ROLL_ENDED, rolled, None, detail=f"Its replacement {key.hint}… was first used.")
 
 
 def regenerate_key(key: ApiKey, by: User, expires_on: date | None) -> tuple[ApiKey, str]:
@@ -309,6 +400,7 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     deactivated_now = deactivate(key, by=by)
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
+        outbox.notify_creator(key, NoticeKind.DELETED, by)
         announce(KeyEvent.KEY_DELETED, key.team_id, api_key=key)
     return deactivated_now
 
@@ -343,6 +435,8 @@ def record_use(key, ip: str | None, user_agent: str | None, interval: timedelta)
     cutoff = now - interval
     if key.last_used_at is not None and key.last_used_at >= cutoff:
         return False
+    if key.last_used_at is None and key.self_roll_allowed:  # a self-roll's replacement has the option too
+        end_self_roll_at_first_use(key)
     db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id)

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from floqast import columns
@@ -25,11 +25,20 @@ EXPIRING_SOON_DAYS = 7
 class Service(enum.StrEnum):
     RECONCILIATIONS = "reconciliations"
     CHECKLISTS = "checklists"
+    # Read-only: the team's key list and each key's usage (GET /api/v1/keys), for access reviews.
+    KEY_ADMINISTRATION = "key_administration"
 
     @property
     def label(self) -> str:
-        return "Reconciliation Analytics" if self is Service.RECONCILIATIONS else "Checklist Analytics"
+        return {
+            "reconciliations": "Reconciliation Analytics",
+            "checklists": "Checklist Analytics",
+            "key_administration": "Key administration",
+        }[self.value]
 
+
+# The services that pull records (a dataset each); Key administration reads keys.
+ANALYTICS_SERVICES = (Service.RECONCILIATIONS, Service.CHECKLISTS)
 
 # What a key name may not hold, by Unicode category: control characters (NUL among them, which PostgreSQL
 # refuses in text; a line break ends a mail header), format characters (zero-width spaces, right-to-left
@@ -89,7 +98,7 @@ class KeyRules:
     __slots__ = ()
     FIELDS = ("id", "team_id", "created_by_id", "name", "hint", "services", "expires_on", "last_used_at", "deleted_at",
               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason", "entity_ids",
-              "rate_limit_per_minute")
+              "rate_limit_per_minute", "self_roll_allowed")
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """The key's status on `today` (in its team's zone) at `now` (floqast/keys/state.py)."""
@@ -110,6 +119,11 @@ class KeyRules:
     def limited_to_entities(self) -> bool:
         """Whether the key reads only the entities it names (else every entity of its team, later ones too)."""
         return self.entity_ids is not None
+
+    @property
+    def shown_entity_ids(self) -> list[str] | None:
+        """The entities it reads as the API gives them: None for every entity, else their ids as strings."""
+        return None if self.entity_ids is None else [str(entity_id) for entity_id in self.entity_ids]
 
     def cannot_read(self, entity_ids) -> int | None:
         """The first of `entity_ids` that the key may not read, or None."""
@@ -173,6 +187,8 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     entity_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     # The key's own limit on requests a minute; NULL: the team default (API_RATE_LIMIT).
     rate_limit_per_minute: Mapped[int | None]
+    # "Scripts may roll this key": the key may replace itself through POST /api/v1/me/roll.
+    self_roll_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])

@@ -1,5 +1,6 @@
-"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked; and to whoever asked for a
-key, when an admin approves or denies the request.
+"""Mail to a key's admins: before it expires, when it has expired, when it is revoked and when it rolls itself; to
+its creator when another admin deletes or rolls it; and to whoever asked for a key, when an admin approves or denies
+the request.
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
@@ -40,6 +41,9 @@ class NoticeKind(enum.StrEnum):
     REVOKED = "revoked"
     REQUEST_APPROVED = "request_approved"
     REQUEST_DENIED = "request_denied"
+    DELETED = "deleted"
+    ROLLED = "rolled"
+    ROLLED_BY_ITSELF = "rolled_by_itself"
 
     @property
     def label(self) -> str:
@@ -50,7 +54,14 @@ class NoticeKind(enum.StrEnum):
             "revoked": "Revoked",
             "request_approved": "Key request approved",
             "request_denied": "Key request denied",
+            "deleted": "Deleted by another admin",
+            "rolled": "Rolled by another admin",
+            "rolled_by_itself": "Rolled by itself",
         }[self.value]
+
+
+# Notices of something done to the key, wanted whatever became of it since (the expiry notices are not).
+DONE_TO_THE_KEY = frozenset({NoticeKind.REVOKED, NoticeKind.DELETED, NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF})
 
 
 class KeyNotice(db.Model):
@@ -93,6 +104,10 @@ class KeyNotice(db.Model):
         name = self.api_key.name
         if self.kind is NoticeKind.REVOKED:
             return f'API key "{name}" was revoked'
+        if self.kind is NoticeKind.DELETED:
+            return f'API key "{name}" was deleted'
+        if self.kind in (NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF):
+            return f'API key "{name}" was rolled'
         if self.kind is NoticeKind.EXPIRED:
             return f'API key "{name}" has expired'
         return f'API key "{name}" expires on {self.api_key.expires_on.isoformat()}'
@@ -109,16 +124,28 @@ class KeyNotice(db.Model):
         """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own); the others
         always."""
         key = self.api_key
-        return key is None or self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
+        return key is None or self.kind in DONE_TO_THE_KEY or (key.deleted_at is None and key.replaced_by_id is None)
 
 
 def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> bool:
     """Record a notice about the key for its creator and its team's Admins and System Admins, once per kind, in
     the caller's transaction; `flask --app wsgi keys notify` sends it. No mail server is contacted here. Whether
     this recorded the kind for the first time (no run before, nor one at once, had)."""
-    recipients = select(User.id).where(
+    return _record(key, kind, select(User.id).where(
         User.team_id == key.team_id, or_(User.role.in_([Role.ADMIN, Role.SYSADMIN]), User.id == key.created_by_id)
-    ).order_by(User.id)
+    ).order_by(User.id), reason)
+
+
+def notify_creator(key: ApiKey, kind: NoticeKind, by: User) -> None:
+    """Record a notice about what `by` did to the key for the key's creator, unless `by` is the creator, in the
+    caller's transaction: a person learns when someone else deletes, rolls or suspends their key."""
+    if by.id != key.created_by_id:
+        _record(key, kind, select(User.id).where(User.id == key.created_by_id))
+
+
+def _record(key: ApiKey, kind: NoticeKind, recipients, reason: str | None = None) -> bool:
+    """Record a notice of `kind` about the key for each user id `recipients` selects, once per kind and person;
+    whether every one of them was recorded now for the first time."""
     rows = [
         dict(api_key_id=key.id, kind=kind, user_id=user_id, reason=reason, created_at=utcnow())
         for user_id in db.session.scalars(recipients)

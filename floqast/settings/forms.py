@@ -6,7 +6,15 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
@@ -255,9 +263,15 @@ class KeyNameForm(FlaskForm):
         check_free_text(field.data, "description")
 
 
+def self_roll_field() -> BooleanField:
+    """Off by default: a script holding the key may then replace it (POST /api/v1/me/roll)."""
+    return BooleanField("Scripts may roll this key")
+
+
 class EditKeyForm(KeyNameForm):
     name = name_field("Key name")
     description = description_field()
+    self_roll = self_roll_field()
 
 
 def expiry_fields() -> tuple[ExpirationField, StringField]:
@@ -355,6 +369,7 @@ class CreateKeyForm(KeyNameForm, ExpiryForm, EntitiesForm):
     )
     entities, entity_ids = entity_fields()
     allowed_ips = AllowedIpsField()
+    self_roll = self_roll_field()
 
 
 class RegenerateKeyForm(ExpiryForm):

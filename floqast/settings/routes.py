@@ -3,7 +3,7 @@
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -12,8 +12,9 @@ from floqast.accounts.models import Team
 from floqast.audit import events as audit
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.extensions import db
-from floqast.keys import actions, queries, request_actions, scope, tokens
+from floqast.keys import actions, inventory, queries, request_actions, scope, tokens
 from floqast.keys.actions import KEY_STOPPED, KeyStopped, NameTaken, PolicyRefused
+from floqast.keys.inventory import KeyFilters
 from floqast.keys.models import DESCRIPTION_LENGTH, ApiKey, KeyStatus
 from floqast.notices.outbox import KeyNotice
 from floqast.settings import bp, usage
@@ -162,6 +163,15 @@ def api_keys():
     return render_page(listing, new_key_form(formdata=None))
 
 
+@bp.get("/api-keys.csv")
+def key_list_csv():
+    """Every key of the team as CSV, the columns of GET /api/v1/keys, for an access review."""
+    team = current_user.team
+    filename = f"api-keys-{team.today().isoformat()}.csv"
+    return Response(inventory.csv_text(team, KeyFilters()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @bp.get("/api-keys/new")
 def new_key():
     """The tab with the Create New Key dialog open, for browsers without JavaScript."""
@@ -176,7 +186,8 @@ def create_key():
         try:
             key, plaintext = actions.create_key(current_user, form.name.data, form.services.data,
                                                 form.expires_on(), form.description.data, form.allowed_ips.data,
-                                                entity_ids=form.chosen_entity_ids())
+                                                entity_ids=form.chosen_entity_ids(),
+                                                self_roll_allowed=form.self_roll.data)
         except NameTaken as taken:  # by a create committed after the form read the names
             form.name.errors.append(str(taken))
         except PolicyRefused as refused:  # a stricter policy saved after the form read the team's
@@ -248,7 +259,7 @@ def edit_key_form(key: ApiKey, **kwargs) -> EditKeyForm:
     """The key's name and description form; a submitted one is checked against the other working keys' names."""
     submitted = kwargs.get("formdata", True) is not None
     taken_names = queries.working_names(key.team, key.team.today(), except_id=key.id) if submitted else ()
-    return EditKeyForm(obj=key, taken_names=taken_names, **kwargs)
+    return EditKeyForm(obj=key, taken_names=taken_names, self_roll=key.self_roll_allowed, **kwargs)
 
 
 def key_activity(key: ApiKey) -> dict:
@@ -329,6 +340,8 @@ def edit_key(key_id: int):
         actions.check_editable(key)
         if form.validate():
             changes = actions.edit_key(key, form.name.data, form.description.data, by=current_user)
+            if actions.change_self_roll(key, form.self_roll.data, current_user):
+                changes.append(AuditKind.SELF_ROLL_CHANGED)
     except NameTaken as taken:  # by a create or rename committed after the form read the names
         form.name.errors.append(str(taken))
     except KeyStopped:  # expired, or deactivated before or while this was sent

@@ -11,7 +11,7 @@ from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from floqast.usage.addresses import ClientAddress, client_addresses
 from floqast.usage.buffer import flush_own
-from floqast.usage.days import ApiRequestDay
+from floqast.usage.days import ApiRequestDay, counted_days
 from floqast.usage.hours import ApiRequestHour, hour_of
 from floqast.usage.queries import latest_accepted
 
@@ -145,11 +145,7 @@ def key_usage(key: ApiKey, now: datetime | None = None) -> dict:
     flush_own()
     today = key.team.today(now)
     first = today - timedelta(days=DAYS - 1)
-    counted = {row.day: row for row in db.session.scalars(select(ApiRequestDay).where(
-        ApiRequestDay.team_id == key.team_id,
-        ApiRequestDay.api_key_id == key.id,
-        ApiRequestDay.day.between(first, today),
-    ))}
+    counted = counted_days(key.team_id, key.id, first, today)
     days = []
     for number in range(DAYS):
         day = first + timedelta(days=number)

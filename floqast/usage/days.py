@@ -54,6 +54,15 @@ def count_days(connection, requests: Iterable[tuple[int, int, int, int]]) -> Non
                [(*key_day, *counts.values()) for key_day, counts in sorted(days.items())])
 
 
+def counted_days(team_id: int, api_key_id: int, first: date, last: date) -> dict[date, ApiRequestDay]:
+    """The key's counted days from `first` to `last` (both included), by day; days without requests are absent."""
+    return {row.day: row for row in db.session.scalars(select(ApiRequestDay).where(
+        ApiRequestDay.team_id == team_id,
+        ApiRequestDay.api_key_id == api_key_id,
+        ApiRequestDay.day.between(first, last),
+    ))}
+
+
 def prune_days(connection, cutoff: datetime) -> int:
     """Delete the days wholly older than `cutoff` in every time zone (a day before its UTC date, to be sure);
     how many."""

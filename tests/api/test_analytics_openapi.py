@@ -52,7 +52,7 @@ def test_the_server_url_never_comes_from_the_host_header(client):
 
 def test_every_api_route_is_documented(app, document):
     routes = {  # Flask's <token> is OpenAPI's {token}
-        re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
     }
     assert routes == set(document["paths"])
@@ -116,13 +116,14 @@ def test_a_wrong_schema_would_be_caught(document, key):
 def test_admins_get_the_api_documentation_page(client, admin, key, team):
     log_in(client, admin)
     html = client.get("/settings/api-docs").get_data(as_text=True)
-    assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 5  # 4 pulls and the audit trail
+    # 4 pulls, the audit trail, the key list and a key's usage
+    assert html.count('curl -g -H "x-api-key: $FLOQAST_API_KEY"') == 7
     assert "Requests are limited to 100,000 per minute per key" in text_of(parse_html(html))
     year, month = last_closed_month(team.today())  # the examples ask for the month the team closed last
     period = f"filter[month]={calendar.month_name[month]}&amp;filter[year]={year}"
     assert f"http://localhost/api/v1/analytics/reconciliations?{period}" in html
     assert f"http://localhost/api/v1/analytics/checklists?{period}" in html
-    assert html.count('-H "Accept: text/csv"') == 2
+    assert html.count('-H "Accept: text/csv"') == 3  # 2 datasets and the key list
     for field in ("glBalance", "signatures.reviewer.signedDate", "readyForReview", "difference"):
         assert f"<code>{field}</code>" in html
     keys_page = client.get("/settings/api-keys").get_data(as_text=True)

@@ -228,6 +228,11 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     _, leaked_plain = make_key(admin, name="Leaked")
     client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
     plaintexts.append(leaked_plain)
+    scripted, scripted_plain = make_key(admin, name="Scripted")
+    client.post(f"/settings/api-keys/{scripted.id}",  # Scripts may roll this key, then the key rolls itself
+                data={"name": "Scripted", "description": "", "self_roll": "y", "csrf_token": token})
+    answer = client.post("/api/v1/me/roll", headers={"x-api-key": scripted_plain, "Idempotency-Key": "audited"})
+    plaintexts += [scripted_plain, answer.get_json()["data"]["apiKey"]]
     added = client.post("/settings/webhooks", data={"url": "https://hooks.example.com/x", "events": ["api_key.created"],
                                                     "csrf_token": token})
     plaintexts += re.findall(r"whsec_[A-Za-z0-9+/=]+", added.get_data(as_text=True))

@@ -21,7 +21,7 @@ import pytest
 from floqast.accounts.models import Role, Team, User
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys.models import ApiKey, Service
+from floqast.keys.models import ANALYTICS_SERVICES, ApiKey
 from floqast.keys.policy import KeyPolicy
 from helpers import issue_key, serving, sqlite_file_app
 
@@ -91,7 +91,7 @@ class Seeded:
             db.session.get(Team, self.team_id).key_policy = policy
             db.session.commit()
 
-    def add_key(self, name: str, *, services=tuple(Service), expires_in: int | None = 90, created_days_ago=0,
+    def add_key(self, name: str, *, services=ANALYTICS_SERVICES, expires_in: int | None = 90, created_days_ago=0,
                 last_used: timedelta | None = None, deleted_days_ago: int | None = None,
                 exposed_days_ago: int | None = None, revoked_because: str | None = None, **fields) -> str:
         """Give the team a key made by its admin; returns the plaintext. Deleted by the admin, or with

@@ -12,6 +12,7 @@ from floqast.accounts.models import Team
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.periods import last_closed_month
 from floqast.extensions import db
+from floqast.keys.models import Service
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="these tests run curl, which is not installed")
 
@@ -40,9 +41,9 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
 
     commands = admin_page.locator("pre code").all_inner_texts()
     # a walk over the pages, a JSON page through allowRedirect (curl -L), JSON and CSV for each service, the audit
-    # trail, then reporting a leaked key
-    assert len(commands) == 8 and "allowRedirect=true" in commands[1]
-    report_leak, trail_command = commands.pop(), commands.pop()
+    # trail, a key rolling itself, the key list and a key's usage, then reporting a leaked key
+    assert len(commands) == 10 and "allowRedirect=true" in commands[1]
+    report_leak, key_list, self_roll, trail_command = (commands.pop() for _ in range(4))
 
     walk = run_in_shell(commands.pop(0), key, tmp_path)  # 150 reconciliations, 100 a page: follows links.next once
     assert walk.returncode == 0, walk.stderr
@@ -64,11 +65,26 @@ def test_the_documented_curl_commands_work_as_printed(admin_page, seeded, last_m
     # 2 walk pages, the allowRedirect 303 and its download, 4 pulls
     assert sorted(entry["meta"]["status"] for entry in pulled) == ["200"] * 7 + ["303"]
     assert {entry["sourceIp"] for entry in pulled} == {"127.0.0.1"}
-    files = sorted(path.name for path in tmp_path.iterdir())
+    files = sorted(path.name for path in tmp_path.iterdir() if path.is_file())
     assert files == [f"checklists-{year}-{month:02d}.csv", f"reconciliations-{year}-{month:02d}.csv"]
-    for path in tmp_path.iterdir():
+    for path in tmp_path.glob("*.csv"):
         rows = list(csv.DictReader(io.StringIO(path.read_text())))
         assert rows and {(row["period.year"], row["period.month"]) for row in rows} == {(str(year), str(month))}
+
+    scripted = seeded.add_key("Rolls itself", self_roll_allowed=True)
+    rolled = run_in_shell(self_roll, scripted, tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    new_key = json.loads(rolled.stdout)["data"]["apiKey"]
+    assert run_in_shell(commands[0], new_key, tmp_path).returncode == 0
+    reviewer = seeded.add_key("Access review", services=[Service.KEY_ADMINISTRATION])
+    review_folder = tmp_path / "review"
+    review_folder.mkdir()
+    listed = run_in_shell(key_list.replace("KEY_ID", str(seeded.key("Docs reader").id)), reviewer, review_folder)
+    assert listed.returncode == 0, listed.stderr
+    active = list(csv.DictReader(io.StringIO((review_folder / "api-keys.csv").read_text())))
+    assert {"Docs reader", "Rolls itself", "Access review"} <= {row["name"] for row in active}
+    assert {row["status"] for row in active} == {"active"}
+    assert sum(day["succeeded"] for day in json.loads(listed.stdout)["data"]) >= 7
 
     # Last, as it ends the key: as printed it reports a placeholder; with the key pasted in, the key is revoked.
     for command in (report_leak, report_leak.replace("fq_PASTE_THE_KEY_YOU_FOUND", key)):

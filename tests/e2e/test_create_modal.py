@@ -27,16 +27,16 @@ def test_focus_moves_in_stays_in_and_returns(admin_page, shot):
     assert page.evaluate("document.querySelector('#create-key-dialog').matches(':modal')")
     shot(page, "open", full_page=False)
 
-    # Forwards: name, description, expiration, two services, allowed IP addresses, Cancel, Create API Key, then
-    # back to the name.
+    # Forwards: name, description, expiration, three services, allowed IP addresses, Scripts may roll this key,
+    # Cancel, Create API Key, then back to the name.
     order = []
-    for _ in range(8):
+    for _ in range(10):
         page.keyboard.press("Tab")
         assert page.evaluate(IN_DIALOG), "Tab left the dialog"
         order.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
     assert order[-2:] == ["Create API Key", "name"], order
     assert order[:2] == ["description", "expiration"], order
-    assert "Cancel" in order and "allowed_ips" in order
+    assert "Cancel" in order and "allowed_ips" in order and "self_roll" in order
     # Backwards from the first field wraps to the last button.
     page.keyboard.press("Shift+Tab")
     expect(dialog.get_by_role("button", name="Create API Key")).to_be_focused()

@@ -41,6 +41,7 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/allowed-ips", "POST"): (303, {"allowed_ips": "203.0.113.7"}),
     ("/settings/api-keys/<id:key_id>/limits", "POST"): (303, {"entities": "all", "rate_limit_per_minute": "120"}),
     ("/settings/api-keys/activity/requests", "GET"): (200, None),
+    ("/settings/api-keys.csv", "GET"): (200, None),
     ("/settings/webhooks", "GET"): (200, None),
     ("/settings/webhooks", "POST"): (201, {"url": "https://hooks.example.com/x", "events": ["api_key.created"]}),
     # The team's endpoint (acme_key's) is at a loopback address: its test event is refused at once, and said so.

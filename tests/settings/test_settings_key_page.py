@@ -75,6 +75,7 @@ def test_the_page_shows_every_field_and_the_last_use_with_ip_and_user_agent(admi
         "Created by": "Alex Admin",
         "Created": text_of(page.find("dt", string="Created").find_next("dd")),
         "Expires": f"{expires:%b} {expires.day}, {expires.year}",
+        "Scripts may roll it": "No",
         "Last used": "3 minutes ago",
         "Last used from": "203.0.113.7",
         "Last user agent": "python-requests/2.32",

@@ -85,11 +85,11 @@ def test_the_docs_write_the_page_size_with_a_separator(admin_client):
 def test_every_code_block_of_the_docs_scrolls_in_its_box_with_its_own_copy_button(admin_client):
     page = parse_html(admin_client.get("/settings/api-docs"))
     blocks = page.find_all("pre")
-    assert len(blocks) == 8
+    assert len(blocks) == 10
     for block in blocks:
         box = block.parent
         assert "code-block" in box.get("class") and block.get("tabindex") == "0"  # scrolls by keyboard too
         [button] = box.find_all("button")
         assert text_of(button) == "Copy" and button.get("data-copy") == f"#{block.get('id')}"
         assert page.find(id=button.get("aria-describedby")).name == "p"  # what the code does
-    assert len({block.get("id") for block in blocks}) == 8
+    assert len({block.get("id") for block in blocks}) == 10
