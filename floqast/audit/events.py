@@ -41,6 +41,8 @@ class AuditKind(enum.StrEnum):
     KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
     KEY_REGENERATED = "key_regenerated"
     ROLL_ENDED = "roll_ended"
+    KEY_SUSPENDED = "key_suspended"
+    KEY_RESUMED = "key_resumed"
 
     @property
     def label(self) -> str:
@@ -60,6 +62,8 @@ class AuditKind(enum.StrEnum):
             "key_revoked_as_leaked": "Key revoked as leaked",
             "key_regenerated": "Key regenerated",
             "roll_ended": "Old key stopped",
+            "key_suspended": "Key suspended",
+            "key_resumed": "Key resumed",
         }[self.value]
 
 

@@ -1,6 +1,6 @@
-"""Creating, editing, rolling, regenerating, deactivating and revoking a key, changing its allowed addresses,
-changing the team's key policy, each with its audit event, and noting a pull's use, for the views, the API, commands
-and demo alike.
+"""Creating, editing, rolling, regenerating, suspending, resuming, deactivating and revoking a key, changing its
+allowed addresses, changing the team's key policy, each with its audit event, and noting a pull's use, for the views,
+the API, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -14,6 +14,7 @@ from floqast.accounts.models import Team, User
 from floqast.audit import events as audit
 from floqast.audit.events import AuditKind
 from floqast.config import key_pepper
+from floqast.events import KeyEvent, announce
 from floqast.extensions import db
 from floqast.keys import allowlist, queries
 from floqast.keys.models import ApiKey, KeyStatus, name_key, name_problem
@@ -25,6 +26,8 @@ NAME_TAKEN = "A key that still works already has this name. Choose another name.
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
                    "new key and delete it.")
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
+# The statuses in which a key's name and description may still change: it works, or will once resumed.
+EDITABLE = (KeyStatus.ACTIVE, KeyStatus.SUSPENDED)
 # How long a rolled key keeps working beside its replacement, as the roll dialog offers it.
 ROLL_OVERLAPS = {
     timedelta(0): "Stop now",
@@ -95,8 +98,9 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
     check_name(name)
     hold_free_name(team, name)
     check_policy(team, expires_on)
+    pepper_id, pepper = key_pepper()
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
-                                  pepper=key_pepper(), allowed_ips=allowed_ips)
+                                  pepper=pepper, pepper_id=pepper_id, allowed_ips=allowed_ips)
     key.description = description
     db.session.add(key)
     db.session.flush()  # the key's id, for its audit event
@@ -110,9 +114,9 @@ def quoted(text: str | None) -> str:
 
 
 def check_editable(key: ApiKey) -> None:
-    """KeyStopped unless the key still works: names are unique among working keys only, so a stopped key's
-    name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
-    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+    """KeyStopped unless the key still works, or will once resumed: names are unique among working keys only, so a
+    stopped key's name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
+    if key.status(key.team.today()) not in EDITABLE:
         raise KeyStopped()
 
 
@@ -153,8 +157,9 @@ def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
     `expires_on`, and its plaintext; the key, while in `status` and never replaced, then points to it and stops after
     `overlap`. None, for the caller to roll back, when the key was replaced or left `status` meanwhile."""
     now = columns.utcnow()
+    pepper_id, pepper = key_pepper()
     replacement, plaintext = ApiKey.issue(creator=by, name=key.name, services=key.services, expires_on=expires_on,
-                                          pepper=key_pepper(), allowed_ips=key.allowed_ips)
+                                          pepper=pepper, pepper_id=pepper_id, allowed_ips=key.allowed_ips)
     replacement.description = key.description
     replacement.created_at = now
     db.session.add(replacement)
@@ -264,6 +269,42 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
     if deactivated_now:
         audit.key_event(AuditKind.KEY_DELETED, key, by)
     return deactivated_now
+
+
+def suspend_key(key: ApiKey, by: User, reason: str) -> bool:
+    """Pause a working key for `reason`, with its audit event, a notice to its creator and its team's admins, and its
+    announcement; False (and none of them) when it was not working (suspended, expired or deactivated meanwhile)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, queries.status_clause(KeyStatus.ACTIVE, key.team.today(now), now))
+        .values(suspended_at=now, suspended_by_id=by.id, suspended_reason=reason)
+    )
+    db.session.refresh(key)
+    suspended_now = result.rowcount == 1
+    if suspended_now:
+        audit.key_event(AuditKind.KEY_SUSPENDED, key, by, detail=f"Reason: {quoted(key.suspended_reason)}")
+        outbox.notify_key_admins(key, NoticeKind.SUSPENDED, reason=key.suspended_reason)
+        announce(KeyEvent.KEY_SUSPENDED, key.team_id, api_key=key)
+    return suspended_now
+
+
+def resume_key(key: ApiKey, by: User) -> bool:
+    """Let a suspended key work again (unless it has expired meanwhile), with its audit event, a notice and its
+    announcement; False (and none of them) when it was not suspended (resumed or deactivated meanwhile)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, queries.status_clause(KeyStatus.SUSPENDED, key.team.today(now), now))
+        .values(suspended_at=None, suspended_by_id=None, suspended_reason=None)
+    )
+    db.session.refresh(key)
+    resumed_now = result.rowcount == 1
+    if resumed_now:
+        audit.key_event(AuditKind.KEY_RESUMED, key, by)
+        outbox.notify_key_admins(key, NoticeKind.RESUMED)
+        announce(KeyEvent.KEY_RESUMED, key.team_id, api_key=key)
+    return resumed_now
 
 
 def change_key_policy(by: User, policy: KeyPolicy) -> bool:

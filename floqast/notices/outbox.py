@@ -1,4 +1,4 @@
-"""Mail to a key's admins: before it expires, when it has expired, and when it is revoked.
+"""Mail to a key's admins: before it expires, when it has expired, when it is revoked, suspended or resumed.
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
@@ -35,6 +35,8 @@ class NoticeKind(enum.StrEnum):
     EXPIRES_IN_1_DAY = "expires_in_1_day"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
 
     @property
     def label(self) -> str:
@@ -43,7 +45,13 @@ class NoticeKind(enum.StrEnum):
             "expires_in_1_day": "Expires within a day",
             "expired": "Has expired",
             "revoked": "Revoked",
+            "suspended": "Suspended",
+            "resumed": "Resumed",
         }[self.value]
+
+
+# Notices of what someone did to a key, sent whatever has happened to it since.
+CHANGE_NOTICES = frozenset({NoticeKind.REVOKED, NoticeKind.SUSPENDED, NoticeKind.RESUMED})
 
 
 class KeyNotice(db.Model):
@@ -57,7 +65,7 @@ class KeyNotice(db.Model):
     kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Why a revoked key was revoked, to follow "because it was": "reported as leaked", or "found by GitHub secret
-    # scanning at <url>" with the URL whole.
+    # scanning at <url>" with the URL whole; why a suspended key was suspended, in its admin's words.
     reason: Mapped[str | None] = mapped_column(OutsideText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -79,8 +87,8 @@ class KeyNotice(db.Model):
     @property
     def subject(self) -> str:
         name = self.api_key.name
-        if self.kind is NoticeKind.REVOKED:
-            return f'API key "{name}" was revoked'
+        if self.kind in (NoticeKind.REVOKED, NoticeKind.SUSPENDED, NoticeKind.RESUMED):
+            return f'API key "{name}" was {self.kind.value}'
         if self.kind is NoticeKind.EXPIRED:
             return f'API key "{name}" has expired'
         return f'API key "{name}" expires on {self.api_key.expires_on.isoformat()}'
@@ -89,7 +97,7 @@ class KeyNotice(db.Model):
     def still_wanted(self) -> bool:
         """Expiry notices only while the key is neither deleted nor rolled (its replacement gets its own)."""
         key = self.api_key
-        return self.kind is NoticeKind.REVOKED or (key.deleted_at is None and key.replaced_by_id is None)
+        return self.kind in CHANGE_NOTICES or (key.deleted_at is None and key.replaced_by_id is None)
 
 
 def notify_key_admins(key: ApiKey, kind: NoticeKind, reason: str | None = None) -> None:

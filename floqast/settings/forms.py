@@ -1,4 +1,4 @@
-"""The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, and their rules."""
+"""The Create New Key, key edit, allowed addresses, Roll API key, Regenerate and Suspend forms, and their rules."""
 
 import re
 from datetime import date, timedelta
@@ -13,6 +13,7 @@ from floqast.keys import allowlist, tokens
 from floqast.keys.actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.keys.models import (
     DESCRIPTION_LENGTH,
+    SUSPEND_REASON_LENGTH,
     Service,
     name_key,
     name_problem,
@@ -295,3 +296,24 @@ class RollKeyForm(ExpiryForm):
     def overlap_time(self) -> timedelta:
         """How long the old key keeps working beside its replacement."""
         return timedelta(hours=int(self.overlap.data))
+
+
+class SuspendKeyForm(FlaskForm):
+    """Why a key is paused: said to whatever pulls with it, and to the key's creator and admins."""
+
+    reason = StringField(
+        "Reason",
+        filters=[lambda value: normal_text(value) if isinstance(value, str) else value],
+        validators=[DataRequired("Say why the key is suspended: requests with it are refused with this reason."),
+                    Length(max=SUSPEND_REASON_LENGTH, message=f"Use at most {SUSPEND_REASON_LENGTH} characters.")],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="suspend", **kwargs)
+
+    def validate_reason(self, field):
+        if found := refused_character(field.data):
+            raise ValidationError(f"The reason holds {found}. Use text on one line; no control characters or "
+                                  "invisible formatting characters.")
+        if tokens.contains_key(field.data):
+            raise ValidationError(KEY_IN_TEXT)

@@ -23,7 +23,8 @@ from floqast.usage import queries as request_log
 from floqast.web.converters import database_id
 from floqast.web.request import same_site_path
 
-FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
+FILTERS = {"active": KeyStatus.ACTIVE, "suspended": KeyStatus.SUSPENDED, "expired": KeyStatus.EXPIRED,
+           "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
 # The list's orders: newest first, or by last use (most recent first, never-used keys last).
 SORTS = {"created": "Newest first", "last_used": "Last used"}

@@ -178,18 +178,21 @@ def index_on_digest(connection) -> str:
     raise AssertionError("no unique index on api_keys.digest")
 
 
-def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin, make_key):
+@pytest.mark.parametrize("peppers", [1, 2])
+def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin, make_key, peppers):
+    """With one pepper or two (a rotation: the key's digest under each, in one query)."""
     _, plaintext = make_key(admin)
     add_filler_keys(team, admin, 2000)
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE api_keys")
-    compiled = lookup.statement("digest").compile(dialect=connection.dialect)
-    digest = tokens.digest(plaintext, pepper(app))
+    compiled = lookup.statement("digest", peppers).compile(dialect=connection.dialect)
+    digests = [tokens.digest(plaintext, pepper(app) + bytes(number)) for number in range(peppers)]
     if connection.dialect.name == "sqlite":
-        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (digest,))]
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(digests))]
     else:
-        plan = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", {"digest": digest})]
+        parameters = {f"digest{number}": digest for number, digest in enumerate(digests)}
+        plan = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", parameters)]
     text_plan = "\n".join(plan)
     index = index_on_digest(connection)
 
