@@ -11,7 +11,7 @@ from floqast.settings.formatting import day
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
-TABS = {"active": "Active", "expired": "Expired", "deactivated": "Deactivated", "all": "All"}
+TABS = {"active": "Active", "suspended": "0", "expired": "Expired", "deactivated": "Deactivated", "all": "All"}
 
 
 def names_listed(page):
@@ -115,6 +115,7 @@ def test_each_tab_has_an_empty_state(admin_page):
     page = admin_page
     expected = {
         "active": "No active keys.",
+        "suspended": "No suspended keys.",
         "expired": "No expired keys.",
         "deactivated": "No deactivated keys.",
         "all": "Your team has no API keys yet.",
