@@ -134,8 +134,8 @@ def backdate(key: ApiKey, kind: AuditKind, moment: datetime) -> None:
 
 
 def seed_demo_keys(team: Team, admin: User, now: datetime) -> dict[str, list[ApiKey]]:
-    """The team's demo keys in every status (one suspended), one of them in the middle of a roll, each dated as its history says,
-    its audit events too; the keys by name, oldest first (a rolled key, then its replacement)."""
+    """The team's demo keys in every status (one suspended), one of them in the middle of a roll, each dated as its
+    history says, its audit events too; the keys by name, oldest first (a rolled key, then its replacement)."""
     made = {}
     for demo_key in DEMO_KEYS[team.name]:
         created = now - timedelta(days=demo_key.age)
