@@ -201,7 +201,8 @@ def test_the_key_lookup_uses_the_unique_digest_index_not_a_scan(app, team, admin
         assert f"SEARCH api_keys USING INDEX {index} (digest=?)" in text_plan
         assert "SCAN api_keys" not in text_plan
     else:
-        assert f"Index Scan using {index} on api_keys" in text_plan
+        # One digest: an index scan; several (IN): a bitmap of the same index, as cheap for a handful of rows.
+        assert f"Index Scan using {index} on api_keys" in text_plan or f"Bitmap Index Scan on {index}" in text_plan
         assert "Seq Scan on api_keys" not in text_plan
 
 
