@@ -14,7 +14,9 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
 7. request_log: a keyed pull with the API request log on against off (two gunicorns), and 8. the log's rows
    lost per 1,000 requests when a worker is SIGKILLed mid-load (reported, no goal);
 9. revocation: from a deactivation's commit to a 401 from every worker (a gunicorn with an access log of its own);
-10. last_used: the writes of Last used during row 1's loads.
+10. last_used: the writes of Last used during row 1's loads;
+12. peppers: GET /api/v1/me from a gunicorn with two peppers configured against one with one (the key under the
+    first).
 
 `--production` runs rows 1, 10 and 9 in the production shape instead: PostgreSQL at DATABASE_URL, rate-limit
 counts in Redis at RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), `gunicorn -c gunicorn.conf.py`.
@@ -44,6 +46,7 @@ from bench import (
     key_check,
     keys_tab,
     last_used,
+    peppers,
     request_log,
     revocation,
 )
@@ -173,6 +176,8 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
     results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
     log("9. revocation latency ...")
     results.append(revocation.measure(books.app, env, args.worker_class, False, chosen, temp))
+    log("12. two peppers ...")
+    results.append(peppers.measure(env, args.worker_class, books.api_key, chosen, temp, args.load_tool))
     return sorted(results, key=lambda result: result.number)
 
 
