@@ -31,7 +31,8 @@ KIND_SCHEMAS = {
 ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
-    "401": "The key is missing, malformed, unknown, expired, deactivated, or rolled and past its overlap.",
+    "401": ("The key is missing, malformed, unknown, suspended by an admin (the detail gives the day and the reason), "
+            "expired, deactivated, or rolled and past its overlap."),
     "403": "The key may not be used from the client's address (its allowed IP addresses), lacks this service, or "
            "Open API is off for the team.",
     "413": "The request carries a body larger than the API reads (GETs need none); the detail gives the limit.",
@@ -42,7 +43,8 @@ ERRORS = {
 }
 # A download link's key is checked when the link is used: refused with what a pull with that key would get.
 DOWNLOAD_ERRORS = {
-    "401": "The key the link was given for has expired or been deactivated since; the detail says which.",
+    "401": ("The key the link was given for has been suspended, has expired or been deactivated since; the detail "
+            "says which."),
     "403": "The key the link was given for no longer has the list's service, or Open API is now off for the team.",
     "404": "The download link has expired, was changed, or was never given by this API; the detail says which. "
            "Ask for the list again with allowRedirect=true for a new one.",
