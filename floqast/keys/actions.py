@@ -26,8 +26,6 @@ NAME_TAKEN = "A key that still works already has this name. Choose another name.
 REPLACE_EXPOSED = ("The key in the URL is now in the logs of every proxy and server on the way: replace it with a "
                    "new key and delete it.")
 KEY_STOPPED = "This key no longer works, so its name and description can no longer be changed."
-# The statuses in which a key's name and description may still change: it works, or will once resumed.
-EDITABLE = (KeyStatus.ACTIVE, KeyStatus.SUSPENDED)
 # How long a rolled key keeps working beside its replacement, as the roll dialog offers it.
 ROLL_OVERLAPS = {
     timedelta(0): "Stop now",
@@ -116,7 +114,7 @@ def quoted(text: str | None) -> str:
 def check_editable(key: ApiKey) -> None:
     """KeyStopped unless the key still works, or will once resumed: names are unique among working keys only, so a
     stopped key's name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
-    if key.status(key.team.today()) not in EDITABLE:
+    if not key.editable(key.team.today()):
         raise KeyStopped()
 
 

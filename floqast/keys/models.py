@@ -97,6 +97,10 @@ class KeyRules:
         return key_status(self.deleted_at, self.roll_ends_at, self.suspended_at, self.expires_on, today,
                           now or columns.utcnow())
 
+    def editable(self, today: date) -> bool:
+        """Whether its name, description and allowed addresses may still change: it works, or will once resumed."""
+        return self.status(today) in (KeyStatus.ACTIVE, KeyStatus.SUSPENDED)
+
     @property
     def service_list(self) -> list[Service]:
         return [Service(value) for value in self.services]

@@ -352,10 +352,11 @@ def allowed_ips_message(key: ApiKey, changed: bool) -> str:
 
 @bp.post("/api-keys/<id:key_id>/allowed-ips")
 def save_allowed_ips(key_id: int):
-    """Change the allowed IP addresses of a key that still works; audited with before and after."""
+    """Change the allowed IP addresses of a key that still works (or will once resumed); audited with before and
+    after."""
     key = team_key_or_404(key_id)
     form = AllowedIpsForm()
-    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+    if not key.editable(key.team.today()):
         return allowed_ips_answer(key, form, 409)
     if not form.validate():
         return allowed_ips_answer(key, form, 422)

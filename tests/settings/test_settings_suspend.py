@@ -185,3 +185,18 @@ def test_another_teams_key_cannot_be_suspended(client, make_team, make_user, mak
     assert client.get(f"/settings/api-keys/{key.id}/suspend").status_code == 404
     assert suspend(client, key).status_code == 404
     assert reload(key).suspended_at is None
+
+
+def test_a_suspended_keys_name_and_allowed_addresses_can_still_change(admin_client, admin, vendor_key):
+    key, _ = vendor_key
+    actions.suspend_key(key, admin, REASON)
+    db.session.commit()
+    key_page = f"/settings/api-keys/{key.id}"
+    token = csrf_token(admin_client, key_page)
+
+    renamed = admin_client.post(key_page, data={"csrf_token": token, "name": "BI vendor (paused)", "description": ""})
+    addresses = admin_client.post(f"{key_page}/allowed-ips", data={"csrf_token": token, "allowed_ips": "203.0.113.7"})
+
+    assert (renamed.status_code, addresses.status_code) == (303, 303)
+    assert (reload(key).name, reload(key).allowed_ips) == ("BI vendor (paused)", "203.0.113.7/32")
+    assert reload(key).status(key.team.today()) is KeyStatus.SUSPENDED
