@@ -66,6 +66,15 @@ def test_the_app_reads_api_key_peppers_from_the_environment_and_needs_no_api_key
         create_app(production)
 
 
+def test_a_demo_run_keeps_its_generated_pepper_as_pepper_1_beside_api_key_peppers(monkeypatch, tmp_path):
+    monkeypatch.delenv("API_KEY_PEPPER", raising=False)
+    demo = type("Demo", (), {"SECRET_KEY": None, "API_KEY_PEPPER": None, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                             "INSTANCE_PATH": str(tmp_path), "DEBUG": False, "DEMO": True})
+    generated = create_app(demo).config["API_KEY_PEPPER"]
+    monkeypatch.setenv("API_KEY_PEPPERS", "2:second")
+    assert create_app(demo).config["KEY_PEPPERS"] == {1: generated.encode(), 2: b"second"}
+
+
 def test_with_two_peppers_old_keys_work_and_new_keys_take_the_newest(app, api_get, admin, old_key):
     key, old_plaintext = old_key
     rotate(app, f"2:{NEW}")
