@@ -20,6 +20,7 @@ from floqast.extensions import db
 from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key, suspend_key
 from floqast.keys.models import ApiKey, Service
 from floqast.keys.policy import KeyPolicy
+from floqast.notices.outbox import KeyNotice
 from floqast.usage.capture import Captured
 from floqast.usage.days import REFUSED_STATUSES
 
@@ -152,6 +153,9 @@ def seed_demo_keys(team: Team, admin: User, now: datetime) -> dict[str, list[Api
             suspend_key(key, admin, reason)
             key.suspended_at = now - timedelta(days=days_ago)
             backdate(key, AuditKind.KEY_SUSPENDED, key.suspended_at)
+            # Mailed when it happened, days ago: the outbox of a first `keys notify` holds only what is due now.
+            db.session.execute(update(KeyNotice).where(KeyNotice.api_key_id == key.id)
+                               .values(created_at=key.suspended_at, sent_at=key.suspended_at))
         made[demo_key.name] = [key]
     name, overlap, ago = DEMO_ROLL
     old = made[name][0]
