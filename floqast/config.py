@@ -106,6 +106,9 @@ SETTINGS = (
     Setting("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", "LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default="5 per minute"),
     Setting("LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_ACCOUNT", default="50 per minute"),
     Setting("API_RATE_LIMIT", "API_RATE_LIMIT", default="600 per minute"),
+    # How long a password typed at login or at Confirm access lets an admin create, roll or widen keys without
+    # typing it again (floqast/settings/access.py).
+    Setting("CONFIRM_ACCESS_SECONDS", "CONFIRM_ACCESS_SECONDS", int, 900),
     Setting("API_REFUSAL_LIMIT", "API_REFUSAL_LIMIT", default="60 per minute"),
     # Reports of leaked keys (POST /api/v1/credentials/revoke, no key needed) per client IP.
     Setting("REVOKE_RATE_LIMIT", "REVOKE_RATE_LIMIT", default="30 per minute"),

@@ -144,13 +144,34 @@
   document.addEventListener("close", (event) => {
     const dialog = event.target;
     if (!(dialog instanceof HTMLDialogElement) || dialog.open) return;  // closed by openDialog, and modal now
-    const back = openerOf(dialog);
+    const gated = dialog.dataset.resubmit && document.getElementById(dialog.dataset.resubmit);
+    const back = gated ? gated.querySelector("[type=submit]") : openerOf(dialog);
     const lost = !document.activeElement || document.activeElement === document.body || dialog.contains(document.activeElement);
     if (back && lost) back.focus();
     const cancel = dialog.querySelector("a[data-close-dialog][href]");
-    if (cancel && location.pathname.endsWith("/new")) history.replaceState(history.state, "", cancel.href);
-    if (dialog.closest("#dialog-slot")) dialog.remove();
+    if (!gated && cancel && location.pathname.endsWith("/new")) history.replaceState(history.state, "", cancel.href);
+    if (dialog.closest("#dialog-slot, #access-slot")) dialog.remove();
   }, true);
+
+  // Confirm access: the form htmx sent is still under the dialog as the admin filled it in; Confirm sends it again
+  // with the password, added to that one request's body (never to the page). Without a form to send again, the
+  // dialog's own form posts the gated fields it carries.
+  let confirming = null;
+  document.addEventListener("submit", (event) => {
+    const confirmForm = event.target.closest("#confirm-access-form");
+    const dialog = confirmForm && confirmForm.closest("dialog[data-resubmit]");
+    const gated = dialog && document.getElementById(dialog.dataset.resubmit);
+    if (!gated) return;
+    event.preventDefault();
+    confirming = { form: gated, password: confirmForm.elements.access_password.value };
+    dialog.close();
+    gated.requestSubmit();
+  });
+  document.addEventListener("htmx:config:request", (event) => {
+    if (!confirming || event.target !== confirming.form) return;
+    event.detail.ctx.request.body.set("access_password", confirming.password);
+    confirming = null;
+  });
 
   // As the admin picks an expiration, say the day the key works through.
   const followExpiration = (event) => {

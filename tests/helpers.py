@@ -30,6 +30,7 @@ import floqast.columns
 from floqast import create_app
 from floqast.accounts.models import User
 from floqast.audit.events import AuditEvent, AuditKind
+from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.config import TestConfig
 from floqast.extensions import db
 from floqast.keys import tokens
@@ -131,10 +132,12 @@ def same_url(url: str, path: str, back: str) -> bool:
 
 
 def log_in(client, user: User) -> None:
-    """Sign the test client in as `user`, the way Flask-Login records it in the session."""
+    """Sign the test client in as `user`, the way Flask-Login records it in the session, with the password typed
+    now by the app's clock (as the login form records it for Confirm access)."""
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[ACCESS_CONFIRMED_AT] = floqast.columns.utcnow().timestamp()
 
 
 def csrf_token(client, path="/") -> str:

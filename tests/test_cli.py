@@ -142,12 +142,15 @@ def test_team_list_shows_each_team_with_zone_switch_and_users(runner, make_team,
     acme = make_team(name="Acme Corp", open_api=True, timezone="America/Los_Angeles")
     make_user(acme, Role.ADMIN)
     make_user(acme, Role.USER)
-    make_team(name="Globex", open_api=False, timezone="Europe/London")
+    globex = make_team(name="Globex", open_api=False, timezone="Europe/London")
+    make_user(globex, Role.ADMIN)
+    make_team(name="Initech", open_api=False, timezone="UTC")
     result = runner.invoke(args=["team", "list"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "Acme Corp\tAmerica/Los_Angeles\tOpen API on\t2 users",
-        "Globex\tEurope/London\tOpen API off\t0 users",
+        "Globex\tEurope/London\tOpen API off\t1 user",
+        "Initech\tUTC\tOpen API off\t0 users",
     ]
 
 

@@ -1,6 +1,7 @@
 """The audit trail: keys created, renamed, described, rolled, regenerated and deleted, rolled keys stopped early,
-changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, refused API
-authentications, keys of ours sent in a URL, and changes to the team's API key policy.
+changes to their allowed addresses, keys revoked as leaked, logins, failed logins and logouts, passwords typed again
+at Confirm access, refused API authentications, keys of ours sent in a URL, and changes to the team's API key
+policy.
 
 One row per event, added to the transaction of the action it records; nothing here commits: the caller (a
 view, the API's before_request, a command) commits once per action, so a change and its row are stored
@@ -41,6 +42,8 @@ class AuditKind(enum.StrEnum):
     KEY_REVOKED_AS_LEAKED = "key_revoked_as_leaked"
     KEY_REGENERATED = "key_regenerated"
     ROLL_ENDED = "roll_ended"
+    ACCESS_CONFIRMED = "access_confirmed"
+    ACCESS_REFUSED = "access_refused"
     KEY_SUSPENDED = "key_suspended"
     KEY_RESUMED = "key_resumed"
 
@@ -62,6 +65,8 @@ class AuditKind(enum.StrEnum):
             "key_revoked_as_leaked": "Key revoked as leaked",
             "key_regenerated": "Key regenerated",
             "roll_ended": "Old key stopped",
+            "access_confirmed": "Access confirmed",
+            "access_refused": "Wrong password at Confirm access",
             "key_suspended": "Key suspended",
             "key_resumed": "Key resumed",
         }[self.value]
@@ -148,6 +153,14 @@ def record_login(email: str, user: User | None, succeeded: bool) -> None:
 def record_logout(user: User) -> None:
     """A user logging out (which ends every session of theirs)."""
     _insert(team_id=user.team_id, kind=AuditKind.LOGOUT, user_id=user.id, email=user.email, ip=client_ip())
+
+
+def record_access_check(user: User, confirmed: bool, detail: str) -> None:
+    """A signed-in user typing their password again before a risky change (`detail` names it): right or wrong."""
+    _insert(
+        team_id=user.team_id, kind=AuditKind.ACCESS_CONFIRMED if confirmed else AuditKind.ACCESS_REFUSED,
+        user_id=user.id, email=user.email, ip=client_ip(), detail=detail,
+    )
 
 
 def record_api_refusal(detail: str, hint: str | None, key: ApiKey | None) -> None:

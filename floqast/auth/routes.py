@@ -10,6 +10,7 @@ from sqlalchemy import update
 from floqast.accounts.models import User, bcrypt_secret
 from floqast.audit import events
 from floqast.auth import bp, login_manager
+from floqast.auth.access import mark_access_confirmed
 from floqast.auth.forms import LoginForm
 from floqast.extensions import db
 from floqast.ratelimit.limits import LOGIN_LIMIT_MESSAGE, count_login_failure, login_allowed
@@ -69,6 +70,7 @@ def login():
     session.clear()  # a new session (and CSRF token) at login: nothing carried over from before it
     login_user(user)
     session[SESSION_VERSION] = user.session_version
+    mark_access_confirmed()
     return redirect(same_site_path(request.args.get("next")) or url_for("home.index"))
 
 

@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from floqast.cli.wording import plural
 from floqast.config import current_peppers
 from floqast.keys import queries
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
@@ -14,10 +15,6 @@ from floqast.notices import mail, outbox
 
 keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys; which "
                               "keys each pepper holds.")
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @keys_cli.command("notify")
@@ -51,7 +48,7 @@ def github_public_keys():
     except (OSError, PublicKeysError) as error:
         raise click.ClickException(f"Could not download GitHub's public keys from {url} ({error}); "
                                    f"{path} is left as it was.") from None
-    click.echo(f"Wrote {count} public key{'s' if count != 1 else ''} of GitHub's secret scanning to {path}.")
+    click.echo(f"Wrote {plural(count, 'public key')} of GitHub's secret scanning to {path}.")
 
 
 @keys_cli.command("pepper-status")

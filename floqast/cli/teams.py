@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from floqast.accounts.models import Team, User
+from floqast.cli.wording import plural
 from floqast.extensions import db
 
 team_cli = AppGroup("team", help="Create teams and turn their Open API on or off.")
@@ -69,4 +70,4 @@ def list_teams():
         click.echo("No teams yet. Create one with `flask --app wsgi team create NAME`.")
     for team, user_count in rows:
         switch = "on" if team.open_api_enabled else "off"
-        click.echo(f"{team.name}\t{team.timezone}\tOpen API {switch}\t{user_count} users")
+        click.echo(f"{team.name}\t{team.timezone}\tOpen API {switch}\t{plural(user_count, 'user')}")

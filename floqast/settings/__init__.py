@@ -41,4 +41,5 @@ def private_and_uncached(response):
     return response
 
 
-from floqast.settings import confirm, docs, formatting, policy, routes  # noqa: E402,F401  (they register on bp)
+# access first: its gate runs after the admins-only check above and before any view.
+from floqast.settings import access, confirm, docs, formatting, policy, routes  # noqa: E402,F401  (they register on bp)

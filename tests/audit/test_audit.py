@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from floqast.accounts.models import Role
 from floqast.audit.events import PAGE_SIZE, AuditEvent, AuditKind
+from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys import tokens
@@ -201,7 +202,13 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     client.delete(f"/settings/api-keys/{existing.id}", headers={**HTMX, "X-CSRFToken": token})
     client.get(ME, headers={"x-api-key": existing_plain})  # refused now: deactivated
     client.get(ME, query_string={"key": existing_plain})   # refused: in the URL
-    client.post("/settings/api-key-policy", data={"require_expiration": "y", "max_lifetime": "90", "csrf_token": token})
+    with client.session_transaction() as session:  # the password typed at login is stale: Confirm access asks
+        del session[ACCESS_CONFIRMED_AT]
+    policy = {"require_expiration": "y", "max_lifetime": "90", "csrf_token": token}
+    typed_passwords.append("hunter3-wrong")
+    wrong = client.post("/settings/api-key-policy", data={**policy, "access_password": "hunter3-wrong"})
+    assert wrong.status_code == 422
+    client.post("/settings/api-key-policy", data={**policy, "access_password": PASSWORD})
     rolled, rolled_plain = make_key(admin, name="Rolled")
     answer = client.post(f"/settings/api-keys/{rolled.id}/roll", data={"roll-overlap": "24", "csrf_token": token})
     plaintexts += [rolled_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
