@@ -55,11 +55,14 @@ def gated_requests(admin, make_key, team):
     """Each gated change as (path, form fields) for a key made for it: what the admin sends, CSRF token aside."""
     working, _ = make_key(admin, name="Working")
     lapsed, _ = make_key(admin, name="Lapsed", expires_on=team.today() - timedelta(days=1))
+    paused, _ = make_key(admin, name="Paused", suspended_at=LOGIN_TIME, suspended_by_id=admin.id,
+                         suspended_reason="Vendor dispute")
     db.session.commit()
     return {
         "settings.create_key": (KEYS, {"name": "Looker", "expiration": "90", "services": ["checklists"]}),
         "settings.roll_key": (f"{KEYS}/{working.id}/roll", {"roll-overlap": "24", "roll-expiration": "90"}),
         "settings.regenerate_key": (f"{KEYS}/{lapsed.id}/regenerate", {"regenerate-expiration": "30"}),
+        "settings.resume_key": (f"{KEYS}/{paused.id}/resume", {}),
         "settings.save_allowed_ips": (f"{KEYS}/{working.id}/allowed-ips", {"allowed_ips": "203.0.113.0/24"}),
         "settings.save_key_policy": (POLICY, {"require_expiration": "y", "max_lifetime": "90"}),
     }
@@ -74,7 +77,7 @@ def confirm_form(response):
 
 def test_the_gate_names_every_change_that_mints_or_widens_a_key():
     assert set(CONFIRM_FIRST) == {"settings.create_key", "settings.roll_key", "settings.regenerate_key",
-                                  "settings.save_allowed_ips", "settings.save_key_policy"}
+                                  "settings.resume_key", "settings.save_allowed_ips", "settings.save_key_policy"}
 
 
 @pytest.mark.parametrize("endpoint", sorted(CONFIRM_FIRST))
@@ -93,7 +96,7 @@ def test_past_confirm_access_seconds_a_gated_change_asks_for_the_password_and_ch
     says = text_of(page.find("form", id="confirm-access-form"))
     assert f"You are about to {CONFIRM_FIRST[endpoint]}" in says
     if "/api-keys/" in path:  # a change to one key names it
-        assert re.search(r": “(Working|Lapsed)” \(fq_\w{4}…\)\.", says)
+        assert re.search(r": “(Working|Lapsed|Paused)” \(fq_\w{4}…\)\.", says)
     if htmx:
         assert answer.headers["HX-Retarget"] == "#access-slot"
         assert page.find("dialog", id="confirm-access-dialog") is not None
