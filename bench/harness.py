@@ -327,15 +327,24 @@ def worker_cpu_seconds(server: Server) -> float:
 
 def side_by_side(server: Server, targets: dict, sizes: Sizes, temp: Path, tool: str,
                  rounds: int | None = None) -> tuple[dict, dict]:
-    """Load each of `targets` ({name: (path, headers)}) in alternating rounds; the best figures of each, and
-    every round's (timeit's rule: a shared machine's noise only ever takes away)."""
-    for path, headers in targets.values():  # warm the workers and the keys' Last used
+    """Load each of `targets` ({name: (path, headers)}) on `server` in alternating rounds (side_by_side_on)."""
+    return side_by_side_on({name: (server, path, headers) for name, (path, headers) in targets.items()}, sizes, temp,
+                           tool, rounds)
+
+
+def side_by_side_on(targets: dict, sizes: Sizes, temp: Path, tool: str, rounds: int | None = None) -> tuple[dict, dict]:
+    """Load each of `targets` ({name: (server, path, headers)}) in alternating rounds, in turn first and last; the best
+    figures of each, and every round's (timeit's rule: a shared machine's noise only ever takes away)."""
+    for server, path, headers in targets.values():  # warm the workers and the keys' Last used
         for _ in range(20):
             status, _ = get(server.port, path, headers)
             assert status == 200, (path, status)
     runs = {name: [] for name in targets}
-    for _ in range(rounds or sizes.rounds):
-        for name, (path, headers) in targets.items():
+    for number in range(rounds or sizes.rounds):
+        # ABBA: each round in the other order, so that whatever favours going first or second (a server that
+        # idled while the other was loaded, the machine's drift) falls on every target alike.
+        for name in list(targets)[::-1 if number % 2 else 1]:
+            server, path, headers = targets[name]
             cpu = worker_cpu_seconds(server)
             run = load(server.url + path, headers, sizes, temp, tool)
             run["worker_cpu_us"] = (worker_cpu_seconds(server) - cpu) / max(1, run["requests"]) * 1e6

@@ -19,6 +19,8 @@ gunicorn on a free loopback port, and runs each benchmark module of this package
    trail, prune, and writes under load, each against a team with 10,000 rows (or its own small case); the log is
    made by log_rows.fill_request_log. `--log-scale-only` runs these rows alone.
 16. entity_scope: a 100-record page with a key limited to 20 entities against a key that reads every entity.
+17. peppers: GET /api/v1/me from a gunicorn with two peppers configured against one with one (the key under the
+    first).
 
 `--production` runs rows 1, 10 and 9 in the production shape instead: PostgreSQL at DATABASE_URL, rate-limit
 counts in Redis at RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), `gunicorn -c gunicorn.conf.py`.
@@ -50,6 +52,7 @@ from bench import (
     keys_tab,
     last_used,
     log_scale,
+    peppers,
     request_log,
     revocation,
 )
@@ -207,6 +210,8 @@ def run_benchmarks(args, books: Books, databases: Databases, temp: Path, env: di
     results += request_log.measure(books.app, env, args.worker_class, books.api_key, chosen, temp, args.load_tool)
     log("9. revocation latency ...")
     results.append(revocation.measure(books.app, env, args.worker_class, False, chosen, temp))
+    log("17. two peppers ...")
+    results.append(peppers.measure(env, args.worker_class, books.api_key, chosen, temp, args.load_tool))
     results += log_scale.measure(databases, temp, env, args.worker_class, chosen, args.load_tool, log)
     return sorted(results, key=lambda result: result.number)
 

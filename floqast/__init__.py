@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from floqast.config import overrides_of, read_settings, require_secrets
+from floqast.config import key_peppers, overrides_of, read_settings, require_secrets
 from floqast.extensions import csrf, db, migrate
 from floqast.web.converters import IdConverter
 from floqast.web.request import BrowserSessionInterface, Request
@@ -32,6 +32,7 @@ def create_app(config: type | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'floqast.sqlite'}"
     )
     require_secrets(app)
+    app.config["KEY_PEPPERS"] = key_peppers(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     if app.debug and "SESSION_COOKIE_SECURE" not in os.environ:

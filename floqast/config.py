@@ -36,6 +36,21 @@ def only_one(value: str) -> bool:
     return value == "1"
 
 
+def pepper_pairs(value: str) -> tuple[tuple[int, str], ...]:
+    """`id:secret` pairs, comma-separated, newest last: each id a whole number from 1, each once, each secret not
+    empty."""
+    pairs = []
+    for item in value.split(","):
+        number, colon, secret = item.strip().partition(":")
+        if not (colon and number.isdecimal() and int(number) >= 1 and secret):
+            raise ConfigError("API_KEY_PEPPERS holds an entry that is not id:secret (a whole number from 1, a colon, "
+                              "the secret): write them as 1:first-secret,2:second-secret, newest last")
+        if int(number) in dict(pairs):
+            raise ConfigError(f"API_KEY_PEPPERS gives pepper {int(number)} twice: each id names one pepper")
+        pairs.append((int(number), secret))
+    return tuple(pairs)
+
+
 def host_names(value: str) -> list[str] | None:
     """Comma-separated host names; none given is None."""
     return [host.strip() for host in value.split(",") if host.strip()] or None
@@ -62,6 +77,8 @@ class EnvironmentOr:
 SETTINGS = (
     Setting("SECRET_KEY", "SECRET_KEY"),
     Setting("API_KEY_PEPPER", "API_KEY_PEPPER"),
+    # Peppers by id, `id:secret` pairs, newest last (pepper_pairs); API_KEY_PEPPER, when set, is pepper 1.
+    Setting("API_KEY_PEPPERS", "API_KEY_PEPPERS", pepper_pairs),
     # Unset: the SQLite file floqast.sqlite in the instance folder (create_app).
     Setting("SQLALCHEMY_DATABASE_URI", "DATABASE_URL", database_url),
     # Where dev secrets and the default SQLite file live; unset: instance/ in the checkout.
@@ -182,11 +199,15 @@ class TestConfig:
 
 
 def require_secrets(app) -> None:
-    """Refuse to start without secrets, except in debug and demo runs, which keep generated ones."""
+    """Refuse to start without secrets, except in debug and demo runs, which keep generated ones (their pepper stays
+    pepper 1 beside API_KEY_PEPPERS); elsewhere API_KEY_PEPPERS stands in for API_KEY_PEPPER."""
     missing = [name for name in REQUIRED_SECRETS if not app.config.get(name)]
     if not missing:
         return
     if not (app.debug or app.config.get("DEMO")):
+        missing = [name for name in missing if not (name == "API_KEY_PEPPER" and app.config.get("API_KEY_PEPPERS"))]
+        if not missing:
+            return
         names = " and ".join(missing)
         raise ConfigError(
             f"{names} {'is' if len(missing) == 1 else 'are'} not set: export "
@@ -201,6 +222,19 @@ def require_secrets(app) -> None:
             raise ConfigError(f"{path} holds no {name}: export {name}, or delete the file to have new secrets "
                               "made (sessions end, and keys made with the old pepper stop working)")
         app.config[name] = stored[name]
+
+
+def key_peppers(config: Mapping[str, Any]) -> dict[int, bytes]:
+    """The peppers API keys may be stored under, by id, oldest first: API_KEY_PEPPER as pepper 1 (when set), then
+    API_KEY_PEPPERS. New keys take the last one."""
+    peppers = {} if not config.get("API_KEY_PEPPER") else {1: config["API_KEY_PEPPER"]}
+    for number, secret in config.get("API_KEY_PEPPERS") or ():
+        if peppers.get(number, secret) != secret:
+            raise ConfigError(f"API_KEY_PEPPER is pepper {number}, and API_KEY_PEPPERS gives pepper {number} another "
+                              f"secret: give pepper 1 once, or number the new pepper 2")
+        peppers.pop(number, None)
+        peppers[number] = secret
+    return {number: secret.encode() for number, secret in peppers.items()}
 
 
 def dev_secrets(path: Path) -> dict[str, str]:
@@ -233,8 +267,13 @@ def dev_secrets(path: Path) -> dict[str, str]:
     return stored
 
 
-def key_pepper() -> bytes:
-    """The running app's pepper for API key digests."""
+def current_peppers() -> dict[int, bytes]:
+    """The running app's peppers for API key digests, by id, oldest first."""
     from flask import current_app
 
-    return current_app.config["API_KEY_PEPPER"].encode()
+    return current_app.config["KEY_PEPPERS"]
+
+
+def key_pepper() -> tuple[int, bytes]:
+    """The running app's newest pepper, which new keys are stored under, and its id."""
+    return next(reversed(current_peppers().items()))

@@ -344,11 +344,12 @@ def test_demo_keys_have_30_days_of_usage_counted_by_the_request_log(runner, empt
             .group_by(ApiKey.name)
         ).all()
         usage = {name: (day_count, succeeded, refused) for name, day_count, succeeded, refused in days}
-        pulled = {"Power BI connector", "Snowflake nightly load", "Contractor laptop"}
+        pulled = {"Power BI connector", "Snowflake nightly load", "Contractor laptop", "Audit firm read-only"}
         acme = pulled | {"Canada audit (KPMG)", "Excel refresh (FP&A)"}
         assert set(usage) == (acme if team.name == "Acme Corp" else pulled | {"Legacy SFTP export"}), team.name
         assert usage["Power BI connector"][0] >= 29 and usage["Snowflake nightly load"][0] >= 28  # today may be early
         assert usage["Contractor laptop"][2] > 0  # its client kept trying after the key was deleted
+        assert usage["Audit firm read-only"][2] > 0  # and this one's after it was suspended
         logged = db.session.scalar(select(func.count()).select_from(ApiRequest).where(ApiRequest.team_id == team.id))
         assert sum(succeeded + refused for _, succeeded, refused in usage.values()) == logged
 

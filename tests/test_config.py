@@ -181,10 +181,10 @@ def test_default_database_is_sqlite_in_the_instance_folder(instance):
     assert instance.is_dir()
 
 
-def test_key_pepper_is_the_configured_pepper_as_bytes(instance):
+def test_key_pepper_is_the_configured_pepper_as_bytes_with_its_id_1(instance):
     app = create_app(settings(instance))
     with app.app_context():
-        assert key_pepper() == b"a-pepper-for-tests"
+        assert key_pepper() == (1, b"a-pepper-for-tests")
 
 
 @pytest.mark.parametrize(

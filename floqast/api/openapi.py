@@ -36,7 +36,8 @@ KIND_SCHEMAS = {
 ERRORS = {
     "400": "A parameter is not allowed or not valid; the detail names it. Or the URL carries an API key: the "
            "detail then says to replace the key when it is one of ours (it is now in logs; it is not revoked).",
-    "401": "The key is missing, malformed, unknown, expired, deactivated, or rolled and past its overlap.",
+    "401": ("The key is missing, malformed, unknown, suspended by an admin (the detail gives the day and the reason), "
+            "expired, deactivated, or rolled and past its overlap."),
     "403": "The key may not be used from the client's address (its allowed IP addresses), lacks this service, "
            "Open API is off for the team, or the key is limited to chosen entities and the request names another: "
            "an entity in filter[entityIds] (\"This API key cannot read entity 12.\"), or on the audit trail "
@@ -49,7 +50,8 @@ ERRORS = {
 }
 # A download link's key is checked when the link is used: refused with what a pull with that key would get.
 DOWNLOAD_ERRORS = {
-    "401": "The key the link was given for has expired or been deactivated since; the detail says which.",
+    "401": ("The key the link was given for has been suspended, has expired or been deactivated since; the detail "
+            "says which."),
     "403": "The key the link was given for no longer has the list's service, Open API is now off for the team, or "
            "the key no longer reads an entity the link's filter[entityIds] names.",
     "404": "The download link has expired, was changed, or was never given by this API; the detail says which. "

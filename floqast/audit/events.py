@@ -58,6 +58,8 @@ class AuditKind(enum.StrEnum):
     KEY_REQUESTED = "key_requested"
     KEY_REQUEST_APPROVED = "key_request_approved"
     KEY_REQUEST_DENIED = "key_request_denied"
+    KEY_SUSPENDED = "key_suspended"
+    KEY_RESUMED = "key_resumed"
 
     @property
     def label(self) -> str:
@@ -92,6 +94,8 @@ class AuditKind(enum.StrEnum):
             "key_requested": "Key requested",
             "key_request_approved": "Key request approved",
             "key_request_denied": "Key request denied",
+            "key_suspended": "Key suspended",
+            "key_resumed": "Key resumed",
         }[self.value]
 
 

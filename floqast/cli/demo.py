@@ -18,10 +18,11 @@ from floqast.analytics.periods import last_closed_month
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
-from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key
+from floqast.keys.actions import change_key_policy, create_key, deactivate_key, roll_key, suspend_key
 from floqast.keys.models import ANALYTICS_SERVICES, ApiKey, Service
 from floqast.keys.policy import KeyPolicy
 from floqast.keys.request_actions import submit
+from floqast.notices.outbox import KeyNotice
 from floqast.usage.capture import Captured
 from floqast.usage.rollups import REFUSED_STATUSES
 
@@ -56,8 +57,9 @@ class Usage:
 
 @dataclass(frozen=True)
 class DemoKey:
-    """A demo key's history, in days before the demo's run: made, expiring (None: never), last used, deleted; the
-    entities it reads by name (None: all) and its own rate limit (None: the team default)."""
+    """A demo key's history, in days before the demo's run: made, expiring (None: never), last used, deleted, and
+    suspended (days before, and why); the entities it reads by name (None: all) and its own rate limit (None: the team
+    default)."""
 
     name: str
     services: tuple[Service, ...]
@@ -68,6 +70,7 @@ class DemoKey:
     usage: Usage | None = None
     entities: tuple[str, ...] | None = None
     rate_limit_per_minute: int | None = None
+    suspended: tuple[int, str] | None = None
 
 
 BOTH = (Service.RECONCILIATIONS, Service.CHECKLISTS)
@@ -92,6 +95,10 @@ DEMO_KEYS = {
         # Deleted, and its client, never told, keeps trying.
         DemoKey("Contractor laptop", (Service.CHECKLISTS,), 90, 275, 12, 8,
                 usage=Usage(4, 0, range(9, 18), "192.0.2.77", "curl/8.5.0")),
+        # Suspended during a dispute; its script, not told, keeps trying.
+        DemoKey("Audit firm read-only", (Service.RECONCILIATIONS,), 50, 40, 3,
+                usage=Usage(3, 1, range(9, 17), "198.51.100.90", "python-requests/2.32.3"),
+                suspended=(3, "Engagement on hold until the new letter is signed")),
     ],
     # Globex's policy (below) dates from before all of its keys but one, which shows Exceeds policy.
     "Globex": [
@@ -105,6 +112,9 @@ DEMO_KEYS = {
                 usage=Usage(1, 1, range(3, 4), "192.0.2.140", "python-requests/2.31.0")),
         DemoKey("Contractor laptop", (Service.CHECKLISTS,), 60, 30, 12, 8,
                 usage=Usage(3, 0, range(9, 18), "192.0.2.177", "curl/8.5.0")),
+        DemoKey("Audit firm read-only", (Service.RECONCILIATIONS,), 20, 60, 2,
+                usage=Usage(2, 1, range(9, 17), "198.51.100.190", "python-requests/2.32.3"),
+                suspended=(2, "Fieldwork paused at the client's request")),
     ],
 }
 
@@ -139,8 +149,8 @@ def backdate(key: ApiKey, kind: AuditKind, moment: datetime) -> None:
 
 
 def seed_demo_keys(team: Team, admin: User, now: datetime) -> dict[str, list[ApiKey]]:
-    """The team's demo keys in every status, one of them in the middle of a roll, each dated as its history says,
-    its audit events too; the keys by name, oldest first (a rolled key, then its replacement)."""
+    """The team's demo keys in every status (one suspended), one of them in the middle of a roll, each dated as its
+    history says, its audit events too; the keys by name, oldest first (a rolled key, then its replacement)."""
     made = {}
     for demo_key in DEMO_KEYS[team.name]:
         created = now - timedelta(days=demo_key.age)
@@ -157,6 +167,14 @@ def seed_demo_keys(team: Team, admin: User, now: datetime) -> dict[str, list[Api
             deactivate_key(key, by=admin)
             key.deleted_at = now - timedelta(days=demo_key.deleted)
             backdate(key, AuditKind.KEY_DELETED, key.deleted_at)
+        if demo_key.suspended is not None:
+            days_ago, reason = demo_key.suspended
+            suspend_key(key, admin, reason)
+            key.suspended_at = now - timedelta(days=days_ago)
+            backdate(key, AuditKind.KEY_SUSPENDED, key.suspended_at)
+            # Mailed when it happened, days ago: the outbox of a first `keys notify` holds only what is due now.
+            db.session.execute(update(KeyNotice).where(KeyNotice.api_key_id == key.id)
+                               .values(created_at=key.suspended_at, sent_at=key.suspended_at))
         made[demo_key.name] = [key]
     name, overlap, ago = DEMO_ROLL
     old = made[name][0]
@@ -174,7 +192,7 @@ def planned_requests(team: Team, demo_key: DemoKey, keys: list[ApiKey], now: dat
                      rng: random.Random) -> list[Captured]:
     """The requests of the key named `demo_key.name` over the team's last LOGGED_DAYS days, as the request log
     captures them: pulls from its creation to its last use, each with the key that worked at that moment (a rolled
-    key's client moved to the replacement), and refusals after its deletion."""
+    key's client moved to the replacement), and refusals after its deletion or suspension."""
     usage, key = demo_key.usage, keys[0]
     last_use = now - timedelta(days=demo_key.idle, hours=3)
     rows = []
@@ -185,7 +203,8 @@ def planned_requests(team: Team, demo_key: DemoKey, keys: list[ApiKey], now: dat
                                       team.zone)
             if moment > now or moment < key.created_at:
                 continue
-            if key.deleted_at is not None and moment > key.deleted_at:
+            stopped_at = key.deleted_at or key.suspended_at
+            if stopped_at is not None and moment > stopped_at:
                 status = 401
             elif moment <= last_use or demo_key.idle == 0:
                 status = 429 if rng.random() < 0.04 else 200

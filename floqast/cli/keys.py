@@ -1,4 +1,5 @@
-"""`flask --app wsgi keys ...`: jobs for API keys, meant for cron: expiry notices, GitHub's public keys."""
+"""`flask --app wsgi keys ...`: jobs for API keys, meant for cron: expiry notices, GitHub's public keys; and which
+keys each pepper holds, for rotating it."""
 
 import sys
 
@@ -7,12 +8,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from floqast.cli.wording import plural
+from floqast.config import current_peppers
 from floqast.extensions import db
-from floqast.keys import self_roll
+from floqast.keys import queries, self_roll
 from floqast.keys.secret_scanning import PublicKeysError, download_public_keys, keys_file
 from floqast.notices import mail, outbox
 
-keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys.")
+keys_cli = AppGroup("keys", help="Jobs for API keys, meant for cron: expiry notices, GitHub's public keys; which "
+                              "keys each pepper holds.")
 
 
 @keys_cli.command("notify")
@@ -50,3 +53,23 @@ def github_public_keys():
         raise click.ClickException(f"Could not download GitHub's public keys from {url} ({error}); "
                                    f"{path} is left as it was.") from None
     click.echo(f"Wrote {plural(count, 'public key')} of GitHub's secret scanning to {path}.")
+
+
+@keys_cli.command("pepper-status")
+def pepper_status():
+    """List the keys that work (or will once resumed) under each pepper id, with their teams and names, so that the
+    keys of an old pepper can be rolled before it is removed."""
+    configured = list(current_peppers())
+    by_pepper = queries.working_keys_by_pepper()
+    for pepper_id in sorted({*configured, *by_pepper}):
+        keys = by_pepper.get(pepper_id, [])
+        if pepper_id not in configured:
+            state = "not configured: these keys are refused as unknown"
+        elif pepper_id == configured[-1]:
+            state = "configured, the newest: new keys are stored under it"
+        else:
+            state = "configured" if keys else "configured, and no working key uses it: it may be removed"
+        click.echo(f"Pepper {pepper_id} ({state}): {plural(len(keys), 'working key')}")
+        for key in keys:
+            suspended = " (suspended)" if key.suspended_at else ""
+            click.echo(f"  {key.team.name}: \"{key.name}\" {key.hint}… id {key.id}{suspended}")

@@ -1,6 +1,6 @@
-"""Creating, editing, rolling (by an admin or by the key itself), regenerating, deactivating and revoking a key,
-changing its allowed addresses, changing the team's key policy, each with its audit event, and noting a pull's use,
-for the views, the API, commands and demo alike.
+"""Creating, editing, rolling (by an admin or by the key itself), regenerating, suspending, resuming, deactivating and
+revoking a key, changing its allowed addresses, changing the team's key policy, each with its audit event, and noting
+a pull's use, for the views, the API, commands and demo alike.
 
 Nothing here commits: the caller commits once, so a key change and its audit row are stored together.
 """
@@ -103,8 +103,9 @@ def create_key(creator: User, name: str, services, expires_on: date | None, desc
     entity_ids = scope.checked(team.id, entity_ids)
     hold_free_name(team, name)
     check_policy(team, expires_on)
+    pepper_id, pepper = key_pepper()
     key, plaintext = ApiKey.issue(creator=creator, name=name, services=services, expires_on=expires_on,
-                                  pepper=key_pepper(), allowed_ips=allowed_ips, entity_ids=entity_ids,
+                                  pepper=pepper, pepper_id=pepper_id, allowed_ips=allowed_ips, entity_ids=entity_ids,
                                   rate_limit_per_minute=rate_limit_per_minute)
     key.description = description
     key.self_roll_allowed = self_roll_allowed
@@ -143,9 +144,9 @@ def quoted(text: str | None) -> str:
 
 
 def check_editable(key: ApiKey) -> None:
-    """KeyStopped unless the key still works: names are unique among working keys only, so a stopped key's
-    name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
-    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+    """KeyStopped unless the key still works, or will once resumed: names are unique among working keys only, so a
+    stopped key's name would be checked against nothing (and GitHub, too, edits only tokens that work)."""
+    if not key.editable(key.team.today()):
         raise KeyStopped()
 
 
@@ -187,8 +188,9 @@ def replace(key: ApiKey, by: User, expires_on: date | None, overlap: timedelta,
     `expires_on`, and its plaintext; the key, while in `status` and never replaced, then points to it and stops after
     `overlap`. None, for the caller to roll back, when the key was replaced or left `status` meanwhile."""
     now = columns.utcnow()
+    pepper_id, pepper = key_pepper()
     replacement, plaintext = ApiKey.issue(creator=by, name=key.name, services=key.services, expires_on=expires_on,
-                                          pepper=key_pepper(), allowed_ips=key.allowed_ips,
+                                          pepper=pepper, pepper_id=pepper_id, allowed_ips=key.allowed_ips,
                                           entity_ids=key.entity_ids, rate_limit_per_minute=key.rate_limit_per_minute)
     replacement.description = key.description
     replacement.self_roll_allowed = key.self_roll_allowed
@@ -403,6 +405,42 @@ def deactivate_key(key: ApiKey, by: User) -> bool:
         outbox.notify_creator(key, NoticeKind.DELETED, by)
         announce(KeyEvent.KEY_DELETED, key.team_id, api_key=key)
     return deactivated_now
+
+
+def suspend_key(key: ApiKey, by: User, reason: str) -> bool:
+    """Pause a working key for `reason`, with its audit event, a notice to its creator and its team's admins, and its
+    announcement; False (and none of them) when it was not working (suspended, expired or deactivated meanwhile)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, queries.status_clause(KeyStatus.ACTIVE, key.team.today(now), now))
+        .values(suspended_at=now, suspended_by_id=by.id, suspended_reason=reason)
+    )
+    db.session.refresh(key)
+    suspended_now = result.rowcount == 1
+    if suspended_now:
+        audit.key_event(AuditKind.KEY_SUSPENDED, key, by, detail=f"Reason: {quoted(key.suspended_reason)}")
+        outbox.notify_key_admins(key, NoticeKind.SUSPENDED, reason=key.suspended_reason)
+        announce(KeyEvent.KEY_SUSPENDED, key.team_id, api_key=key)
+    return suspended_now
+
+
+def resume_key(key: ApiKey, by: User) -> bool:
+    """Let a suspended key work again (unless it has expired meanwhile), with its audit event, a notice and its
+    announcement; False (and none of them) when it was not suspended (resumed or deactivated meanwhile)."""
+    now = columns.utcnow()
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, queries.status_clause(KeyStatus.SUSPENDED, key.team.today(now), now))
+        .values(suspended_at=None, suspended_by_id=None, suspended_reason=None)
+    )
+    db.session.refresh(key)
+    resumed_now = result.rowcount == 1
+    if resumed_now:
+        audit.key_event(AuditKind.KEY_RESUMED, key, by)
+        outbox.notify_key_admins(key, NoticeKind.RESUMED)
+        announce(KeyEvent.KEY_RESUMED, key.team_id, api_key=key)
+    return resumed_now
 
 
 def change_key_policy(by: User, policy: KeyPolicy) -> bool:

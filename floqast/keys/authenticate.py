@@ -2,10 +2,10 @@
 words (and the reason the request log keeps) decided here once. Pulls, downloads, the audit trail, leak reports and
 keys found in URLs all ask it.
 
-parse and checksum (a mistyped key costs no lookup) → digest (HMAC under the pepper) → this worker's kept copy
-(floqast/keys/cache.py) or one indexed lookup (floqast/keys/lookup.py) → checks: deactivated (deleted or rolled),
-expired, allowed addresses, the team's Open API switch, the service. A kept copy that would refuse is read again:
-the database says why.
+parse and checksum (a mistyped key costs no lookup) → digests (HMAC under each configured pepper) → this worker's
+kept copy (floqast/keys/cache.py) or one indexed lookup of them all (floqast/keys/lookup.py) → checks: deactivated
+(deleted or rolled), suspended, expired, allowed addresses, the team's Open API switch, the service. A kept copy that
+would refuse is read again: the database says why.
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from floqast import columns
-from floqast.config import key_pepper
+from floqast.config import current_peppers
 from floqast.extensions import db
 from floqast.keys import lookup, tokens
 from floqast.keys.lookup import CheckedKey
@@ -53,15 +53,15 @@ def authenticate(presented: str, ip: str | None, service: Service | None, *,
     worker's kept copy while it may be current, else (and always when `fresh`) as the database has it."""
     if not tokens.is_well_formed(presented):
         return Refusal(401, MALFORMED)
-    digest = tokens.digest(presented, key_pepper())
+    digests = tuple(tokens.digest(presented, pepper) for pepper in current_peppers().values())
     cache = current_app.extensions["key_cache"]
     if fresh:
-        cache.forget(digest)
+        cache.forget(digests[0])
     else:
-        kept = cache.get(digest)
+        kept = cache.get(digests[0])
         if kept is not None and refusal(kept.key, ip, service) is None:
             return AuthenticatedKey(kept.key, True, cache.unless_changed(kept))
-    return judged(cache.load(digest), ip, service)
+    return judged(cache.load(digests), ip, service)
 
 
 def authenticate_id(key_id: int, ip: str | None, service: Service | None) -> AuthenticatedKey | Refusal | None:
@@ -85,6 +85,8 @@ def refusal(key: CheckedKey | None, ip: str | None, service: Service | None) -> 
     status = key.status(team.today(now), now)
     if status is KeyStatus.DEACTIVATED:
         return deactivated(key)
+    if status is KeyStatus.SUSPENDED:
+        return suspended(key)
     if status is KeyStatus.EXPIRED:
         return Refusal(401, f"This API key expired on {key.expires_on.isoformat()}.", key, usage.Refusal.EXPIRED)
     if not key.allows(ip):
@@ -117,6 +119,14 @@ def own_requests_refusal(key: CheckedKey, api_key_id: int | None) -> Refusal | N
         return Refusal(403, f"This API key is limited to chosen entities, so it reads only its own requests "
                        f"(apiKeyId {key.id}).", key, usage.Refusal.OTHER_KEYS)
     return None
+
+
+def suspended(key: CheckedKey) -> Refusal:
+    """The refusal of a suspended key: on which day (in its team's zone) and why, in the admin's words."""
+    day = key.suspended_at.astimezone(key.team.zone).date()
+    reason = key.suspended_reason.rstrip()
+    ended = reason if reason.endswith((".", "!", "?")) else f"{reason}."
+    return Refusal(401, f"This API key was suspended on {day.isoformat()}: {ended}", key, usage.Refusal.SUSPENDED)
 
 
 def deactivated(key: CheckedKey) -> Refusal:

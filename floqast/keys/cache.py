@@ -124,10 +124,12 @@ class KeyCache:
     def forget(self, digest: str) -> None:
         self.kept.pop(digest, None)
 
-    def load(self, digest: str) -> lookup.CheckedKey | None:
-        """key_check's answer for `digest`, kept under the mark read before it (when the mark could be read)."""
+    def load(self, digests: tuple[str, ...]) -> lookup.CheckedKey | None:
+        """The key check's answer for a key's `digests` (one per pepper), kept by the first under the mark read before
+        it (when the mark could be read)."""
         mark = None if self.mark is None else self.mark.read()
-        key = lookup.check_digest(digest)
+        key = lookup.check_digests(digests)
+        digest = digests[0]
         if mark is not None and key is not None:
             if len(self.kept) >= self.size:
                 self.kept.clear()  # a worker serving that many keys at once reads them again: no eviction order kept

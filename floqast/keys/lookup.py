@@ -37,48 +37,50 @@ class CheckedKey(KeyRules):
             setattr(team, name, values[f"team__{name}"])
 
 
-def check_digest(digest: str) -> CheckedKey | None:
-    """What a pull needs to know about the key with `digest`, read in one indexed query without the ORM session.
+def check_digests(digests: tuple[str, ...]) -> CheckedKey | None:
+    """What a pull needs to know about the key whose digest is one of `digests` (the presented key's under each
+    configured pepper), read in one indexed query without the ORM session.
 
     A pull that only reads its key then begins no session transaction and builds no ORM objects, which
     cost more than the lookup itself; nor Core's result objects (KeyLookup). Writes (Last used) still go
     through the session.
     """
-    return check_by("digest", digest)
+    return check_by("digest", digests)
 
 
 def check_id(key_id: int) -> CheckedKey | None:
-    """What a pull needs to know about the key with id `key_id` (a download link names its key so), as check_digest
+    """What a pull needs to know about the key with id `key_id` (a download link names its key so), as check_digests
     reads it."""
-    return check_by("id", key_id)
+    return check_by("id", (key_id,))
 
 
-def check_by(column: str, value) -> CheckedKey | None:
-    """The CheckedKey whose `column` is `value`, or None."""
+def check_by(column: str, values: tuple) -> CheckedKey | None:
+    """The CheckedKey whose `column` is one of `values`, or None."""
     try:
-        values = lookup(column, value)
+        row = lookup(column, values)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         # The pooled connection had died since its last use (floqast/pool.py pings only idle ones): a read
         # is safe to send again, once, on a new connection. A database still down fails again: a 503.
-        values = lookup(column, value)
-    return None if values is None else CheckedKey(values)
+        row = lookup(column, values)
+    return None if row is None else CheckedKey(row)
 
 
-def lookup(column: str, value) -> dict | None:
-    """The key row whose `column` (unique) is `value`."""
-    return KeyLookup.compiled_for(db.engine.dialect, column).run(db.engine, value)
+def lookup(column: str, values: tuple) -> dict | None:
+    """The key row whose `column` (unique) is one of `values`."""
+    return KeyLookup.compiled_for(db.engine.dialect, column, len(values)).run(db.engine, values)
 
 
 @cache
-def statement(column: str):
-    """The key check's SELECT by `column`: only the columns a pull reads (each one converted costs; datetimes most)."""
+def statement(column: str, count: int):
+    """The key check's SELECT by `column` IN `count` values (one per pepper for digests): only the columns a pull
+    reads (each one converted costs; datetimes most)."""
     return (
         select(*(ApiKey.__table__.c[name] for name in KeyRules.FIELDS),
                *(Team.__table__.c[name].label(f"team__{name}") for name in CheckedTeam.__slots__))
         .join(Team, Team.id == ApiKey.team_id)
-        .where(ApiKey.__table__.c[column] == bindparam(column))
+        .where(ApiKey.__table__.c[column].in_([bindparam(f"{column}{number}") for number in range(count)]))
     )
 
 
@@ -87,11 +89,11 @@ class KeyLookup:
     its row converted by the columns' own result processors: what Core does, without the statement cache
     lookup, execution context and result objects that cost more than the lookup itself."""
 
-    def __init__(self, dialect, column: str):
-        select_key = statement(column)
+    def __init__(self, dialect, column: str, count: int):
+        select_key = statement(column, count)
         compiled = select_key.compile(dialect=dialect)
         self.dialect = dialect
-        self.column = column
+        self.names = [f"{column}{number}" for number in range(count)]
         self.sql = compiled.string
         self.positional = compiled.positional
         self.columns = [
@@ -100,14 +102,14 @@ class KeyLookup:
         ]
 
     @classmethod
-    @lru_cache(maxsize=8)
-    def compiled_for(cls, dialect, column: str) -> "KeyLookup":
-        return cls(dialect, column)
+    @lru_cache(maxsize=16)
+    def compiled_for(cls, dialect, column: str, count: int) -> "KeyLookup":
+        return cls(dialect, column, count)
 
-    def run(self, engine, value) -> dict | None:
-        """The key row for `value` as {column label: value}, or None, read on a driver connection from `engine`'s
-        pool (checked out and in by the pool alone: a Core Connection, and its isolation level set and reset, cost
-        a pull more than the SELECT's own Python)."""
+    def run(self, engine, values: tuple) -> dict | None:
+        """The key row for one of `values` as {column label: value}, or None, read on a driver connection from
+        `engine`'s pool (checked out and in by the pool alone: a Core Connection, and its isolation level set and
+        reset, cost a pull more than the SELECT's own Python)."""
         dbapi_error = self.dialect.loaded_dbapi.Error
         # One SELECT needs no transaction: no BEGIN before it, no ROLLBACK round trip after it. (SQLite's driver
         # begins nothing for a SELECT anyway.)
@@ -121,7 +123,7 @@ class KeyLookup:
             try:
                 cursor = dbapi_connection.cursor()
                 try:
-                    cursor.execute(self.sql, (value,) if self.positional else {self.column: value})
+                    cursor.execute(self.sql, values if self.positional else dict(zip(self.names, values, strict=True)))
                     row = cursor.fetchone()
                 finally:
                     cursor.close()

@@ -89,6 +89,8 @@ def name_problem(name: str) -> str | None:
 # The most of a key's description, and of the user agent its last pull sent, that is kept.
 DESCRIPTION_LENGTH = 500
 USER_AGENT_LENGTH = 255
+# The most an admin may write of why a key is suspended.
+SUSPEND_REASON_LENGTH = 200
 
 
 class KeyRules:
@@ -98,11 +100,16 @@ class KeyRules:
     __slots__ = ()
     FIELDS = ("id", "team_id", "created_by_id", "name", "hint", "services", "expires_on", "last_used_at", "deleted_at",
               "roll_ends_at", "replaced_by_id", "allowed_ips", "deactivated_reason", "entity_ids",
-              "rate_limit_per_minute", "self_roll_allowed")
+              "rate_limit_per_minute", "self_roll_allowed", "suspended_at", "suspended_reason")
 
     def status(self, today: date, now: datetime | None = None) -> KeyStatus:
         """The key's status on `today` (in its team's zone) at `now` (floqast/keys/state.py)."""
-        return key_status(self.deleted_at, self.roll_ends_at, self.expires_on, today, now or columns.utcnow())
+        return key_status(self.deleted_at, self.roll_ends_at, self.suspended_at, self.expires_on, today,
+                          now or columns.utcnow())
+
+    def editable(self, today: date) -> bool:
+        """Whether its name, description and allowed addresses may still change: it works, or will once resumed."""
+        return self.status(today) in (KeyStatus.ACTIVE, KeyStatus.SUSPENDED)
 
     @property
     def service_list(self) -> list[Service]:
@@ -163,6 +170,8 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_LENGTH))
     hint: Mapped[str] = mapped_column(String(len(tokens.PREFIX) + tokens.HINT_LENGTH))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The pepper (its id in API_KEY_PEPPERS; API_KEY_PEPPER is 1) the digest was made under.
+    pepper_id: Mapped[int] = mapped_column(default=1, server_default="1")
     services: Mapped[list[str]] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=columns.utcnow)
@@ -189,10 +198,15 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
     rate_limit_per_minute: Mapped[int | None]
     # "Scripts may roll this key": the key may replace itself through POST /api/v1/me/roll.
     self_roll_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Paused by an admin, who said why: refused until resumed (the three are set and cleared together).
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    suspended_reason: Mapped[str | None] = mapped_column(OutsideText(SUSPEND_REASON_LENGTH))
 
     team: Mapped[Team] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id])
+    suspended_by: Mapped[User | None] = relationship(foreign_keys=[suspended_by_id])
     replaced_by: Mapped["ApiKey | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id],
                                                          back_populates="replaces")
     # The key this one replaced (rolled or regenerated), if any: replaced_by seen from the other side.
@@ -205,10 +219,11 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
         return normal_name(name)
 
     @classmethod
-    def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes,
+    def issue(cls, *, creator: User, name: str, services, expires_on: date | None, pepper: bytes, pepper_id: int = 1,
               allowed_ips: str | None = None, entity_ids: list[int] | None = None,
               rate_limit_per_minute: int | None = None):
-        """A new key for the creator's team, and its plaintext, which is never stored."""
+        """A new key for the creator's team, and its plaintext, which is never stored: its digest under `pepper`,
+        whose id it keeps."""
         plaintext = tokens.generate()
         key = cls(
             team=creator.team,
@@ -220,6 +235,7 @@ class ApiKey(KeyRules, AffectsKeyChecks, db.Model):
             entity_ids=entity_ids,
             rate_limit_per_minute=rate_limit_per_minute,
             digest=tokens.digest(plaintext, pepper),
+            pepper_id=pepper_id,
             hint=tokens.hint(plaintext),
         )
         return key, plaintext

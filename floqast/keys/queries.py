@@ -4,7 +4,7 @@ tab's pages, counts and filters, the names working keys hold, and the team lock 
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from floqast import columns
 from floqast.accounts.models import Team
@@ -19,12 +19,15 @@ def status_clause(status: KeyStatus, today: date, now: datetime | None = None):
     # Each part is TRUE or FALSE, never NULL, so that negating it keeps the rows it should.
     rolled_out = ApiKey.roll_ends_at.is_not(None) & (ApiKey.roll_ends_at <= (now or columns.utcnow()))
     deactivated = ApiKey.deleted_at.is_not(None) | rolled_out
+    suspended = ApiKey.suspended_at.is_not(None)
     expired = ApiKey.expires_on.is_not(None) & (ApiKey.expires_on < today)
     if status is KeyStatus.DEACTIVATED:
         return deactivated
+    if status is KeyStatus.SUSPENDED:
+        return ~deactivated & suspended
     if status is KeyStatus.EXPIRED:
-        return ~deactivated & expired
-    return ~deactivated & ~expired
+        return ~deactivated & ~suspended & expired
+    return ~deactivated & ~suspended & ~expired
 
 
 def count_by_status(team: Team, today: date, where=()) -> dict[KeyStatus, int]:
@@ -82,12 +85,31 @@ def hold_names(team: Team) -> None:
 
 
 def working_names(team: Team, today: date, except_id: int | None = None) -> list[str]:
-    """Names of the team's keys that still work (but key `except_id`), which another key may not take. A rolled
-    key in its overlap has handed its name to its replacement, so that a roll never needs a name of its own."""
+    """Names of the team's keys that still work, or will once resumed (but key `except_id`), which another key may
+    not take. A rolled key in its overlap has handed its name to its replacement, so that a roll never needs a name
+    of its own."""
+    now = columns.utcnow()
     query = select(ApiKey.name).where(
-        ApiKey.team_id == team.id, status_clause(KeyStatus.ACTIVE, today), ApiKey.replaced_by_id.is_(None)
+        ApiKey.team_id == team.id,
+        status_clause(KeyStatus.ACTIVE, today, now) | status_clause(KeyStatus.SUSPENDED, today, now),
+        ApiKey.replaced_by_id.is_(None),
     )
     if except_id is not None:
         query = query.where(ApiKey.id != except_id)
     return list(db.session.scalars(query))
 
+
+
+def working_keys_by_pepper() -> dict[int, list[ApiKey]]:
+    """Every team's keys that work, or will once resumed, by the id of the pepper their digest was made under, with
+    their teams, by team and name."""
+    candidates = db.session.scalars(
+        select(ApiKey).join(ApiKey.team).options(contains_eager(ApiKey.team))
+        .where(ApiKey.deleted_at.is_(None), ApiKey.roll_ends_at.is_(None) | (ApiKey.roll_ends_at > columns.utcnow()))
+        .order_by(ApiKey.pepper_id, Team.name, ApiKey.name, ApiKey.id)
+    )
+    by_pepper: dict[int, list[ApiKey]] = {}
+    for key in candidates:
+        if key.status(key.team.today()) in (KeyStatus.ACTIVE, KeyStatus.SUSPENDED):  # in each team's own zone
+            by_pepper.setdefault(key.pepper_id, []).append(key)
+    return by_pepper

@@ -1,6 +1,6 @@
-"""Mail to a key's admins: before it expires, when it has expired, when it is revoked and when it rolls itself; to
-its creator when another admin deletes or rolls it; and to whoever asked for a key, when an admin approves or denies
-the request.
+"""Mail to a key's admins: before it expires, when it has expired, when it is revoked, suspended or resumed and when
+it rolls itself; to its creator when another admin deletes or rolls it; and to whoever asked for a key, when an admin
+approves or denies the request.
 
 A notice is recorded first, one row per recipient (the key's creator and its team's Admins and System Admins),
 in the transaction of whatever caused it, and sent afterwards by `flask --app wsgi keys notify` (cron). So no
@@ -44,6 +44,8 @@ class NoticeKind(enum.StrEnum):
     DELETED = "deleted"
     ROLLED = "rolled"
     ROLLED_BY_ITSELF = "rolled_by_itself"
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
 
     @property
     def label(self) -> str:
@@ -57,11 +59,14 @@ class NoticeKind(enum.StrEnum):
             "deleted": "Deleted by another admin",
             "rolled": "Rolled by another admin",
             "rolled_by_itself": "Rolled by itself",
+            "suspended": "Suspended",
+            "resumed": "Resumed",
         }[self.value]
 
 
-# Notices of something done to the key, wanted whatever became of it since (the expiry notices are not).
-DONE_TO_THE_KEY = frozenset({NoticeKind.REVOKED, NoticeKind.DELETED, NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF})
+# Notices of what someone did to the key, sent whatever has happened to it since (the expiry notices are not).
+DONE_TO_THE_KEY = frozenset({NoticeKind.REVOKED, NoticeKind.DELETED, NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF,
+                             NoticeKind.SUSPENDED, NoticeKind.RESUMED})
 
 
 class KeyNotice(db.Model):
@@ -76,7 +81,7 @@ class KeyNotice(db.Model):
     kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Why a revoked key was revoked, to follow "because it was": "reported as leaked", or "found by GitHub secret
-    # scanning at <url>" with the URL whole.
+    # scanning at <url>" with the URL whole; why a suspended key was suspended, in its admin's words.
     reason: Mapped[str | None] = mapped_column(OutsideText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -102,8 +107,8 @@ class KeyNotice(db.Model):
             verdict = "approved" if self.kind is NoticeKind.REQUEST_APPROVED else "denied"
             return f'Your request for the API key "{self.api_key_request.name}" was {verdict}'
         name = self.api_key.name
-        if self.kind is NoticeKind.REVOKED:
-            return f'API key "{name}" was revoked'
+        if self.kind in (NoticeKind.REVOKED, NoticeKind.SUSPENDED, NoticeKind.RESUMED):
+            return f'API key "{name}" was {self.kind.value}'
         if self.kind is NoticeKind.DELETED:
             return f'API key "{name}" was deleted'
         if self.kind in (NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF):

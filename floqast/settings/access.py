@@ -24,6 +24,7 @@ CONFIRM_FIRST = {
     "settings.create_key": "create an API key",
     "settings.roll_key": "roll an API key",
     "settings.regenerate_key": "regenerate an API key",
+    "settings.resume_key": "resume a suspended API key",
     "settings.save_allowed_ips": "change a key's allowed addresses",
     "settings.save_limits": "change the entities a key reads or its rate limit",
     "settings.save_key_policy": "change the API key policy",

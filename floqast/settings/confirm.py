@@ -1,5 +1,6 @@
 """The one confirmation dialog, for every change that asks first: a key's delete, roll, stop a rolling key now,
-regenerate an expired key, and allow only the addresses it was used from; a webhook endpoint's delete.
+regenerate an expired key, suspend and resume, and allow only the addresses it was used from; a webhook endpoint's
+delete.
 
 Each is asked from the key list or from the key's page: to htmx as a dialog in the page, to a browser without
 JavaScript as a page of its own in the settings layout; both hold the same form, and its Cancel and its answer go
@@ -17,7 +18,7 @@ from floqast.keys.actions import CannotRegenerate, CannotRoll, NameRefused, Name
 from floqast.keys.models import ApiKey, KeyStatus
 from floqast.settings import bp, usage
 from floqast.settings.formatting import day, exact_time
-from floqast.settings.forms import ExpiryForm, RegenerateKeyForm, RollKeyForm
+from floqast.settings.forms import ExpiryForm, RegenerateKeyForm, RollKeyForm, SuspendKeyForm
 from floqast.settings.routes import (
     ACTIVITY_CHANGED,
     KeyListing,
@@ -55,7 +56,13 @@ ALLOW_SEEN = Confirmation("Allow only these addresses", "settings/_confirm_allow
                           "settings.save_allowed_ips", "Allow only these addresses")
 
 
-def render_confirmation(key: ApiKey, confirmation: Confirmation, refusal: str | None, form: ExpiryForm | None = None,
+SUSPEND = Confirmation("Suspend API key", "settings/_confirm_suspend.html", "settings.suspend_key", "Suspend key",
+                       danger=True)
+RESUME = Confirmation("Resume API key", "settings/_confirm_resume.html", "settings.resume_key", "Resume key")
+
+
+def render_confirmation(key: ApiKey, confirmation: Confirmation, refusal: str | None,
+                        form: ExpiryForm | SuspendKeyForm | None = None,
                         status: int = 200, **extra):
     """A key's dialog (render_dialog), after the key's facts."""
     return render_dialog(confirmation, refusal, {"key_id": key.id}, form, status, key=key, last_use=usage.last_use(key),
@@ -249,6 +256,69 @@ def regenerate_key(key_id: int):
     key = team_key_or_404(key_id)
     return replace_key(key, REGENERATE, replacement_form(RegenerateKeyForm, key), regenerate_refusal,
                        lambda expires_on: actions.regenerate_key(key, current_user, expires_on))
+
+
+# ---- suspend and resume ----
+
+
+def suspend_refusal(key: ApiKey) -> str | None:
+    """Why the key cannot be suspended, or None when it can: a key that works."""
+    status = key.status(key.team.today())
+    if status is KeyStatus.SUSPENDED:
+        return f"“{key.name}” was already suspended on {day(key.suspended_at, key.team)}."
+    if status is not KeyStatus.ACTIVE:
+        return f"“{key.name}” no longer works, so there is nothing to suspend: it is {status.label}."
+    return None
+
+
+@bp.get("/api-keys/<id:key_id>/suspend")
+def confirm_suspend(key_id: int):
+    """Ask why the key is suspended before refusing its requests."""
+    key = team_key_or_404(key_id)
+    return render_confirmation(key, SUSPEND, suspend_refusal(key), SuspendKeyForm(formdata=None))
+
+
+@bp.post("/api-keys/<id:key_id>/suspend")
+def suspend_key(key_id: int):
+    """Suspend a key for the reason given, then go back where the admin came from; or the form again with why not."""
+    key = team_key_or_404(key_id)
+    form = SuspendKeyForm()
+    if not form.validate():
+        return render_confirmation(key, SUSPEND, suspend_refusal(key), form, 422)
+    if not actions.suspend_key(key, current_user, form.reason.data):
+        db.session.rollback()
+        return render_confirmation(key, SUSPEND, suspend_refusal(key), form, 409)
+    db.session.commit()
+    return done(f"“{key.name}” was suspended. Requests with it are refused, with your reason, until it is resumed.")
+
+
+def resume_refusal(key: ApiKey) -> str | None:
+    """Why the key cannot be resumed, or None when it can: a suspended key."""
+    status = key.status(key.team.today())
+    if status is not KeyStatus.SUSPENDED:
+        return f"“{key.name}” is not suspended: it is {status.label}."
+    return None
+
+
+@bp.get("/api-keys/<id:key_id>/resume")
+def confirm_resume(key_id: int):
+    """Ask before letting a suspended key work again."""
+    key = team_key_or_404(key_id)
+    return render_confirmation(key, RESUME, resume_refusal(key))
+
+
+@bp.post("/api-keys/<id:key_id>/resume")
+def resume_key(key_id: int):
+    """Let a suspended key work again, then go back where the admin came from."""
+    key = team_key_or_404(key_id)
+    if not actions.resume_key(key, current_user):
+        db.session.rollback()
+        return render_confirmation(key, RESUME, resume_refusal(key), status=409)
+    db.session.commit()
+    if key.status(key.team.today()) is KeyStatus.EXPIRED:
+        return done(f"“{key.name}” was resumed, but it expired on {day(key.expires_on)}: regenerate it to use it "
+                    "again.")
+    return done(f"“{key.name}” was resumed. Requests with it work again.")
 
 
 # ---- allow only the addresses a key was used from ----

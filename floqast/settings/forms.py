@@ -1,5 +1,5 @@
-"""The Create New Key, key edit, allowed addresses, Roll API key and Regenerate forms, the key request form and its
-approval and denial, and their rules."""
+"""The Create New Key, key edit, allowed addresses, Roll API key, Regenerate and Suspend forms, the key request form
+and its approval and denial, and their rules."""
 
 import re
 from datetime import date, timedelta
@@ -23,6 +23,7 @@ from floqast.keys import allowlist, tokens
 from floqast.keys.actions import NAME_TAKEN, ROLL_OVERLAPS
 from floqast.keys.models import (
     DESCRIPTION_LENGTH,
+    SUSPEND_REASON_LENGTH,
     Service,
     name_key,
     name_problem,
@@ -126,13 +127,14 @@ class ExpirationField(SelectField):
             raise StopValidation(self.gettext("Not a valid choice."))
 
 
-def check_free_text(text: str | None, what: str) -> None:
-    """ValidationError when text typed over several lines (a description, a justification, a reason) holds a control
-    or invisible formatting character, or an API key."""
+def check_free_text(text: str | None, what: str, *, one_line: bool = False) -> None:
+    """ValidationError when text typed by an admin or a requester (a description, a justification, a reason) holds a
+    control or invisible formatting character (a line break too, when `one_line`), or an API key."""
     if not text:
         return
-    if found := refused_character(text, LINE_BREAKS):
-        raise ValidationError(f"The {what} holds {found}. Use text and line breaks; no control characters "
+    if found := refused_character(text, frozenset() if one_line else LINE_BREAKS):
+        lines = "on one line" if one_line else "and line breaks"
+        raise ValidationError(f"The {what} holds {found}. Use text {lines}; no control characters "
                               "or invisible formatting characters.")
     if tokens.contains_key(text):
         raise ValidationError(KEY_IN_TEXT)
@@ -486,3 +488,20 @@ class RequestKeyForm(KeyNameForm, ExpiryForm):
 
     def validate_justification(self, field):
         check_free_text(field.data, "justification")
+
+
+class SuspendKeyForm(FlaskForm):
+    """Why a key is paused: said to whatever pulls with it, and to the key's creator and admins."""
+
+    reason = StringField(
+        "Reason",
+        filters=[lambda value: normal_text(value) if isinstance(value, str) else value],
+        validators=[DataRequired("Say why the key is suspended: requests with it are refused with this reason."),
+                    Length(max=SUSPEND_REASON_LENGTH, message=f"Use at most {SUSPEND_REASON_LENGTH} characters.")],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="suspend", **kwargs)
+
+    def validate_reason(self, field):
+        check_free_text(field.data, "reason", one_line=True)

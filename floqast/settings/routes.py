@@ -24,7 +24,8 @@ from floqast.usage import queries as request_log
 from floqast.web.converters import database_id
 from floqast.web.request import same_site_path
 
-FILTERS = {"active": KeyStatus.ACTIVE, "expired": KeyStatus.EXPIRED, "deactivated": KeyStatus.DEACTIVATED, "all": None}
+FILTERS = {"active": KeyStatus.ACTIVE, "suspended": KeyStatus.SUSPENDED, "expired": KeyStatus.EXPIRED,
+           "deactivated": KeyStatus.DEACTIVATED, "all": None}
 DEFAULT_FILTER = "active"
 # The list's orders: newest first, or by last use (most recent first, never-used keys last).
 SORTS = {"created": "Newest first", "last_used": "Last used"}
@@ -379,10 +380,11 @@ def allowed_ips_message(key: ApiKey, changed: bool) -> str:
 
 @bp.post("/api-keys/<id:key_id>/allowed-ips")
 def save_allowed_ips(key_id: int):
-    """Change the allowed IP addresses of a key that still works; audited with before and after."""
+    """Change the allowed IP addresses of a key that still works (or will once resumed); audited with before and
+    after."""
     key = team_key_or_404(key_id)
     form = AllowedIpsForm()
-    if key.status(key.team.today()) is not KeyStatus.ACTIVE:
+    if not key.editable(key.team.today()):
         return allowed_ips_answer(key, form, 409)
     if not form.validate():
         return allowed_ips_answer(key, form, 422)

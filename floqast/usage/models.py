@@ -68,6 +68,7 @@ class Refusal(enum.StrEnum):
     DELETED = "deleted"
     ROLLED = "rolled"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
     EXPIRED = "expired"
     ADDRESS = "address"
     SERVICE = "service"
@@ -83,6 +84,7 @@ class Refusal(enum.StrEnum):
             "deleted": "Deleted key",
             "rolled": "Rolled key, replaced",
             "revoked": "Key revoked as leaked",
+            "suspended": "Suspended key",
             "expired": "Expired key",
             "address": "Address not allowed",
             "service": "Service not allowed",

@@ -16,6 +16,7 @@ from floqast.api import lists
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.columns import utcnow
 from floqast.extensions import db
+from floqast.keys import actions
 from floqast.keys.models import ANALYTICS_SERVICES, ApiKey, Service
 from helpers import CHECKLISTS, PATHS, RECONCILIATIONS, assert_api_error, logged_requests, validate
 
@@ -245,13 +246,15 @@ def stop_working(key: ApiKey, how: str, admin) -> None:
     }
     if how == "open api off":
         db.session.execute(update(Team).where(Team.id == key.team_id).values(open_api_enabled=False))
+    elif how == "suspended":
+        actions.suspend_key(key, admin, "Vendor dispute")
     else:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(**changes[how]))
     db.session.commit()
 
 
 @pytest.mark.parametrize("accept", FORMATS)
-@pytest.mark.parametrize("how", ["deactivated", "expired", "open api off", "without the service"])
+@pytest.mark.parametrize("how", ["deactivated", "suspended", "expired", "open api off", "without the service"])
 def test_a_key_that_stops_working_after_the_redirect_is_refused_as_a_pull_would_be(client, acme, admin, document,
                                                                                    how, accept):
     plaintext, key = acme

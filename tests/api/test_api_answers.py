@@ -113,7 +113,7 @@ def test_a_database_error_in_the_key_check_arrives_as_sqlalchemys_and_leaves_the
     db.session.commit()
     try:
         with pytest.raises(DBAPIError) as raised:
-            lookup.check_digest(tokens.digest(plaintext, app.config["API_KEY_PEPPER"].encode()))
+            lookup.check_digests((tokens.digest(plaintext, app.config["API_KEY_PEPPER"].encode()),))
         assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
         assert "api_keys" in str(raised.value)
     finally:

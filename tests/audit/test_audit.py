@@ -225,6 +225,11 @@ def test_no_plaintext_key_or_password_is_ever_in_the_trail(client, app, admin, m
     answer = client.post(f"/settings/api-keys/{lapsed.id}/regenerate",
                          data={"regenerate-expiration": "30", "csrf_token": token})
     plaintexts += [lapsed_plain, KEY_PATTERN.search(answer.get_data(as_text=True)).group()]
+    paused, paused_plain = make_key(admin, name="Paused")
+    client.post(f"/settings/api-keys/{paused.id}/suspend", data={"suspend-reason": "Dispute", "csrf_token": token})
+    client.get(ME, headers={"x-api-key": paused_plain})  # refused now: suspended
+    client.post(f"/settings/api-keys/{paused.id}/resume", data={"csrf_token": token})
+    plaintexts.append(paused_plain)
     _, leaked_plain = make_key(admin, name="Leaked")
     client.post("/api/v1/credentials/revoke", json={"credentials": [leaked_plain]})  # revoked as leaked
     plaintexts.append(leaked_plain)

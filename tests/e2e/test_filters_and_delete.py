@@ -11,7 +11,7 @@ from floqast.settings.formatting import day
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
-TABS = {"active": "Active", "expired": "Expired", "deactivated": "Deactivated", "all": "All"}
+TABS = {"active": "Active", "suspended": "Suspended", "expired": "Expired", "deactivated": "Deactivated", "all": "All"}
 
 
 def names_listed(page):
@@ -36,6 +36,7 @@ def assert_selected(page, value, names):
 
 LISTED = {
     "active": ["Power BI connector", "Snowflake nightly"],
+    "suspended": [],
     "expired": ["Tableau pilot"],
     "deactivated": ["Contractor laptop", "Old export"],
     "all": ["Power BI connector", "Snowflake nightly", "Tableau pilot", "Contractor laptop", "Old export"],
@@ -77,11 +78,11 @@ def test_arrow_keys_move_between_tabs(admin_page, lived_in):
     page = admin_page
     page.reload()
     # One Tab stop for the tab list; arrow keys move between tabs.
-    for value in ("expired", "deactivated", "all"):
+    for value in ("suspended", "expired", "deactivated", "all"):
         expect(tab(page, value)).to_have_attribute("tabindex", "-1")
     tab(page, "active").focus()
     page.keyboard.press("ArrowRight")
-    expect(tab(page, "expired")).to_be_focused()
+    expect(tab(page, "suspended")).to_be_focused()
     page.keyboard.press("End")
     expect(tab(page, "all")).to_be_focused()
     page.keyboard.press("ArrowRight")
@@ -115,6 +116,7 @@ def test_each_tab_has_an_empty_state(admin_page):
     page = admin_page
     expected = {
         "active": "No active keys.",
+        "suspended": "No suspended keys.",
         "expired": "No expired keys.",
         "deactivated": "No deactivated keys.",
         "all": "Your team has no API keys yet.",

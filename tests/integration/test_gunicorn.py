@@ -1,5 +1,6 @@
 """Under gunicorn with the README's gunicorn.conf.py: over-long URLs and headers reach the app's own 414 and 431, and a
-key reported as leaked, or deleted by another process, is refused by every worker at once, whatever they kept of it."""
+key reported as leaked, or deleted or suspended by another process, is refused by every worker at once, whatever they
+kept of it (and works again in every worker once resumed)."""
 
 import csv
 import http.client
@@ -17,7 +18,7 @@ import pytest
 from floqast.accounts.models import Role, Team, User
 from floqast.analytics.generate import Profile, generate
 from floqast.extensions import db
-from floqast.keys.actions import change_rate_limit, deactivate_key
+from floqast.keys.actions import change_rate_limit, deactivate_key, resume_key, suspend_key
 from floqast.keys.models import ApiKey
 from floqast.ratelimit.limits import MAX_HEADER_BYTES, MAX_URL_LENGTH
 from floqast.web.security import CONTENT_SECURITY_POLICY
@@ -216,17 +217,37 @@ def test_a_key_deleted_elsewhere_is_refused_by_every_worker_right_after_the_comm
         assert set(pull_until_every_worker_answered(401)) == {401}
 
 
+def change_in_another_process(directory: Path, key_id: int, change) -> None:
+    """Apply `change` (an action, given the key and its creator) as the API Keys tab does, in this process, and
+    commit."""
+    with file_app(directory).app_context():
+        key = db.session.get(ApiKey, key_id)
+        assert change(key, key.created_by)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_key_suspended_elsewhere_is_refused_by_every_worker_at_once_and_resumed_works_again(tmp_path):
+    key_id, plaintext = a_key_in(tmp_path)
+    with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
+        change_in_another_process(tmp_path, key_id, lambda key, by: suspend_key(key, by, "Vendor dispute"))
+        assert set(pull_until_every_worker_answered(401)) == {401}  # not one pull got through, from any worker
+        refusal = json.loads(get(pull_until_every_worker_answered.port, ME, {"x-api-key": plaintext}).body)
+        assert re.fullmatch(r"This API key was suspended on \d{4}-\d{2}-\d{2}: Vendor dispute\.",
+                            refusal["errors"][0]["detail"])
+
+        change_in_another_process(tmp_path, key_id, resume_key)
+        (tmp_path / "access.log").write_text("")  # gunicorn appends: what it writes from now on, after the resume
+        assert set(pull_until_every_worker_answered(200)) == {200}
+
+
 def test_a_rate_limit_set_elsewhere_holds_in_every_worker_at_once(tmp_path):
     """Each worker kept the key under the team default; a limit of 1 a minute set by another process is the one the
     next pulls are counted under, in every worker (each counts on its own without Redis: one pull, then 429s)."""
     key_id, plaintext = a_key_in(tmp_path)
     with every_worker_serving(tmp_path, plaintext) as pull_until_every_worker_answered:
-        with file_app(tmp_path).app_context():
-            key = db.session.get(ApiKey, key_id)
-            assert change_rate_limit(key, 1, by=key.created_by)
-            db.session.commit()
-            db.session.remove()
-            db.engine.dispose()
+        change_in_another_process(tmp_path, key_id, lambda key, by: change_rate_limit(key, 1, by=by))
         after = pull_until_every_worker_answered(429)
         assert after.count(200) <= WORKERS  # at most each worker's one pull under the new limit
         refused = get(pull_until_every_worker_answered.port, ME, {"x-api-key": plaintext})

@@ -38,6 +38,8 @@ def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
         "revoked as leaked": make_key(admins[acme], "Leaked", deleted_at=MOMENT,
                                       deactivated_reason="reported as leaked"),
         "expired": make_key(admins[acme], "Expired", expires_on=acme.today() - timedelta(days=1)),
+        "suspended": make_key(admins[acme], "Suspended", suspended_at=MOMENT, suspended_by=admins[acme],
+                              suspended_reason="Contract under review"),
         "last day, far east": make_key(admins[far_east], "Last day", expires_on=far_east.today(now)),
         "expired, far east": make_key(admins[far_east], "Expired", expires_on=far_east.today(now) - timedelta(days=1)),
         "last day, far west": make_key(admins[far_west], "Last day", expires_on=far_west.today(now),
@@ -53,7 +55,7 @@ def key_zoo(make_team, make_user, make_key) -> dict[str, str]:
 
 def checked(plaintext: str, pepper: bytes):
     """The fast path's CheckedKey for `plaintext` under `pepper`."""
-    return lookup.check_digest(tokens.digest(plaintext, pepper))
+    return lookup.check_digests((tokens.digest(plaintext, pepper),))
 
 
 def seen_by_a_pull(key) -> dict:
@@ -71,6 +73,7 @@ def seen_by_a_pull(key) -> dict:
         "entity_ids": key.entity_ids, "limited_to_entities": key.limited_to_entities,
         "cannot_read": [key.cannot_read(ids) for ids in ((), (3,), (12, 3), (3, 4))],
         "rate_limit_per_minute": key.rate_limit_per_minute,
+        "suspended_at": key.suspended_at, "suspended_reason": key.suspended_reason,
         "status": key.status(today), "expires_at": key.expires_at,
         "team.id": team.id, "team.timezone": team.timezone, "team.open_api_enabled": team.open_api_enabled,
         "team.zone": team.zone, "team.today": today, "team.end_of_day": team.end_of_day(today),
@@ -87,7 +90,7 @@ def test_the_fast_check_reads_what_the_orm_reads_for_keys_in_every_state(app, ke
         fast = seen_by_a_pull(checked(plaintext, pepper))
         assert fast == plain, state
     assert {seen_by_a_pull(checked(plaintext, pepper))["status"] for plaintext in key_zoo.values()} == {
-        "active", "expired", "deactivated"}
+        "active", "suspended", "expired", "deactivated"}
     used = checked(key_zoo["used"], pepper)
     assert seen_by_a_pull(used)["last_used_at"] == "2025-03-31T18:15:06.123456+00:00"
     office_only = seen_by_a_pull(checked(key_zoo["allowed addresses"], pepper))
@@ -128,11 +131,16 @@ def test_the_sql_status_rule_sorts_every_key_as_the_status_rule_does(app, key_zo
         "deleted and expired": {"deleted_at": MOMENT, "expires_on": today - timedelta(days=1)},
         "rolling and expired": {"roll_ends_at": now + timedelta(hours=1), "expires_on": today - timedelta(days=1)},
         "rolled out, its last day to come": {"roll_ends_at": MOMENT, "expires_on": today + timedelta(days=1)},
+        "suspended and expired": {"suspended_at": MOMENT, "suspended_reason": "Paused",
+                                  "expires_on": today - timedelta(days=1)},
+        "suspended and deleted": {"suspended_at": MOMENT, "suspended_reason": "Paused", "deleted_at": MOMENT},
+        "suspended while rolling": {"suspended_at": MOMENT, "suspended_reason": "Paused",
+                                    "roll_ends_at": now + timedelta(hours=1)},
     }.items():
         make_key(admin, name, **fields)
     db.session.expire_all()
     keys = db.session.scalars(select(ApiKey)).all()
-    assert len(keys) == len(key_zoo) + 6
+    assert len(keys) == len(key_zoo) + 9
     for key in keys:
         today = key.team.today(now)
         in_sql = {status for status in KeyStatus

@@ -33,6 +33,11 @@ SETTINGS_ROUTES = {
     ("/settings/api-keys/<id:key_id>/regenerate", "GET"): (200, None),
     ("/settings/api-keys/<id:key_id>/regenerate", "POST"): (409, {"regenerate-expiration": "90"}),
     ("/settings/api-keys/<id:key_id>/allow-seen", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/suspend", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/suspend", "POST"): (303, {"suspend-reason": "Vendor dispute"}),
+    # The key is not suspended: it says so.
+    ("/settings/api-keys/<id:key_id>/resume", "GET"): (200, None),
+    ("/settings/api-keys/<id:key_id>/resume", "POST"): (409, {}),
     ("/settings/api-docs", "GET"): (200, None),
     ("/settings/api-keys/activity", "GET"): (200, None),
     ("/settings/api-key-policy", "GET"): (200, None),

@@ -71,6 +71,8 @@ def gated_requests(admin, make_key, team):
     asked = ApiKeyRequest(team_id=team.id, requested_by=admin, name="Power BI", services=["checklists"],
                           entity_ids=None, expires_on=None, justification="The month-end refresh.")
     db.session.add(asked)
+    paused, _ = make_key(admin, name="Paused", suspended_at=LOGIN_TIME, suspended_by_id=admin.id,
+                         suspended_reason="Vendor dispute")
     db.session.commit()
     return {
         "settings.approve_request": (f"/settings/key-requests/{asked.id}/approve",
@@ -79,6 +81,7 @@ def gated_requests(admin, make_key, team):
         "settings.create_key": (KEYS, {"name": "Looker", "expiration": "90", "services": ["checklists"]}),
         "settings.roll_key": (f"{KEYS}/{working.id}/roll", {"roll-overlap": "24", "roll-expiration": "90"}),
         "settings.regenerate_key": (f"{KEYS}/{lapsed.id}/regenerate", {"regenerate-expiration": "30"}),
+        "settings.resume_key": (f"{KEYS}/{paused.id}/resume", {}),
         "settings.save_allowed_ips": (f"{KEYS}/{working.id}/allowed-ips", {"allowed_ips": "203.0.113.0/24"}),
         "settings.save_limits": (f"{KEYS}/{working.id}/limits", {"entities": "all", "rate_limit_per_minute": "6000"}),
         "settings.save_key_policy": (POLICY, {"require_expiration": "y", "max_lifetime": "90"}),
@@ -97,7 +100,8 @@ def confirm_form(response):
 def test_the_gate_names_every_change_that_mints_or_widens_a_key():
     assert set(CONFIRM_FIRST) == {"settings.create_key", "settings.roll_key", "settings.regenerate_key",
                                   "settings.save_allowed_ips", "settings.save_limits", "settings.save_key_policy",
-                                  "settings.add_webhook", "settings.roll_webhook_secret", "settings.approve_request"}
+                                  "settings.add_webhook", "settings.roll_webhook_secret", "settings.approve_request",
+                                  "settings.resume_key"}
 
 
 @pytest.mark.parametrize("endpoint", sorted(CONFIRM_FIRST))
@@ -116,7 +120,7 @@ def test_past_confirm_access_seconds_a_gated_change_asks_for_the_password_and_ch
     says = text_of(page.find("form", id="confirm-access-form"))
     assert f"You are about to {CONFIRM_FIRST[endpoint]}" in says
     if "/api-keys/" in path:  # a change to one key names it
-        assert re.search(r": “(Working|Lapsed)” \(fq_\w{4}…\)\.", says)
+        assert re.search(r": “(Working|Lapsed|Paused)” \(fq_\w{4}…\)\.", says)
     if htmx:
         assert answer.headers["HX-Retarget"] == "#access-slot"
         assert page.find("dialog", id="confirm-access-dialog") is not None

@@ -49,7 +49,7 @@ def test_htmx_delete_from_the_list_answers_with_the_list_and_closes_the_dialog(a
     assert "“Forever” was deactivated." in text_of(page.find("p", role="status"))
     assert page.find("hx-partial", attrs={"hx-target": "#dialog-slot"}).text.strip() == ""
     assert row_names(page) == {"Last day"}
-    assert tab_counts(page) == {"active": "1", "expired": "1", "deactivated": "3", "all": "5"}
+    assert tab_counts(page) == {"active": "1", "suspended": "0", "expired": "1", "deactivated": "3", "all": "5"}
 
     db.session.refresh(key)
     assert key.deleted_by_id == admin.id

@@ -18,7 +18,7 @@ SHOWN = {
     "deactivated": {"Revoked", "Lapsed and revoked"},
     "all": {"Forever", "Last day", "Lapsed", "Revoked", "Lapsed and revoked"},
 }
-COUNTS = {"active": "2", "expired": "1", "deactivated": "2", "all": "5"}
+COUNTS = {"active": "2", "suspended": "0", "expired": "1", "deactivated": "2", "all": "5"}
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
@@ -62,7 +62,7 @@ def test_empty_tabs_say_so(admin_client):
 
     assert page.find(id="key-list").find("table") is None
     assert "Your team has no API keys yet." in text_of(page.find(id="key-list"))
-    assert tab_counts(page) == {"active": "0", "expired": "0", "deactivated": "0", "all": "0"}
+    assert tab_counts(page) == {"active": "0", "suspended": "0", "expired": "0", "deactivated": "0", "all": "0"}
 
 
 def test_the_page_has_its_title_and_create_button(admin_client):

@@ -42,7 +42,7 @@ def test_long_lists_come_a_page_at_a_time_with_every_tab_count_right(admin_clien
     assert row_names(first) == names(range(ACTIVE_KEYS - KEYS_PER_PAGE, ACTIVE_KEYS))  # newest first
     assert row_names(first) | row_names(second) | row_names(last) == names(range(ACTIVE_KEYS))
     for page in (first, second, last):
-        assert tab_counts(page) == {"active": str(ACTIVE_KEYS), "expired": "3", "deactivated": "0",
+        assert tab_counts(page) == {"active": str(ACTIVE_KEYS), "suspended": "0", "expired": "3", "deactivated": "0",
                                     "all": str(ACTIVE_KEYS + 3)}
         assert page.find(id="tab-active").get("aria-selected") == "true"
     assert pager_links(first) == {"next": "/settings/api-keys?status=active&page=2"}

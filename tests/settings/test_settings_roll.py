@@ -83,7 +83,8 @@ def test_every_working_key_has_a_roll_button_beside_its_trash_can(admin_client, 
                             "/settings/api-keys?status=all")
             assert roll_button.get("hx-get") == roll_button.get("href")
             assert roll_button.get("hx-target") == "#dialog-slot"
-            assert roll_button.find_next_sibling("a").get("aria-label") == f"Delete key {name}"
+            assert [link.get("aria-label") for link in roll_button.find_next_siblings("a")] == [
+                f"Suspend key {name}", f"Delete key {name}"]
         else:
             assert roll_button is None
 
@@ -241,7 +242,7 @@ def test_the_rows_say_rolling_until_the_overlap_ends_then_rolled(admin_client, t
     freeze(monkeypatch, ROLLED_AT + timedelta(hours=1))
     page = parse_html(admin_client.get("/settings/api-keys?status=deactivated"))
     assert cells(page, key)[7] == f"Deactivated on Dec 3, 2026 Replaced by {new.hint}…"
-    assert tab_counts(page) == {"active": "1", "expired": "0", "deactivated": "1", "all": "2"}
+    assert tab_counts(page) == {"active": "1", "suspended": "0", "expired": "0", "deactivated": "1", "all": "2"}
     assert page.find("tr", id=f"key-{key.id}").find("td", class_="actions").find("a") is None
 
 

@@ -38,7 +38,7 @@ def test_searching_by_name_in_any_case_narrows_the_list_and_the_counts(admin_cli
     page = parse_html(response)
     assert ("<html" in response.get_data(as_text=True)) is not htmx
     assert row_names(page) == {"Power BI finance", "Power BI pilot"}
-    assert tab_counts(page) == {"active": "1", "expired": "1", "deactivated": "0", "all": "2"}
+    assert tab_counts(page) == {"active": "1", "suspended": "0", "expired": "1", "deactivated": "0", "all": "2"}
     search = page.find("form", role="search")
     assert search.get("method") == "get" and search.get("action") == "/settings/api-keys"
     assert search.get("hx-get") == "/settings/api-keys" and search.get("hx-push-url") == "true"
@@ -104,7 +104,7 @@ def test_not_used_in_90_days_shows_only_old_keys_unused_since(admin_client, keys
     page = parse_html(admin_client.get("/settings/api-keys?status=all&unused=90", headers=HTMX if htmx else {}))
 
     assert row_names(page) == {"Old export", "Power BI pilot"}
-    assert tab_counts(page) == {"active": "1", "expired": "1", "deactivated": "0", "all": "2"}
+    assert tab_counts(page) == {"active": "1", "suspended": "0", "expired": "1", "deactivated": "0", "all": "2"}
     assert "checked" in page.find("input", id="key-unused").attrs
     assert page.find("a", id="tab-active").get("href") == "/settings/api-keys?status=active&unused=90"
 
