@@ -316,6 +316,20 @@ def axe(axe_source, browser, base_url, request):
         helper.context.close()
 
 
+# ---- what every page owes the screen ----
+
+PHONE_AND_LAPTOP = {"1280": {"width": 1280, "height": 900}, "375": {"width": 375, "height": 812}}
+
+
+def assert_fits(page, dialog=None) -> None:
+    """Nothing wider than the screen: the page, and the dialog inside it."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{page.url} scrolls sideways at {width}px"
+    if dialog is not None:
+        box = dialog.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
 # ---- steps people take ----
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:

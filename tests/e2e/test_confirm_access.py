@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from e2e.conftest import PASSWORD, fill_create_form, pull
+from e2e.conftest import PASSWORD, assert_fits, fill_create_form, pull
 from floqast.columns import utcnow
 from floqast.extensions import db
 from floqast.keys.models import ApiKey
@@ -22,10 +22,6 @@ PHONE = {"width": 375, "height": 812}
 def stale_login(monkeypatch):
     """Move the app's clock past CONFIRM_ACCESS_SECONDS (15 minutes) after the login."""
     return lambda: freeze(monkeypatch, utcnow() + timedelta(seconds=901))
-
-
-def fits_the_width(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_dialog_asks_over_the_create_dialog_and_then_creates_the_key_as_typed(make_page, seeded, log_in,
@@ -46,7 +42,7 @@ def test_the_dialog_asks_over_the_create_dialog_and_then_creates_the_key_as_type
     expect(confirm).to_be_visible()
     expect(confirm).to_contain_text("You are about to create an API key.")
     expect(confirm.get_by_label("Password")).to_be_focused()
-    assert fits_the_width(page)
+    assert_fits(page)
     axe(page, "#confirm-access-dialog")
     shot(page, "asked")
 
@@ -80,7 +76,7 @@ def test_the_dialog_asks_over_the_create_dialog_and_then_creates_the_key_as_type
     assert (key.description, key.expires_on, len(key.services)) == (
         "Q4 audit by Smith & Co", seeded.today() + timedelta(days=30), 2)
     assert pull(base_url, plaintext)[0] == 200
-    assert fits_the_width(page)
+    assert_fits(page)
     shot(page, "created")
 
     # Confirmed: the next change within the quarter hour does not ask again.
@@ -134,7 +130,7 @@ def test_without_javascript_confirm_access_is_a_page_that_reposts_the_form(make_
     axe(page)
     shot(page, "asked")
     page.set_viewport_size(PHONE)
-    assert fits_the_width(page)
+    assert_fits(page)
     shot(page, "asked-375")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Confirm").click()
@@ -174,6 +170,6 @@ def test_a_form_in_the_page_is_sent_again_after_confirming(make_page, seeded, lo
     expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
     expect(page.get_by_label("Allowed IP addresses")).to_have_value("192.0.2.0/24\n2001:db8::1")
     assert seeded.key("Phone key").allowed_ips == "192.0.2.0/24,2001:db8::1/128"
-    assert fits_the_width(page)
+    assert_fits(page)
     axe(page)
     shot(page, "saved")

@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from e2e.conftest import confirm_in_dialog, pull
+from e2e.conftest import PHONE_AND_LAPTOP, assert_fits, confirm_in_dialog, pull
 from floqast.settings.formatting import day
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
-WIDTHS = {"1280": {"width": 1280, "height": 900}, "375": {"width": 375, "height": 812}}
 
 
 def open_key_page(page, seeded, name):
@@ -21,19 +20,10 @@ def open_key_page(page, seeded, name):
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
-def assert_fits(page, dialog=None):
-    """Nothing wider than the screen: the page, and the dialog inside it."""
-    width = page.viewport_size["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    if dialog is not None:
-        box = dialog.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width
-
-
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_from_a_keys_page_roll_then_stop_the_old_key_now_then_delete(make_page, seeded, log_in, base_url, axe, shot,
                                                                     width):
-    page = make_page(viewport=WIDTHS[width])
+    page = make_page(viewport=PHONE_AND_LAPTOP[width])
     old_plaintext = seeded.add_key("Warehouse load", created_days_ago=10, description="Nightly load\nOwner: data")
     log_in(page, seeded.admin_email)
     open_key_page(page, seeded, "Warehouse load")
@@ -94,9 +84,9 @@ def test_from_a_keys_page_roll_then_stop_the_old_key_now_then_delete(make_page, 
     assert pull(base_url, new_plaintext)[0] == 401
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_an_expired_key_is_regenerated_from_the_list(make_page, seeded, log_in, base_url, axe, shot, width):
-    page = make_page(viewport=WIDTHS[width])
+    page = make_page(viewport=PHONE_AND_LAPTOP[width])
     old_plaintext = seeded.add_key("Tableau pilot", expires_in=-3, created_days_ago=63, allowed_ips="127.0.0.0/8")
     log_in(page, seeded.admin_email)
     page.goto("/settings/api-keys?status=expired")
@@ -125,9 +115,9 @@ def test_an_expired_key_is_regenerated_from_the_list(make_page, seeded, log_in, 
     assert_fits(page)
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_allow_only_the_addresses_a_key_was_used_from(make_page, seeded, log_in, base_url, axe, shot, width):
-    page = make_page(viewport=WIDTHS[width])
+    page = make_page(viewport=PHONE_AND_LAPTOP[width])
     plaintext = seeded.add_key("Looker", allowed_ips="198.51.100.0/24,127.0.0.0/8")
     assert pull(base_url, plaintext)[0] == 200  # from 127.0.0.1, where the test server listens
     log_in(page, seeded.admin_email)
@@ -158,9 +148,9 @@ def test_allow_only_the_addresses_a_key_was_used_from(make_page, seeded, log_in,
     expect(page.locator("#activity")).to_contain_text("Allowed addresses changed")
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_the_delete_dialog_and_its_page_without_javascript(make_page, lived_in, log_in, axe, shot, width):
-    page = make_page(viewport=WIDTHS[width])
+    page = make_page(viewport=PHONE_AND_LAPTOP[width])
     log_in(page, lived_in.admin_email)
     page.get_by_role("button", name="Delete key Snowflake nightly").click()
     dialog = page.get_by_role("dialog", name="Delete API key")
@@ -170,7 +160,7 @@ def test_the_delete_dialog_and_its_page_without_javascript(make_page, lived_in, 
     shot(page, f"delete-dialog-{width}", full_page=False)
     page.keyboard.press("Escape")
 
-    no_js = make_page(viewport=WIDTHS[width], java_script_enabled=False)
+    no_js = make_page(viewport=PHONE_AND_LAPTOP[width], java_script_enabled=False)
     log_in(no_js, lived_in.admin_email)
     no_js.goto("/settings/api-keys?status=all")
     no_js.get_by_role("link", name="Delete key Snowflake nightly").click()

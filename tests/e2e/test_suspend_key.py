@@ -5,27 +5,17 @@ import re
 
 import pytest
 
-from e2e.conftest import pull
+from e2e.conftest import PHONE_AND_LAPTOP, assert_fits, pull
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
-WIDTHS = {"1280": {"width": 1280, "height": 900}, "375": {"width": 375, "height": 812}}
 REASON = "Contract under review: call Ana before using again"
 
 
-def assert_fits(page, dialog=None):
-    """Nothing wider than the screen: the page, and the dialog inside it."""
-    width = page.viewport_size["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    if dialog is not None:
-        box = dialog.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width
-
-
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_suspend_from_the_list_then_resume_from_the_suspended_tab(make_page, seeded, log_in, base_url, axe, shot,
                                                                   width):
-    page = make_page(viewport=WIDTHS[width])
+    page = make_page(viewport=PHONE_AND_LAPTOP[width])
     plaintext = seeded.add_key("BI vendor", created_days_ago=10)
     log_in(page, seeded.admin_email)
 
@@ -74,10 +64,10 @@ def test_suspend_from_the_list_then_resume_from_the_suspended_tab(make_page, see
     assert pull(base_url, plaintext)[0] == 200
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", PHONE_AND_LAPTOP)
 def test_suspend_and_resume_from_the_keys_page_without_javascript(make_page, seeded, log_in, base_url, axe, shot,
                                                                   width):
-    page = make_page(viewport=WIDTHS[width], java_script_enabled=False)
+    page = make_page(viewport=PHONE_AND_LAPTOP[width], java_script_enabled=False)
     plaintext = seeded.add_key("Auditor read-only", created_days_ago=5)
     key_page = f"/settings/api-keys/{seeded.key('Auditor read-only').id}"
     log_in(page, seeded.admin_email)

@@ -8,16 +8,12 @@ import re
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from e2e.conftest import log_in
+from e2e.conftest import assert_fits, log_in
 from helpers import WebhookReceiver
 
 expect = pytest.importorskip("playwright.sync_api", reason="end-to-end tests need the playwright package").expect
 
 PHONE = {"width": 375, "height": 812}
-
-
-def fits(page, width: int) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app, axe, shot, monkeypatch):
@@ -29,7 +25,7 @@ def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app,
     expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
     expect(page.get_by_text("No endpoints yet")).to_be_visible()
     axe(page)
-    fits(page, PHONE["width"])
+    assert_fits(page)
     shot(page, "empty")
 
     with WebhookReceiver() as receiver:
@@ -41,7 +37,7 @@ def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app,
         secret = secret_box.input_value()
         assert secret.startswith("whsec_")
         axe(page)
-        fits(page, PHONE["width"])
+        assert_fits(page)
         shot(page, "secret")
 
         page.get_by_role("button", name=f"Send test event for {receiver.url}").click()
@@ -54,7 +50,7 @@ def test_an_endpoint_added_tested_and_deleted_on_a_phone(make_page, seeded, app,
     expect(deliveries.first).to_contain_text("200")
     assert secret not in page.content()
     axe(page)
-    fits(page, PHONE["width"])
+    assert_fits(page)
     shot(page, "delivered")
 
     page.get_by_role("button", name=f"Delete {receiver.url}").click()  # a link that app.js makes a button
@@ -79,7 +75,7 @@ def test_without_javascript_a_refused_url_keeps_what_was_typed_then_one_is_added
     expect(page.get_by_label("Endpoint URL")).to_have_value("https://169.254.169.254/latest/meta-data")
     expect(page.get_by_label("Description (optional)")).to_have_value("Cloud metadata, by mistake")
     axe(page)
-    fits(page, 1280)
+    assert_fits(page)
     shot(page, "refused")
 
     page.get_by_label("Endpoint URL").fill("https://hooks.example.com/floqast")
@@ -92,5 +88,5 @@ def test_without_javascript_a_refused_url_keeps_what_was_typed_then_one_is_added
     expect(page.locator(".webhook .badge")).to_have_text("Disabled")
     expect(page.get_by_role("textbox", name="Signing secret")).to_have_count(0)
     axe(page)
-    fits(page, 1280)
+    assert_fits(page)
     shot(page, "disabled")
