@@ -21,25 +21,16 @@ from floqast.extensions import db
 from floqast.keys.authenticate import entity_refusal
 
 ROWS_PER_FETCH = 1000
-RECORDS_PER_CHUNK = 500
 
 
-def stream_rows(engine, statement):
-    """Rows in batches from a server-side cursor (on PostgreSQL), so memory stays flat.
+def stream_batches(engine, statement):
+    """Lists of up to ROWS_PER_FETCH rows from a server-side cursor (on PostgreSQL), so memory stays flat.
 
     The body is read after the view returns, so it uses its own connection rather than the request's session.
     """
     with engine.connect() as connection:
         # A batch at a time: a row fetched alone costs the result's machinery more than the row itself.
-        for batch in connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement).partitions():
-            yield from batch
-
-
-def chunked(pieces, size: int = RECORDS_PER_CHUNK):
-    """Join small strings into fewer, larger chunks for the response."""
-    pieces = iter(pieces)
-    while batch := "".join(islice(pieces, size)):
-        yield batch
+        yield from connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement).partitions()
 
 
 def started(chunks):
@@ -82,18 +73,21 @@ def streamed_page(statement, size: int, to_json, next_cursor, pull: Pull) -> Res
         return f"{pull.path}?{urlencode(query, safe='[]')}"
 
     def body():
-        yield '{"data":['
-        last_id, count, more = None, 0, False
-        for row in stream_rows(engine, statement):
-            if count == size:
-                more = True
-                break
-            yield ("," if count else "") + to_json(row)
-            last_id, count = row.id, count + 1
+        # A chunk a batch of rows: the first one opens the list, so the query has run before the status line is sent.
+        opening, last_id, count, more = '{"data":[', None, 0, False
+        with closing(stream_batches(engine, statement)) as batches:
+            for batch in batches:
+                if count + len(batch) > size:
+                    batch, more = batch[:size - count], True
+                if batch:
+                    yield opening + ",".join(map(to_json, batch))
+                    opening, last_id, count = ",", batch[-1].id, count + len(batch)
+                if more:
+                    break
         links = {"self": pull.url, "next": next_url(last_id) if more else None}
-        yield '],"links":' + json.dumps(links) + "}"
+        yield ('{"data":[' if count == 0 else "") + '],"links":' + json.dumps(links) + "}"
 
-    return Response(started(chunked(body())), mimetype="application/json")
+    return Response(started(body()), mimetype="application/json")
 
 
 def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_id) -> Response:
