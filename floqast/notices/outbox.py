@@ -107,10 +107,8 @@ class KeyNotice(db.Model):
             verdict = "approved" if self.kind is NoticeKind.REQUEST_APPROVED else "denied"
             return f'Your request for the API key "{self.api_key_request.name}" was {verdict}'
         name = self.api_key.name
-        if self.kind in (NoticeKind.REVOKED, NoticeKind.SUSPENDED, NoticeKind.RESUMED):
+        if self.kind in (NoticeKind.REVOKED, NoticeKind.DELETED, NoticeKind.SUSPENDED, NoticeKind.RESUMED):
             return f'API key "{name}" was {self.kind.value}'
-        if self.kind is NoticeKind.DELETED:
-            return f'API key "{name}" was deleted'
         if self.kind in (NoticeKind.ROLLED, NoticeKind.ROLLED_BY_ITSELF):
             return f'API key "{name}" was rolled'
         if self.kind is NoticeKind.EXPIRED:
