@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 import floqast.columns
 from floqast import create_app
 from floqast.accounts.models import User
+from floqast.analytics.models import Entity
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.auth.access import ACCESS_CONFIRMED_AT
 from floqast.config import TestConfig
@@ -506,3 +507,11 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def add_entities(team, *names: str) -> dict[str, int]:
+    """Entities of the team with these names, committed: their ids by name."""
+    made = [Entity(team_id=team.id, name=name) for name in names]
+    db.session.add_all(made)
+    db.session.commit()
+    return {entity.name: entity.id for entity in made}

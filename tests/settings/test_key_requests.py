@@ -11,14 +11,13 @@ from sqlalchemy import select
 
 import floqast.columns
 from floqast.accounts.models import Role
-from floqast.analytics.models import Entity
 from floqast.audit.events import AuditEvent, AuditKind
 from floqast.events import KeyEvent, announced
 from floqast.extensions import db
 from floqast.keys import request_actions, tokens
 from floqast.keys.models import ApiKey
 from floqast.keys.requests import ApiKeyRequest
-from helpers import ME, PASSWORD, csrf_token, key_by_plaintext, log_in, parse_html, revealed_key, text_of
+from helpers import ME, PASSWORD, add_entities, csrf_token, key_by_plaintext, log_in, parse_html, revealed_key, text_of
 
 KEY_PATTERN = re.compile(r"fq_[0-9A-Za-z]{38}")
 JUSTIFICATION = "The Power BI month-end refresh reads reconciliations for the controller's dashboard."
@@ -26,10 +25,7 @@ JUSTIFICATION = "The Power BI month-end refresh reads reconciliations for the co
 
 @pytest.fixture
 def entities(team):
-    made = [Entity(team_id=team.id, name=name) for name in ("Acme US", "Acme UK", "Acme DE")]
-    db.session.add_all(made)
-    db.session.commit()
-    return {entity.name: entity.id for entity in made}
+    return add_entities(team, "Acme US", "Acme UK", "Acme DE")
 
 
 @pytest.fixture

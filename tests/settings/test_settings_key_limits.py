@@ -13,6 +13,7 @@ from floqast.extensions import db
 from floqast.keys.models import ApiKey
 from helpers import (
     HTMX,
+    add_entities,
     assert_error_next_to,
     cells,
     csrf_token,
@@ -26,10 +27,7 @@ from helpers import (
 @pytest.fixture
 def entities(team):
     """Three entities of the team, by name."""
-    made = [Entity(team_id=team.id, name=name) for name in ("North", "South", "West")]
-    db.session.add_all(made)
-    db.session.commit()
-    return {entity.name: entity.id for entity in made}
+    return add_entities(team, "North", "South", "West")
 
 
 @pytest.fixture
