@@ -135,8 +135,8 @@ def trail_page(pull: Pull):
     )
     if after_id is not None:
         statement = statement.where(ApiRequest.id > after_id)
-    return streamed_page(statement, query.page.size, entry_json, lambda last_id: cursors.encode(cursor_key, last_id),
-                         pull)
+    return streamed_page(statement, query.page.size, lambda rows: ",".join(map(entry_json, rows)),
+                         lambda last_id: cursors.encode(cursor_key, last_id), pull)
 
 
 @bp.get("/audit-trail")

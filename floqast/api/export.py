@@ -60,11 +60,11 @@ def checked_query(dataset: Dataset, pull: Pull) -> tuple[Filters, Page, int | No
     return filters, page, None if page.cursor is None else cursors_of(dataset).decode(page.cursor, filters.key)
 
 
-def streamed_page(statement, size: int, to_json, next_cursor, pull: Pull) -> Response:
-    """One JSON page {"data": [...], "links": {"self": ..., "next": ...}}, each row as to_json(row), streamed from
-    `statement`, which asks for one row beyond the page (to tell whether there is a next page without a second
-    query); next is null on the last page, else the pull's URL with page[cursor] set to next_cursor(the last row's
-    id)."""
+def streamed_page(statement, size: int, rows_json, next_cursor, pull: Pull) -> Response:
+    """One JSON page {"data": [...], "links": {"self": ..., "next": ...}}, a batch of rows at a time as
+    rows_json(rows) (their JSON, comma-separated), streamed from `statement`, which asks for one row beyond the page
+    (to tell whether there is a next page without a second query); next is null on the last page, else the pull's
+    URL with page[cursor] set to next_cursor(the last row's id)."""
     # Links are paths of this site, as FloQast's are.
     engine, args = db.engine, pull.args.to_dict()
 
@@ -80,7 +80,7 @@ def streamed_page(statement, size: int, to_json, next_cursor, pull: Pull) -> Res
                 if count + len(batch) > size:
                     batch, more = batch[:size - count], True
                 if batch:
-                    yield opening + ",".join(map(to_json, batch))
+                    yield opening + rows_json(batch)
                     opening, last_id, count = ",", batch[-1].id, count + len(batch)
                 if more:
                     break
@@ -94,7 +94,8 @@ def json_page(dataset: Dataset, pull: Pull, filters: Filters, page: Page, after_
     """One page of records as {"data": [...], "links": {"self": ..., "next": ...}}; next is null on the last page."""
     team, cursors = pull.key.team, cursors_of(dataset)
     statement = dataset.query(team.id, filters, team.today(), after_id).limit(page.size + 1)
-    return streamed_page(statement, page.size, lambda row: json.dumps(dataset.to_record(row)),
+    return streamed_page(statement, page.size,
+                         lambda rows: ",".join([json.dumps(dataset.to_record(row)) for row in rows]),
                          lambda last_id: cursors.encode(filters.key, last_id), pull)
 
 
