@@ -3,9 +3,10 @@
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import partial
 
 from flask import current_app
-from sqlalchemy import String, case, cast, false, func, literal, select
+from sqlalchemy import false, select
 
 from floqast.api import bp
 from floqast.api.auth import api_error, refuse
@@ -14,6 +15,7 @@ from floqast.api.export import streamed_page
 from floqast.api.lists import allows_redirect
 from floqast.api.params import ALLOW_REDIRECT, BadParameter, Page, parse_date, parse_page, single
 from floqast.api.pulls import Pull
+from floqast.extensions import db
 from floqast.keys.authenticate import own_requests_refusal
 from floqast.usage.buffer import flush_own
 from floqast.usage.capture import trail_entry
@@ -24,8 +26,8 @@ from floqast.usage.queries import dated
 KEY_ID_PATTERN = r"^\s*[1-9][0-9]{0,8}\s*$"
 PARAMETERS = ("filter[startDate]", "filter[endDate]", "filter[userApiKey._id]", "page[size]", "page[cursor]",
               ALLOW_REDIRECT)
-# A stored entry (capture.trail_entry: an object without its id) with its id put first.
-ENTRY_WITH_ID = '{{"id": "{}", {}'
+# An entry (capture.trail_entry: an object without its id, here without its opening brace) with its id put first.
+ENTRY_WITH_ID = '{"id": "%d", %s'
 # Names the trail's cursors apart from the analytics services' ones.
 CURSOR_SCOPE = "audit-trail"
 
@@ -101,17 +103,25 @@ def parse_trail_query(pull: Pull) -> TrailQuery:
     return TrailQuery(filters, page)
 
 
-def entry_json(row) -> str:
-    """One logged request as the trail gives it, in JSON: its stored entry with its id put first (by the database,
-    in `stored`), or made from its columns for a row logged before entries were stored."""
-    return row.stored or ENTRY_WITH_ID.format(row.id, trail_entry(
-        row.created_at, row.api_key_id, row.method, row.uri, row.source_ip, row.status, row.service)[1:])
+def made_entries(engine, unstored, first_id: int, last_id: int) -> dict[int, str]:
+    """The trail's JSON of the requests from first_id to last_id logged before entries were stored, by id, made
+    from their columns, which `unstored` selects (with the page's conditions); a request pruned since the page was
+    read is not there."""
+    rows = unstored.where(ApiRequest.id.between(first_id, last_id), ApiRequest.trail_entry.is_(None))
+    with engine.connect() as connection:
+        return {row.id: ENTRY_WITH_ID % (row.id, trail_entry(
+            row.created_at, row.api_key_id, row.method, row.uri, row.source_ip, row.status, row.service)[1:])
+            for row in connection.execute(rows)}
 
 
-def stored_entry():
-    """The stored entry with its id put first, made by the database (NULL for a row without one)."""
-    return (literal('{"id": "') + cast(ApiRequest.id, String) + literal('", ')
-            + func.substr(ApiRequest.trail_entry, 2))
+def entries_json(engine, unstored, rows) -> str:
+    """Logged requests (rows of id and stored entry) as the trail gives them, in JSON, comma-separated: each
+    stored entry with its id put first, else one made from its columns (made_entries)."""
+    missing = [request_id for request_id, entry in rows if entry is None]
+    made = made_entries(engine, unstored, missing[0], missing[-1]) if missing else {}
+    # One expression over the batch: a call per row would cost more than the row itself.
+    return ",".join([ENTRY_WITH_ID % (request_id, entry[1:]) if entry is not None else made[request_id]
+                     for request_id, entry in rows if entry is not None or request_id in made])
 
 
 def trail_page(pull: Pull):
@@ -122,20 +132,15 @@ def trail_page(pull: Pull):
     cursors = Cursors(current_app.config["SECRET_KEY"], CURSOR_SCOPE)
     cursor_key = [*query.filters.key, team.id]
     after_id = None if query.page.cursor is None else cursors.decode(query.page.cursor, cursor_key)
-    # A row's columns are read only when it has no stored entry: a stored one needs nothing else to be sent.
-    unstored = ApiRequest.trail_entry.is_(None)
-    statement = (
-        select(ApiRequest.id, stored_entry().label("stored"), *(
-            case((unstored, column)).label(column.key) for column in (
-                ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
-                ApiRequest.source_ip, ApiRequest.status, ApiRequest.service)))
-        .where(ApiRequest.team_id == team.id, *query.filters.clauses(team))
-        .order_by(ApiRequest.id)
-        .limit(query.page.size + 1)
-    )
+    conditions = [ApiRequest.team_id == team.id, *query.filters.clauses(team)]
+    # A stored entry needs nothing else to be sent; a row's other columns are read only when it has none.
+    statement = (select(ApiRequest.id, ApiRequest.trail_entry).where(*conditions)
+                 .order_by(ApiRequest.id).limit(query.page.size + 1))
     if after_id is not None:
         statement = statement.where(ApiRequest.id > after_id)
-    return streamed_page(statement, query.page.size, lambda rows: ",".join(map(entry_json, rows)),
+    unstored = select(ApiRequest.id, ApiRequest.created_at, ApiRequest.api_key_id, ApiRequest.method, ApiRequest.uri,
+                      ApiRequest.source_ip, ApiRequest.status, ApiRequest.service).where(*conditions)
+    return streamed_page(statement, query.page.size, partial(entries_json, db.engine, unstored),
                          lambda last_id: cursors.encode(cursor_key, last_id), pull)
 
 

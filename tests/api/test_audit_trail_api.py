@@ -133,6 +133,26 @@ def test_requests_logged_before_entries_were_stored_read_the_same(api_get, team,
     assert made["meta"]["queryParameters"] == {"filter[month]": "Smarch", "filter[entityIds]": ["1", "2"]}
 
 
+def test_a_walk_through_requests_logged_before_and_after_entries_were_stored_reads_the_same(api_get, team, admin,
+                                                                                            make_key):
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, *(JANUARY + timedelta(hours=hour) for hour in range(7)))
+    january = f"{AUDIT_TRAIL}?filter[endDate]=2026-01-31"  # not the trail's own requests
+    stored = api_get(january, plaintext).get_data()
+    ids = [entry["id"] for entry in json.loads(stored)["data"]]
+    db.session.execute(update(ApiRequest).where(ApiRequest.id.in_([int(ids[1]), *map(int, ids[3:6])]))
+                       .values(trail_entry=None))
+    db.session.commit()
+
+    assert api_get(january, plaintext).get_data() == stored  # the same bytes
+    path, walked = f"{january}&page[size]=2", []
+    while path:
+        body = api_get(path, plaintext).get_json()
+        walked += body["data"]
+        path = body["links"]["next"]
+    assert walked == json.loads(stored)["data"]
+
+
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14 and UTC-12
 @pytest.mark.parametrize("days", [
     {"filter[startDate]": "0001-01-01"},
