@@ -5,9 +5,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from floqast.accounts.models import Role
+from floqast.api import audit_trail
 from floqast.extensions import db
 from floqast.keys.actions import roll_key
 from floqast.keys.models import Service
@@ -151,6 +152,24 @@ def test_a_walk_through_requests_logged_before_and_after_entries_were_stored_rea
         walked += body["data"]
         path = body["links"]["next"]
     assert walked == json.loads(stored)["data"]
+
+
+def test_a_request_pruned_while_its_page_is_read_is_left_out(api_get, team, admin, make_key, monkeypatch):
+    """A request logged before entries were stored is read twice (its id, then its columns): pruned in between,
+    it is left out rather than breaking the page."""
+    key, plaintext = make_key(admin)
+    log_rows(team.id, key.id, JANUARY, JANUARY + timedelta(hours=1))
+    db.session.execute(update(ApiRequest).values(trail_entry=None))
+    db.session.commit()
+    made_entries = audit_trail.made_entries
+
+    def pruned_meanwhile(engine, unstored, first_id, last_id):
+        db.session.execute(delete(ApiRequest).where(ApiRequest.id == first_id))
+        db.session.commit()
+        return made_entries(engine, unstored, first_id, last_id)
+
+    monkeypatch.setattr(audit_trail, "made_entries", pruned_meanwhile)
+    assert [entry["createdAt"] for entry in trail(api_get, plaintext)] == ["2026-01-10T01:00:00Z"]
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14 and UTC-12
