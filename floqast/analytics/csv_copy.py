@@ -1,12 +1,13 @@
 """The CSV export on PostgreSQL: every cell written as its CSV text by the database and streamed by
 `COPY (SELECT ...) TO STDOUT`, so no row passes through Python objects.
 
-It writes the same bytes as the Python path (csv_text.rows and csv.writer): the dataset query with the same
-Filters, each field's text as `CSV_CONVERTERS` writes it, text neutralised against formulas by the very pattern
-of `neutralise_formula` in regexp_replace. Two things COPY does its own way are undone: it quotes an empty string
-(`""`, to tell it from NULL), so empty text is sent as NULL; and it ends a record with LF where csv.writer ends
-it with CRLF, so each record's LF is replaced (libpq hands over one record at a time, and a line break inside a
-quoted cell is left as it is). tests/analytics/test_csv_copy.py compares the bytes of both paths.
+It writes the bytes of the plain flattened records (`Dataset.flat_record`) through csv.writer, as SQLite's export
+does (csv_sqlite): the dataset query with the same Filters, each field's text as flat_record writes it, text
+neutralised against formulas by the very pattern of `neutralise_formula` in regexp_replace. Two things COPY does
+its own way are undone: it quotes an empty string (`""`, to tell it from NULL), so empty text is sent as NULL; and
+it ends a record with LF where csv.writer ends it with CRLF, so each record's LF is replaced (libpq hands over one
+record at a time, and a line break inside a quoted cell is left as it is). tests/analytics/test_csv_copy.py
+compares the bytes.
 """
 
 from sqlalchemy import Text, case, cast, func, literal, not_, select
@@ -25,13 +26,13 @@ def neutralised(text):
 
 
 def tags_text(tags):
-    """The tags of a JSON array joined with ';', as csv_tags joins them; NULL for no array (JSON null included)."""
+    """The tags of a JSON array joined with ';', as flat_record joins them; NULL for no array (JSON null included)."""
     elements = select(func.json_array_elements_text(tags).column_valued()).scalar_subquery()
     return case((func.json_typeof(tags) == "array", func.array_to_string(func.array(elements), ";")))
 
 
 def cell(kind: str, value):
-    """A field's value as the text the Python path writes for it; NULL for an empty cell."""
+    """A field's value as the text flat_record writes for it; NULL for an empty cell."""
     if kind in TEXT_KINDS:
         text = tags_text(value) if kind == "tags" else value
         return func.nullif(neutralised(text), "")

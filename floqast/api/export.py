@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app
 
 from floqast.accounts.models import Team
-from floqast.analytics import csv_copy, csv_text
+from floqast.analytics import csv_copy, csv_sqlite
 from floqast.analytics.filters import Filters
 from floqast.analytics.records import Dataset
 from floqast.api.auth import api_error, refuse
@@ -117,28 +117,15 @@ def csv_line(values) -> str:
     return buffer.getvalue()
 
 
-def python_csv(engine, statement, dataset: Dataset):
-    """The records of a csv_text.query as CSV text: one csv.writer call and one chunk per batch of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    with engine.connect() as connection:
-        result = connection.execution_options(yield_per=ROWS_PER_FETCH).execute(statement)
-        records = csv_text.rows(dataset, result)
-        while batch := list(islice(records, ROWS_PER_FETCH)):
-            writer.writerows(batch)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-
-
 def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
     """Every matching record as CSV with a header row, whatever the page size: on PostgreSQL written by the
-    database and streamed by COPY (csv_copy), elsewhere written here; the same bytes either way."""
+    database and streamed by COPY (csv_copy), on SQLite a batch of rows at a time by csv.writer (csv_sqlite); the
+    same bytes either way."""
     engine, today = db.engine, team.today()
     if engine.dialect.name == "postgresql":
         body = csv_copy.copied(engine, csv_copy.query(dataset, team.id, filters, today, after_id))
     else:
-        body = python_csv(engine, csv_text.query(dataset, team.id, filters, today, after_id), dataset)
+        body = csv_sqlite.written(engine, csv_sqlite.query(dataset, team.id, filters, today, after_id), dataset)
     headers = {"Content-Disposition": f'attachment; filename="{csv_name(dataset, filters)}"'}
     return Response(headed(csv_line(dataset.columns), started(body)), mimetype=CSV, headers=headers)
 

@@ -1,4 +1,5 @@
-"""The CSV export on PostgreSQL (COPY, every cell written by the database) gives the bytes of the Python path."""
+"""The CSV export on PostgreSQL (COPY, every cell written by the database) gives the bytes of the plain flattened
+records written by csv.writer."""
 
 import csv
 import io
@@ -7,9 +8,9 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select, update
-from test_csv_text import HOSTILE, odd_books  # noqa: F401 (a fixture)
+from test_csv_sqlite import HOSTILE, odd_books  # noqa: F401 (a fixture)
 
-from floqast.analytics import csv_copy, csv_text
+from floqast.analytics import csv_copy
 from floqast.analytics.filters import Filters
 from floqast.analytics.models import ChecklistItem, Reconciliation
 from floqast.analytics.records import DATASETS, NEUTRALISED_AT, neutralise_formula
@@ -44,12 +45,12 @@ def tricky_books(team, odd_books):  # noqa: F811
     db.session.commit()
 
 
-def python_csv(dataset, team, filters: Filters, after_id=None) -> bytes:
-    """The export's bytes as the Python path writes them (csv_text.rows through csv.writer), without the header."""
+def plain_csv(dataset, team, filters: Filters, after_id=None) -> bytes:
+    """The records flattened the plain way (Dataset.flat_record) and written by csv.writer, without the header."""
     buffer = io.StringIO(newline="")
     with db.engine.connect() as connection:
-        csv.writer(buffer).writerows(csv_text.rows(dataset, connection.execute(
-            csv_text.query(dataset, team.id, filters, team.today(), after_id))))
+        rows = connection.execute(dataset.query(team.id, filters, team.today(), after_id))
+        csv.writer(buffer).writerows(dataset.flat_record(row).values() for row in rows)
     return buffer.getvalue().encode()
 
 
@@ -63,7 +64,7 @@ def test_copy_writes_the_bytes_of_the_python_path(postgresql, team, tricky_books
 
     copied = copy_csv(dataset, team, Filters())
 
-    assert copied == python_csv(dataset, team, Filters())
+    assert copied == plain_csv(dataset, team, Filters())
     parsed = list(csv.reader(io.StringIO(copied.decode(), newline="")))
     assert len(parsed) == db.session.scalar(select(func.count()).select_from(dataset.model))
     cells = {cell for row in parsed for cell in row}
@@ -85,7 +86,7 @@ def test_copy_applies_the_same_filters(postgresql, team, tricky_books):
 
     copied = copy_csv(dataset, team, filters, after_id)
 
-    assert copied and copied == python_csv(dataset, team, filters, after_id)
+    assert copied and copied == plain_csv(dataset, team, filters, after_id)
 
 
 @pytest.mark.parametrize("text", [*TRICKY, "=" * 3, ";;;", "\r\r\n=", "'", "x-y", "+", "a;-b\n+c\r@d;\te"])

