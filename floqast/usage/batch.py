@@ -8,6 +8,7 @@ from floqast.usage.days import count_days
 from floqast.usage.hours import count_hours
 from floqast.usage.models import ApiRequest
 from floqast.usage.partitions import make_partitions_between
+from floqast.usage.rollups import tallies
 
 COPY_ROWS = f"COPY api_requests ({', '.join(COLUMNS)}) FROM STDIN"
 # The advisory lock a batch holds from taking its ids to its commit (PostgreSQL).
@@ -26,13 +27,10 @@ def write_batch(connection, captured: list[tuple], view_functions: dict) -> int:
         # transaction at a time anyway.)
         connection.execute(text(f"SELECT pg_advisory_xact_lock(hashtext('{INSERT_LOCK}'))"))
     write_rows(connection, rows)
-    count_days(connection, ((team_id, api_key_id, int(at), status)
-                            for at, team_id, api_key_id, _, _, status, *_ in captured))
-    first_id = last_id(connection) - len(rows) + 1
-    count_hours(connection, ((team_id, api_key_id, int(at), status, row_id) for row_id, (
-        at, team_id, api_key_id, _, _, status, *_) in enumerate(captured, first_id)))
-    count_addresses(connection, ((row_id, created_at, team_id, api_key_id, source_ip, status) for row_id, (
-        created_at, team_id, api_key_id, _, _, source_ip, status, *_) in enumerate(rows, first_id)))
+    counted = tallies(rows, last_id(connection) - len(rows) + 1)
+    count_days(connection, counted)
+    count_hours(connection, counted)
+    count_addresses(connection, counted)
     return len(rows)
 
 
