@@ -34,6 +34,7 @@ class Sizes:
     log_rows: int = 1_000_000  # the API request log at scale (log_scale)
     busy_key_rows: int = 100_000  # a key's requests in its last 24 hours, for its page
     prune_rows: int = 300_000  # a month past retention, for prune
+    prune_rounds: int = 5  # prune's alternate rounds of each size, each on a fresh log
 
     @property
     def months(self) -> int:
@@ -52,7 +53,7 @@ def sizes(quick: bool, rows: int | None, keys: int | None, log_rows: int | None 
     else:
         chosen = Sizes(rows=1_000_000, keys=1_000_000, load_seconds=5.0, load_requests=200_000, rounds=5,
                        export_rounds=1, page_rounds=11, revocations=60, log_rows=10_000_000,
-                       busy_key_rows=1_000_000, prune_rows=3_000_000)
+                       busy_key_rows=1_000_000, prune_rows=3_000_000, prune_rounds=3)
     if rows:
         chosen.rows = rows
     if keys:
@@ -119,13 +120,18 @@ class Databases:
         return f"bench_{os.getpid()}_{name.replace('-', '_')}"
 
     def create(self, name: str) -> None:
-        if self.kind == "postgresql":
-            import psycopg
+        """An empty database of that name (one made before is dropped)."""
+        if self.kind == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                (self.temp / f"{name}.sqlite{suffix}").unlink(missing_ok=True)
+            return
+        import psycopg
 
-            schema = self.schema(name)
-            with psycopg.connect(self.plain, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                connection.execute(f'CREATE SCHEMA "{schema}"')
+        schema = self.schema(name)
+        with psycopg.connect(self.plain, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+        if schema not in self.schemas:
             self.schemas.append(schema)
 
     def connect(self, name: str):

@@ -1,8 +1,7 @@
 """Where each key's requests came from, per UTC day: a rollup of the log counted with each batch, so that a key's
 page lists its last 30 days of addresses from at most 30 rows an address, however busy the key."""
 
-from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Date, PrimaryKeyConstraint, String, delete, func, select
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from floqast.columns import IP_LENGTH
 from floqast.extensions import db
 from floqast.usage.models import ApiRequest
-from floqast.usage.rollups import REFUSED_STATUSES, add_counts
+from floqast.usage.rollups import REFUSED_STATUSES, Tally, add_counts
 
 COLUMNS = ("team_id", "api_key_id", "day", "source_ip", "requests", "refused", "last_id")
 
@@ -33,15 +32,16 @@ class ApiRequestAddress(db.Model):
     last_id: Mapped[int] = mapped_column(BigInteger)
 
 
-def count_addresses(connection, rows: Iterable[tuple[int, datetime, int, int, str | None, int]]) -> None:
-    """Add a batch's rows, each (its id, created_at, team_id, api_key_id, source_ip, status), to their keys'
-    addresses, in the batch's transaction."""
+def count_addresses(connection, tallies: list[Tally]) -> None:
+    """Add a batch's tallies to their keys' addresses, in the batch's transaction."""
     addresses: dict = {}
-    for row_id, created_at, team_id, api_key_id, source_ip, status in rows:
-        counts = addresses.setdefault((team_id, api_key_id, created_at.date(), source_ip or ""), [0, 0, row_id])
-        counts[0] += 1
-        counts[1] += status in REFUSED_STATUSES
-        counts[2] = max(counts[2], row_id)
+    for tally in tallies:
+        key_address = (tally.team_id, tally.api_key_id, datetime.fromtimestamp(tally.second, timezone.utc).date(),
+                       tally.source_ip or "")
+        counts = addresses.setdefault(key_address, [0, 0, tally.last_id])
+        counts[0] += tally.requests
+        counts[1] += tally.requests if tally.status in REFUSED_STATUSES else 0
+        counts[2] = max(counts[2], tally.last_id)
     add_counts(connection, ApiRequestAddress.__table__, COLUMNS,
                [(*key, *counts) for key, counts in sorted(addresses.items())])
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus
 from flask import current_app, request
 
 from floqast.analytics.records import iso_utc
-from floqast.columns import clip
+from floqast.columns import IP_LENGTH, clip
 from floqast.keys import tokens
 from floqast.keys.models import USER_AGENT_LENGTH
 
@@ -101,19 +101,23 @@ def rows_of(captured: list[tuple], view_functions: dict) -> list[tuple]:
     """The log's rows for captured requests, as tuples of COLUMNS: their uri without keys, their route's service,
     every value clipped to its column (one value too long would make PostgreSQL refuse the whole batch), and
     their audit trail entry."""
-    # A batch mostly repeats a few uris and endpoints (and forgets them with it).
+    # A batch mostly repeats a few uris, endpoints, answers and seconds (and forgets them with it): each is worked
+    # out once, and an entry is its request's cached opening closed with its time and key.
     uri_of = functools.cache(request_uri)
     service_of = functools.cache(functools.partial(route_service, view_functions))
+    opening_of = functools.cache(entry_opening)
+    iso_of_second = functools.cache(lambda second: iso_utc(datetime.fromtimestamp(second, timezone.utc)))
     rows = []
     for (at, team_id, api_key_id, method, source_ip, status, uri, service, path, query, endpoint, refusal,
          user_agent) in captured:
         created_at = datetime.fromtimestamp(at, timezone.utc)
         method, uri = method[:16], (uri or uri_of(path, query))[:MAX_URI_LENGTH]
-        source_ip = None if source_ip is None else source_ip[:45]
+        source_ip = None if source_ip is None else source_ip[:IP_LENGTH]
         service = (service or service_of(endpoint) or "")[:32] or None
         rows.append((created_at, team_id, api_key_id, method, uri, source_ip, status, service, refusal,
                      clip(user_agent, USER_AGENT_LENGTH) or None,
-                     trail_entry(created_at, api_key_id, method, uri, source_ip, status, service)))
+                     closed_entry(opening_of(method, uri, source_ip, status, service),
+                                  iso_of_second(int(created_at.timestamp())), api_key_id)))
     return rows
 
 
@@ -122,14 +126,23 @@ def trail_entry(created_at: datetime, api_key_id: int, method: str, uri: str, so
     """A request as GET /api/v1/audit-trail gives it (FloQast's shape, with our createdAt and apiKeyId), as JSON
     without its id (the table's sequence gives that as the row is written): made once, with the row, so that
     reading the trail costs a copy of it, not a JSON encoding per entry."""
+    return closed_entry(entry_opening(method, uri, source_ip, status, service), iso_utc(created_at), api_key_id)
+
+
+def entry_opening(method: str, uri: str, source_ip: str | None, status: int, service: str | None) -> str:
+    """A trail entry's JSON object up to its time and key, left open: what was asked and the answer."""
     return json.dumps({
         "uri": uri,
         "method": method,
         "sourceIp": source_ip,
         "meta": {"status": str(status), "service": service, "queryParameters": query_parameters(uri)},
-        "createdAt": iso_utc(created_at),
-        "apiKeyId": str(api_key_id),
-    })
+    })[:-1]
+
+
+def closed_entry(opening: str, created_at: str, api_key_id: int) -> str:
+    """An entry's opening closed with its createdAt (iso_utc's text, which JSON needs no escape for) and apiKeyId,
+    as json.dumps writes them."""
+    return f'{opening}, "createdAt": "{created_at}", "apiKeyId": "{api_key_id}"}}'
 
 
 def query_parameters(uri: str) -> dict:

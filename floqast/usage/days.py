@@ -5,8 +5,6 @@ A day is the team's date when the request came, at the time it is counted: a tea
 keeps its past days as they were counted.
 """
 
-from collections import Counter
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.accounts.models import Team
 from floqast.extensions import db
-from floqast.usage.rollups import OUTCOMES, add_counts, outcome
+from floqast.usage.rollups import OUTCOMES, Tally, add_counts, outcome
 
 # A day's row as count_days makes it.
 COLUMNS = ("team_id", "api_key_id", "day", *OUTCOMES)
@@ -36,19 +34,17 @@ class ApiRequestDay(db.Model):
     failed: Mapped[int] = mapped_column(default=0)
 
 
-def count_days(connection, requests: Iterable[tuple[int, int, int, int]]) -> None:
-    """Add a batch of the log's requests, each (team_id, api_key_id, the Unix second it came, status), to their
-    keys' days, in the batch's transaction: one upsert per key and day."""
-    # Tallied by whole second first (a day begins on one in every zone), so that a batch's distinct seconds,
-    # not its rows, are turned into dates.
-    tallies = Counter(requests)
+def count_days(connection, tallies: list[Tally]) -> None:
+    """Add a batch's tallies to their keys' days, in the batch's transaction: one upsert per key and day."""
+    # A batch's tallies are by whole second (a day begins on one in every zone): its distinct seconds, not its
+    # rows, are turned into dates.
     zones = {team_id: ZoneInfo(name) for team_id, name in connection.execute(
-        select(Team.id, Team.timezone).where(Team.id.in_({team_id for team_id, *_ in tallies})))}
+        select(Team.id, Team.timezone).where(Team.id.in_({tally.team_id for tally in tallies})))}
     days: dict = {}
-    for (team_id, api_key_id, second, status), count in tallies.items():
-        zone = zones.get(team_id, ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
-        day = datetime.fromtimestamp(second, zone).date()
-        days.setdefault((team_id, api_key_id, day), dict.fromkeys(OUTCOMES, 0))[outcome(status)] += count
+    for tally in tallies:
+        zone = zones.get(tally.team_id, ZoneInfo("UTC"))  # a team that is gone: count its rows in UTC
+        key_day = (tally.team_id, tally.api_key_id, datetime.fromtimestamp(tally.second, zone).date())
+        days.setdefault(key_day, dict.fromkeys(OUTCOMES, 0))[outcome(tally.status)] += tally.requests
     # In key and day order, so that two batches touching the same days never wait on each other in a cycle.
     add_counts(connection, ApiRequestDay.__table__, COLUMNS,
                [(*key_day, *counts.values()) for key_day, counts in sorted(days.items())])

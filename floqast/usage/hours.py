@@ -5,14 +5,13 @@ of the log's ids (its index on (team_id, id) then reads only that range, whateve
 An hour is a whole number: hours since the Unix epoch, the same on every database and in every time zone.
 """
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, PrimaryKeyConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from floqast.extensions import db
-from floqast.usage.rollups import OUTCOMES, add_counts, outcome
+from floqast.usage.rollups import OUTCOMES, Tally, add_counts, outcome
 
 SECONDS = 3600
 COLUMNS = ("team_id", "hour", "api_key_id", *OUTCOMES, "first_id", "last_id")
@@ -39,18 +38,18 @@ def hour_of(moment: datetime) -> int:
     return int(moment.timestamp()) // SECONDS
 
 
-def count_hours(connection, requests: Iterable[tuple[int, int, int, int, int]]) -> None:
-    """Add a batch's requests, each (team_id, api_key_id, the Unix second it came, status, its id), to their keys'
-    hours, in the batch's transaction: one upsert per key and hour."""
+def count_hours(connection, tallies: list[Tally]) -> None:
+    """Add a batch's tallies to their keys' hours, in the batch's transaction: one upsert per key and hour."""
     hours: dict = {}
-    for team_id, api_key_id, second, status, row_id in requests:
-        counts = hours.get((team_id, second // SECONDS, api_key_id))
+    for tally in tallies:
+        key_hour = (tally.team_id, tally.second // SECONDS, tally.api_key_id)
+        counts = hours.get(key_hour)
         if counts is None:
-            counts = hours[(team_id, second // SECONDS, api_key_id)] = {**dict.fromkeys(OUTCOMES, 0),
-                                                                        "first_id": row_id, "last_id": row_id}
-        counts[outcome(status)] += 1
-        counts["first_id"] = min(counts["first_id"], row_id)
-        counts["last_id"] = max(counts["last_id"], row_id)
+            counts = hours[key_hour] = {**dict.fromkeys(OUTCOMES, 0), "first_id": tally.first_id,
+                                        "last_id": tally.last_id}
+        counts[outcome(tally.status)] += tally.requests
+        counts["first_id"] = min(counts["first_id"], tally.first_id)
+        counts["last_id"] = max(counts["last_id"], tally.last_id)
     # In primary key order, so that two batches touching the same hours never wait on each other in a cycle.
     add_counts(connection, ApiRequestHour.__table__, COLUMNS,
                [(*key_hour, *counts.values()) for key_hour, counts in sorted(hours.items())])
