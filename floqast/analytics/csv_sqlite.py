@@ -78,19 +78,14 @@ def query(dataset: Dataset, team_id: int, filters: Filters, today, after_id: int
                                          for column in statement.selected_columns))
 
 
-def neutralised(column: tuple) -> tuple:
-    """A text column's cells as neutralise_formula leaves them, each looked at only if one of them may change: it
-    starts with a formula character or holds a break, after which a part starts."""
+def text_column(column: tuple) -> tuple[tuple, bool]:
+    """A text column's cells as neutralise_formula leaves them, and whether csv.writer quotes one of them, from one
+    look at all its cells: each cell is looked at only if one may change (it starts with a formula character or holds
+    a break, after which a part starts). The quotes neutralise_formula adds are not ones csv.writer quotes for."""
     cells = "\0" + "\0".join(filter(None, column))
     if any(character in cells for character in CELL_BREAKS) or FORMULA_AFTER_NUL.search(cells):
-        return tuple(map(neutralise_formula, column))
-    return column
-
-
-def needs_quotes(column: tuple) -> bool:
-    """Whether csv.writer quotes a cell of this text column: one holding the delimiter, the quote or a line break."""
-    cells = "\0".join(filter(None, column))
-    return any(character in cells for character in QUOTED)
+        column = tuple(map(neutralise_formula, column))
+    return column, any(character in cells for character in QUOTED)
 
 
 def as_text(column: tuple, numbers: bool) -> tuple | list | map:
@@ -128,9 +123,11 @@ def written(engine, statement, dataset: Dataset):
             columns = [stored[position] for position in order]
             for index, convert in converters:
                 columns[index] = tuple(convert(columns[index]))
+            quoted = False
             for index in texts:
-                columns[index] = neutralised(columns[index])
-            if any(needs_quotes(columns[index]) for index in texts):
+                columns[index], needs_quotes = text_column(columns[index])
+                quoted = quoted or needs_quotes
+            if quoted:
                 writer.writerows(zip(*columns, strict=True))
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -119,8 +119,8 @@ def csv_line(values) -> str:
 
 def csv_export(dataset: Dataset, team: Team, filters: Filters, after_id) -> Response:
     """Every matching record as CSV with a header row, whatever the page size: on PostgreSQL written by the
-    database and streamed by COPY (csv_copy), on SQLite a batch of rows at a time by csv.writer (csv_sqlite); the
-    same bytes either way."""
+    database and streamed by COPY (csv_copy), on SQLite made text a batch of rows at a time (csv_sqlite); the same
+    bytes either way."""
     engine, today = db.engine, team.today()
     if engine.dialect.name == "postgresql":
         body = csv_copy.copied(engine, csv_copy.query(dataset, team.id, filters, today, after_id))
