@@ -227,11 +227,13 @@ def test_a_link_works_for_download_url_seconds_then_is_a_404_saying_it_expired(a
                                                                               setting, seconds):
     if setting is not None:
         app.config["DOWNLOAD_URL_SECONDS"] = setting
-    given = time.time()
+    # The link is signed at a whole second between these two: a slow request must not move either check.
+    before = time.time()
     url = redirected(client, RECONCILIATIONS, key)
-    monkeypatch.setattr(itsdangerous.timed, "time", SimpleNamespace(time=lambda: given + seconds - 1))
+    after = time.time()
+    monkeypatch.setattr(itsdangerous.timed, "time", SimpleNamespace(time=lambda: before + seconds - 1))
     assert client.get(url).status_code == 200
-    monkeypatch.setattr(itsdangerous.timed, "time", SimpleNamespace(time=lambda: given + seconds + 1))
+    monkeypatch.setattr(itsdangerous.timed, "time", SimpleNamespace(time=lambda: after + seconds + 1))
     detail = assert_api_error(client.get(url), 404)["detail"]
     assert detail == (f"This download link has expired: links work for {seconds} seconds. "
                       "Ask for the list again with allowRedirect=true for a new link.")
